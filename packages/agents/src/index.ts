@@ -1,0 +1,1 @@
+export const AGENTS_VERSION = '0.1.0';
