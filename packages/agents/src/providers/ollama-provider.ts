@@ -1,0 +1,127 @@
+import type { BaseMessage } from '@langchain/core/messages';
+import { Ollama, type Message as OllamaMessage, type Tool as OllamaTool } from 'ollama';
+import { AgentsError } from '../errors/agents-error.js';
+import type { ChatChunk, ChatProvider, ChatRequest } from './chat-provider.js';
+import { messageText, messageToolCalls, toolMessageFields } from './langchain-messages.js';
+import { providerStatusError, providerUnreachableError } from './provider-errors.js';
+
+export interface OllamaProviderOptions {
+  /** Default: `OLLAMA_HOST`, else `http://127.0.0.1:11434`. */
+  host?: string;
+  headers?: Record<string, string>;
+}
+
+const DEFAULT_OLLAMA_HOST = 'http://127.0.0.1:11434';
+
+function normaliseHost(host: string): string {
+  const withScheme = /^https?:\/\//.test(host) ? host : `http://${host}`;
+  return withScheme.replace(/\/+$/, '');
+}
+
+/** Ollama through the official `ollama` client (`/api/chat`, NDJSON streaming). */
+export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatProvider {
+  const env = typeof process === 'undefined' ? {} : process.env;
+  const url = normaliseHost(options.host ?? env.OLLAMA_HOST ?? DEFAULT_OLLAMA_HOST);
+
+  async function* stream(request: ChatRequest): AsyncGenerator<ChatChunk> {
+    // One client per call so this call's AbortSignal reaches the fetch in flight.
+    const client = new Ollama({
+      host: url,
+      headers: options.headers,
+      fetch: (input, init) =>
+        fetch(input, {
+          ...init,
+          signal: init?.signal ? AbortSignal.any([init.signal, request.signal]) : request.signal,
+        }),
+    });
+    const tools: OllamaTool[] | undefined = request.tools?.length
+      ? request.tools.map((tool) => ({
+          type: 'function',
+          function: {
+            name: tool.name,
+            description: tool.description,
+            parameters: tool.parameters as NonNullable<OllamaTool['function']['parameters']>,
+          },
+        }))
+      : undefined;
+    const chatOptions: { temperature?: number; num_predict?: number } = {};
+    if (request.temperature !== undefined) chatOptions.temperature = request.temperature;
+    if (request.maxTokens !== undefined) chatOptions.num_predict = request.maxTokens;
+    let callIndex = 0;
+    try {
+      const response = await client.chat({
+        model: request.model,
+        messages: request.messages.map(toOllamaMessage),
+        stream: true,
+        ...(tools ? { tools } : {}),
+        ...(request.responseSchema ? { format: request.responseSchema } : {}),
+        options: chatOptions,
+      });
+      for await (const part of response) {
+        if (request.signal.aborted) throw request.signal.reason;
+        if (part.message?.content) yield { type: 'text', text: part.message.content };
+        for (const call of part.message?.tool_calls ?? []) {
+          const args = call.function.arguments;
+          yield {
+            type: 'tool_call',
+            id: `call_${callIndex++}`,
+            name: call.function.name,
+            arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}),
+          };
+        }
+        if (part.done) {
+          yield {
+            type: 'usage',
+            promptTokens: part.prompt_eval_count ?? 0,
+            completionTokens: part.eval_count ?? 0,
+          };
+        }
+      }
+    } catch (error) {
+      throw mapOllamaError(error, url, request.model, request.signal);
+    }
+  }
+
+  return { name: 'ollama', url, stream };
+}
+
+function toOllamaMessage(message: BaseMessage): OllamaMessage {
+  const type = message.type;
+  if (type === 'system') return { role: 'system', content: messageText(message) };
+  if (type === 'ai') {
+    const calls = messageToolCalls(message);
+    return {
+      role: 'assistant',
+      content: messageText(message),
+      ...(calls.length > 0
+        ? { tool_calls: calls.map((call) => ({ function: { name: call.name, arguments: call.args } })) }
+        : {}),
+    };
+  }
+  if (type === 'tool')
+    return { role: 'tool', content: messageText(message), tool_name: toolMessageFields(message).toolName };
+  return { role: 'user', content: messageText(message) };
+}
+
+function mapOllamaError(error: unknown, url: string, model: string, signal: AbortSignal): unknown {
+  if (signal.aborted) return error;
+  if (error instanceof Error && error.name === 'ResponseError') {
+    const status = (error as Error & { status_code?: number }).status_code ?? 0;
+    return providerStatusError({
+      provider: 'ollama',
+      url,
+      model,
+      status,
+      message: error.message,
+      cause: error,
+    });
+  }
+  if (error instanceof TypeError) return providerUnreachableError('ollama', url, model, error);
+  if (error instanceof Error && error.name !== 'AbortError' && !(error instanceof AgentsError)) {
+    return new AgentsError('PROVIDER_ERROR', `Ollama at ${url} reported an error: ${error.message}`, {
+      details: { provider: 'ollama', url, model, retryable: false },
+      cause: error,
+    });
+  }
+  return error;
+}

@@ -1,0 +1,170 @@
+import type { BaseMessage } from '@langchain/core/messages';
+import OpenAI from 'openai';
+import type {
+  ChatCompletionCreateParamsStreaming,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+} from 'openai/resources/chat/completions';
+import { AgentsError } from '../errors/agents-error.js';
+import type { ChatChunk, ChatProvider, ChatRequest } from './chat-provider.js';
+import { messageText, messageToolCalls, toolMessageFields } from './langchain-messages.js';
+import { parseRetryAfter, providerStatusError, providerUnreachableError } from './provider-errors.js';
+
+export interface OpenAIProviderOptions {
+  /** Default: `OPENAI_API_KEY`. Not required for local OpenAI-compatible servers. */
+  apiKey?: string;
+  /** Default: `OPENAI_BASE_URL`, else `https://api.openai.com/v1`. Any OpenAI-compatible server works. */
+  baseUrl?: string;
+  /**
+   * Which field carries `maxTokens`. Default: `max_completion_tokens` for api.openai.com,
+   * `max_tokens` elsewhere (what most compatible servers understand).
+   */
+  maxTokensField?: 'max_tokens' | 'max_completion_tokens';
+  /** Extra headers sent with every request. */
+  headers?: Record<string, string>;
+}
+
+const DEFAULT_OPENAI_URL = 'https://api.openai.com/v1';
+
+/** OpenAI (or any OpenAI-compatible server) through the official `openai` client, with its own retries off. */
+export function createOpenAIProvider(options: OpenAIProviderOptions = {}): ChatProvider {
+  const env = typeof process === 'undefined' ? {} : process.env;
+  const url = (options.baseUrl ?? env.OPENAI_BASE_URL ?? DEFAULT_OPENAI_URL).replace(/\/+$/, '');
+  const isOfficial = url.startsWith(DEFAULT_OPENAI_URL);
+  const apiKey = options.apiKey ?? env.OPENAI_API_KEY;
+  if (!apiKey && isOfficial) {
+    throw new AgentsError(
+      'PROVIDER_AUTH',
+      `No API key for the OpenAI provider at ${url}. Set OPENAI_API_KEY, pass providers.openai.apiKey, or set OPENAI_BASE_URL to an OpenAI-compatible server that needs no key.`,
+      { details: { provider: 'openai', url } },
+    );
+  }
+  const client = new OpenAI({
+    apiKey: apiKey ?? 'not-needed',
+    baseURL: url,
+    maxRetries: 0,
+    // Our retry layer owns timeouts; keep the client's own far away.
+    timeout: 24 * 60 * 60 * 1000,
+    defaultHeaders: options.headers,
+  });
+  const maxTokensField = options.maxTokensField ?? (isOfficial ? 'max_completion_tokens' : 'max_tokens');
+
+  async function* stream(request: ChatRequest): AsyncGenerator<ChatChunk> {
+    const params: ChatCompletionCreateParamsStreaming = {
+      model: request.model,
+      messages: request.messages.map(toOpenAIMessage),
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    if (request.temperature !== undefined) params.temperature = request.temperature;
+    if (request.maxTokens !== undefined) params[maxTokensField] = request.maxTokens;
+    if (request.tools && request.tools.length > 0) {
+      params.tools = request.tools.map(
+        (tool): ChatCompletionTool => ({
+          type: 'function',
+          function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+        }),
+      );
+    }
+    if (request.responseSchema) {
+      params.response_format = {
+        type: 'json_schema',
+        json_schema: { name: 'output', schema: request.responseSchema, strict: false },
+      };
+    }
+    const pending = new Map<number, { id: string; name: string; arguments: string }>();
+    try {
+      const completion = await client.chat.completions.create(params, { signal: request.signal });
+      for await (const chunk of completion) {
+        const choice = chunk.choices[0];
+        const delta = choice?.delta;
+        if (delta?.content) yield { type: 'text', text: delta.content };
+        if (delta?.tool_calls) {
+          for (const part of delta.tool_calls) {
+            let call = pending.get(part.index);
+            if (!call) {
+              call = { id: part.id ?? '', name: '', arguments: '' };
+              pending.set(part.index, call);
+            }
+            if (part.id) call.id = part.id;
+            if (part.function?.name) call.name += part.function.name;
+            if (part.function?.arguments) call.arguments += part.function.arguments;
+          }
+        }
+        if (chunk.usage) {
+          yield {
+            type: 'usage',
+            promptTokens: chunk.usage.prompt_tokens ?? 0,
+            completionTokens: chunk.usage.completion_tokens ?? 0,
+          };
+        }
+      }
+    } catch (error) {
+      throw mapOpenAIError(error, url, request.model);
+    }
+    const ordered = [...pending.entries()].sort((a, b) => a[0] - b[0]);
+    for (const [index, call] of ordered) {
+      yield { type: 'tool_call', id: call.id || `call_${index}`, name: call.name, arguments: call.arguments };
+    }
+  }
+
+  return { name: 'openai', url, stream };
+}
+
+function toOpenAIMessage(message: BaseMessage): ChatCompletionMessageParam {
+  const type = message.type;
+  if (type === 'system') return { role: 'system', content: messageText(message) };
+  if (type === 'ai') {
+    const calls = messageToolCalls(message);
+    const text = messageText(message);
+    if (calls.length === 0) return { role: 'assistant', content: text };
+    return {
+      role: 'assistant',
+      content: text || null,
+      tool_calls: calls.map((call) => ({
+        id: call.id,
+        type: 'function' as const,
+        function: { name: call.name, arguments: JSON.stringify(call.args) },
+      })),
+    };
+  }
+  if (type === 'tool') {
+    return {
+      role: 'tool',
+      tool_call_id: toolMessageFields(message).toolCallId,
+      content: messageText(message),
+    };
+  }
+  return { role: 'user', content: messageText(message) };
+}
+
+function mapOpenAIError(error: unknown, url: string, model: string): unknown {
+  if (error instanceof OpenAI.APIUserAbortError) return error;
+  if (error instanceof OpenAI.APIConnectionError)
+    return providerUnreachableError('openai', url, model, error.cause ?? error);
+  if (error instanceof OpenAI.APIError) {
+    if (error.status === undefined) {
+      // An error object inside the SSE stream.
+      return new AgentsError(
+        'PROVIDER_ERROR',
+        `OpenAI provider at ${url} reported an error mid-stream: ${error.message}`,
+        {
+          details: { provider: 'openai', url, model, retryable: false },
+          cause: error,
+        },
+      );
+    }
+    const headers = error.headers;
+    return providerStatusError({
+      provider: 'openai',
+      url,
+      model,
+      status: error.status,
+      message: error.message,
+      retryAfterMs: parseRetryAfter(headers?.get('retry-after'), headers?.get('retry-after-ms')),
+      cause: error,
+    });
+  }
+  if (error instanceof TypeError) return providerUnreachableError('openai', url, model, error);
+  return error;
+}

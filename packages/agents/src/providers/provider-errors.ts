@@ -1,0 +1,130 @@
+import type { ProviderName } from '../crew/crew-definition.js';
+import { AgentsError } from '../errors/agents-error.js';
+
+const LABEL: Record<ProviderName, string> = {
+  openai: 'OpenAI provider',
+  ollama: 'Ollama',
+  scripted: 'scripted provider',
+};
+
+/** Parses `Retry-After` (seconds or HTTP date) and `retry-after-ms` into milliseconds. */
+export function parseRetryAfter(
+  header: string | null | undefined,
+  headerMs?: string | null,
+): number | undefined {
+  if (headerMs) {
+    const ms = Number(headerMs);
+    if (Number.isFinite(ms) && ms >= 0) return ms;
+  }
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(header);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - Date.now());
+}
+
+interface StatusErrorInput {
+  provider: ProviderName;
+  url: string;
+  model: string;
+  status: number;
+  message: string;
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+/** Maps an HTTP error status to an `AgentsError` with a message that says what to do. */
+export function providerStatusError(input: StatusErrorInput): AgentsError {
+  const { provider, url, model, status, message } = input;
+  const label = LABEL[provider];
+  const details = { provider, url, model, status };
+  if (status === 429) {
+    return new AgentsError(
+      'PROVIDER_ERROR',
+      `${label} at ${url} rate-limited the request (HTTP 429): ${message}`,
+      {
+        details: { ...details, retryable: true, retryAfterMs: input.retryAfterMs },
+        cause: input.cause,
+      },
+    );
+  }
+  if (status >= 500 || status === 408) {
+    return new AgentsError('PROVIDER_ERROR', `${label} at ${url} failed with HTTP ${status}: ${message}`, {
+      details: { ...details, retryable: true, retryAfterMs: input.retryAfterMs },
+      cause: input.cause,
+    });
+  }
+  if (status === 401 || status === 403) {
+    const fix =
+      provider === 'openai'
+        ? 'Set OPENAI_API_KEY or pass providers.openai.apiKey.'
+        : 'Check the credentials or proxy in front of the server.';
+    return new AgentsError(
+      'PROVIDER_AUTH',
+      `${label} at ${url} rejected the credentials (HTTP ${status}). ${fix}`,
+      {
+        details: { ...details, retryable: false },
+        cause: input.cause,
+      },
+    );
+  }
+  if (status === 404) {
+    const fix =
+      provider === 'ollama'
+        ? `Run "ollama pull ${model}" on that host or change the agent's model.name.`
+        : `Check the agent's model.name and that ${url} serves this model (and is an OpenAI-compatible /v1 URL).`;
+    return new AgentsError(
+      'MODEL_NOT_FOUND',
+      `Model "${model}" was not found by ${label} at ${url}: ${message}. ${fix}`,
+      {
+        details: { ...details, retryable: false },
+        cause: input.cause,
+      },
+    );
+  }
+  return new AgentsError(
+    'PROVIDER_ERROR',
+    `${label} at ${url} refused the request (HTTP ${status}): ${message}`,
+    {
+      details: { ...details, retryable: false },
+      cause: input.cause,
+    },
+  );
+}
+
+/** A connection-level failure (refused, DNS, reset). Retryable; after retries it reports where and what to do. */
+export function providerUnreachableError(
+  provider: ProviderName,
+  url: string,
+  model: string,
+  cause: unknown,
+): AgentsError {
+  const reason = describeCause(cause);
+  const fix =
+    provider === 'ollama'
+      ? 'Start Ollama ("ollama serve") or set OLLAMA_HOST (or the agent\'s model.baseUrl) to where it runs.'
+      : provider === 'openai'
+        ? "Check that the server is running and that OPENAI_BASE_URL (or the agent's model.baseUrl) points to it."
+        : 'Check the provider configuration.';
+  return new AgentsError(
+    'PROVIDER_UNREACHABLE',
+    `Cannot reach ${LABEL[provider]} at ${url} (${reason}). ${fix}`,
+    {
+      details: { provider, url, model, retryable: true },
+      cause,
+    },
+  );
+}
+
+function describeCause(cause: unknown): string {
+  let current: unknown = cause;
+  const parts: string[] = [];
+  for (let depth = 0; current instanceof Error && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    parts.push(typeof code === 'string' ? `${code}` : current.message);
+    current = current.cause;
+  }
+  const unique = [...new Set(parts.filter(Boolean))];
+  return unique.length > 0 ? unique.join(': ') : 'connection failed';
+}

@@ -1,0 +1,226 @@
+import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
+import type { AgentDefinition } from '../crew/crew-definition.js';
+import { AgentsError } from '../errors/agents-error.js';
+import type { UsageTotals } from '../events/run-event.js';
+import type { ChatRequest, ToolSpec } from '../providers/chat-provider.js';
+import { messageText } from '../providers/langchain-messages.js';
+import { cancelledError, streamWithRetry } from '../providers/retry-policy.js';
+import type { AgentTool } from '../tools/define-tool.js';
+import type { JsonSchema } from '../tools/json-schema.js';
+import { priceCall } from '../usage/price-table.js';
+import { addUsage } from '../usage/usage-totals.js';
+import type { RunContext } from './run-context.js';
+import { parseTextToolCall } from './text-tool-calls.js';
+
+export interface AgentLoopInput {
+  agent: AgentDefinition;
+  taskName: string;
+  /** Conversation so far; the loop appends the assistant and tool messages it produces. */
+  messages: BaseMessage[];
+  tools: AgentTool[];
+  responseSchema?: JsonSchema;
+  maxIterations: number;
+  /** Task totals; every LLM call is added here and to the run totals, once. */
+  usage: UsageTotals;
+}
+
+interface PendingCall {
+  id: string;
+  name: string;
+  rawArguments: string;
+  args: Record<string, unknown> | undefined;
+}
+
+export const DEFAULT_MAX_ITERATIONS = 8;
+
+function parseArguments(raw: string): Record<string, unknown> | undefined {
+  if (raw.trim() === '') return {};
+  try {
+    const value: unknown = JSON.parse(raw);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toolResultText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined) return '';
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * The tool loop: call the model, run the tools it asks for, feed results back, repeat until it
+ * answers without tool calls or `maxIterations` LLM calls were made. Returns the final answer text.
+ */
+export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Promise<string> {
+  const { agent, taskName, messages, tools } = input;
+  const agentName = agent.name;
+  const provider = ctx.providerFor(agent);
+  const byName = new Map(tools.map((tool) => [tool.name, tool]));
+  const toolNames = new Set(byName.keys());
+  const specs: ToolSpec[] = tools.map((tool) => ({
+    name: tool.name,
+    description: tool.description,
+    parameters: tool.parameters,
+  }));
+
+  for (let iteration = 0; iteration < input.maxIterations; iteration++) {
+    const request: ChatRequest = {
+      model: agent.model.name,
+      messages,
+      signal: ctx.signal,
+      ...(specs.length > 0 ? { tools: specs } : {}),
+      ...(agent.model.temperature !== undefined ? { temperature: agent.model.temperature } : {}),
+      ...(agent.model.maxTokens !== undefined ? { maxTokens: agent.model.maxTokens } : {}),
+      ...(input.responseSchema ? { responseSchema: input.responseSchema } : {}),
+    };
+    let text = '';
+    const calls: PendingCall[] = [];
+    let reported: { promptTokens: number; completionTokens: number } | undefined;
+    for await (const chunk of streamWithRetry(provider, request, ctx.retry)) {
+      if (chunk.type === 'text') {
+        text += chunk.text;
+        ctx.emit({ type: 'TOKEN', taskName, agentName, delta: chunk.text });
+      } else if (chunk.type === 'tool_call') {
+        calls.push({
+          id: chunk.id,
+          name: chunk.name,
+          rawArguments: chunk.arguments,
+          args: parseArguments(chunk.arguments),
+        });
+      } else {
+        reported = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
+      }
+    }
+    if (ctx.signal.aborted) throw cancelledError(ctx.signal);
+
+    const estimated = reported === undefined;
+    const promptTokens =
+      reported?.promptTokens ?? Math.ceil(messages.reduce((sum, m) => sum + messageText(m).length, 0) / 4);
+    const completionTokens = reported?.completionTokens ?? Math.ceil(text.length / 4);
+    const costUsd = priceCall(ctx.prices, provider.name, agent.model.name, promptTokens, completionTokens);
+    addUsage(input.usage, { promptTokens, completionTokens, costUsd });
+    addUsage(ctx.usage, { promptTokens, completionTokens, costUsd });
+    ctx.emit({
+      type: 'USAGE',
+      taskName,
+      agentName,
+      provider: provider.name,
+      model: agent.model.name,
+      promptTokens,
+      completionTokens,
+      totalTokens: promptTokens + completionTokens,
+      costUsd,
+      estimated,
+    });
+
+    if (calls.length === 0 && toolNames.size > 0) {
+      const fromText = parseTextToolCall(text, toolNames);
+      if (fromText) {
+        calls.push({
+          id: `text_call_${iteration}`,
+          name: fromText.name,
+          rawArguments: fromText.arguments,
+          args: parseArguments(fromText.arguments),
+        });
+        text = '';
+      }
+    }
+    if (calls.length === 0) return text;
+
+    messages.push(
+      new AIMessage({
+        content: text,
+        tool_calls: calls.map((call) => ({
+          id: call.id,
+          name: call.name,
+          args: call.args ?? {},
+          type: 'tool_call' as const,
+        })),
+      }),
+    );
+    for (const call of calls) {
+      ctx.emit({
+        type: 'TOOL_CALL',
+        taskName,
+        agentName,
+        toolCallId: call.id,
+        toolName: call.name,
+        args: call.args ?? call.rawArguments,
+      });
+    }
+    const results = await Promise.all(
+      calls.map(async (call) => {
+        const started = performance.now();
+        let result: string;
+        let isError = false;
+        try {
+          const tool = byName.get(call.name);
+          if (!tool) {
+            throw new AgentsError(
+              'TOOL_ERROR',
+              `Unknown tool "${call.name}". Available tools: ${[...toolNames].join(', ') || 'none'}.`,
+            );
+          }
+          if (call.args === undefined) {
+            throw new AgentsError(
+              'TOOL_ERROR',
+              `The arguments are not a valid JSON object: ${call.rawArguments}`,
+            );
+          }
+          const value = await raceAbort(
+            tool.invoke(call.args, { signal: ctx.signal, taskName, agentName }),
+            ctx.signal,
+          );
+          result = toolResultText(value);
+        } catch (error) {
+          if (ctx.signal.aborted) throw cancelledError(ctx.signal);
+          isError = true;
+          result = `Error: ${error instanceof Error ? error.message : String(error)}`;
+        }
+        ctx.emit({
+          type: 'TOOL_RESULT',
+          taskName,
+          agentName,
+          toolCallId: call.id,
+          toolName: call.name,
+          result,
+          isError,
+          durationMs: Math.round(performance.now() - started),
+        });
+        return new ToolMessage({ content: result, tool_call_id: call.id, name: call.name });
+      }),
+    );
+    messages.push(...results);
+  }
+  throw new AgentsError(
+    'MAX_ITERATIONS',
+    `Agent "${agentName}" reached maxIterations (${input.maxIterations}) on task "${taskName}" without a final answer.`,
+    { details: { agentName, taskName } },
+  );
+}

@@ -1,0 +1,21 @@
+import type { AgentDefinition } from '../crew/crew-definition.js';
+import type { RunEventInput, UsageTotals } from '../events/run-event.js';
+import type { ChatProvider } from '../providers/chat-provider.js';
+import type { RetryOptions } from '../providers/retry-policy.js';
+import type { AgentTool } from '../tools/define-tool.js';
+import type { PriceTable } from '../usage/price-table.js';
+
+/** Shared, internal state of one run, handed to the executors. */
+export interface RunContext {
+  runId: string;
+  /** Aborted on cancellation and when the run fails (to stop sibling work). */
+  signal: AbortSignal;
+  emit(event: RunEventInput): void;
+  retry: RetryOptions;
+  prices: PriceTable;
+  /** Run-wide totals; executors add each LLM call exactly once. */
+  usage: UsageTotals;
+  providerFor(agent: AgentDefinition): ChatProvider;
+  /** The agent's own tools, resolved from the registry (delegation not included). */
+  toolsFor(agent: AgentDefinition): AgentTool[];
+}
