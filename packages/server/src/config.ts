@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { generateAdminKey } from './auth/api-keys.js';
+
+export type Mode = 'dev' | 'serve' | 'worker' | 'embedded';
+
+/** Everything the server reads from its environment, documented in the README's table. */
+export interface TroupeConfig {
+  mode: Mode;
+  port: number;
+  host: string;
+  /** Postgres; undefined means embedded PGlite in dataDir. */
+  databaseUrl?: string;
+  redisUrl?: string;
+  dataDir: string;
+  /** Hash-compared against bearer tokens that start with trpa_. */
+  adminKey?: string;
+  /** Signs session tokens. */
+  secret: string;
+  graphiql: boolean;
+  /** Error details (stack, original message) in responses: dev only. */
+  exposeErrors: boolean;
+  migrate: boolean;
+  dbPoolSize: number;
+  /** Origins allowed by CORS; empty means same-origin only. */
+  corsOrigins: string[];
+  maxRequestBytes: number;
+}
+
+export interface ConfigOverrides {
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  migrate?: boolean;
+  graphiql?: boolean;
+}
+
+function readOrCreate(file: string, make: () => string): { value: string; created: boolean } {
+  if (existsSync(file)) return { value: readFileSync(file, 'utf8').trim(), created: false };
+  mkdirSync(path.dirname(file), { recursive: true });
+  const value = make();
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { value, created: true };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+export interface LoadedConfig {
+  config: TroupeConfig;
+  /** Set when `troupe dev` generated the admin key on this start: print it once. */
+  generatedAdminKey?: string;
+}
+
+/** Builds the configuration for a mode from the environment and command-line overrides. */
+export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = process.env): LoadedConfig {
+  const dataDir = path.resolve(overrides.dataDir ?? env.TROUPE_DATA_DIR ?? '.troupe');
+  const databaseUrl = env.DATABASE_URL || undefined;
+  const local = mode === 'dev' || mode === 'embedded';
+  let generatedAdminKey: string | undefined;
+
+  let adminKey = env.TROUPE_ADMIN_KEY || undefined;
+  if (!adminKey && local) {
+    const r = readOrCreate(path.join(dataDir, 'admin-key'), generateAdminKey);
+    adminKey = r.value;
+    if (r.created) generatedAdminKey = r.value;
+  }
+  if (adminKey && adminKey.length < 24) throw new ConfigError('TROUPE_ADMIN_KEY must be at least 24 characters');
+
+  let secret = env.TROUPE_SECRET || undefined;
+  if (!secret) {
+    if (!local) {
+      throw new ConfigError(
+        'TROUPE_SECRET is required for `troupe serve` and `troupe worker` (at least 32 random characters; ' +
+          'every server instance must share it). Generate one with: openssl rand -base64 48',
+      );
+    }
+    secret = readOrCreate(path.join(dataDir, 'secret'), () => randomBytes(48).toString('base64url')).value;
+  }
+  if (secret.length < 32) throw new ConfigError('TROUPE_SECRET must be at least 32 characters');
+
+  const production = env.NODE_ENV === 'production';
+  return {
+    config: {
+      mode,
+      port: overrides.port ?? int(env, 'PORT', 4000),
+      host: overrides.host ?? env.TROUPE_HOST ?? (local ? '127.0.0.1' : '0.0.0.0'),
+      databaseUrl,
+      redisUrl: env.REDIS_URL || undefined,
+      dataDir,
+      adminKey,
+      secret,
+      graphiql: overrides.graphiql ?? bool(env, 'TROUPE_GRAPHIQL') ?? mode === 'dev',
+      exposeErrors: !production && (bool(env, 'TROUPE_EXPOSE_ERRORS') ?? local),
+      migrate: overrides.migrate ?? bool(env, 'TROUPE_MIGRATE') ?? true,
+      dbPoolSize: int(env, 'TROUPE_DB_POOL_SIZE', 10),
+      corsOrigins: (env.TROUPE_CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      maxRequestBytes: int(env, 'TROUPE_MAX_REQUEST_BYTES', 1_000_000),
+    },
+    generatedAdminKey,
+  };
+}

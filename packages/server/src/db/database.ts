@@ -1,0 +1,205 @@
+import type { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import pg from 'pg';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { applyMigrations, type MigrationResult } from './migrate.js';
+import { openPGlite } from './pglite.js';
+
+/** The role every tenant-facing query runs as: no superuser, no BYPASSRLS (created by the first migration). */
+export const APP_ROLE = 'troupe_app';
+
+export type Tx = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
+
+export interface DatabaseOptions {
+  /** Postgres connection string; omitted: embedded PGlite. */
+  databaseUrl?: string;
+  /** PGlite data folder; omitted with no databaseUrl: in memory. */
+  dataDir?: string;
+  /** PGlite snapshot to boot an in-memory database from. */
+  snapshot?: Blob;
+  /** Apply pending migrations first (default true). */
+  migrate?: boolean;
+  poolSize?: number;
+  /** Called with every SQL statement Prisma sends (statement counting in tests, debugging). */
+  onQuery?: (sql: string) => void;
+}
+
+export interface Database {
+  readonly kind: 'postgres' | 'pglite';
+  /** Connected as the application role: row-level security applies to everything it does. */
+  readonly prisma: PrismaClient;
+  readonly pglite?: PGlite;
+  readonly migrations: MigrationResult;
+  /** Runs fn in a transaction whose tenant setting scopes every row it can see or write. */
+  withTenant<T>(tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Opens a tenant-scoped transaction that the caller ends (one per GraphQL operation). */
+  beginTenant(tenantId: string): Promise<OpenTransaction>;
+  /** A transaction that can read the one ApiKey row whose hash it is given, whatever its tenant. */
+  withApiKeyHash<T>(hash: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenTransaction {
+  tx: Tx;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+}
+
+const TX_OPTIONS = { maxWait: 10_000, timeout: 60_000 };
+
+class Rollback extends Error {}
+
+async function setLocal(tx: Tx, name: string, value: string): Promise<void> {
+  await tx.$executeRawUnsafe('SELECT set_config($1, $2, true)', name, value);
+}
+
+function makeDatabase(
+  kind: Database['kind'],
+  prisma: PrismaClient,
+  migrations: MigrationResult,
+  close: () => Promise<void>,
+  pglite?: PGlite,
+): Database {
+  return {
+    kind,
+    prisma,
+    pglite,
+    migrations,
+    withTenant(tenantId, fn) {
+      return prisma.$transaction(async (tx) => {
+        await setLocal(tx, 'app.tenant_id', tenantId);
+        return fn(tx);
+      }, TX_OPTIONS);
+    },
+    async beginTenant(tenantId) {
+      let release!: (commit: boolean) => void;
+      const ended = new Promise<boolean>((resolve) => {
+        release = resolve;
+      });
+      let started!: (tx: Tx) => void;
+      const ready = new Promise<Tx>((resolve) => {
+        started = resolve;
+      });
+      const result = prisma.$transaction(async (tx) => {
+        await setLocal(tx, 'app.tenant_id', tenantId);
+        started(tx);
+        if (!(await ended)) throw new Rollback();
+      }, TX_OPTIONS);
+      const tx = await Promise.race([
+        ready,
+        result.then(() => {
+          throw new Error('transaction ended before it started');
+        }),
+      ]);
+      return {
+        tx,
+        async commit() {
+          release(true);
+          await result;
+        },
+        async rollback() {
+          release(false);
+          await result.catch((err) => {
+            if (!(err instanceof Rollback)) throw err;
+          });
+        },
+      };
+    },
+    withApiKeyHash(hash, fn) {
+      return prisma.$transaction(async (tx) => {
+        await setLocal(tx, 'app.api_key_hash', hash);
+        return fn(tx);
+      }, TX_OPTIONS);
+    },
+    close,
+  };
+}
+
+function prismaLog(opts: DatabaseOptions) {
+  return opts.onQuery ? ([{ emit: 'event', level: 'query' }] as const) : [];
+}
+
+/**
+ * Opens the database: Postgres when databaseUrl is given, else embedded PGlite (with pgvector).
+ * Migrations run first with the connecting user's rights; every later query runs as APP_ROLE.
+ */
+export async function openDatabase(opts: DatabaseOptions = {}): Promise<Database> {
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts);
+  return openEmbedded(opts);
+}
+
+async function openPostgres(url: string, opts: DatabaseOptions): Promise<Database> {
+  const migrations = opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'postgres', url });
+  // A privileged login (superuser or BYPASSRLS) is demoted to APP_ROLE on every connection.
+  const probe = new pg.Client({ connectionString: url });
+  await probe.connect();
+  let privileged: boolean;
+  try {
+    const { rows } = await probe.query<{ privileged: boolean }>(
+      'SELECT rolsuper OR rolbypassrls AS privileged FROM pg_roles WHERE rolname = current_user',
+    );
+    privileged = rows[0]?.privileged ?? true;
+  } finally {
+    await probe.end();
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    ...(privileged ? { options: `-c role=${APP_ROLE}` } : {}),
+  });
+  const check = await pool.query<{ unsafe: boolean; who: string }>(
+    'SELECT current_user AS who, rolsuper OR rolbypassrls AS unsafe FROM pg_roles WHERE rolname = current_user',
+  );
+  if (check.rows[0]?.unsafe) {
+    await pool.end();
+    throw new Error(`refusing to serve as ${check.rows[0].who}: it bypasses row-level security`);
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [...prismaLog(opts)] });
+  if (opts.onQuery) {
+    const onQuery = opts.onQuery;
+    (prisma as unknown as { $on(e: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) =>
+      onQuery(e.query),
+    );
+  }
+  return makeDatabase('postgres', prisma, migrations, async () => {
+    await prisma.$disconnect();
+    await pool.end().catch(() => {});
+  });
+}
+
+async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
+  const unlock = opts.dataDir ? lockDataDir(opts.dataDir) : () => {};
+  let db: PGlite | undefined;
+  try {
+    db = await openPGlite({ dataDir: opts.dataDir, snapshot: opts.snapshot });
+    await db.exec('RESET ROLE');
+    const migrations = opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'pglite', db });
+    // PGlite's user is a superuser, which bypasses RLS even with FORCE: switch to the app role.
+    await db.exec(`SET ROLE ${APP_ROLE}`);
+    const prisma = new PrismaClient({ adapter: new PrismaPGlite(db), log: [...prismaLog(opts)] });
+    if (opts.onQuery) {
+      const onQuery = opts.onQuery;
+      (prisma as unknown as { $on(e: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) =>
+        onQuery(e.query),
+      );
+    }
+    const pglite = db;
+    return makeDatabase(
+      'pglite',
+      prisma,
+      migrations,
+      async () => {
+        await prisma.$disconnect();
+        await pglite.close();
+        unlock();
+      },
+      pglite,
+    );
+  } catch (err) {
+    await db?.close().catch(() => {});
+    unlock();
+    throw err;
+  }
+}

@@ -1,0 +1,89 @@
+import type { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { migrationsDir } from './package-paths.js';
+import { createSchemaEngine, FILTERS, loadMigrationsList, pgliteMigrationFactory, pgMigrationFactory } from './schema-engine.js';
+
+export type MigrationTarget = { kind: 'postgres'; url: string } | { kind: 'pglite'; db: PGlite };
+
+export interface MigrationResult {
+  applied: string[];
+}
+
+/** Raised when a migration fails. The failed migration's changes are rolled back. */
+export class MigrationError extends Error {
+  constructor(
+    message: string,
+    readonly migration: string | undefined,
+  ) {
+    super(message);
+    this.name = 'MigrationError';
+  }
+}
+
+const MIGRATE_LOCK_KEY = 7_263_120_011; // pg_advisory_lock key shared by every troupe process
+
+async function query(target: MigrationTarget, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  if (target.kind === 'pglite') return (await target.db.query<Record<string, unknown>>(sql, params)).rows;
+  const c = new pg.Client({ connectionString: target.url });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Applies pending migrations from prisma/migrations through Prisma's WASM schema engine.
+ * Each migration script runs as one implicit transaction: when it fails, its changes are rolled
+ * back, its bookkeeping row is removed, and a MigrationError says which migration and why.
+ */
+export async function applyMigrations(target: MigrationTarget, dir = migrationsDir()): Promise<MigrationResult> {
+  let lock: pg.Client | undefined;
+  if (target.kind === 'postgres') {
+    lock = new pg.Client({ connectionString: target.url });
+    await lock.connect();
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
+  }
+  const factory =
+    target.kind === 'postgres' ? await pgMigrationFactory(target.url) : await pgliteMigrationFactory(target.db);
+  const engine = await createSchemaEngine(factory);
+  try {
+    const res = await engine.applyMigrations({ migrationsList: loadMigrationsList(dir), filters: FILTERS });
+    return { applied: res.appliedMigrationNames };
+  } catch (err) {
+    const failed = await query(
+      target,
+      `SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NULL AND rolled_back_at IS NULL`,
+    ).catch(() => []);
+    const name = failed[0]?.migration_name as string | undefined;
+    if (name) {
+      // The script ran in one transaction and was rolled back; forget the attempt so the database is as it was.
+      await query(target, `DELETE FROM _prisma_migrations WHERE migration_name = $1 AND finished_at IS NULL`, [name]);
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    throw new MigrationError(
+      `Migration ${name ?? '(unknown)'} failed and was rolled back; the database is unchanged.\n${message}`,
+      name,
+    );
+  } finally {
+    engine.free();
+    if (lock) {
+      await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]).catch(() => {});
+      await lock.end();
+    }
+  }
+}
+
+/** Names of migrations in the folder that the database has not applied yet. */
+export async function pendingMigrations(target: MigrationTarget, dir = migrationsDir()): Promise<string[]> {
+  const all = loadMigrationsList(dir).migrationDirectories.map((d) => d.path);
+  const exists = await query(target, `SELECT to_regclass('_prisma_migrations') IS NOT NULL AS present`);
+  if (!exists[0]?.present) return all;
+  const done = new Set(
+    (await query(target, `SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL`)).map(
+      (r) => r.migration_name as string,
+    ),
+  );
+  return all.filter((m) => !done.has(m));
+}

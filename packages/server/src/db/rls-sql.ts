@@ -1,0 +1,47 @@
+// SQL that wraps a generated migration with the security the Prisma schema cannot express:
+// the application role, its grants, and row-level security on every tenant-owned table.
+
+const PREAMBLE = `-- Troupe: the application role. Neither superuser nor BYPASSRLS, so row-level security binds it.
+DO $$
+BEGIN
+  CREATE ROLE troupe_app NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;
+GRANT USAGE ON SCHEMA public TO troupe_app;
+
+-- pgvector where the server has it (PGlite always does); document search degrades without it.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') THEN
+    CREATE EXTENSION IF NOT EXISTS vector;
+  END IF;
+END $$;
+
+`;
+
+/** Appends grants and tenant policies for each table the migration creates. */
+export function rlsStatements(generated: string, opts: { first: boolean }): string {
+  const tables = [...generated.matchAll(/CREATE TABLE "(\w+)" \(([\s\S]*?)\n\);/g)].map((m) => ({
+    name: m[1]!,
+    tenantOwned: /\n\s+"tenantId" TEXT NOT NULL/.test(m[2]!),
+  }));
+  const lines: string[] = [];
+  for (const t of tables) {
+    lines.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON "${t.name}" TO troupe_app;`);
+    const key = t.name === 'Tenant' ? '"id"' : t.tenantOwned ? '"tenantId"' : undefined;
+    if (!key) continue;
+    lines.push(
+      `ALTER TABLE "${t.name}" ENABLE ROW LEVEL SECURITY;`,
+      `ALTER TABLE "${t.name}" FORCE ROW LEVEL SECURITY;`,
+      `CREATE POLICY tenant_isolation ON "${t.name}" USING (${key} = current_setting('app.tenant_id', true)) WITH CHECK (${key} = current_setting('app.tenant_id', true));`,
+    );
+    if (t.name === 'ApiKey') {
+      lines.push(
+        `-- Authentication: a key row is visible to whoever presents the hash of its secret.`,
+        `CREATE POLICY api_key_by_hash ON "ApiKey" FOR SELECT USING ("hashedSecret" = current_setting('app.api_key_hash', true));`,
+      );
+    }
+  }
+  const rls = lines.length ? `\n-- Row-level security and grants (Troupe)\n${lines.join('\n')}\n` : '';
+  return (opts.first ? PREAMBLE : '') + generated + rls;
+}

@@ -1,0 +1,228 @@
+// Prisma's schema engine compiled to WebAssembly, driven from Node with a driver adapter.
+// It needs no native binary, so migrations work offline, on Postgres and on PGlite alike.
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
+import pg from 'pg';
+
+const require = createRequire(import.meta.url);
+
+/** The subset of the wasm SchemaEngine API we use. */
+export interface SchemaEngine {
+  applyMigrations(input: { migrationsList: MigrationsList; filters: Filters }): Promise<{ appliedMigrationNames: string[] }>;
+  diff(input: DiffInput): Promise<{ exitCode: number; stdout: string }>;
+  free(): void;
+}
+interface Filters {
+  externalTables: string[];
+  externalEnums: string[];
+}
+type DiffTarget =
+  | ({ tag: 'migrations' } & MigrationsList)
+  | { tag: 'schemaDatamodel'; files: { path: string; content: string }[] }
+  | { tag: 'schemaDatasource'; files: { path: string; content: string }[]; configDir: string }
+  | { tag: 'empty' };
+interface DiffInput {
+  from: DiffTarget;
+  to: DiffTarget;
+  script: boolean;
+  exitCode: boolean;
+  filters: Filters;
+}
+export interface MigrationsList {
+  baseDir: string;
+  lockfile: { path: string; content: string | null };
+  migrationDirectories: {
+    path: string;
+    migrationFile: { path: string; content: { tag: 'ok'; value: string } | { tag: 'error'; value: string } };
+  }[];
+  shadowDbInitScript: string;
+}
+
+export const FILTERS: Filters = { externalTables: [], externalEnums: [] };
+
+interface WasmBindings {
+  __wbg_set_wasm(exports: WebAssembly.Exports): void;
+  SchemaEngine: { new: (opts: unknown, log: (l: string) => void, adapter: unknown) => Promise<SchemaEngine> };
+}
+
+let bindings: Promise<WasmBindings> | undefined;
+
+function loadBindings(): Promise<WasmBindings> {
+  bindings ??= (async () => {
+    const dir = path.dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg'));
+    // wasm-bindgen's panic hook writes into this global.
+    const g = globalThis as { PRISMA_WASM_PANIC_REGISTRY?: object };
+    g.PRISMA_WASM_PANIC_REGISTRY ??= {
+      message: '',
+      set_message(this: { message: string }, m: string) {
+        this.message = `RuntimeError: ${m}`;
+      },
+      get(this: { message: string }) {
+        return this.message;
+      },
+    };
+    const bg = (await import('@prisma/schema-engine-wasm/schema_engine_bg')) as unknown as WasmBindings;
+    const mod = new WebAssembly.Module(readFileSync(path.join(dir, 'schema_engine_bg.wasm')));
+    const instance = new WebAssembly.Instance(mod, { './schema_engine_bg.js': bg as unknown as WebAssembly.ModuleImports });
+    bg.__wbg_set_wasm(instance.exports);
+    (instance.exports.__wbindgen_start as () => void)();
+    return bg;
+  })();
+  return bindings;
+}
+
+export async function createSchemaEngine(
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory,
+  schemaPath?: string,
+): Promise<SchemaEngine> {
+  const bg = await loadBindings();
+  const datamodels = schemaPath ? [[schemaPath, readFileSync(schemaPath, 'utf8')]] : undefined;
+  const logs: string[] = [];
+  return bg.SchemaEngine.new(
+    { datamodels },
+    (l) => {
+      if (process.env.TROUPE_DEBUG_MIGRATIONS) console.error('[schema-engine]', l);
+      logs.push(l);
+    },
+    bindMigrationAwareSqlAdapterFactory(adapterFactory),
+  );
+}
+
+export function loadMigrationsList(migrationsDir: string): MigrationsList {
+  const lockPath = path.join(migrationsDir, 'migration_lock.toml');
+  const dirs = existsSync(migrationsDir)
+    ? readdirSync(migrationsDir)
+        .filter((d) => statSync(path.join(migrationsDir, d)).isDirectory())
+        .sort()
+    : [];
+  return {
+    baseDir: migrationsDir,
+    lockfile: { path: 'migration_lock.toml', content: existsSync(lockPath) ? readFileSync(lockPath, 'utf8') : null },
+    migrationDirectories: dirs.map((d) => {
+      const f = path.join(migrationsDir, d, 'migration.sql');
+      return {
+        path: d,
+        migrationFile: {
+          path: 'migration.sql',
+          content: existsSync(f)
+            ? { tag: 'ok' as const, value: readFileSync(f, 'utf8') }
+            : { tag: 'error' as const, value: 'missing' },
+        },
+      };
+    }),
+    shadowDbInitScript: '',
+  };
+}
+
+type PrismaPgAdapter = Awaited<ReturnType<InstanceType<typeof import('@prisma/adapter-pg').PrismaPg>['connect']>>;
+
+/**
+ * @prisma/adapter-pg 7.10 rejects Postgres "char" columns (OID 18) that the schema describer reads.
+ * Map them to text on the shared queryable prototype (idempotent).
+ */
+async function patchCharOid(adapter: PrismaPgAdapter): Promise<void> {
+  let proto = Object.getPrototypeOf(adapter) as Record<string, unknown> | null;
+  while (proto && !Object.hasOwn(proto, 'performIO')) proto = Object.getPrototypeOf(proto);
+  if (!proto || proto.__troupeCharPatched) return;
+  const orig = proto.performIO as (...a: unknown[]) => Promise<{ fields?: { dataTypeID: number }[] }>;
+  proto.performIO = async function (this: unknown, ...args: unknown[]) {
+    const res = await orig.apply(this, args);
+    for (const f of res.fields ?? []) if (f.dataTypeID === 18) f.dataTypeID = 25;
+    return res;
+  };
+  proto.__troupeCharPatched = true;
+}
+
+/**
+ * adapter-pg's executeScript splits a script on every ";" (breaking DO $$ blocks and strings) and
+ * runs the pieces one by one. Send the script as one simple query instead: Postgres runs a
+ * multi-statement simple query as one implicit transaction, so a failing migration changes nothing.
+ */
+function wholeScript<A extends PrismaPgAdapter>(adapter: A): A {
+  const a = adapter as unknown as { client: pg.Pool | pg.Client; onError(e: unknown): never };
+  adapter.executeScript = async (script: string) => {
+    try {
+      await a.client.query(script);
+    } catch (err) {
+      a.onError(err);
+    }
+  };
+  return adapter;
+}
+
+/**
+ * A migration-aware adapter factory for Postgres. Unlike PrismaPg's own, its shadow database
+ * really is a separate, throw-away database, dropped after its pool is closed.
+ */
+export async function pgMigrationFactory(connectionString: string): Promise<SqlMigrationAwareDriverAdapterFactory> {
+  const { PrismaPg } = await import('@prisma/adapter-pg');
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  const main = new PrismaPg({ connectionString });
+  const probe = await main.connect();
+  await patchCharOid(probe);
+  await probe.dispose();
+  return {
+    provider: 'postgres',
+    adapterName: main.adapterName,
+    connect: async () => wholeScript(await main.connect()),
+    async connectToShadowDb() {
+      const database = `troupe_shadow_${randomUUID().replaceAll('-', '')}`;
+      await admin(`CREATE DATABASE "${database}"`);
+      const url = new URL(connectionString);
+      url.pathname = `/${database}`;
+      const shadow = wholeScript(await new PrismaPg({ connectionString: url.toString() }).connect());
+      const dispose = shadow.dispose.bind(shadow);
+      shadow.dispose = async () => {
+        await dispose();
+        await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      };
+      return shadow;
+    },
+  } as SqlMigrationAwareDriverAdapterFactory;
+}
+
+/**
+ * A migration-aware adapter factory for PGlite. pglite-prisma-adapter 0.7.2 does not await
+ * executeScript (a failing migration would be recorded as applied) and gives its shadow database
+ * no extensions; both are fixed here.
+ */
+export async function pgliteMigrationFactory(db: PGlite): Promise<SqlMigrationAwareDriverAdapterFactory> {
+  const { PGlite: PGliteCtor } = await import('@electric-sql/pglite');
+  const { vector } = await import('@electric-sql/pglite-pgvector');
+  const { PrismaPGlite } = await import('pglite-prisma-adapter');
+  const fixed = async (target: PGlite) => {
+    const adapter = await new PrismaPGlite(target).connect();
+    adapter.executeScript = async (script: string) => {
+      await target.exec(script);
+    };
+    return adapter;
+  };
+  return {
+    provider: 'postgres',
+    adapterName: 'pglite-prisma-adapter',
+    connect: () => fixed(db),
+    async connectToShadowDb() {
+      const shadow = await PGliteCtor.create({ extensions: { vector } });
+      const adapter = await fixed(shadow);
+      const dispose = adapter.dispose.bind(adapter);
+      adapter.dispose = async () => {
+        await dispose();
+        await shadow.close();
+      };
+      return adapter;
+    },
+  } as unknown as SqlMigrationAwareDriverAdapterFactory;
+}

@@ -1,0 +1,105 @@
+import SchemaBuilder from '@pothos/core';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { GraphQLError, Kind, type ValueNode } from 'graphql';
+import { allows } from '../auth/scopes.js';
+import { TroupeServerError } from '../errors.js';
+import type PrismaTypes from '../generated/pothos-types.js';
+import { getDatamodel } from '../generated/pothos-types.js';
+import type { Context } from './context.js';
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  DefaultFieldNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: JsonValue; Output: unknown };
+  };
+  AuthScopes: {
+    read: boolean;
+    write: boolean;
+    admin: boolean;
+    platformAdmin: boolean;
+    apiKey: boolean;
+  };
+}>({
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authScopes: (ctx) => {
+      const p = ctx.principal;
+      const scopes = p.kind === 'admin' ? [] : p.scopes;
+      return {
+        read: allows(scopes, 'read'),
+        write: allows(scopes, 'write'),
+        admin: allows(scopes, 'admin'),
+        platformAdmin: p.kind === 'admin',
+        apiKey: p.kind === 'apiKey',
+      };
+    },
+    unauthorizedError: (_parent, ctx, info) => {
+      const who =
+        ctx.principal.kind === 'admin'
+          ? 'the admin key (it can only create tenants)'
+          : `${ctx.principal.kind === 'session' ? 'this session token' : 'this API key'} (scopes: ${ctx.principal.scopes.join(', ') || 'none'})`;
+      return new TroupeServerError('FORBIDDEN', `Not allowed: ${info.parentType.name}.${info.fieldName} is not permitted for ${who}.`);
+    },
+  },
+  prisma: {
+    client: (ctx) => ctx.db as never,
+    dmmf: getDatamodel(),
+    exposeDescriptions: false,
+    filterConnectionTotalCount: true,
+    onUnusedQuery: null,
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodeQueryOptions: {
+      description: 'Any object by its global id; an id that names nothing this caller may see answers NOT_FOUND.',
+    },
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});
+
+builder.scalarType('DateTime', {
+  description: 'An ISO-8601 date-time in UTC.',
+  serialize: (d) => (d instanceof Date ? d.toISOString() : new Date(String(d)).toISOString()),
+  parseValue: (v) => {
+    const d = new Date(String(v));
+    if (Number.isNaN(d.getTime())) throw new GraphQLError('DateTime: not an ISO-8601 date-time');
+    return d;
+  },
+});
+
+function literal(node: ValueNode): JsonValue {
+  switch (node.kind) {
+    case Kind.STRING:
+    case Kind.BOOLEAN:
+      return node.value;
+    case Kind.INT:
+    case Kind.FLOAT:
+      return Number(node.value);
+    case Kind.NULL:
+      return null;
+    case Kind.LIST:
+      return node.values.map(literal);
+    case Kind.OBJECT:
+      return Object.fromEntries(node.fields.map((f) => [f.name.value, literal(f.value)]));
+    default:
+      throw new GraphQLError('JSON: variables are not allowed inside JSON literals');
+  }
+}
+
+builder.scalarType('JSON', {
+  description: 'Any JSON value.',
+  serialize: (v) => v,
+  parseValue: (v) => v as JsonValue,
+  parseLiteral: literal,
+});

@@ -1,0 +1,35 @@
+import type { Principal, TenantPrincipal } from '../auth/principal.js';
+import type { Database, Tx } from '../db/database.js';
+import { TroupeServerError } from '../errors.js';
+
+export interface ServerSettings {
+  secret: string;
+  adminKey?: string;
+}
+
+/** The GraphQL context of one operation. */
+export interface Context {
+  principal: Principal;
+  database: Database;
+  settings: ServerSettings;
+  /**
+   * The operation's tenant-scoped transaction (queries and mutations). Row-level security limits
+   * it to the caller's tenant; a mutation that ends with an error is rolled back whole.
+   */
+  db: Tx;
+}
+
+export function tenantOf(ctx: Context): TenantPrincipal {
+  if (ctx.principal.kind === 'admin') {
+    throw new TroupeServerError('FORBIDDEN', 'The admin key can only create tenants; use a tenant API key for this.');
+  }
+  return ctx.principal;
+}
+
+/** A Tx stand-in for principals without a tenant: any use is a clear error, never a query. */
+export const NO_TENANT_DB = new Proxy({} as Tx, {
+  get(_t, prop) {
+    if (prop === 'then') return undefined;
+    throw new TroupeServerError('FORBIDDEN', 'This operation needs a tenant API key or session token.');
+  },
+});

@@ -1,0 +1,14 @@
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.js';
+import './types/enums.js';
+import './types/tenant.js';
+import './types/api-key.js';
+import './types/session-token.js';
+import './types/crew.js';
+
+export const schema = builder.toSchema({ sortSchema: true });
+
+/** The SDL committed as schema.graphql (sorted, so diffs stay readable). */
+export function printTroupeSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

@@ -1,0 +1,27 @@
+import { getOperationAST } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Context } from '../graphql/context.js';
+
+/**
+ * Runs each query or mutation in one transaction scoped to the caller's tenant (row-level
+ * security), exposed to resolvers as ctx.db. A mutation whose result carries any error is rolled
+ * back whole: bad input changes nothing.
+ */
+export function useTenantTransaction(): Plugin<Context> {
+  return {
+    async onExecute({ args, extendContext }) {
+      const ctx = args.contextValue as Context;
+      if (ctx.principal.kind === 'admin') return;
+      const op = getOperationAST(args.document, args.operationName ?? undefined);
+      const open = await ctx.database.beginTenant(ctx.principal.tenantId);
+      extendContext({ db: open.tx } as Partial<Context>);
+      return {
+        async onExecuteDone({ result }) {
+          const errors = 'errors' in result ? result.errors : undefined;
+          if (op?.operation === 'mutation' && errors?.length) await open.rollback();
+          else await open.commit();
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TroupeConfig } from './config.js';
+import { type Database, openDatabase } from './db/database.js';
+import { createYogaApp, type TroupeYoga } from './http/yoga-app.js';
+
+export interface TroupeServer {
+  /** e.g. http://127.0.0.1:4000 */
+  url: string;
+  database: Database;
+  yoga: TroupeYoga;
+  http: Server;
+  close(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  /** Use this database instead of opening one from the config (tests, embedding). */
+  database?: Database;
+  /** PGlite snapshot to boot from (tests). */
+  snapshot?: Blob;
+  onQuery?: (sql: string) => void;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * Opens the database (applying migrations unless told not to) and serves GraphQL on /graphql and
+ * readiness on /health. Listens only once everything is ready.
+ */
+export async function startServer(config: TroupeConfig, opts: StartServerOptions = {}): Promise<TroupeServer> {
+  const database =
+    opts.database ??
+    (await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.databaseUrl ? undefined : config.dataDir,
+      snapshot: opts.snapshot,
+      migrate: config.migrate,
+      poolSize: config.dbPoolSize,
+      onQuery: opts.onQuery,
+    }));
+  const yoga = createYogaApp({
+    database,
+    settings: { secret: config.secret, adminKey: config.adminKey },
+    graphiql: config.graphiql,
+    exposeErrors: config.exposeErrors,
+    corsOrigins: config.corsOrigins,
+  });
+  let closing = false;
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') {
+      if (closing) return json(res, 503, { status: 'shutting down' });
+      database.prisma.$queryRawUnsafe('SELECT 1').then(
+        () => json(res, 200, { status: 'ok', database: database.kind }),
+        () => json(res, 503, { status: 'database unavailable' }),
+      );
+      return;
+    }
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > config.maxRequestBytes) {
+      return json(res, 413, {
+        errors: [{ message: `Request body too large: at most ${config.maxRequestBytes} bytes.`, extensions: { code: 'BAD_INPUT' } }],
+      });
+    }
+    if (path !== '/graphql') {
+      return json(res, 404, { errors: [{ message: `Not found: ${path}. GraphQL is served on /graphql.`, extensions: { code: 'NOT_FOUND' } }] });
+    }
+    yoga(req, res);
+  };
+  const http = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.port, config.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = http.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`,
+    database,
+    yoga,
+    http,
+    async close() {
+      closing = true;
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+      if (!opts.database) await database.close();
+    },
+  };
+}

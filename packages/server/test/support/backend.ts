@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { type Database, openDatabase } from '../../src/db/database.js';
+import { startServer, type TroupeServer } from '../../src/server.js';
+
+/** Which database the suite runs on: TROUPE_TEST_BACKEND=pglite (default) or postgres. */
+export const BACKEND = (process.env.TROUPE_TEST_BACKEND ?? 'pglite') as 'pglite' | 'postgres';
+export const PG_BASE_URL = process.env.TROUPE_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
+
+export function withDatabaseName(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export async function pgAdmin<T>(fn: (c: pg.Client) => Promise<T>, url = PG_BASE_URL): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+export interface TestDatabase {
+  database: Database;
+  /** Postgres only: the superuser URL of this test's own database. */
+  url?: string;
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated database of the suite's backend; close() drops it. */
+export async function createTestDatabase(opts: { onQuery?: (sql: string) => void } = {}): Promise<TestDatabase> {
+  if (BACKEND === 'postgres') {
+    const name = `troupe_t_${randomBytes(5).toString('hex')}`;
+    await pgAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
+    const url = withDatabaseName(PG_BASE_URL, name);
+    const database = await openDatabase({ databaseUrl: url, onQuery: opts.onQuery, poolSize: 5 });
+    return {
+      database,
+      url,
+      async close() {
+        await database.close();
+        await pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      },
+    };
+  }
+  const snapshot = new Blob([readFileSync(inject('pgliteSnapshot'))]);
+  const database = await openDatabase({ snapshot, onQuery: opts.onQuery });
+  return { database, close: () => database.close() };
+}
+
+export const ADMIN_KEY = `trpa_${randomBytes(24).toString('hex')}`;
+export const SECRET = randomBytes(32).toString('hex');
+
+export interface TestServer extends TroupeServer {
+  admin: string;
+  closeAll(): Promise<void>;
+}
+
+/** A real HTTP server on port 0 over a fresh test database. */
+export async function startTestServer(opts: { onQuery?: (sql: string) => void; production?: boolean } = {}): Promise<TestServer> {
+  const tdb = await createTestDatabase(opts);
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-srv-'));
+  const { config } = loadConfig(
+    'embedded',
+    { port: 0, host: '127.0.0.1', dataDir },
+    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET, ...(opts.production ? { NODE_ENV: 'production' } : {}) },
+  );
+  const server = await startServer(config, { database: tdb.database });
+  return {
+    ...server,
+    admin: ADMIN_KEY,
+    async closeAll() {
+      await server.close();
+      await tdb.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
