@@ -50,10 +50,13 @@ interface WasmBindings {
   SchemaEngine: { new: (opts: unknown, log: (l: string) => void, adapter: unknown) => Promise<SchemaEngine> };
 }
 
-let bindings: Promise<WasmBindings> | undefined;
+// wasm-bindgen's glue module holds a single wasm instance: instantiate it once per process, even
+// when this file is loaded as several module instances (test runners, bundles).
+const CACHE = Symbol.for('troupe.schemaEngineWasm');
 
 function loadBindings(): Promise<WasmBindings> {
-  bindings ??= (async () => {
+  const g = globalThis as { [CACHE]?: Promise<WasmBindings> };
+  g[CACHE] ??= (async () => {
     const dir = path.dirname(require.resolve('@prisma/schema-engine-wasm/schema_engine_bg'));
     // wasm-bindgen's panic hook writes into this global.
     const g = globalThis as { PRISMA_WASM_PANIC_REGISTRY?: object };
@@ -73,7 +76,7 @@ function loadBindings(): Promise<WasmBindings> {
     (instance.exports.__wbindgen_start as () => void)();
     return bg;
   })();
-  return bindings;
+  return g[CACHE];
 }
 
 export async function createSchemaEngine(
