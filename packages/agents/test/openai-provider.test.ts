@@ -1,0 +1,254 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool, runCrew } from '../src/index.js';
+import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from './support/index.js';
+import { collectEvents, eventsOfType, FAST_RETRY, testAgent } from './support/run-helpers.js';
+
+let server: OpenAICompatibleTestServer;
+beforeEach(async () => {
+  server = await createOpenAICompatibleTestServer();
+});
+afterEach(async () => {
+  await server.close();
+});
+
+const weather = defineTool({
+  name: 'get_weather',
+  description: 'Current weather for a city',
+  input: z.object({ city: z.string() }),
+  handler: async ({ city }) => ({ city, temperatureC: city === 'Paris' ? 18 : 25 }),
+});
+
+function crewWith(tools: string[] = []) {
+  return {
+    name: 'c',
+    agents: [
+      testAgent('writer', { provider: 'openai' as const, name: 'gpt-test', baseUrl: server.url }, { tools }),
+    ],
+    tasks: [{ name: 'write', description: 'Write about {{topic}}', agent: 'writer' }],
+  };
+}
+
+describe('OpenAI provider over real HTTP', () => {
+  it('streams text as TOKEN events in order and reports the provider usage', async () => {
+    server.enqueue({
+      text: ['Hello', ' wide', ' world', '!'],
+      usage: { promptTokens: 42, completionTokens: 4 },
+    });
+    const events = await collectEvents(
+      runCrew({ crew: crewWith(), inputs: { topic: 'greetings' }, providers: { openai: { apiKey: 'k' } } }),
+    );
+    expect(eventsOfType(events, 'TOKEN').map((event) => event.delta)).toEqual([
+      'Hello',
+      ' wide',
+      ' world',
+      '!',
+    ]);
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
+    const completed = eventsOfType(events, 'TASK_COMPLETED')[0]!;
+    expect(completed.output).toBe('Hello wide world!');
+    const usage = eventsOfType(events, 'USAGE');
+    expect(usage).toHaveLength(1);
+    expect(usage[0]).toMatchObject({
+      provider: 'openai',
+      model: 'gpt-test',
+      promptTokens: 42,
+      completionTokens: 4,
+      estimated: false,
+    });
+    const body = server.chatRequests[0]!.body as {
+      stream: boolean;
+      stream_options: unknown;
+      messages: Array<{ content: string }>;
+    };
+    expect(body.stream).toBe(true);
+    expect(body.stream_options).toEqual({ include_usage: true });
+    expect(body.messages[1]!.content).toContain('Write about greetings');
+    expect(events.at(-1)).toMatchObject({ type: 'RUN_SUCCEEDED', output: 'Hello wide world!' });
+  });
+
+  it('reassembles tool-call arguments split mid-JSON and runs two tool calls from one turn', async () => {
+    server.enqueue(
+      {
+        toolCalls: [
+          { name: 'get_weather', arguments: ['{"ci', 'ty": "Pa', 'ris"', '}'] },
+          { name: 'get_weather', arguments: ['{', '"city":', ' "Lis', 'bon"}'] },
+        ],
+      },
+      { text: 'Paris 18C, Lisbon 25C' },
+    );
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(['get_weather']),
+        inputs: { topic: 'weather' },
+        tools: [weather],
+        providers: { openai: { apiKey: 'k' } },
+      }),
+    );
+    const calls = eventsOfType(events, 'TOOL_CALL');
+    expect(calls.map((call) => call.args)).toEqual([{ city: 'Paris' }, { city: 'Lisbon' }]);
+    const results = eventsOfType(events, 'TOOL_RESULT');
+    expect(results.map((result) => JSON.parse(result.result))).toEqual([
+      { city: 'Paris', temperatureC: 18 },
+      { city: 'Lisbon', temperatureC: 25 },
+    ]);
+    // The second request carries the assistant tool calls and both tool results.
+    const second = server.chatRequests[1]!.body as {
+      messages: Array<Record<string, unknown>>;
+      tools: unknown[];
+    };
+    const assistant = second.messages.find((message) => message.role === 'assistant') as {
+      tool_calls: Array<{ id: string; function: { name: string; arguments: string } }>;
+    };
+    expect(assistant.tool_calls.map((call) => JSON.parse(call.function.arguments))).toEqual([
+      { city: 'Paris' },
+      { city: 'Lisbon' },
+    ]);
+    const toolMessages = second.messages.filter((message) => message.role === 'tool');
+    expect(toolMessages.map((message) => message.tool_call_id)).toEqual(
+      assistant.tool_calls.map((call) => call.id),
+    );
+    expect(second.tools).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ type: 'RUN_SUCCEEDED', output: 'Paris 18C, Lisbon 25C' });
+  });
+
+  it('feeds tool errors back to the model instead of failing the run', async () => {
+    const broken = defineTool({
+      name: 'broken',
+      description: 'always fails',
+      input: { type: 'object', properties: {} },
+      handler: async () => {
+        throw new Error('database is down');
+      },
+    });
+    server.enqueue(
+      {
+        toolCalls: [
+          { name: 'broken', arguments: '{}' },
+          { name: 'get_weather', arguments: '{"town": 1}' },
+        ],
+      },
+      { text: 'Sorry, the tools failed.' },
+    );
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(['broken', 'get_weather']),
+        inputs: { topic: 'x' },
+        tools: [broken, weather],
+        providers: { openai: { apiKey: 'k' } },
+      }),
+    );
+    const results = eventsOfType(events, 'TOOL_RESULT');
+    expect(results.map((result) => result.isError)).toEqual([true, true]);
+    // Tools of one turn run concurrently; results arrive as they finish.
+    const byTool = Object.fromEntries(results.map((result) => [result.toolName, result.result]));
+    expect(byTool.broken).toContain('database is down');
+    expect(byTool.get_weather).toContain('Invalid arguments for tool "get_weather"');
+    const toolMessages = (
+      server.chatRequests[1]!.body as { messages: Array<{ role: string; content: string }> }
+    ).messages
+      .filter((message) => message.role === 'tool')
+      .map((message) => message.content);
+    expect(toolMessages.join('\n')).toContain('database is down');
+    expect(events.at(-1)!.type).toBe('RUN_SUCCEEDED');
+  });
+
+  it('retries a 429 after the Retry-After delay, then succeeds', async () => {
+    server.enqueue(
+      { error: { status: 429, message: 'slow down', headers: { 'retry-after': '0.3' } } },
+      { text: 'ok' },
+    );
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(),
+        inputs: { topic: 'x' },
+        providers: { openai: { apiKey: 'k' } },
+        retry: { ...FAST_RETRY, baseDelayMs: 1 },
+      }),
+    );
+    expect(server.chatRequests).toHaveLength(2);
+    const gap = server.chatRequests[1]!.receivedAt - server.chatRequests[0]!.receivedAt;
+    expect(gap).toBeGreaterThanOrEqual(280);
+    expect(events.at(-1)).toMatchObject({ type: 'RUN_SUCCEEDED', output: 'ok' });
+  });
+
+  it('gives up on repeated 500s after maxRetries and fails the run with PROVIDER_ERROR', async () => {
+    server.setFallback(() => ({ error: { status: 500, message: 'boom' } }));
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(),
+        inputs: { topic: 'x' },
+        providers: { openai: { apiKey: 'k' } },
+        retry: FAST_RETRY,
+      }),
+    );
+    expect(server.chatRequests).toHaveLength(1 + FAST_RETRY.maxRetries);
+    const failed = events.at(-1)!;
+    expect(failed).toMatchObject({
+      type: 'RUN_FAILED',
+      error: { code: 'PROVIDER_ERROR', details: { status: 500 } },
+    });
+  });
+
+  it('does not retry a 400', async () => {
+    server.setFallback(() => ({ error: { status: 400, message: 'bad request: temperature too high' } }));
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(),
+        inputs: { topic: 'x' },
+        providers: { openai: { apiKey: 'k' } },
+        retry: FAST_RETRY,
+      }),
+    );
+    expect(server.chatRequests).toHaveLength(1);
+    const failed = events.at(-1)!;
+    expect(failed.type).toBe('RUN_FAILED');
+    if (failed.type === 'RUN_FAILED') {
+      expect(failed.error.code).toBe('PROVIDER_ERROR');
+      expect(failed.error.message).toContain('temperature too high');
+    }
+  });
+
+  it('reports an unknown model with the provider, URL and a fix', async () => {
+    await server.close();
+    server = await createOpenAICompatibleTestServer({ models: ['real-model'] });
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(),
+        inputs: { topic: 'x' },
+        providers: { openai: { apiKey: 'k' } },
+        retry: FAST_RETRY,
+      }),
+    );
+    const failed = events.at(-1)!;
+    expect(failed.type).toBe('RUN_FAILED');
+    if (failed.type === 'RUN_FAILED') {
+      expect(failed.error.code).toBe('MODEL_NOT_FOUND');
+      expect(failed.error.message).toContain('"gpt-test"');
+      expect(failed.error.message).toContain(server.url);
+      expect(failed.error.message).toContain('model.name');
+    }
+  });
+
+  it('names the provider, the URL and what to do when the server is unreachable', async () => {
+    const url = server.url;
+    await server.close();
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(),
+        inputs: { topic: 'x' },
+        providers: { openai: { apiKey: 'k' } },
+        retry: FAST_RETRY,
+      }),
+    );
+    const failed = events.at(-1)!;
+    expect(failed.type).toBe('RUN_FAILED');
+    if (failed.type === 'RUN_FAILED') {
+      expect(failed.error.code).toBe('PROVIDER_UNREACHABLE');
+      expect(failed.error.message).toContain('OpenAI provider');
+      expect(failed.error.message).toContain(url);
+      expect(failed.error.message).toContain('OPENAI_BASE_URL');
+    }
+    server = await createOpenAICompatibleTestServer();
+  });
+});
