@@ -67,15 +67,14 @@ const PATTERNS: Record<PiiType, { pattern: RegExp; accept: (match: RegExpExecArr
     pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g,
     accept: () => true,
   },
-  // International (+CC …) or North-American style numbers with separators; 7–15 digits overall.
+  // +CC international numbers, North-American (415) 555-0132 / 415-555-0132, and trunk-0 national
+  // numbers like 020 7946 0958. Bare digit runs are not treated as phone numbers.
   phone: {
-    pattern: /(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w])/g,
+    pattern:
+      /(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4}|0\d{1,4}[ -]\d{3,4}[ -]?\d{3,4})(?![\w-])/g,
     accept: (m) => {
       const digits = m[0].replace(/\D/g, '').length;
-      const hasSeparator = /[ .()-]/.test(m[0]) || m[0].startsWith('+');
-      // Dates like 2024-01-02 and plain versions are not phone numbers.
-      if (/^\d{4}-\d{2}-\d{2}$/.test(m[0]) || /^\d+\.\d+(\.\d+)?$/.test(m[0])) return false;
-      return digits >= 7 && digits <= 15 && hasSeparator;
+      return digits >= 7 && digits <= 15;
     },
   },
 };

@@ -27,12 +27,18 @@ export class ApprovalGate {
 
   constructor(private readonly handler: ApprovalHandler | undefined) {}
 
-  async wait(request: ApprovalRequest): Promise<ApprovalDecision> {
+  /** Registers the waiter, then calls `announce` (which emits APPROVAL_REQUESTED), then waits. */
+  async wait(request: ApprovalRequest, announce: () => void): Promise<ApprovalDecision> {
     const { signal } = request;
     if (signal.aborted) throw cancelledError(signal);
-    const decided = this.handler
-      ? Promise.resolve(this.handler(request))
-      : new Promise<ApprovalDecision>((resolve) => this.waiting.set(request.taskName, resolve));
+    let decided: Promise<ApprovalDecision>;
+    if (this.handler) {
+      announce();
+      decided = Promise.resolve(this.handler(request));
+    } else {
+      decided = new Promise<ApprovalDecision>((resolve) => this.waiting.set(request.taskName, resolve));
+      announce();
+    }
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => reject(cancelledError(signal));

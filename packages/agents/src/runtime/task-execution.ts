@@ -167,23 +167,26 @@ export async function executeTask(ctx: RunContext, input: TaskExecutionInput): P
   for (let revision = 0; ; revision++) {
     const result = await validated();
     if (!task.requiresApproval) return { ...result, usage };
-    ctx.emit({
-      type: 'APPROVAL_REQUESTED',
-      taskName: task.name,
-      agentName: agent.name,
-      output: result.output,
-      ...(result.structuredOutput !== undefined ? { structuredOutput: result.structuredOutput } : {}),
-      revision,
-    });
-    const decision = await input.approvals.wait({
-      runId: ctx.runId,
-      taskName: task.name,
-      agentName: agent.name,
-      output: result.output,
-      structuredOutput: result.structuredOutput,
-      revision,
-      signal: ctx.signal,
-    });
+    const decision = await input.approvals.wait(
+      {
+        runId: ctx.runId,
+        taskName: task.name,
+        agentName: agent.name,
+        output: result.output,
+        structuredOutput: result.structuredOutput,
+        revision,
+        signal: ctx.signal,
+      },
+      () =>
+        ctx.emit({
+          type: 'APPROVAL_REQUESTED',
+          taskName: task.name,
+          agentName: agent.name,
+          output: result.output,
+          ...(result.structuredOutput !== undefined ? { structuredOutput: result.structuredOutput } : {}),
+          revision,
+        }),
+    );
     if (decision.approved) {
       return {
         ...result,

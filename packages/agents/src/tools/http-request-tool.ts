@@ -19,6 +19,8 @@ export interface HttpRequestToolOptions {
   timeoutMs?: number;
   /** Redirects followed, each one re-checked. Default 5. */
   maxRedirects?: number;
+  /** DNS resolution used for connections (default: the system resolver, `dns.lookup`). Every answer is checked. */
+  resolveHost?: (hostname: string) => Promise<Array<{ address: string; family: number }>>;
 }
 
 export interface HttpRequestResult {
@@ -53,19 +55,30 @@ export function createHttpRequestTool(options: HttpRequestToolOptions = {}): Age
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxRedirects = options.maxRedirects ?? 5;
 
+  const resolveHost =
+    options.resolveHost ??
+    ((hostname: string) =>
+      new Promise<LookupAddress[]>((resolve, reject) =>
+        dnsLookup(hostname, { all: true }, (error, addresses) =>
+          error ? reject(error) : resolve(addresses),
+        ),
+      ));
+
   const guardedLookup: LookupFunction = (hostname, lookupOptions, callback) => {
-    dnsLookup(hostname, { ...lookupOptions, all: true }, (error, addresses: LookupAddress[]) => {
-      if (error) return callback(error, '', 4);
-      const bad = addresses.find((entry) => isNonPublicAddress(entry.address));
-      if (bad && !allow.has(hostname.toLowerCase())) {
-        return callback(refused(hostname, `it resolves to non-public address ${bad.address}`), '', 4);
-      }
-      if (lookupOptions.all)
-        return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
-      const first = addresses[0];
-      if (!first) return callback(new Error(`no address for ${hostname}`), '', 4);
-      return callback(null, first.address, first.family);
-    });
+    resolveHost(hostname).then(
+      (addresses) => {
+        const bad = addresses.find((entry) => isNonPublicAddress(entry.address));
+        if (bad && !allow.has(hostname.toLowerCase())) {
+          return callback(refused(hostname, `it resolves to non-public address ${bad.address}`), '', 4);
+        }
+        if (lookupOptions.all)
+          return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+        const first = addresses[0];
+        if (!first) return callback(new Error(`no address for ${hostname}`), '', 4);
+        return callback(null, first.address, first.family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, '', 4),
+    );
   };
 
   function checkUrl(raw: string): URL {
@@ -101,11 +114,10 @@ export function createHttpRequestTool(options: HttpRequestToolOptions = {}): Age
     truncated: boolean;
   }> {
     return new Promise((resolve, reject) => {
-      const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
       const transport = url.protocol === 'https:' ? https : http;
       const request = transport.request(
         url,
-        { method, headers, signal, lookup: allow.has(host) ? undefined : guardedLookup },
+        { method, headers, signal, lookup: guardedLookup },
         (response) => {
           const status = response.statusCode ?? 0;
           const location = response.headers.location;
