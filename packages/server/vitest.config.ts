@@ -5,6 +5,10 @@ const only = process.env.TROUPE_TEST_BACKEND;
 const backends = only ? [only] : ['pglite', 'postgres'];
 
 export default defineConfig({
+  // One copy of graphql: vite would resolve src's `import 'graphql'` to index.mjs while graphql-yoga
+  // and Pothos (loaded by Node) get index.js, and yoga would then mask every GraphQLError we throw
+  // (instanceof fails) as INTERNAL_SERVER_ERROR — in tests only; Node resolves one copy in production.
+  resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
     projects: backends.map((backend) => ({
       extends: true,

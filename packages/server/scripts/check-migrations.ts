@@ -7,7 +7,13 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import pg from 'pg';
 import { applyMigrations } from '../src/db/migrate.js';
 import { migrationsDir, schemaPath } from '../src/db/package-paths.js';
-import { createSchemaEngine, FILTERS, loadMigrationsList, pgliteMigrationFactory, pgMigrationFactory } from '../src/db/schema-engine.js';
+import {
+  createSchemaEngine,
+  FILTERS,
+  loadMigrationsList,
+  pgliteMigrationFactory,
+  pgMigrationFactory,
+} from '../src/db/schema-engine.js';
 
 const schema = { files: [{ path: schemaPath(), content: readFileSync(schemaPath(), 'utf8') }] };
 const migrations = () => ({ tag: 'migrations' as const, ...loadMigrationsList(migrationsDir()) });
@@ -16,10 +22,26 @@ let failed = false;
 async function check(label: string, factory: Awaited<ReturnType<typeof pgMigrationFactory>>) {
   const engine = await createSchemaEngine(factory);
   try {
-    const a = await engine.diff({ from: migrations(), to: { tag: 'schemaDatamodel', ...schema }, script: true, exitCode: true, filters: FILTERS });
-    const b = await engine.diff({ from: migrations(), to: { tag: 'schemaDatasource', ...schema, configDir: process.cwd() }, script: true, exitCode: true, filters: FILTERS });
-    console.log(`[${label}] schema.prisma vs migrations: ${a.exitCode === 0 ? 'in sync' : `DRIFT\n${a.stdout}`}`);
-    console.log(`[${label}] migrated database vs migrations: ${b.exitCode === 0 ? 'in sync' : `DRIFT\n${b.stdout}`}`);
+    const a = await engine.diff({
+      from: migrations(),
+      to: { tag: 'schemaDatamodel', ...schema },
+      script: true,
+      exitCode: true,
+      filters: FILTERS,
+    });
+    const b = await engine.diff({
+      from: migrations(),
+      to: { tag: 'schemaDatasource', ...schema, configDir: process.cwd() },
+      script: true,
+      exitCode: true,
+      filters: FILTERS,
+    });
+    console.log(
+      `[${label}] schema.prisma vs migrations: ${a.exitCode === 0 ? 'in sync' : `DRIFT\n${a.stdout}`}`,
+    );
+    console.log(
+      `[${label}] migrated database vs migrations: ${b.exitCode === 0 ? 'in sync' : `DRIFT\n${b.stdout}`}`,
+    );
     if (a.exitCode !== 0 || b.exitCode !== 0) failed = true;
   } finally {
     engine.free();

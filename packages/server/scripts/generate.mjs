@@ -5,10 +5,22 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const require = createRequire(import.meta.url);
-const env = { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? '/bin/true', PRISMA_HIDE_UPDATE_MESSAGE: '1' };
+const env = {
+  ...process.env,
+  PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? '/bin/true',
+  PRISMA_HIDE_UPDATE_MESSAGE: '1',
+};
 // generators (prisma-pothos-types) are looked up on PATH
-env.PATH = [path.resolve('node_modules/.bin'), path.resolve('../../node_modules/.bin'), env.PATH].join(path.delimiter);
-execFileSync(process.execPath, [require.resolve('prisma/build/index.js'), 'generate'], { stdio: 'inherit', env });
+env.PATH = [path.resolve('node_modules/.bin'), path.resolve('../../node_modules/.bin'), env.PATH].join(
+  path.delimiter,
+);
+execFileSync(process.execPath, [require.resolve('prisma/build/index.js'), 'generate'], {
+  stdio: 'inherit',
+  env,
+});
 if (!process.argv.includes('--prisma-only')) {
-  execFileSync(process.execPath, [require.resolve('tsx/cli'), 'scripts/print-schema.ts'], { stdio: 'inherit', env });
+  execFileSync(process.execPath, [require.resolve('tsx/cli'), 'scripts/print-schema.ts'], {
+    stdio: 'inherit',
+    env,
+  });
 }

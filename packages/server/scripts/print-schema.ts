@@ -4,7 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { printTroupeSchema } from '../src/graphql/schema.js';
 
-const file = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../../schema.graphql');
+const file = path.resolve(
+  import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname),
+  '../../../schema.graphql',
+);
 const sdl = printTroupeSchema();
 if (process.argv.includes('--check')) {
   const committed = readFileSync(file, 'utf8');

@@ -53,7 +53,8 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
   return n;
 }
 
@@ -84,7 +85,8 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
     adminKey = r.value;
     if (r.created) generatedAdminKey = r.value;
   }
-  if (adminKey && adminKey.length < 24) throw new ConfigError('TROUPE_ADMIN_KEY must be at least 24 characters');
+  if (adminKey && adminKey.length < 24)
+    throw new ConfigError('TROUPE_ADMIN_KEY must be at least 24 characters');
 
   let secret = env.TROUPE_SECRET || undefined;
   if (!secret) {
@@ -113,7 +115,10 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
       exposeErrors: !production && (bool(env, 'TROUPE_EXPOSE_ERRORS') ?? local),
       migrate: overrides.migrate ?? bool(env, 'TROUPE_MIGRATE') ?? true,
       dbPoolSize: int(env, 'TROUPE_DB_POOL_SIZE', 10),
-      corsOrigins: (env.TROUPE_CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      corsOrigins: (env.TROUPE_CORS_ORIGINS ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       maxRequestBytes: int(env, 'TROUPE_MAX_REQUEST_BYTES', 1_000_000),
     },
     generatedAdminKey,

@@ -21,7 +21,11 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, 
  */
 export class TroupeServerError extends GraphQLError {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, extra: { field?: string; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    extra: { field?: string; details?: Record<string, unknown> } = {},
+  ) {
     const status = HTTP_STATUS[code];
     super(message, {
       extensions: {

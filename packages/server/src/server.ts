@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TroupeConfig } from './config.js';
-import { type Database, openDatabase } from './db/database.js';
+import { type Database, type DatabaseOptions, openDatabase } from './db/database.js';
 import { createYogaApp, type TroupeYoga } from './http/yoga-app.js';
 
 export interface TroupeServer {
@@ -18,6 +18,8 @@ export interface StartServerOptions {
   database?: Database;
   /** PGlite snapshot to boot from (tests). */
   snapshot?: Blob;
+  /** An already opened, locked PGlite (the CLI opens it early to overlap start-up work). */
+  pglite?: DatabaseOptions['pglite'];
   onQuery?: (sql: string) => void;
 }
 
@@ -30,13 +32,17 @@ function json(res: ServerResponse, status: number, body: unknown): void {
  * Opens the database (applying migrations unless told not to) and serves GraphQL on /graphql and
  * readiness on /health. Listens only once everything is ready.
  */
-export async function startServer(config: TroupeConfig, opts: StartServerOptions = {}): Promise<TroupeServer> {
+export async function startServer(
+  config: TroupeConfig,
+  opts: StartServerOptions = {},
+): Promise<TroupeServer> {
   const database =
     opts.database ??
     (await openDatabase({
       databaseUrl: config.databaseUrl,
       dataDir: config.databaseUrl ? undefined : config.dataDir,
       snapshot: opts.snapshot,
+      pglite: opts.pglite,
       migrate: config.migrate,
       poolSize: config.dbPoolSize,
       onQuery: opts.onQuery,
@@ -62,11 +68,23 @@ export async function startServer(config: TroupeConfig, opts: StartServerOptions
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > config.maxRequestBytes) {
       return json(res, 413, {
-        errors: [{ message: `Request body too large: at most ${config.maxRequestBytes} bytes.`, extensions: { code: 'BAD_INPUT' } }],
+        errors: [
+          {
+            message: `Request body too large: at most ${config.maxRequestBytes} bytes.`,
+            extensions: { code: 'BAD_INPUT' },
+          },
+        ],
       });
     }
     if (path !== '/graphql') {
-      return json(res, 404, { errors: [{ message: `Not found: ${path}. GraphQL is served on /graphql.`, extensions: { code: 'NOT_FOUND' } }] });
+      return json(res, 404, {
+        errors: [
+          {
+            message: `Not found: ${path}. GraphQL is served on /graphql.`,
+            extensions: { code: 'NOT_FOUND' },
+          },
+        ],
+      });
     }
     yoga(req, res);
   };

@@ -15,6 +15,11 @@ test(`creates a tenant and a crew, and reads it back (${BACKEND})`, async () => 
   expect(viewer.viewer.scopes).toEqual(['read', 'write', 'admin']);
   const created = await gqlOk(server.url, CREATE_CREW, { input: SAMPLE_CREW }, key);
   expect(created.createCrew.crew.tasks[1].dependsOn).toEqual([{ name: 'research' }]);
-  const list = await gqlOk(server.url, '{ crews(first: 5) { edges { node { id name agents { name } } } } }', {}, key);
+  const list = await gqlOk(
+    server.url,
+    '{ crews(first: 5) { edges { node { id name agents { name } } } } }',
+    {},
+    key,
+  );
   expect(list.crews.edges.map((e: any) => e.node.name)).toEqual(['Research crew']);
 });

@@ -32,9 +32,15 @@ const unauthenticated = (message: string) => new TroupeServerError('UNAUTHENTICA
  * Turns a bearer token into a Principal: the admin key, a tenant API key (trp_...) or a session
  * token (JWT). Anything else, or a revoked or unknown key, is UNAUTHENTICATED.
  */
-export async function authenticate(db: Database, settings: AuthSettings, token: string | undefined): Promise<Principal> {
+export async function authenticate(
+  db: Database,
+  settings: AuthSettings,
+  token: string | undefined,
+): Promise<Principal> {
   if (!token) {
-    throw unauthenticated('Authentication required: send "Authorization: Bearer <API key or session token>".');
+    throw unauthenticated(
+      'Authentication required: send "Authorization: Bearer <API key or session token>".',
+    );
   }
   if (token.startsWith(ADMIN_KEY_PREFIX)) {
     if (settings.adminKey && sameSecret(token, settings.adminKey)) return { kind: 'admin' };
@@ -43,25 +49,37 @@ export async function authenticate(db: Database, settings: AuthSettings, token: 
   if (token.startsWith(API_KEY_PREFIX)) {
     const hash = hashSecret(token);
     const key = await db.withApiKeyHash(hash, (tx) =>
-      tx.apiKey.findUnique({ where: { hashedSecret: hash }, select: { id: true, tenantId: true, scopes: true, revokedAt: true, lastUsedAt: true } }),
+      tx.apiKey.findUnique({
+        where: { hashedSecret: hash },
+        select: { id: true, tenantId: true, scopes: true, revokedAt: true, lastUsedAt: true },
+      }),
     );
     if (!key) throw unauthenticated('Invalid API key.');
     if (key.revokedAt) throw unauthenticated(`This API key was revoked at ${key.revokedAt.toISOString()}.`);
     if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       // Best effort, off the request path.
-      db.withTenant(key.tenantId, (tx) => tx.apiKey.update({ where: { id: key.id }, data: { lastUsedAt: new Date() } })).catch(
-        () => {},
-      );
+      db.withTenant(key.tenantId, (tx) =>
+        tx.apiKey.update({ where: { id: key.id }, data: { lastUsedAt: new Date() } }),
+      ).catch(() => {});
     }
-    return { kind: 'apiKey', tenantId: key.tenantId, keyId: key.id, scopes: key.scopes.filter(isScope) as Scope[] };
+    return {
+      kind: 'apiKey',
+      tenantId: key.tenantId,
+      keyId: key.id,
+      scopes: key.scopes.filter(isScope) as Scope[],
+    };
   }
   if (token.split('.').length === 3) {
     const claims = await verifySessionToken(settings.secret, token);
     const key = await db.withTenant(claims.tenantId, (tx) =>
       tx.apiKey.findUnique({ where: { id: claims.keyId }, select: { revokedAt: true } }),
     );
-    if (!key) throw unauthenticated('Invalid session token: the API key that issued it does not exist in its tenant.');
-    if (key.revokedAt) throw unauthenticated('Invalid session token: the API key that issued it has been revoked.');
+    if (!key)
+      throw unauthenticated(
+        'Invalid session token: the API key that issued it does not exist in its tenant.',
+      );
+    if (key.revokedAt)
+      throw unauthenticated('Invalid session token: the API key that issued it has been revoked.');
     return {
       kind: 'session',
       tenantId: claims.tenantId,
@@ -72,5 +90,7 @@ export async function authenticate(db: Database, settings: AuthSettings, token: 
       expiresAt: claims.expiresAt,
     };
   }
-  throw unauthenticated('Unrecognised credentials: expected an API key (trp_...), an admin key or a session token.');
+  throw unauthenticated(
+    'Unrecognised credentials: expected an API key (trp_...), an admin key or a session token.',
+  );
 }

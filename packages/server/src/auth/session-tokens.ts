@@ -45,10 +45,14 @@ export async function signSessionToken(
   return { token, expiresAt: new Date(exp * 1000) };
 }
 
-const unauthenticated = (why: string) => new TroupeServerError('UNAUTHENTICATED', `Invalid session token: ${why}`);
+const unauthenticated = (why: string) =>
+  new TroupeServerError('UNAUTHENTICATED', `Invalid session token: ${why}`);
 
 /** Verifies signature, issuer, audience and expiry. The caller still checks the minting key. */
-export async function verifySessionToken(secret: string, token: string): Promise<SessionClaims & { expiresAt: Date }> {
+export async function verifySessionToken(
+  secret: string,
+  token: string,
+): Promise<SessionClaims & { expiresAt: Date }> {
   let tid: unknown;
   try {
     tid = decodeJwt(token).tid;
@@ -62,7 +66,9 @@ export async function verifySessionToken(secret: string, token: string): Promise
       audience: AUDIENCE,
       algorithms: ['HS256'],
     });
-    const scopes = Array.isArray(payload.scp) ? payload.scp.filter((s): s is Scope => typeof s === 'string' && isScope(s)) : [];
+    const scopes = Array.isArray(payload.scp)
+      ? payload.scp.filter((s): s is Scope => typeof s === 'string' && isScope(s))
+      : [];
     const thr = payload.thr;
     return {
       tenantId: tid,
@@ -75,9 +81,12 @@ export async function verifySessionToken(secret: string, token: string): Promise
   } catch (err) {
     if (err instanceof joseErrors.JWTExpired) throw unauthenticated('it has expired; mint a new one');
     if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
-      throw unauthenticated('its signature does not match (tampered, or issued for another tenant or server)');
+      throw unauthenticated(
+        'its signature does not match (tampered, or issued for another tenant or server)',
+      );
     }
-    if (err instanceof joseErrors.JWTClaimValidationFailed) throw unauthenticated(`claim "${err.claim}" ${err.reason}`);
+    if (err instanceof joseErrors.JWTClaimValidationFailed)
+      throw unauthenticated(`claim "${err.claim}" ${err.reason}`);
     throw unauthenticated('it could not be verified');
   }
 }

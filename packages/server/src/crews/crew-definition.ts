@@ -70,7 +70,11 @@ const TOOL_RE = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 function agent(a: AgentInputShape, i: number): AgentDefinition {
   const f = `agents[${i}]`;
   const tools = (a.tools ?? []).map((t, j) => {
-    if (!TOOL_RE.test(t)) throw badInput(`${f}.tools[${j}]`, 'must be a tool name: a letter, then letters, digits, _ or -, at most 64');
+    if (!TOOL_RE.test(t))
+      throw badInput(
+        `${f}.tools[${j}]`,
+        'must be a tool name: a letter, then letters, digits, _ or -, at most 64',
+      );
     return t;
   });
   if (tools.length > LIMITS.tools) throw badInput(`${f}.tools`, `at most ${LIMITS.tools} tools`);
@@ -84,8 +88,12 @@ function agent(a: AgentInputShape, i: number): AgentDefinition {
     model: {
       provider: a.model.provider,
       name: requiredText(`${f}.model.name`, a.model.name, LIMITS.name),
-      ...(a.model.temperature != null ? { temperature: numberInRange(`${f}.model.temperature`, a.model.temperature, 0, 2)! } : {}),
-      ...(a.model.maxTokens != null ? { maxTokens: intInRange(`${f}.model.maxTokens`, a.model.maxTokens, 1, 1_000_000)! } : {}),
+      ...(a.model.temperature != null
+        ? { temperature: numberInRange(`${f}.model.temperature`, a.model.temperature, 0, 2)! }
+        : {}),
+      ...(a.model.maxTokens != null
+        ? { maxTokens: intInRange(`${f}.model.maxTokens`, a.model.maxTokens, 1, 1_000_000)! }
+        : {}),
     },
     tools,
     maxIterations: intInRange(`${f}.maxIterations`, a.maxIterations, 1, 100) ?? 10,
@@ -96,9 +104,11 @@ function agent(a: AgentInputShape, i: number): AgentDefinition {
 function outputSchema(field: string, v: unknown): Record<string, unknown> | undefined {
   if (v === null || v === undefined) return undefined;
   if (typeof v !== 'object' || Array.isArray(v)) throw badInput(field, 'must be a JSON Schema object');
-  if (JSON.stringify(v).length > LIMITS.schemaBytes) throw badInput(field, `must be at most ${LIMITS.schemaBytes} bytes`);
+  if (JSON.stringify(v).length > LIMITS.schemaBytes)
+    throw badInput(field, `must be at most ${LIMITS.schemaBytes} bytes`);
   const t = (v as { type?: unknown }).type;
-  if (t !== undefined && typeof t !== 'string' && !Array.isArray(t)) throw badInput(`${field}.type`, 'must be a JSON Schema type');
+  if (t !== undefined && typeof t !== 'string' && !Array.isArray(t))
+    throw badInput(`${field}.type`, 'must be a JSON Schema type');
   return v as Record<string, unknown>;
 }
 
@@ -135,13 +145,15 @@ export function findCycle(tasks: { name: string; dependsOn: string[] }[]): strin
 export function validateCrew(input: CrewInputShape, prefix = 'input'): CrewDefinition {
   const name = requiredText(`${prefix}.name`, input.name, LIMITS.name);
   if (input.agents.length === 0) throw badInput(`${prefix}.agents`, 'a crew needs at least one agent');
-  if (input.agents.length > LIMITS.agents) throw badInput(`${prefix}.agents`, `at most ${LIMITS.agents} agents`);
+  if (input.agents.length > LIMITS.agents)
+    throw badInput(`${prefix}.agents`, `at most ${LIMITS.agents} agents`);
   if (input.tasks.length === 0) throw badInput(`${prefix}.tasks`, 'a crew needs at least one task');
   if (input.tasks.length > LIMITS.tasks) throw badInput(`${prefix}.tasks`, `at most ${LIMITS.tasks} tasks`);
   const agents = input.agents.map((a, i) => agent(a, i));
   const agentNames = new Set<string>();
   agents.forEach((a, i) => {
-    if (agentNames.has(a.name)) throw badInput(`${prefix}.agents[${i}].name`, `"${a.name}" is used by another agent of this crew`);
+    if (agentNames.has(a.name))
+      throw badInput(`${prefix}.agents[${i}].name`, `"${a.name}" is used by another agent of this crew`);
     agentNames.add(a.name);
   });
   const taskNames = new Set<string>();
@@ -152,7 +164,10 @@ export function validateCrew(input: CrewInputShape, prefix = 'input'): CrewDefin
     taskNames.add(n);
     const agentName = requiredText(`${f}.agent`, t.agent, LIMITS.name);
     if (!agentNames.has(agentName)) {
-      throw badInput(`${f}.agent`, `no agent named "${agentName}" in this crew (agents: ${[...agentNames].join(', ')})`);
+      throw badInput(
+        `${f}.agent`,
+        `no agent named "${agentName}" in this crew (agents: ${[...agentNames].join(', ')})`,
+      );
     }
     return {
       name: n,
@@ -166,22 +181,27 @@ export function validateCrew(input: CrewInputShape, prefix = 'input'): CrewDefin
   });
   tasks.forEach((t, i) => {
     t.dependsOn.forEach((d, j) => {
-      if (d === t.name) throw badInput(`${prefix}.tasks[${i}].dependsOn[${j}]`, 'a task cannot depend on itself');
-      if (!taskNames.has(d)) throw badInput(`${prefix}.tasks[${i}].dependsOn[${j}]`, `no task named "${d}" in this crew`);
+      if (d === t.name)
+        throw badInput(`${prefix}.tasks[${i}].dependsOn[${j}]`, 'a task cannot depend on itself');
+      if (!taskNames.has(d))
+        throw badInput(`${prefix}.tasks[${i}].dependsOn[${j}]`, `no task named "${d}" in this crew`);
     });
   });
   const cycle = findCycle(tasks);
-  if (cycle) throw badInput(`${prefix}.tasks`, `task dependencies must not form a cycle: ${cycle.join(' -> ')}`);
+  if (cycle)
+    throw badInput(`${prefix}.tasks`, `task dependencies must not form a cycle: ${cycle.join(' -> ')}`);
   const process = input.process ?? 'SEQUENTIAL';
   let manager: string | undefined;
   if (input.manager != null) {
     manager = requiredText(`${prefix}.manager`, input.manager, LIMITS.name);
-    if (!agentNames.has(manager)) throw badInput(`${prefix}.manager`, `no agent named "${manager}" in this crew`);
+    if (!agentNames.has(manager))
+      throw badInput(`${prefix}.manager`, `no agent named "${manager}" in this crew`);
   }
   if (process === 'HIERARCHICAL' && !manager) {
     throw badInput(`${prefix}.manager`, 'a HIERARCHICAL crew needs a manager: the name of one of its agents');
   }
-  if (process !== 'HIERARCHICAL' && manager) throw badInput(`${prefix}.manager`, 'only HIERARCHICAL crews have a manager');
+  if (process !== 'HIERARCHICAL' && manager)
+    throw badInput(`${prefix}.manager`, 'only HIERARCHICAL crews have a manager');
   return {
     name,
     description: optionalText(`${prefix}.description`, input.description),

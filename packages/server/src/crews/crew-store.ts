@@ -25,7 +25,13 @@ function agentData(a: CrewDefinition['agents'][number], position: number) {
  * matched by name (kept ids stay stable for threads and history), new ones created, missing ones
  * deleted. Then snapshots the definition as the crew's current version.
  */
-async function syncMembers(tx: Tx, tenantId: string, crewId: string, def: CrewDefinition, version: number): Promise<void> {
+async function syncMembers(
+  tx: Tx,
+  tenantId: string,
+  crewId: string,
+  def: CrewDefinition,
+  version: number,
+): Promise<void> {
   const existingAgents = await tx.agent.findMany({ where: { crewId }, select: { id: true, name: true } });
   const agentIds = new Map(existingAgents.map((a) => [a.name, a.id]));
   const wantedAgents = new Set(def.agents.map((a) => a.name));
@@ -38,7 +44,10 @@ async function syncMembers(tx: Tx, tenantId: string, crewId: string, def: CrewDe
   if (goneTasks.length) await tx.task.deleteMany({ where: { id: { in: goneTasks } } });
   const goneAgents = existingAgents.filter((a) => !wantedAgents.has(a.name)).map((a) => a.id);
   if (goneAgents.length) {
-    await tx.crew.updateMany({ where: { id: crewId, managerAgentId: { in: goneAgents } }, data: { managerAgentId: null } });
+    await tx.crew.updateMany({
+      where: { id: crewId, managerAgentId: { in: goneAgents } },
+      data: { managerAgentId: null },
+    });
     await tx.agent.deleteMany({ where: { id: { in: goneAgents } } });
   }
 
@@ -96,7 +105,11 @@ async function syncMembers(tx: Tx, tenantId: string, crewId: string, def: CrewDe
   });
 }
 
-export async function createCrewRecords(tx: Tx, tenantId: string, def: CrewDefinition): Promise<{ id: string }> {
+export async function createCrewRecords(
+  tx: Tx,
+  tenantId: string,
+  def: CrewDefinition,
+): Promise<{ id: string }> {
   const crew = await tx.crew.create({
     data: { tenantId, name: def.name, description: def.description, process: def.process, version: 1 },
     select: { id: true },
@@ -105,7 +118,12 @@ export async function createCrewRecords(tx: Tx, tenantId: string, def: CrewDefin
   return crew;
 }
 
-export async function updateCrewRecords(tx: Tx, tenantId: string, crewId: string, def: CrewDefinition): Promise<void> {
+export async function updateCrewRecords(
+  tx: Tx,
+  tenantId: string,
+  crewId: string,
+  def: CrewDefinition,
+): Promise<void> {
   const crew = await tx.crew.update({
     where: { id: crewId },
     data: { name: def.name, description: def.description, process: def.process, version: { increment: 1 } },
@@ -123,7 +141,10 @@ export async function readCrewDefinition(tx: Tx, crewId: string): Promise<CrewDe
       agents: { orderBy: { position: 'asc' } },
       tasks: {
         orderBy: { position: 'asc' },
-        include: { agent: { select: { name: true } }, dependsOn: { include: { dependsOn: { select: { name: true } } } } },
+        include: {
+          agent: { select: { name: true } },
+          dependsOn: { include: { dependsOn: { select: { name: true } } } },
+        },
       },
     },
   });

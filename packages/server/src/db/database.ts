@@ -1,7 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { applyMigrations, type MigrationResult } from './migrate.js';
@@ -19,6 +19,8 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** PGlite snapshot to boot an in-memory database from. */
   snapshot?: Blob;
+  /** An already opened PGlite (its data folder locked by the caller); closed with the Database. */
+  pglite?: { db: PGlite; unlock: () => void };
   /** Apply pending migrations first (default true). */
   migrate?: boolean;
   poolSize?: number;
@@ -131,7 +133,8 @@ export async function openDatabase(opts: DatabaseOptions = {}): Promise<Database
 }
 
 async function openPostgres(url: string, opts: DatabaseOptions): Promise<Database> {
-  const migrations = opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'postgres', url });
+  const migrations =
+    opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'postgres', url });
   // A privileged login (superuser or BYPASSRLS) is demoted to APP_ROLE on every connection.
   const probe = new pg.Client({ connectionString: url });
   await probe.connect();
@@ -170,12 +173,13 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
 }
 
 async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
-  const unlock = opts.dataDir ? lockDataDir(opts.dataDir) : () => {};
-  let db: PGlite | undefined;
+  const unlock = opts.pglite?.unlock ?? (opts.dataDir ? lockDataDir(opts.dataDir) : () => {});
+  let db: PGlite | undefined = opts.pglite?.db;
   try {
-    db = await openPGlite({ dataDir: opts.dataDir, snapshot: opts.snapshot });
+    db ??= await openPGlite({ dataDir: opts.dataDir, snapshot: opts.snapshot });
     await db.exec('RESET ROLE');
-    const migrations = opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'pglite', db });
+    const migrations =
+      opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'pglite', db });
     // PGlite's user is a superuser, which bypasses RLS even with FORCE: switch to the app role.
     await db.exec(`SET ROLE ${APP_ROLE}`);
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(db), log: [...prismaLog(opts)] });

@@ -1,7 +1,13 @@
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { migrationsDir } from './package-paths.js';
-import { createSchemaEngine, FILTERS, loadMigrationsList, pgliteMigrationFactory, pgMigrationFactory } from './schema-engine.js';
+import {
+  createSchemaEngine,
+  FILTERS,
+  loadMigrationsList,
+  pgliteMigrationFactory,
+  pgMigrationFactory,
+} from './schema-engine.js';
 
 export type MigrationTarget = { kind: 'postgres'; url: string } | { kind: 'pglite'; db: PGlite };
 
@@ -22,7 +28,11 @@ export class MigrationError extends Error {
 
 const MIGRATE_LOCK_KEY = 7_263_120_011; // pg_advisory_lock key shared by every troupe process
 
-async function query(target: MigrationTarget, sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+async function query(
+  target: MigrationTarget,
+  sql: string,
+  params: unknown[] = [],
+): Promise<Record<string, unknown>[]> {
   if (target.kind === 'pglite') return (await target.db.query<Record<string, unknown>>(sql, params)).rows;
   const c = new pg.Client({ connectionString: target.url });
   await c.connect();
@@ -38,7 +48,12 @@ async function query(target: MigrationTarget, sql: string, params: unknown[] = [
  * Each migration script runs as one implicit transaction: when it fails, its changes are rolled
  * back, its bookkeeping row is removed, and a MigrationError says which migration and why.
  */
-export async function applyMigrations(target: MigrationTarget, dir = migrationsDir()): Promise<MigrationResult> {
+export async function applyMigrations(
+  target: MigrationTarget,
+  dir = migrationsDir(),
+): Promise<MigrationResult> {
+  // The common case, nothing pending, is answered by one query without loading the engine.
+  if ((await pendingMigrations(target, dir)).length === 0) return { applied: [] };
   let lock: pg.Client | undefined;
   if (target.kind === 'postgres') {
     lock = new pg.Client({ connectionString: target.url });
@@ -46,7 +61,9 @@ export async function applyMigrations(target: MigrationTarget, dir = migrationsD
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
   }
   const factory =
-    target.kind === 'postgres' ? await pgMigrationFactory(target.url) : await pgliteMigrationFactory(target.db);
+    target.kind === 'postgres'
+      ? await pgMigrationFactory(target.url)
+      : await pgliteMigrationFactory(target.db);
   const engine = await createSchemaEngine(factory);
   try {
     const res = await engine.applyMigrations({ migrationsList: loadMigrationsList(dir), filters: FILTERS });
@@ -59,7 +76,11 @@ export async function applyMigrations(target: MigrationTarget, dir = migrationsD
     const name = failed[0]?.migration_name as string | undefined;
     if (name) {
       // The script ran in one transaction and was rolled back; forget the attempt so the database is as it was.
-      await query(target, `DELETE FROM _prisma_migrations WHERE migration_name = $1 AND finished_at IS NULL`, [name]);
+      await query(
+        target,
+        `DELETE FROM _prisma_migrations WHERE migration_name = $1 AND finished_at IS NULL`,
+        [name],
+      );
     }
     const message = err instanceof Error ? err.message : String(err);
     throw new MigrationError(

@@ -10,7 +10,8 @@ export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!existsSync(path.join(dir, 'prisma', 'schema.prisma'))) {
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('@troupe/server: cannot find prisma/schema.prisma next to the package');
+    if (parent === dir)
+      throw new Error('@troupe/server: cannot find prisma/schema.prisma next to the package');
     dir = parent;
   }
   root = dir;

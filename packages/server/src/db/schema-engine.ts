@@ -13,7 +13,10 @@ const require = createRequire(import.meta.url);
 
 /** The subset of the wasm SchemaEngine API we use. */
 export interface SchemaEngine {
-  applyMigrations(input: { migrationsList: MigrationsList; filters: Filters }): Promise<{ appliedMigrationNames: string[] }>;
+  applyMigrations(input: {
+    migrationsList: MigrationsList;
+    filters: Filters;
+  }): Promise<{ appliedMigrationNames: string[] }>;
   diff(input: DiffInput): Promise<{ exitCode: number; stdout: string }>;
   free(): void;
 }
@@ -71,7 +74,9 @@ function loadBindings(): Promise<WasmBindings> {
     };
     const bg = (await import('@prisma/schema-engine-wasm/schema_engine_bg')) as unknown as WasmBindings;
     const mod = new WebAssembly.Module(readFileSync(path.join(dir, 'schema_engine_bg.wasm')));
-    const instance = new WebAssembly.Instance(mod, { './schema_engine_bg.js': bg as unknown as WebAssembly.ModuleImports });
+    const instance = new WebAssembly.Instance(mod, {
+      './schema_engine_bg.js': bg as unknown as WebAssembly.ModuleImports,
+    });
     bg.__wbg_set_wasm(instance.exports);
     (instance.exports.__wbindgen_start as () => void)();
     return bg;
@@ -105,7 +110,10 @@ export function loadMigrationsList(migrationsDir: string): MigrationsList {
     : [];
   return {
     baseDir: migrationsDir,
-    lockfile: { path: 'migration_lock.toml', content: existsSync(lockPath) ? readFileSync(lockPath, 'utf8') : null },
+    lockfile: {
+      path: 'migration_lock.toml',
+      content: existsSync(lockPath) ? readFileSync(lockPath, 'utf8') : null,
+    },
     migrationDirectories: dirs.map((d) => {
       const f = path.join(migrationsDir, d, 'migration.sql');
       return {
@@ -122,7 +130,9 @@ export function loadMigrationsList(migrationsDir: string): MigrationsList {
   };
 }
 
-type PrismaPgAdapter = Awaited<ReturnType<InstanceType<typeof import('@prisma/adapter-pg').PrismaPg>['connect']>>;
+type PrismaPgAdapter = Awaited<
+  ReturnType<InstanceType<typeof import('@prisma/adapter-pg').PrismaPg>['connect']>
+>;
 
 /**
  * @prisma/adapter-pg 7.10 rejects Postgres "char" columns (OID 18) that the schema describer reads.
@@ -162,7 +172,9 @@ function wholeScript<A extends PrismaPgAdapter>(adapter: A): A {
  * A migration-aware adapter factory for Postgres. Unlike PrismaPg's own, its shadow database
  * really is a separate, throw-away database, dropped after its pool is closed.
  */
-export async function pgMigrationFactory(connectionString: string): Promise<SqlMigrationAwareDriverAdapterFactory> {
+export async function pgMigrationFactory(
+  connectionString: string,
+): Promise<SqlMigrationAwareDriverAdapterFactory> {
   const { PrismaPg } = await import('@prisma/adapter-pg');
   const admin = async (sql: string) => {
     const c = new pg.Client({ connectionString });

@@ -46,7 +46,10 @@ export const builder = new SchemaBuilder<{
         ctx.principal.kind === 'admin'
           ? 'the admin key (it can only create tenants)'
           : `${ctx.principal.kind === 'session' ? 'this session token' : 'this API key'} (scopes: ${ctx.principal.scopes.join(', ') || 'none'})`;
-      return new TroupeServerError('FORBIDDEN', `Not allowed: ${info.parentType.name}.${info.fieldName} is not permitted for ${who}.`);
+      return new TroupeServerError(
+        'FORBIDDEN',
+        `Not allowed: ${info.parentType.name}.${info.fieldName} is not permitted for ${who}.`,
+      );
     },
   },
   prisma: {
@@ -60,7 +63,8 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     cursorType: 'String',
     nodeQueryOptions: {
-      description: 'Any object by its global id; an id that names nothing this caller may see answers NOT_FOUND.',
+      description:
+        'Any object by its global id; an id that names nothing this caller may see answers NOT_FOUND.',
     },
   },
 });

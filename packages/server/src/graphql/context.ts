@@ -21,7 +21,10 @@ export interface Context {
 
 export function tenantOf(ctx: Context): TenantPrincipal {
   if (ctx.principal.kind === 'admin') {
-    throw new TroupeServerError('FORBIDDEN', 'The admin key can only create tenants; use a tenant API key for this.');
+    throw new TroupeServerError(
+      'FORBIDDEN',
+      'The admin key can only create tenants; use a tenant API key for this.',
+    );
   }
   return ctx.principal;
 }

@@ -10,7 +10,10 @@ export function parseGlobalId(field: string, value: string, typename: string): s
     throw badInput(field, `"${value.slice(0, 64)}" is not a valid ${typename} id`);
   }
   if (!decoded.id || decoded.typename !== typename) {
-    throw badInput(field, `expected a ${typename} id, got ${decoded.typename ? `a ${decoded.typename} id` : 'a malformed id'}`);
+    throw badInput(
+      field,
+      `expected a ${typename} id, got ${decoded.typename ? `a ${decoded.typename} id` : 'a malformed id'}`,
+    );
   }
   return decoded.id;
 }

@@ -23,11 +23,17 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
     healthCheckEndpoint: '/yoga-health',
     landingPage: false,
     logging: false,
-    graphiql: opts.graphiql ? { title: 'Troupe GraphiQL', headers: JSON.stringify({ Authorization: 'Bearer <your key>' }) } : false,
+    graphiql: opts.graphiql
+      ? { title: 'Troupe GraphiQL', headers: JSON.stringify({ Authorization: 'Bearer <your key>' }) }
+      : false,
     maskedErrors: { isDev: opts.exposeErrors },
     cors: opts.corsOrigins?.length ? { origin: opts.corsOrigins, credentials: false } : false,
     context: async ({ request }) => {
-      const principal = await authenticate(opts.database, opts.settings, bearerToken(request.headers.get('authorization')));
+      const principal = await authenticate(
+        opts.database,
+        opts.settings,
+        bearerToken(request.headers.get('authorization')),
+      );
       return { principal, database: opts.database, settings: opts.settings, db: NO_TENANT_DB };
     },
     plugins: [useTenantTransaction()],

@@ -36,7 +36,9 @@ export interface TestDatabase {
 }
 
 /** A fresh, migrated database of the suite's backend; close() drops it. */
-export async function createTestDatabase(opts: { onQuery?: (sql: string) => void } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  opts: { onQuery?: (sql: string) => void } = {},
+): Promise<TestDatabase> {
   if (BACKEND === 'postgres') {
     const name = `troupe_t_${randomBytes(5).toString('hex')}`;
     await pgAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
@@ -65,13 +67,19 @@ export interface TestServer extends TroupeServer {
 }
 
 /** A real HTTP server on port 0 over a fresh test database. */
-export async function startTestServer(opts: { onQuery?: (sql: string) => void; production?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: { onQuery?: (sql: string) => void; production?: boolean } = {},
+): Promise<TestServer> {
   const tdb = await createTestDatabase(opts);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-srv-'));
   const { config } = loadConfig(
     'embedded',
     { port: 0, host: '127.0.0.1', dataDir },
-    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET, ...(opts.production ? { NODE_ENV: 'production' } : {}) },
+    {
+      TROUPE_ADMIN_KEY: ADMIN_KEY,
+      TROUPE_SECRET: SECRET,
+      ...(opts.production ? { NODE_ENV: 'production' } : {}),
+    },
   );
   const server = await startServer(config, { database: tdb.database });
   return {

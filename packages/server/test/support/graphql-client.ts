@@ -37,13 +37,19 @@ export async function gqlOk<T = Record<string, any>>(
 }
 
 export async function createTenant(url: string, adminKey: string, name: string) {
-  const d = await gqlOk<{ createTenant: { tenant: { id: string; name: string }; apiKey: { id: string; secret: string } } }>(
+  const d = await gqlOk<{
+    createTenant: { tenant: { id: string; name: string }; apiKey: { id: string; secret: string } };
+  }>(
     url,
     'mutation($name: String!) { createTenant(input: { name: $name }) { tenant { id name } apiKey { id secret } } }',
     { name },
     adminKey,
   );
-  return { tenant: d.createTenant.tenant, key: d.createTenant.apiKey.secret, keyId: d.createTenant.apiKey.id };
+  return {
+    tenant: d.createTenant.tenant,
+    key: d.createTenant.apiKey.secret,
+    keyId: d.createTenant.apiKey.id,
+  };
 }
 
 export const SAMPLE_CREW = {
@@ -51,12 +57,30 @@ export const SAMPLE_CREW = {
   description: 'Finds and writes',
   process: 'SEQUENTIAL',
   agents: [
-    { name: 'researcher', role: 'Senior researcher', goal: 'Find facts', backstory: 'Curious', model: { provider: 'OPENAI', name: 'gpt-4o-mini' } },
-    { name: 'writer', role: 'Writer', goal: 'Write clearly', backstory: 'Concise', model: { provider: 'OLLAMA', name: 'llama3.2' } },
+    {
+      name: 'researcher',
+      role: 'Senior researcher',
+      goal: 'Find facts',
+      backstory: 'Curious',
+      model: { provider: 'OPENAI', name: 'gpt-4o-mini' },
+    },
+    {
+      name: 'writer',
+      role: 'Writer',
+      goal: 'Write clearly',
+      backstory: 'Concise',
+      model: { provider: 'OLLAMA', name: 'llama3.2' },
+    },
   ],
   tasks: [
     { name: 'research', description: 'Research {{topic}}', expectedOutput: 'Notes', agent: 'researcher' },
-    { name: 'write', description: 'Write about {{topic}}', expectedOutput: 'An article', agent: 'writer', dependsOn: ['research'] },
+    {
+      name: 'write',
+      description: 'Write about {{topic}}',
+      expectedOutput: 'An article',
+      agent: 'writer',
+      dependsOn: ['research'],
+    },
   ],
 };
 

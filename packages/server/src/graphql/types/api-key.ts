@@ -1,5 +1,5 @@
 import { generateApiKey } from '../../auth/api-keys.js';
-import { type Scope, SCOPES } from '../../auth/scopes.js';
+import { SCOPES, type Scope } from '../../auth/scopes.js';
 import { requiredText } from '../../crews/input-rules.js';
 import { badInput, notFound } from '../../errors.js';
 import { audit } from '../audit.js';
@@ -51,7 +51,8 @@ builder.queryField('apiKeys', (t) =>
     type: ['ApiKey'],
     description: 'The tenant’s API keys, newest first (revoked ones included).',
     authScopes: { admin: true },
-    resolve: (query, _r, _a, ctx) => ctx.db.apiKey.findMany({ ...query, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+    resolve: (query, _r, _a, ctx) =>
+      ctx.db.apiKey.findMany({ ...query, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
   }),
 );
 
@@ -62,15 +63,17 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
   }),
 });
 
-const CreateApiKeyPayload = builder.objectRef<{ id: string; secret: string }>('CreateApiKeyPayload').implement({
-  fields: (t) => ({
-    apiKey: t.prismaField({
-      type: 'ApiKey',
-      resolve: (query, p, _a, ctx) => ctx.db.apiKey.findUniqueOrThrow({ ...query, where: { id: p.id } }),
+const CreateApiKeyPayload = builder
+  .objectRef<{ id: string; secret: string }>('CreateApiKeyPayload')
+  .implement({
+    fields: (t) => ({
+      apiKey: t.prismaField({
+        type: 'ApiKey',
+        resolve: (query, p, _a, ctx) => ctx.db.apiKey.findUniqueOrThrow({ ...query, where: { id: p.id } }),
+      }),
+      secret: t.exposeString('secret', { description: 'The key itself. Shown once: store it now.' }),
     }),
-    secret: t.exposeString('secret', { description: 'The key itself. Shown once: store it now.' }),
-  }),
-});
+  });
 
 builder.mutationField('createApiKey', (t) =>
   t.field({
@@ -81,13 +84,21 @@ builder.mutationField('createApiKey', (t) =>
       const { tenantId } = tenantOf(ctx);
       const name = requiredText('input.name', input.name, 200);
       const scopes = [...new Set(input.scopes)] as Scope[];
-      if (scopes.length === 0) throw badInput('input.scopes', `must name at least one of ${SCOPES.join(', ')}`);
+      if (scopes.length === 0)
+        throw badInput('input.scopes', `must name at least one of ${SCOPES.join(', ')}`);
       const key = generateApiKey();
       const created = await ctx.db.apiKey.create({
         data: { tenantId, name, prefix: key.prefix, hashedSecret: key.hashedSecret, scopes },
         select: { id: true },
       });
-      await audit(ctx, ctx.db, tenantId, 'api_key.create', { type: 'ApiKey', id: created.id }, { name, scopes });
+      await audit(
+        ctx,
+        ctx.db,
+        tenantId,
+        'api_key.create',
+        { type: 'ApiKey', id: created.id },
+        { name, scopes },
+      );
       return { id: created.id, secret: key.secret };
     },
   }),
@@ -105,7 +116,8 @@ const RevokeApiKeyPayload = builder.objectRef<{ id: string }>('RevokeApiKeyPaylo
 builder.mutationField('revokeApiKey', (t) =>
   t.field({
     type: RevokeApiKeyPayload,
-    description: 'Revokes a key at once; session tokens it minted stop working too. Revoking twice is harmless.',
+    description:
+      'Revokes a key at once; session tokens it minted stop working too. Revoking twice is harmless.',
     authScopes: { $all: { admin: true, apiKey: true } },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_r, args, ctx) => {

@@ -9,7 +9,9 @@ import { parseGlobalId } from '../global-id.js';
 import { CrewProcessEnum, ModelProviderEnum } from './enums.js';
 
 const ModelConfig = builder
-  .objectRef<{ provider: ModelProvider; name: string; temperature: number | null; maxTokens: number | null }>('ModelConfig')
+  .objectRef<{ provider: ModelProvider; name: string; temperature: number | null; maxTokens: number | null }>(
+    'ModelConfig',
+  )
   .implement({
     fields: (t) => ({
       provider: t.field({ type: ModelProviderEnum, resolve: (m) => m.provider }),
@@ -25,8 +27,13 @@ export const Crew = builder.prismaNode('Crew', {
     name: t.exposeString('name'),
     description: t.exposeString('description'),
     process: t.expose('process', { type: CrewProcessEnum }),
-    version: t.exposeInt('version', { description: 'Incremented by every update; runs pin the version they started with.' }),
-    manager: t.relation('manager', { nullable: true, description: 'The manager agent of a HIERARCHICAL crew.' }),
+    version: t.exposeInt('version', {
+      description: 'Incremented by every update; runs pin the version they started with.',
+    }),
+    manager: t.relation('manager', {
+      nullable: true,
+      description: 'The manager agent of a HIERARCHICAL crew.',
+    }),
     agents: t.relation('agents', { query: { orderBy: { position: 'asc' } } }),
     tasks: t.relation('tasks', { query: { orderBy: { position: 'asc' } } }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -44,7 +51,12 @@ export const Agent = builder.prismaNode('Agent', {
     instructions: t.exposeString('instructions'),
     model: t.field({
       type: ModelConfig,
-      resolve: (a) => ({ provider: a.modelProvider, name: a.modelName, temperature: a.temperature, maxTokens: a.maxTokens }),
+      resolve: (a) => ({
+        provider: a.modelProvider,
+        name: a.modelName,
+        temperature: a.temperature,
+        maxTokens: a.maxTokens,
+      }),
     }),
     tools: t.exposeStringList('tools'),
     maxIterations: t.exposeInt('maxIterations'),
@@ -57,17 +69,23 @@ export const Task = builder.prismaNode('Task', {
   id: { field: 'id' },
   fields: (t) => ({
     name: t.exposeString('name'),
-    description: t.exposeString('description', { description: 'Template; {{input}} placeholders are filled from run inputs.' }),
+    description: t.exposeString('description', {
+      description: 'Template; {{input}} placeholders are filled from run inputs.',
+    }),
     expectedOutput: t.exposeString('expectedOutput'),
     agent: t.relation('agent'),
-    outputSchema: t.expose('outputSchema', { type: 'JSON', nullable: true, description: 'JSON Schema for structured output.' }),
+    outputSchema: t.expose('outputSchema', {
+      type: 'JSON',
+      nullable: true,
+      description: 'JSON Schema for structured output.',
+    }),
     requiresApproval: t.exposeBoolean('requiresApproval'),
     crew: t.relation('crew'),
   }),
 });
 
 builder.prismaObjectField('Task', 'dependsOn', (t) =>
-t.field({
+  t.field({
     type: [Task],
     description: 'Tasks whose outputs this task needs; they run before it.',
     select: { dependsOn: { select: { dependsOn: true }, orderBy: { dependsOn: { position: 'asc' } } } },
@@ -148,7 +166,8 @@ const CreateCrewInput = builder.inputType('CreateCrewInput', {
 });
 
 const UpdateCrewInput = builder.inputType('UpdateCrewInput', {
-  description: 'Fields left out keep their value; agents and tasks, when given, replace the lists (matched by name).',
+  description:
+    'Fields left out keep their value; agents and tasks, when given, replace the lists (matched by name).',
   fields: (t) => ({
     id: t.id({ required: true }),
     name: t.string(),
@@ -179,7 +198,8 @@ const DeleteCrewPayload = builder.objectRef<{ deletedId: string }>('DeleteCrewPa
 builder.mutationField('createCrew', (t) =>
   t.field({
     type: CreateCrewPayload,
-    description: 'Creates a crew with its agents and tasks in one call. Nothing is written if any part is invalid.',
+    description:
+      'Creates a crew with its agents and tasks in one call. Nothing is written if any part is invalid.',
     authScopes: { write: true },
     args: { input: t.arg({ type: CreateCrewInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
@@ -208,7 +228,8 @@ builder.mutationField('updateCrew', (t) =>
         name: input.name ?? current.name,
         description: input.description ?? current.description,
         process,
-        manager: input.manager !== undefined ? input.manager : process === 'HIERARCHICAL' ? current.manager : null,
+        manager:
+          input.manager !== undefined ? input.manager : process === 'HIERARCHICAL' ? current.manager : null,
         agents: (input.agents ?? current.agents) as CrewInputShape['agents'],
         tasks: (input.tasks ?? current.tasks) as CrewInputShape['tasks'],
       };

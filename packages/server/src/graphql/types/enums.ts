@@ -8,7 +8,8 @@ export const CrewProcessEnum = builder.enumType(CrewProcess, {
 
 export const ModelProviderEnum = builder.enumType(ModelProvider, {
   name: 'ModelProvider',
-  description: 'OPENAI (or any OpenAI-compatible URL via OPENAI_BASE_URL), OLLAMA, OPENAI_COMPATIBLE, SCRIPTED (deterministic demos and tests).',
+  description:
+    'OPENAI (or any OpenAI-compatible URL via OPENAI_BASE_URL), OLLAMA, OPENAI_COMPATIBLE, SCRIPTED (deterministic demos and tests).',
 });
 
 export const ScopeEnum = builder.enumType('Scope', {

@@ -21,8 +21,14 @@ const CreateSessionTokenInput = builder.inputType('CreateSessionTokenInput', {
       required: false,
       description: 'At most the scopes of the key that mints it. Default: READ.',
     }),
-    ttlSeconds: t.int({ required: false, description: `Default ${DEFAULT_SESSION_TTL_SECONDS}, at most ${MAX_SESSION_TTL_SECONDS}.` }),
-    threadIds: t.idList({ required: false, description: 'When given, the token can only touch these threads.' }),
+    ttlSeconds: t.int({
+      required: false,
+      description: `Default ${DEFAULT_SESSION_TTL_SECONDS}, at most ${MAX_SESSION_TTL_SECONDS}.`,
+    }),
+    threadIds: t.idList({
+      required: false,
+      description: 'When given, the token can only touch these threads.',
+    }),
   }),
 });
 
@@ -42,17 +48,28 @@ builder.mutationField('createSessionToken', (t) =>
     resolve: async (_r, { input }, ctx) => {
       const p = tenantOf(ctx);
       const subject = requiredText('input.subject', input.subject, 200);
-      const ttl = intInRange('input.ttlSeconds', input.ttlSeconds, 1, MAX_SESSION_TTL_SECONDS) ?? DEFAULT_SESSION_TTL_SECONDS;
+      const ttl =
+        intInRange('input.ttlSeconds', input.ttlSeconds, 1, MAX_SESSION_TTL_SECONDS) ??
+        DEFAULT_SESSION_TTL_SECONDS;
       const scopes = [...new Set((input.scopes ?? ['read']) as Scope[])];
       if (scopes.length === 0) throw badInput('input.scopes', 'must name at least one scope');
       for (const s of scopes) {
-        if (!allows(p.scopes, s)) throw badInput('input.scopes', `cannot grant "${s}": the minting key only has ${p.scopes.join(', ')}`);
+        if (!allows(p.scopes, s))
+          throw badInput(
+            'input.scopes',
+            `cannot grant "${s}": the minting key only has ${p.scopes.join(', ')}`,
+          );
       }
       let threadIds: string[] | undefined;
       if (input.threadIds) {
         if (input.threadIds.length > 100) throw badInput('input.threadIds', 'at most 100 threads');
-        threadIds = input.threadIds.map((id, i) => parseGlobalId(`input.threadIds[${i}]`, String(id), 'Thread'));
-        const found = await ctx.db.thread.findMany({ where: { id: { in: threadIds } }, select: { id: true } });
+        threadIds = input.threadIds.map((id, i) =>
+          parseGlobalId(`input.threadIds[${i}]`, String(id), 'Thread'),
+        );
+        const found = await ctx.db.thread.findMany({
+          where: { id: { in: threadIds } },
+          select: { id: true },
+        });
         const have = new Set(found.map((f) => f.id));
         const missing = input.threadIds.find((_id, i) => !have.has(threadIds![i]!));
         if (missing) throw notFound('Thread', String(missing));
@@ -62,7 +79,14 @@ builder.mutationField('createSessionToken', (t) =>
         { tenantId: p.tenantId, keyId: p.keyId, subject, scopes, ...(threadIds ? { threadIds } : {}) },
         ttl,
       );
-      await audit(ctx, ctx.db, p.tenantId, 'session_token.create', { type: 'ApiKey', id: p.keyId }, { subject, scopes, ttl });
+      await audit(
+        ctx,
+        ctx.db,
+        p.tenantId,
+        'session_token.create',
+        { type: 'ApiKey', id: p.keyId },
+        { subject, scopes, ttl },
+      );
       return minted;
     },
   }),

@@ -27,11 +27,14 @@ const Viewer = builder.objectRef<{ kind: 'ADMIN' | 'API_KEY' | 'SESSION' }>('Vie
       nullable: true,
       description: 'The caller’s tenant; null for the admin key.',
       resolve: (query, _v, _a, ctx) =>
-        ctx.principal.kind === 'admin' ? null : ctx.db.tenant.findUnique({ ...query, where: { id: ctx.principal.tenantId } }),
+        ctx.principal.kind === 'admin'
+          ? null
+          : ctx.db.tenant.findUnique({ ...query, where: { id: ctx.principal.tenantId } }),
     }),
     scopes: t.stringList({
       description: 'Effective scopes (implied ones included).',
-      resolve: (_v, _a, ctx) => (ctx.principal.kind === 'admin' ? ['platform-admin'] : effectiveScopes(ctx.principal.scopes)),
+      resolve: (_v, _a, ctx) =>
+        ctx.principal.kind === 'admin' ? ['platform-admin'] : effectiveScopes(ctx.principal.scopes),
     }),
     subject: t.string({
       nullable: true,
@@ -45,10 +48,11 @@ builder.queryField('viewer', (t) =>
   t.field({
     type: Viewer,
     resolve: (_r, _a, ctx) => ({
-      kind: (ctx.principal.kind === 'admin' ? 'ADMIN' : ctx.principal.kind === 'apiKey' ? 'API_KEY' : 'SESSION') as
-        | 'ADMIN'
-        | 'API_KEY'
-        | 'SESSION',
+      kind: (ctx.principal.kind === 'admin'
+        ? 'ADMIN'
+        : ctx.principal.kind === 'apiKey'
+          ? 'API_KEY'
+          : 'SESSION') as 'ADMIN' | 'API_KEY' | 'SESSION',
     }),
   }),
 );
@@ -58,7 +62,9 @@ const CreateTenantInput = builder.inputType('CreateTenantInput', {
 });
 
 const CreateTenantPayload = builder
-  .objectRef<{ tenant: { id: string; name: string; createdAt: Date; updatedAt: Date }; apiKey: unknown }>('CreateTenantPayload')
+  .objectRef<{ tenant: { id: string; name: string; createdAt: Date; updatedAt: Date }; apiKey: unknown }>(
+    'CreateTenantPayload',
+  )
   .implement({
     fields: (t) => ({
       tenant: t.field({ type: Tenant, resolve: (p) => p.tenant }),
@@ -83,7 +89,13 @@ builder.mutationField('createTenant', (t) =>
       return ctx.database.withTenant(id, async (tx) => {
         const tenant = await tx.tenant.create({ data: { id, name } });
         const apiKey = await tx.apiKey.create({
-          data: { tenantId: id, name: 'initial admin key', prefix: key.prefix, hashedSecret: key.hashedSecret, scopes: ['admin'] },
+          data: {
+            tenantId: id,
+            name: 'initial admin key',
+            prefix: key.prefix,
+            hashedSecret: key.hashedSecret,
+            scopes: ['admin'],
+          },
         });
         await audit(ctx, tx, id, 'tenant.create', { type: 'Tenant', id }, { name });
         return { tenant, apiKey: { ...apiKey, secret: key.secret } };

@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Mode } from './config.js';
+import { lockDataDir } from './db/data-dir-lock.js';
+import { applyMigrations, MigrationError, pendingMigrations } from './db/migrate.js';
+import { packageRoot } from './db/package-paths.js';
+import { openPGlite } from './db/pglite.js';
+import { TroupeServerError } from './errors.js';
+
+const HELP = `troupe — the embeddable multi-agent platform
+
+Usage:
+  troupe dev     [--port 4000] [--host 127.0.0.1] [--data-dir .troupe] [--no-migrate]
+                 Everything in one process, no configuration: embedded PostgreSQL (PGlite with
+                 pgvector) in the data folder, GraphiQL at /graphql. Uses Postgres if DATABASE_URL is set.
+  troupe serve   [--port 4000] [--host 0.0.0.0] [--no-migrate] [--graphiql]
+                 Production server: Postgres from DATABASE_URL (PGlite in --data-dir otherwise).
+                 Needs TROUPE_SECRET; TROUPE_ADMIN_KEY enables createTenant.
+  troupe migrate [--status] [--data-dir .troupe]
+                 Applies pending migrations to DATABASE_URL (or the data folder's PGlite).
+  troupe --version | --help
+
+Environment: see the README's configuration table.`;
+
+function version(): string {
+  return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string })
+    .version;
+}
+
+function fail(message: string, code = 1): never {
+  console.error(`troupe: ${message}`);
+  process.exit(code);
+}
+
+async function serve(mode: Mode, values: Record<string, string | boolean | undefined>): Promise<void> {
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+    fail(`--port must be 0-65535, got "${values.port}"`, 64);
+  const { config, generatedAdminKey } = loadConfig(mode, {
+    port,
+    host: values.host as string | undefined,
+    dataDir: values['data-dir'] as string | undefined,
+    migrate: values['no-migrate'] ? false : undefined,
+    graphiql: values.graphiql ? true : undefined,
+  });
+  const t0 = performance.now();
+  // Boot PGlite first: its WebAssembly compiles off the main thread while the GraphQL stack loads.
+  let pglite: { db: Awaited<ReturnType<typeof openPGlite>>; unlock: () => void } | undefined;
+  const early = config.databaseUrl
+    ? undefined
+    : (() => {
+        const unlock = lockDataDir(config.dataDir);
+        return openPGlite({ dataDir: config.dataDir }).then(
+          (db) => (pglite = { db, unlock }),
+          (err) => {
+            unlock();
+            throw err;
+          },
+        );
+      })();
+  const { startServer } = await import('./server.js');
+  if (early) await early;
+  const server = await startServer(config, { pglite });
+  const ms = Math.round(performance.now() - t0);
+  const db = config.databaseUrl
+    ? `Postgres (${new URL(config.databaseUrl).host})`
+    : `PGlite in ${config.dataDir}`;
+  console.log(`Troupe ${version()} ${mode} server ready in ${ms} ms`);
+  console.log(`  GraphQL   ${server.url}/graphql${config.graphiql ? '  (GraphiQL in the browser)' : ''}`);
+  console.log(`  Health    ${server.url}/health`);
+  console.log(`  Database  ${db}`);
+  if (server.database.migrations.applied.length)
+    console.log(`  Migrated  ${server.database.migrations.applied.join(', ')}`);
+  if (generatedAdminKey) {
+    console.log(
+      `\n  Admin key (shown once, kept in ${path.join(config.dataDir, 'admin-key')}):\n    ${generatedAdminKey}`,
+    );
+    console.log(`  Create a tenant:  mutation { createTenant(input: {name: "me"}) { apiKey { secret } } }`);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: shutting down`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function migrate(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (databaseUrl) {
+    const target = { kind: 'postgres' as const, url: databaseUrl };
+    if (values.status) return status(await pendingMigrations(target));
+    report((await applyMigrations(target)).applied);
+    return;
+  }
+  const dataDir = path.resolve(
+    (values['data-dir'] as string | undefined) ?? process.env.TROUPE_DATA_DIR ?? '.troupe',
+  );
+  const unlock = lockDataDir(dataDir);
+  const db = await openPGlite({ dataDir });
+  try {
+    const target = { kind: 'pglite' as const, db };
+    if (values.status) status(await pendingMigrations(target));
+    else report((await applyMigrations(target)).applied);
+  } finally {
+    await db.close();
+    unlock();
+  }
+}
+
+function status(pending: string[]): void {
+  console.log(pending.length ? `Pending migrations:\n  ${pending.join('\n  ')}` : 'Database is up to date.');
+}
+
+function report(applied: string[]): void {
+  console.log(
+    applied.length ? `Applied:\n  ${applied.join('\n  ')}` : 'Database is up to date: nothing to apply.',
+  );
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<void> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'no-migrate': { type: 'boolean' },
+        graphiql: { type: 'boolean' },
+        status: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${HELP}`, 64);
+  }
+  const { positionals } = parsed;
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.version) return void console.log(version());
+  const command = positionals[0];
+  if (values.help || !command) return void console.log(HELP);
+  try {
+    if (command === 'dev') await serve('dev', values);
+    else if (command === 'serve') await serve('serve', values);
+    else if (command === 'migrate') await migrate(values);
+    else fail(`unknown command "${command}"\n\n${HELP}`, 64);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof TroupeServerError || err instanceof MigrationError)
+      fail(err.message);
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      fail(`port already in use: ${(err as Error).message}. Pass --port.`);
+    if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+      fail(`cannot reach the database (${(err as Error).message}). Is Postgres running at DATABASE_URL?`);
+    }
+    throw err;
+  }
+}
