@@ -1,10 +1,10 @@
 import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
-import RelayPlugin from '@pothos/plugin-relay';
+import RelayPlugin, { encodeGlobalID } from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import { allows } from '../auth/scopes.js';
-import { TroupeServerError } from '../errors.js';
+import { notFound, TroupeServerError } from '../errors.js';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 import type { Context } from './context.js';
@@ -65,6 +65,13 @@ export const builder = new SchemaBuilder<{
     nodeQueryOptions: {
       description:
         'Any object by its global id; an id that names nothing this caller may see answers NOT_FOUND.',
+      // Nodes load with findUnique (prismaNode `nullable`), so another tenant's id or a deleted
+      // object is a clear NOT_FOUND here (and a null item in `nodes`), never an internal error.
+      resolve: async (_root, args, _ctx, _info, resolveNode) => {
+        const node = await resolveNode(args.id);
+        if (node == null) throw notFound(args.id.typename, encodeGlobalID(args.id.typename, args.id.id));
+        return node;
+      },
     },
   },
 });

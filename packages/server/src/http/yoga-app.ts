@@ -1,4 +1,5 @@
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { authenticate, bearerToken } from '../auth/authenticate.js';
 import type { Database } from '../db/database.js';
 import { type Context, NO_TENANT_DB, type ServerSettings } from '../graphql/context.js';
@@ -15,6 +16,23 @@ export interface YogaAppOptions {
 
 export type TroupeYoga = YogaServerInstance<Record<string, unknown>, Context>;
 
+/**
+ * Pothos rejects malformed global ids (`node(id: "garbage")`, an unknown type name) with a
+ * PothosValidationError that carries no code: answer it as BAD_INPUT, like our own id checks.
+ */
+function badGlobalIdAsBadInput(error: unknown, message: string, isDev?: boolean): Error {
+  if (error instanceof GraphQLError && error.originalError?.name === 'PothosValidationError') {
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      extensions: { code: 'BAD_INPUT' },
+    });
+  }
+  return maskError(error, message, isDev);
+}
+
 /** The GraphQL endpoint (/graphql). Every operation is authenticated. */
 export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
   return createYoga<Record<string, unknown>, Context>({
@@ -26,7 +44,7 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
     graphiql: opts.graphiql
       ? { title: 'Troupe GraphiQL', headers: JSON.stringify({ Authorization: 'Bearer <your key>' }) }
       : false,
-    maskedErrors: { isDev: opts.exposeErrors },
+    maskedErrors: { isDev: opts.exposeErrors, maskError: badGlobalIdAsBadInput },
     cors: opts.corsOrigins?.length ? { origin: opts.corsOrigins, credentials: false } : false,
     context: async ({ request }) => {
       const principal = await authenticate(

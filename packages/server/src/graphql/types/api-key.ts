@@ -10,6 +10,7 @@ import { ScopeEnum } from './enums.js';
 
 export const ApiKey = builder.prismaNode('ApiKey', {
   id: { field: 'id' },
+  nullable: true,
   description: 'A tenant API key. Its secret is never stored or shown again after creation.',
   fields: (t) => ({
     name: t.exposeString('name'),

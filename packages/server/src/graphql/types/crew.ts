@@ -23,6 +23,7 @@ const ModelConfig = builder
 
 export const Crew = builder.prismaNode('Crew', {
   id: { field: 'id' },
+  nullable: true,
   fields: (t) => ({
     name: t.exposeString('name'),
     description: t.exposeString('description'),
@@ -43,6 +44,7 @@ export const Crew = builder.prismaNode('Crew', {
 
 export const Agent = builder.prismaNode('Agent', {
   id: { field: 'id' },
+  nullable: true,
   fields: (t) => ({
     name: t.exposeString('name'),
     role: t.exposeString('role'),
@@ -67,6 +69,7 @@ export const Agent = builder.prismaNode('Agent', {
 
 export const Task = builder.prismaNode('Task', {
   id: { field: 'id' },
+  nullable: true,
   fields: (t) => ({
     name: t.exposeString('name'),
     description: t.exposeString('description', {

@@ -8,6 +8,7 @@ import { ApiKeyWithSecret } from './api-key.js';
 
 export const Tenant = builder.prismaNode('Tenant', {
   id: { field: 'id' },
+  nullable: true,
   fields: (t) => ({
     name: t.exposeString('name'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
