@@ -1,6 +1,7 @@
 import type { BaseMessage } from '@langchain/core/messages';
 import OpenAI from 'openai';
 import type {
+  ChatCompletionChunk,
   ChatCompletionCreateParamsStreaming,
   ChatCompletionMessageParam,
   ChatCompletionTool,
@@ -49,7 +50,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): ChatP
   });
   const maxTokensField = options.maxTokensField ?? (isOfficial ? 'max_completion_tokens' : 'max_tokens');
 
-  async function* stream(request: ChatRequest): AsyncGenerator<ChatChunk> {
+  function stream(request: ChatRequest): AsyncIterableIterator<ChatChunk> {
     const params: ChatCompletionCreateParamsStreaming = {
       model: request.model,
       messages: request.messages.map(toOpenAIMessage),
@@ -72,43 +73,112 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): ChatP
         json_schema: { name: 'output', schema: request.responseSchema, strict: false },
       };
     }
-    const pending = new Map<number, { id: string; name: string; arguments: string }>();
-    try {
-      const completion = await client.chat.completions.create(params, { signal: request.signal });
-      for await (const chunk of completion) {
-        const choice = chunk.choices[0];
-        const delta = choice?.delta;
-        if (delta?.content) yield { type: 'text', text: delta.content };
-        if (delta?.tool_calls) {
-          for (const part of delta.tool_calls) {
-            let call = pending.get(part.index);
-            if (!call) {
-              call = { id: part.id ?? '', name: '', arguments: '' };
-              pending.set(part.index, call);
-            }
-            if (part.id) call.id = part.id;
-            if (part.function?.name) call.name += part.function.name;
-            if (part.function?.arguments) call.arguments += part.function.arguments;
-          }
-        }
-        if (chunk.usage) {
-          yield {
-            type: 'usage',
-            promptTokens: chunk.usage.prompt_tokens ?? 0,
-            completionTokens: chunk.usage.completion_tokens ?? 0,
-          };
-        }
-      }
-    } catch (error) {
-      throw mapOpenAIError(error, url, request.model);
-    }
-    const ordered = [...pending.entries()].sort((a, b) => a[0] - b[0]);
-    for (const [index, call] of ordered) {
-      yield { type: 'tool_call', id: call.id || `call_${index}`, name: call.name, arguments: call.arguments };
-    }
+    return new OpenAIChunkIterator(
+      client.chat.completions.create(params, { signal: request.signal }),
+      url,
+      request.model,
+    );
   }
 
   return { name: 'openai', url, stream };
+}
+
+type CompletionStream = AsyncIterable<ChatCompletionChunk>;
+
+/**
+ * Maps OpenAI stream chunks to `ChatChunk`s: text deltas pass straight through (this is the
+ * per-token hot path, so no async generator), tool-call deltas are accumulated by index and
+ * emitted whole at the end, the `include_usage` chunk becomes a usage chunk.
+ */
+class OpenAIChunkIterator implements AsyncIterableIterator<ChatChunk> {
+  private source: AsyncIterator<ChatCompletionChunk> | undefined;
+  private readonly queued: ChatChunk[] = [];
+  private readonly pending = new Map<number, { id: string; name: string; arguments: string }>();
+  private done = false;
+
+  constructor(
+    private readonly opening: Promise<CompletionStream>,
+    private readonly url: string,
+    private readonly model: string,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ChatChunk> {
+    return this;
+  }
+
+  async return(): Promise<IteratorResult<ChatChunk>> {
+    this.done = true;
+    await this.source?.return?.();
+    return { value: undefined, done: true };
+  }
+
+  next(): Promise<IteratorResult<ChatChunk>> {
+    const queued = this.queued.shift();
+    if (queued) return Promise.resolve({ value: queued, done: false });
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    if (!this.source) {
+      return this.opening.then(
+        (stream) => {
+          this.source = stream[Symbol.asyncIterator]();
+          return this.next();
+        },
+        (error: unknown) => {
+          throw mapOpenAIError(error, this.url, this.model);
+        },
+      );
+    }
+    return this.source.next().then(
+      (result) => this.take(result),
+      (error: unknown) => {
+        throw mapOpenAIError(error, this.url, this.model);
+      },
+    );
+  }
+
+  private take(
+    result: IteratorResult<ChatCompletionChunk>,
+  ): IteratorResult<ChatChunk> | Promise<IteratorResult<ChatChunk>> {
+    if (result.done) {
+      this.done = true;
+      const ordered = [...this.pending.entries()].sort((a, b) => a[0] - b[0]);
+      for (const [index, call] of ordered) {
+        this.queued.push({
+          type: 'tool_call',
+          id: call.id || `call_${index}`,
+          name: call.name,
+          arguments: call.arguments,
+        });
+      }
+      return this.next();
+    }
+    const chunk = result.value;
+    const delta = chunk.choices[0]?.delta;
+    let text: ChatChunk | undefined;
+    if (delta?.content) text = { type: 'text', text: delta.content };
+    if (delta?.tool_calls) {
+      for (const part of delta.tool_calls) {
+        let call = this.pending.get(part.index);
+        if (!call) {
+          call = { id: part.id ?? '', name: '', arguments: '' };
+          this.pending.set(part.index, call);
+        }
+        if (part.id) call.id = part.id;
+        if (part.function?.name) call.name += part.function.name;
+        if (part.function?.arguments) call.arguments += part.function.arguments;
+      }
+    }
+    if (chunk.usage) {
+      const usage: ChatChunk = {
+        type: 'usage',
+        promptTokens: chunk.usage.prompt_tokens ?? 0,
+        completionTokens: chunk.usage.completion_tokens ?? 0,
+      };
+      if (!text) return { value: usage, done: false };
+      this.queued.push(usage);
+    }
+    if (text) return { value: text, done: false };
+    return this.next();
+  }
 }
 
 function toOpenAIMessage(message: BaseMessage): ChatCompletionMessageParam {

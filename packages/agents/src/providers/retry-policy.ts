@@ -28,60 +28,106 @@ function backoffDelay(attempt: number, base: number, cap: number): number {
 
 /**
  * Streams one LLM call with retries on 429, 5xx, connection errors and timeouts, honouring `Retry-After`.
- * Never retries other 4xx. Never retries once chunks have been yielded (that would duplicate tokens).
+ * Never retries other 4xx. Never retries once chunks have been delivered (that would duplicate tokens).
+ * A hand-written iterator that passes chunks straight through: it sits on the per-token hot path.
  */
-export async function* streamWithRetry(
+export function streamWithRetry(
   provider: ChatProvider,
   request: ChatRequest,
   options: RetryOptions = {},
   observer: RetryObserver = {},
-): AsyncGenerator<ChatChunk> {
+): AsyncIterableIterator<ChatChunk> {
   const maxRetries = options.maxRetries ?? 3;
   const baseDelayMs = options.baseDelayMs ?? 500;
   const maxDelayMs = options.maxDelayMs ?? 20_000;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
   const timeoutMs = options.timeoutMs ?? 300_000;
-  for (let attempt = 0; ; attempt++) {
+  let attempt = 0;
+  let inner: AsyncIterator<ChatChunk> | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  let delivered = false;
+  let finished = false;
+
+  const startAttempt = (): AsyncIterator<ChatChunk> => {
     const attemptController = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
+    timedOut = false;
+    timer = setTimeout(() => {
       timedOut = true;
       attemptController.abort(new Error('timeout'));
     }, timeoutMs);
     const signal = AbortSignal.any([request.signal, attemptController.signal]);
-    let yielded = false;
+    return provider.stream({ ...request, signal })[Symbol.asyncIterator]();
+  };
+  const stopTimer = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+  };
+
+  const onError = async (caught: unknown): Promise<IteratorResult<ChatChunk>> => {
+    stopTimer();
+    inner = undefined;
+    if (request.signal.aborted) throw cancelledError(request.signal);
+    const error = timedOut
+      ? new AgentsError(
+          'TIMEOUT',
+          `The ${provider.name} call to ${provider.url} (model "${request.model}") took longer than ${timeoutMs} ms.`,
+          {
+            details: { provider: provider.name, url: provider.url, model: request.model, retryable: true },
+            cause: caught,
+          },
+        )
+      : toAgentsError(caught, provider, request.model);
+    if (!error.details.retryable || delivered || attempt >= maxRetries) throw error;
+    const retryAfter = error.details.retryAfterMs;
+    if (retryAfter !== undefined && retryAfter > maxRetryAfterMs) throw error;
+    const delayMs = retryAfter ?? backoffDelay(attempt, baseDelayMs, maxDelayMs);
+    attempt++;
+    observer.onRetry?.({ attempt, delayMs, error });
     try {
-      for await (const chunk of provider.stream({ ...request, signal })) {
-        yielded = true;
-        yield chunk;
-      }
-      return;
-    } catch (caught) {
-      if (request.signal.aborted) throw cancelledError(request.signal);
-      const error = timedOut
-        ? new AgentsError(
-            'TIMEOUT',
-            `The ${provider.name} call to ${provider.url} (model "${request.model}") took longer than ${timeoutMs} ms.`,
-            {
-              details: { provider: provider.name, url: provider.url, model: request.model, retryable: true },
-              cause: caught,
-            },
-          )
-        : toAgentsError(caught, provider, request.model);
-      if (!error.details.retryable || yielded || attempt >= maxRetries) throw error;
-      const retryAfter = error.details.retryAfterMs;
-      if (retryAfter !== undefined && retryAfter > maxRetryAfterMs) throw error;
-      const delayMs = retryAfter ?? backoffDelay(attempt, baseDelayMs, maxDelayMs);
-      observer.onRetry?.({ attempt: attempt + 1, delayMs, error });
-      try {
-        await abortableDelay(delayMs, request.signal);
-      } catch {
-        throw cancelledError(request.signal);
-      }
-    } finally {
-      clearTimeout(timer);
+      await abortableDelay(delayMs, request.signal);
+    } catch {
+      throw cancelledError(request.signal);
     }
+    return next();
+  };
+
+  const onResult = (result: IteratorResult<ChatChunk>): IteratorResult<ChatChunk> => {
+    if (result.done) {
+      stopTimer();
+      finished = true;
+    } else {
+      delivered = true;
+    }
+    return result;
+  };
+
+  function next(): Promise<IteratorResult<ChatChunk>> {
+    if (finished) return Promise.resolve({ value: undefined, done: true });
+    let iterator = inner;
+    if (!iterator) {
+      try {
+        iterator = startAttempt();
+      } catch (error) {
+        return onError(error);
+      }
+      inner = iterator;
+    }
+    return iterator.next().then(onResult, onError);
   }
+
+  return {
+    next,
+    async return() {
+      stopTimer();
+      finished = true;
+      await inner?.return?.();
+      return { value: undefined, done: true };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 export function cancelledError(signal: AbortSignal): AgentsError {

@@ -3,14 +3,17 @@ import type { RunEvent, RunEventInput } from '../events/run-event.js';
 /**
  * Ordered, gap-free event queue with one consumer. Sequence numbers are assigned at emit time,
  * so they follow emission order exactly. After `close()` further emits are dropped.
+ * Hand-written iterator (no async generator) because every streamed token passes through here.
  */
 export class EventChannel {
   private seq: number;
-  private readonly buffer: RunEvent[] = [];
+  private buffer: RunEvent[] = [];
   private head = 0;
-  private wake: (() => void) | undefined;
+  private waiting: ((result: IteratorResult<RunEvent>) => void) | undefined;
   private closed = false;
   private buffering = true;
+  private lastMs = 0;
+  private lastIso = '';
 
   constructor(
     private readonly runId: string,
@@ -20,58 +23,66 @@ export class EventChannel {
     this.seq = firstSequence;
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Stop keeping events for an iterator (nobody will read them). */
   discard(): void {
     this.buffering = false;
-    this.buffer.length = 0;
+    this.buffer = [];
     this.head = 0;
   }
 
+  private timestamp(): string {
+    const now = Date.now();
+    if (now !== this.lastMs) {
+      this.lastMs = now;
+      this.lastIso = new Date(now).toISOString();
+    }
+    return this.lastIso;
+  }
+
+  /** `input` must be a fresh object: it becomes the event. */
   emit(input: RunEventInput): RunEvent | undefined {
     if (this.closed) return undefined;
-    const event = {
-      ...input,
-      seq: this.seq++,
-      runId: this.runId,
-      timestamp: new Date().toISOString(),
-    } as RunEvent;
-    if (this.buffering) this.buffer.push(event);
+    const event = input as RunEvent;
+    event.seq = this.seq++;
+    event.runId = this.runId;
+    event.timestamp = this.timestamp();
     this.listener?.(event);
-    const wake = this.wake;
-    if (wake) {
-      this.wake = undefined;
-      wake();
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      waiting({ value: event, done: false });
+    } else if (this.buffering) {
+      this.buffer.push(event);
     }
     return event;
   }
 
   close(): void {
     this.closed = true;
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.({ value: undefined, done: true });
   }
 
-  async *events(): AsyncGenerator<RunEvent> {
-    while (true) {
-      if (this.head < this.buffer.length) {
-        const event = this.buffer[this.head]!;
-        this.head++;
-        if (this.head > 1024 && this.head * 2 > this.buffer.length) {
-          this.buffer.splice(0, this.head);
-          this.head = 0;
-        }
-        yield event;
-        continue;
+  next(): Promise<IteratorResult<RunEvent>> {
+    if (this.head < this.buffer.length) {
+      const event = this.buffer[this.head]!;
+      this.head++;
+      if (this.head === this.buffer.length) {
+        this.buffer = [];
+        this.head = 0;
       }
-      if (this.closed) return;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
+      return Promise.resolve({ value: event, done: false });
     }
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  /** Drops whatever is still buffered. */
+  stop(): void {
+    this.buffer = [];
+    this.head = 0;
   }
 }

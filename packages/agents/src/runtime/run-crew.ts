@@ -177,7 +177,12 @@ export function runCrew(options: RunCrewOptions): CrewRun {
       registry = isRegistry(base)
         ? createToolRegistry(base.names().map((name) => base.get(name)!))
         : createToolRegistry(base ?? []);
-      if (!registry.has('http_request')) registry.register(createHttpRequestTool(options.httpRequest));
+      const wantsHttp = [
+        ...options.crew.agents,
+        ...(typeof options.crew.manager === 'object' ? [options.crew.manager] : []),
+      ].some((agent) => agent?.tools?.includes('http_request'));
+      if (wantsHttp && !registry.has('http_request'))
+        registry.register(createHttpRequestTool(options.httpRequest));
       crew = validateCrew(options.crew, {
         inputs: options.inputs ?? {},
         tools: registry,
@@ -370,14 +375,13 @@ export function runCrew(options: RunCrewOptions): CrewRun {
         );
       }
       iterated = true;
-      const inner = channel.events();
       start();
       return {
-        next: () => inner.next(),
+        next: () => channel.next(),
         return: async () => {
           // The consumer stopped listening: stop the work too.
           cancel('The event consumer stopped iterating.');
-          await inner.return(undefined);
+          channel.stop();
           return { done: true, value: undefined };
         },
       };
