@@ -98,7 +98,11 @@ async function main(): Promise<void> {
     const calls: Array<{ id: string; name: string; arguments: string }> = [];
     for await (const chunk of first) {
       for (const part of chunk.choices[0]?.delta?.tool_calls ?? []) {
-        const call = (calls[part.index] ??= { id: '', name: '', arguments: '' });
+        let call = calls[part.index];
+        if (!call) {
+          call = { id: '', name: '', arguments: '' };
+          calls[part.index] = call;
+        }
         if (part.id) call.id = part.id;
         if (part.function?.name) call.name += part.function.name;
         if (part.function?.arguments) call.arguments += part.function.arguments;
