@@ -42,15 +42,6 @@ async function syncMembers(
   // Tasks first: they reference agents.
   const goneTasks = existingTasks.filter((t) => !wantedTasks.has(t.name)).map((t) => t.id);
   if (goneTasks.length) await tx.task.deleteMany({ where: { id: { in: goneTasks } } });
-  const goneAgents = existingAgents.filter((a) => !wantedAgents.has(a.name)).map((a) => a.id);
-  if (goneAgents.length) {
-    await tx.crew.updateMany({
-      where: { id: crewId, managerAgentId: { in: goneAgents } },
-      data: { managerAgentId: null },
-    });
-    await tx.agent.deleteMany({ where: { id: { in: goneAgents } } });
-  }
-
   const newAgents = def.agents.map((a, i) => ({ a, i })).filter(({ a }) => !agentIds.has(a.name));
   if (newAgents.length) {
     const created = await tx.agent.createManyAndReturn({
@@ -100,6 +91,10 @@ async function syncMembers(
     where: { id: crewId },
     data: { managerAgentId: def.manager ? agentIds.get(def.manager)! : null },
   });
+  // Agents last: deleting one cascades to the tasks that still point at it, so kept tasks must
+  // have been moved to their new agents first (and the manager to a kept agent).
+  const goneAgents = existingAgents.filter((a) => !wantedAgents.has(a.name)).map((a) => a.id);
+  if (goneAgents.length) await tx.agent.deleteMany({ where: { id: { in: goneAgents } } });
   await tx.crewVersion.create({
     data: { tenantId, crewId, version, definition: def as unknown as Prisma.InputJsonValue },
   });
