@@ -82,6 +82,22 @@ describe('approval', () => {
     expect(events.at(-1)!.type).toBe('RUN_SUCCEEDED');
   });
 
+  it('can be answered synchronously from onEvent, e.g. by a server worker', async () => {
+    server.enqueue({ text: 'Draft v1' }, { text: 'Published' });
+    let answered = false;
+    const run = runCrew({
+      crew: crew(),
+      providers: { openai: { apiKey: 'k' } },
+      onEvent: (event) => {
+        if (event.type === 'APPROVAL_REQUESTED')
+          answered = run.respond({ taskName: event.taskName, approved: true });
+      },
+    });
+    const result = await run.result();
+    expect(answered).toBe(true);
+    expect(result).toMatchObject({ status: 'succeeded', output: 'Published' });
+  });
+
   it('fails with APPROVAL_REJECTED once the revisions are used up', async () => {
     server.enqueue({ text: 'Draft v1' });
     const run = runCrew({ crew: crew(0), providers: { openai: { apiKey: 'k' } } });

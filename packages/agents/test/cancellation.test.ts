@@ -6,7 +6,7 @@ import {
   type OllamaTestServer,
   type OpenAICompatibleTestServer,
 } from './support/index.js';
-import { collectEvents, eventsOfType, testAgent } from './support/run-helpers.js';
+import { collectEvents, eventsOfType, testAgent, waitFor } from './support/run-helpers.js';
 
 let openai: OpenAICompatibleTestServer;
 let ollama: OllamaTestServer;
@@ -18,14 +18,6 @@ afterEach(async () => {
   await openai.close();
   await ollama.close();
 });
-
-async function waitFor(check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('cancellation', () => {
   for (const provider of ['openai', 'ollama'] as const) {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineTool, runCrew } from '../src/index.js';
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from './support/index.js';
-import { collectEvents, eventsOfType, FAST_RETRY, testAgent } from './support/run-helpers.js';
+import { collectEvents, eventsOfType, FAST_RETRY, testAgent, waitFor } from './support/run-helpers.js';
 
 let server: OpenAICompatibleTestServer;
 beforeEach(async () => {
@@ -187,6 +187,26 @@ describe('OpenAI provider over real HTTP', () => {
     expect(failed).toMatchObject({
       type: 'RUN_FAILED',
       error: { code: 'PROVIDER_ERROR', details: { status: 500 } },
+    });
+  });
+
+  it('times out a call that sends nothing, retries it, and reports TIMEOUT', async () => {
+    server.setFallback(() => ({ hang: true }));
+    const started = Date.now();
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(),
+        inputs: { topic: 'x' },
+        providers: { openai: { apiKey: 'k' } },
+        retry: { ...FAST_RETRY, maxRetries: 1, timeoutMs: 150 },
+      }),
+    );
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(server.chatRequests).toHaveLength(2);
+    await waitFor(() => server.chatRequests.every((request) => request.aborted));
+    expect(events.at(-1)).toMatchObject({
+      type: 'RUN_FAILED',
+      error: { code: 'TIMEOUT', details: { retryable: true } },
     });
   });
 

@@ -26,3 +26,12 @@ export function testAgent(
 
 /** Retry settings that keep tests fast. */
 export const FAST_RETRY = { maxRetries: 2, baseDelayMs: 5, maxDelayMs: 20 } as const;
+
+/** Polls until `check()` is true (e.g. a test server noticing a closed connection). */
+export async function waitFor(check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
