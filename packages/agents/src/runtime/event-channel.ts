@@ -19,6 +19,7 @@ export class EventChannel {
     private readonly runId: string,
     firstSequence: number,
     private readonly listener?: (event: RunEvent) => void,
+    private readonly onListenerError?: (error: unknown) => void,
   ) {
     this.seq = firstSequence;
   }
@@ -46,7 +47,15 @@ export class EventChannel {
     event.seq = this.seq++;
     event.runId = this.runId;
     event.timestamp = this.timestamp();
-    this.listener?.(event);
+    if (this.listener) {
+      try {
+        this.listener(event);
+      } catch (error) {
+        // An observer must not break the producer mid-step; the run fails right after.
+        const report = this.onListenerError;
+        if (report) queueMicrotask(() => report(error));
+      }
+    }
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = undefined;

@@ -110,7 +110,9 @@ function stringifyInput(value: unknown): string {
 export function runCrew(options: RunCrewOptions): CrewRun {
   const runId = options.runId ?? crypto.randomUUID();
   const controller = new AbortController();
-  const channel = new EventChannel(runId, options.firstSequence ?? 1, options.onEvent);
+  const channel = new EventChannel(runId, options.firstSequence ?? 1, options.onEvent, (error) =>
+    fail(error),
+  );
   const approvals = new ApprovalGate(options.onApproval);
   const usage = emptyUsage();
   const outputs = new Map<string, TaskOutput>();
