@@ -63,21 +63,6 @@ async function serve(mode: Mode, values: Record<string, string | boolean | undef
   if (early) await early;
   const server = await startServer(config, { pglite });
   const ms = Math.round(performance.now() - t0);
-  const db = config.databaseUrl
-    ? `Postgres (${new URL(config.databaseUrl).host})`
-    : `PGlite in ${config.dataDir}`;
-  console.log(`Troupe ${version()} ${mode} server ready in ${ms} ms`);
-  console.log(`  GraphQL   ${server.url}/graphql${config.graphiql ? '  (GraphiQL in the browser)' : ''}`);
-  console.log(`  Health    ${server.url}/health`);
-  console.log(`  Database  ${db}`);
-  if (server.database.migrations.applied.length)
-    console.log(`  Migrated  ${server.database.migrations.applied.join(', ')}`);
-  if (generatedAdminKey) {
-    console.log(
-      `\n  Admin key (shown once, kept in ${path.join(config.dataDir, 'admin-key')}):\n    ${generatedAdminKey}`,
-    );
-    console.log(`  Create a tenant:  mutation { createTenant(input: {name: "me"}) { apiKey { secret } } }`);
-  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -90,6 +75,28 @@ async function serve(mode: Mode, values: Record<string, string | boolean | undef
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  const db = config.databaseUrl
+    ? `Postgres (${new URL(config.databaseUrl).host})`
+    : `PGlite in ${config.dataDir}`;
+  const banner = [
+    `Troupe ${version()} ${mode} server ready in ${ms} ms`,
+    `  GraphQL   ${server.url}/graphql${config.graphiql ? '  (GraphiQL in the browser)' : ''}`,
+    `  Health    ${server.url}/health`,
+    `  Database  ${db}`,
+  ];
+  if (server.database.migrations.applied.length)
+    banner.push(`  Migrated  ${server.database.migrations.applied.join(', ')}`);
+  if (generatedAdminKey) {
+    banner.push(
+      '',
+      `  Admin key (shown once, kept in ${path.join(config.dataDir, 'admin-key')}):`,
+      `    ${generatedAdminKey}`,
+      '  Create a tenant:  mutation { createTenant(input: {name: "me"}) { apiKey { secret } } }',
+    );
+  }
+  // One write, so a reader never sees half a banner.
+  process.stdout.write(`${banner.join('\n')}\n`);
 }
 
 async function migrate(values: Record<string, string | boolean | undefined>): Promise<void> {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { TroupeConfig } from './config.js';
 import { type Database, type DatabaseOptions, openDatabase } from './db/database.js';
+import { serveUnsizedBody } from './http/unsized-body.js';
 import { createYogaApp, type TroupeYoga } from './http/yoga-app.js';
 
 export interface TroupeServer {
@@ -65,9 +66,8 @@ export async function startServer(
       );
       return;
     }
-    const length = Number(req.headers['content-length'] ?? 0);
-    if (length > config.maxRequestBytes) {
-      return json(res, 413, {
+    const tooLarge = () =>
+      json(res, 413, {
         errors: [
           {
             message: `Request body too large: at most ${config.maxRequestBytes} bytes.`,
@@ -75,7 +75,8 @@ export async function startServer(
           },
         ],
       });
-    }
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > config.maxRequestBytes) return tooLarge();
     if (path !== '/graphql') {
       return json(res, 404, {
         errors: [
@@ -85,6 +86,10 @@ export async function startServer(
           },
         ],
       });
+    }
+    // A chunked body has no length to check up front: it is counted as it arrives.
+    if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
+      return serveUnsizedBody(yoga, req, res, config.maxRequestBytes, tooLarge);
     }
     yoga(req, res);
   };

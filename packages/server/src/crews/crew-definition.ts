@@ -67,8 +67,7 @@ export interface CrewInputShape {
 
 const TOOL_RE = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
 
-function agent(a: AgentInputShape, i: number): AgentDefinition {
-  const f = `agents[${i}]`;
+function agent(a: AgentInputShape, f: string): AgentDefinition {
   const tools = (a.tools ?? []).map((t, j) => {
     if (!TOOL_RE.test(t))
       throw badInput(
@@ -149,7 +148,7 @@ export function validateCrew(input: CrewInputShape, prefix = 'input'): CrewDefin
     throw badInput(`${prefix}.agents`, `at most ${LIMITS.agents} agents`);
   if (input.tasks.length === 0) throw badInput(`${prefix}.tasks`, 'a crew needs at least one task');
   if (input.tasks.length > LIMITS.tasks) throw badInput(`${prefix}.tasks`, `at most ${LIMITS.tasks} tasks`);
-  const agents = input.agents.map((a, i) => agent(a, i));
+  const agents = input.agents.map((a, i) => agent(a, `${prefix}.agents[${i}]`));
   const agentNames = new Set<string>();
   agents.forEach((a, i) => {
     if (agentNames.has(a.name))

@@ -60,7 +60,9 @@ export async function applyMigrations(
     await lock.connect();
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
   }
-  const factory =
+  const factory: { dispose?(): Promise<void>; lastScriptError?: Error } & Awaited<
+    ReturnType<typeof pgliteMigrationFactory>
+  > =
     target.kind === 'postgres'
       ? await pgMigrationFactory(target.url)
       : await pgliteMigrationFactory(target.db);
@@ -69,6 +71,7 @@ export async function applyMigrations(
     const res = await engine.applyMigrations({ migrationsList: loadMigrationsList(dir), filters: FILTERS });
     return { applied: res.appliedMigrationNames };
   } catch (err) {
+    await factory.dispose?.();
     const failed = await query(
       target,
       `SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NULL AND rolled_back_at IS NULL`,
@@ -82,13 +85,17 @@ export async function applyMigrations(
         [name],
       );
     }
-    const message = err instanceof Error ? err.message : String(err);
+    const cause = factory.lastScriptError;
+    const message = [cause?.message, err instanceof Error ? err.message : String(err)]
+      .filter(Boolean)
+      .join('\n');
     throw new MigrationError(
       `Migration ${name ?? '(unknown)'} failed and was rolled back; the database is unchanged.\n${message}`,
       name,
     );
   } finally {
     engine.free();
+    await factory.dispose?.();
     if (lock) {
       await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]).catch(() => {});
       await lock.end();

@@ -189,10 +189,20 @@ export async function pgMigrationFactory(
   const probe = await main.connect();
   await patchCharOid(probe);
   await probe.dispose();
+  const open = new Set<PrismaPgAdapter>();
   return {
     provider: 'postgres',
     adapterName: main.adapterName,
-    connect: async () => wholeScript(await main.connect()),
+    async connect() {
+      const adapter = wholeScript(await main.connect());
+      open.add(adapter);
+      return adapter;
+    },
+    /** Ends the engine's connections (a failed script can leave one holding locks). */
+    async dispose() {
+      await Promise.all([...open].map((a) => a.dispose().catch(() => {})));
+      open.clear();
+    },
     async connectToShadowDb() {
       const database = `troupe_shadow_${randomUUID().replaceAll('-', '')}`;
       await admin(`CREATE DATABASE "${database}"`);
@@ -206,7 +216,7 @@ export async function pgMigrationFactory(
       };
       return shadow;
     },
-  } as SqlMigrationAwareDriverAdapterFactory;
+  } as SqlMigrationAwareDriverAdapterFactory & { dispose(): Promise<void> };
 }
 
 /**
@@ -214,18 +224,30 @@ export async function pgMigrationFactory(
  * executeScript (a failing migration would be recorded as applied) and gives its shadow database
  * no extensions; both are fixed here.
  */
-export async function pgliteMigrationFactory(db: PGlite): Promise<SqlMigrationAwareDriverAdapterFactory> {
+export async function pgliteMigrationFactory(
+  db: PGlite,
+): Promise<SqlMigrationAwareDriverAdapterFactory & { lastScriptError?: Error }> {
   const { PGlite: PGliteCtor } = await import('@electric-sql/pglite');
   const { vector } = await import('@electric-sql/pglite-pgvector');
   const { PrismaPGlite } = await import('pglite-prisma-adapter');
+  const holder: { lastScriptError?: Error } = {};
   const fixed = async (target: PGlite) => {
     const adapter = await new PrismaPGlite(target).connect();
     adapter.executeScript = async (script: string) => {
-      await target.exec(script);
+      try {
+        await target.exec(script);
+      } catch (err) {
+        // The engine reports adapter errors only as "External error id#N": keep the real one.
+        holder.lastScriptError = err as Error;
+        throw err;
+      }
     };
     return adapter;
   };
   return {
+    get lastScriptError() {
+      return holder.lastScriptError;
+    },
     provider: 'postgres',
     adapterName: 'pglite-prisma-adapter',
     connect: () => fixed(db),

@@ -2,9 +2,9 @@ import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin, { encodeGlobalID } from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { GraphQLError, Kind, type ValueNode } from 'graphql';
+import { GraphQLError, isObjectType, Kind, type ValueNode } from 'graphql';
 import { allows } from '../auth/scopes.js';
-import { notFound, TroupeServerError } from '../errors.js';
+import { badInput, notFound, TroupeServerError } from '../errors.js';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 import type { Context } from './context.js';
@@ -67,7 +67,11 @@ export const builder = new SchemaBuilder<{
         'Any object by its global id; an id that names nothing this caller may see answers NOT_FOUND.',
       // Nodes load with findUnique (prismaNode `nullable`), so another tenant's id or a deleted
       // object is a clear NOT_FOUND here (and a null item in `nodes`), never an internal error.
-      resolve: async (_root, args, _ctx, _info, resolveNode) => {
+      resolve: async (_root, args, _ctx, info, resolveNode) => {
+        const type = info.schema.getType(args.id.typename);
+        if (!isObjectType(type) || !type.getInterfaces().some((i) => i.name === 'Node')) {
+          throw badInput('id', `"${args.id.typename}" is not a type of object with a global id`);
+        }
         const node = await resolveNode(args.id);
         if (node == null) throw notFound(args.id.typename, encodeGlobalID(args.id.typename, args.id.id));
         return node;

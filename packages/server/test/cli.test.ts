@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { BACKEND, PG_BASE_URL, pgAdmin, withDatabaseName } from './support/backend.js';
+import { runCli } from './support/cli-process.js';
+import { gqlOk } from './support/graphql-client.js';
+
+let dataDir: string;
+let env: NodeJS.ProcessEnv = {};
+let dbName: string | undefined;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-cli-'));
+  if (BACKEND === 'postgres') {
+    dbName = `troupe_cli_${randomBytes(4).toString('hex')}`;
+    await pgAdmin((c) => c.query(`CREATE DATABASE "${dbName}"`));
+    env = { DATABASE_URL: withDatabaseName(PG_BASE_URL, dbName) };
+  }
+});
+afterAll(async () => {
+  rmSync(dataDir, { recursive: true, force: true });
+  if (dbName) await pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
+});
+
+describe(`troupe dev (${BACKEND})`, () => {
+  test('first start migrates, prints the admin key once and serves GraphQL, /health and GraphiQL', async () => {
+    const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
+    const url = await cli.ready;
+    try {
+      expect(cli.output()).toMatch(/Migrated\s+\d+_init/);
+      const key = /Admin key[^\n]*\n\s+(trpa_\S+)/.exec(cli.output())?.[1];
+      expect(key).toBeDefined();
+      expect(readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim()).toBe(key);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      const page = await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/GraphiQL/);
+      const t = await gqlOk(
+        url,
+        'mutation { createTenant(input: {name: "cli"}) { tenant { name } } }',
+        {},
+        key,
+      );
+      expect(t.createTenant.tenant.name).toBe('cli');
+    } finally {
+      const code = await cli.stop();
+      expect(code, cli.output()).toBe(0);
+    }
+  });
+
+  test('second start keeps the data and the key, and does not print the key again', async () => {
+    const key = readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim();
+    const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
+    const url = await cli.ready;
+    try {
+      expect(cli.output()).not.toMatch(/trpa_/);
+      expect(cli.output()).not.toMatch(/Migrated/);
+      const r = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({
+          query: 'mutation { createTenant(input: {name: "again"}) { tenant { name } } }',
+        }),
+      });
+      expect(r.status).toBe(200);
+    } finally {
+      await cli.stop();
+    }
+  });
+
+  test.runIf(BACKEND === 'pglite')(
+    'a second process on the same data folder gets a clear error, not a corrupt database',
+    async () => {
+      const first = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
+      await first.ready;
+      try {
+        const second = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
+        expect(await second.exited).toBe(1);
+        expect(second.output()).toMatch(/in use by another troupe process \(pid \d+\)/);
+        expect((await fetch(`${await first.ready}/health`)).status).toBe(200);
+      } finally {
+        await first.stop();
+      }
+    },
+  );
+});
+
+describe('troupe serve and migrate', () => {
+  test('serve refuses to start without TROUPE_SECRET and says how to make one', async () => {
+    const cli = runCli(['serve', '--port', '0', '--data-dir', dataDir], env);
+    expect(await cli.exited).toBe(1);
+    expect(cli.output()).toMatch(/TROUPE_SECRET is required/);
+  });
+
+  test('migrate --status reports an up-to-date database; --no-migrate leaves a new one untouched', async () => {
+    const fresh = mkdtempSync(path.join(tmpdir(), 'troupe-cli-fresh-'));
+    try {
+      const status = runCli(['migrate', '--status', '--data-dir', dataDir], env);
+      expect(await status.exited).toBe(0);
+      expect(status.output()).toMatch(/up to date/);
+      if (BACKEND === 'pglite') {
+        const pending = runCli(['migrate', '--status', '--data-dir', fresh]);
+        expect(await pending.exited).toBe(0);
+        expect(pending.output()).toMatch(/Pending migrations:\s+\d+_init/);
+        const apply = runCli(['migrate', '--data-dir', fresh]);
+        expect(await apply.exited).toBe(0);
+        expect(apply.output()).toMatch(/Applied:\s+\d+_init/);
+      }
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
+  test('unknown commands and bad flags exit 64 with usage', async () => {
+    const bad = runCli(['frobnicate']);
+    expect(await bad.exited).toBe(64);
+    expect(bad.output()).toMatch(/unknown command "frobnicate"[\s\S]*Usage:/);
+    const port = runCli(['dev', '--port', 'abc', '--data-dir', dataDir]);
+    expect(await port.exited).toBe(64);
+    expect(port.output()).toMatch(/--port must be/);
+  });
+});
