@@ -189,13 +189,17 @@ async function main(): Promise<void> {
   const [rawToolTimes, runtimeToolTimes] = await measure(rawTool, runtimeTool);
   await server.close();
 
+  // Paired ratios (each runtime sample against the raw sample taken next to it) cancel slow drift
+  // in machine load; minimums approximate the cost on an idle machine.
+  const pairedRatio = (raw: number[], runtime: number[]) => median(runtime.map((value, i) => value / raw[i]!));
   const summarise = (raw: Samples, runtime: Samples) => ({
     rawMedianMs: median(raw.wall),
     runtimeMedianMs: median(runtime.wall),
-    ratio: median(runtime.wall) / median(raw.wall),
+    ratio: pairedRatio(raw.wall, runtime.wall),
+    minRatio: Math.min(...runtime.wall) / Math.min(...raw.wall),
     rawCpuMedianMs: median(raw.cpu),
     runtimeCpuMedianMs: median(runtime.cpu),
-    cpuRatio: median(runtime.cpu) / median(raw.cpu),
+    cpuRatio: pairedRatio(raw.cpu, runtime.cpu),
   });
   const stream = summarise(rawStreamTimes, runtimeStreamTimes);
   const tool = summarise(rawToolTimes, runtimeToolTimes);
@@ -210,22 +214,22 @@ async function main(): Promise<void> {
     },
     toolRoundTrip: { ...tool, overheadMs: tool.runtimeMedianMs - tool.rawMedianMs },
   };
-  const f = (n: number, digits = 2) => n.toFixed(digits).padStart(8);
+  const f = (n: number, digits = 2) => n.toFixed(digits);
   console.log(
-    `\n@troupe/agents runtime overhead vs raw openai client (Node ${process.version}, ${REPETITIONS} reps, medians)\n`,
+    `\n@troupe/agents runtime vs raw openai client (Node ${process.version}, ${REPETITIONS} alternating reps)\n`,
   );
   console.log(
-    '| scenario                       | raw wall ms | runtime wall ms | wall ratio | raw cpu ms | runtime cpu ms | cpu ratio |',
+    '| scenario                       | raw ms (median) | runtime ms (median) | ratio (paired median) | ratio (min/min) | cpu ratio (paired) |',
   );
   console.log(
-    '|--------------------------------|-------------|-----------------|------------|------------|----------------|-----------|',
+    '|--------------------------------|-----------------|---------------------|-----------------------|-----------------|--------------------|',
   );
   for (const [name, row] of [
     [`stream ${TOKENS} tokens`, stream],
     ['tool round trip (2 LLM calls)', tool],
   ] as const) {
     console.log(
-      `| ${name.padEnd(30)} | ${f(row.rawMedianMs).padStart(11)} | ${f(row.runtimeMedianMs).padStart(15)} | ${f(row.ratio, 3).padStart(10)} | ${f(row.rawCpuMedianMs).padStart(10)} | ${f(row.runtimeCpuMedianMs).padStart(14)} | ${f(row.cpuRatio, 3).padStart(9)} |`,
+      `| ${name.padEnd(30)} | ${f(row.rawMedianMs).padStart(15)} | ${f(row.runtimeMedianMs).padStart(19)} | ${f(row.ratio, 3).padStart(21)} | ${f(row.minRatio, 3).padStart(15)} | ${f(row.cpuRatio, 3).padStart(18)} |`,
     );
   }
   console.log(

@@ -19,11 +19,29 @@ function isChatProvider(value: unknown): value is ChatProvider {
   return typeof value === 'object' && value !== null && typeof (value as ChatProvider).stream === 'function';
 }
 
+/**
+ * Built-in providers are shared across runs with identical settings: constructing an HTTP client on
+ * every run costs more than the runtime itself. Bounded so unusual configurations cannot grow it.
+ */
+const sharedProviders = new Map<string, ChatProvider>();
+const SHARED_PROVIDER_LIMIT = 64;
+
+function shared(key: string, create: () => ChatProvider): ChatProvider {
+  let provider = sharedProviders.get(key);
+  if (!provider) {
+    provider = create();
+    if (sharedProviders.size >= SHARED_PROVIDER_LIMIT) sharedProviders.clear();
+    sharedProviders.set(key, provider);
+  }
+  return provider;
+}
+
 /** Returns a memoising `agent → provider` function. Throws AgentsError for unusable settings. */
 export function createProviderResolver(
   settings: ProviderSettings = {},
 ): (agent: AgentDefinition) => ChatProvider {
   const cache = new Map<string, ChatProvider>();
+  const env = typeof process === 'undefined' ? {} : process.env;
   return (agent) => {
     const name = String(agent.model.provider).toLowerCase() as ProviderName;
     const configured = settings[name];
@@ -33,17 +51,20 @@ export function createProviderResolver(
     if (cached) return cached;
     let provider: ChatProvider;
     if (name === 'openai') {
-      const options = (configured ?? {}) as OpenAIProviderOptions;
-      provider = createOpenAIProvider({
-        ...options,
+      const options: OpenAIProviderOptions = {
+        ...((configured ?? {}) as OpenAIProviderOptions),
         ...(agent.model.baseUrl ? { baseUrl: agent.model.baseUrl } : {}),
-      });
+      };
+      // The key includes what the provider reads from the environment, so env changes take effect.
+      const sharedKey = JSON.stringify(['openai', options, env.OPENAI_API_KEY ?? null, env.OPENAI_BASE_URL ?? null]);
+      provider = shared(sharedKey, () => createOpenAIProvider(options));
     } else if (name === 'ollama') {
-      const options = (configured ?? {}) as OllamaProviderOptions;
-      provider = createOllamaProvider({
-        ...options,
+      const options: OllamaProviderOptions = {
+        ...((configured ?? {}) as OllamaProviderOptions),
         ...(agent.model.baseUrl ? { host: agent.model.baseUrl } : {}),
-      });
+      };
+      const sharedKey = JSON.stringify(['ollama', options, env.OLLAMA_HOST ?? null]);
+      provider = shared(sharedKey, () => createOllamaProvider(options));
     } else {
       throw new AgentsError(
         'INVALID_CREW',

@@ -49,19 +49,27 @@ export function streamWithRetry(
   let delivered = false;
   let finished = false;
 
+  let unlink: (() => void) | undefined;
   const startAttempt = (): AsyncIterator<ChatChunk> => {
+    // One controller per attempt, aborted by the run signal or by this attempt's timeout.
+    // (A listener is cheaper than AbortSignal.any on this per-call path.)
     const attemptController = new AbortController();
+    const forward = (): void => attemptController.abort(request.signal.reason);
+    if (request.signal.aborted) forward();
+    else request.signal.addEventListener('abort', forward, { once: true });
+    unlink = () => request.signal.removeEventListener('abort', forward);
     timedOut = false;
     timer = setTimeout(() => {
       timedOut = true;
       attemptController.abort(new Error('timeout'));
     }, timeoutMs);
-    const signal = AbortSignal.any([request.signal, attemptController.signal]);
-    return provider.stream({ ...request, signal })[Symbol.asyncIterator]();
+    return provider.stream({ ...request, signal: attemptController.signal })[Symbol.asyncIterator]();
   };
   const stopTimer = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
+    unlink?.();
+    unlink = undefined;
   };
 
   const onError = async (caught: unknown): Promise<IteratorResult<ChatChunk>> => {
