@@ -191,7 +191,8 @@ async function main(): Promise<void> {
 
   // Paired ratios (each runtime sample against the raw sample taken next to it) cancel slow drift
   // in machine load; minimums approximate the cost on an idle machine.
-  const pairedRatio = (raw: number[], runtime: number[]) => median(runtime.map((value, i) => value / raw[i]!));
+  const pairedRatio = (raw: number[], runtime: number[]) =>
+    median(runtime.map((value, i) => value / raw[i]!));
   const summarise = (raw: Samples, runtime: Samples) => ({
     rawMedianMs: median(raw.wall),
     runtimeMedianMs: median(runtime.wall),

@@ -104,6 +104,23 @@ describe('Ollama provider over real HTTP', () => {
     expect(events.at(-1)).toMatchObject({ type: 'RUN_SUCCEEDED', output: 'B-2 has shipped.' });
   });
 
+  it('asks Ollama for schema-constrained output with `format` for structured tasks', async () => {
+    const schema = { type: 'object', properties: { eta: { type: 'string' } }, required: ['eta'] };
+    server.enqueue({ text: '{"eta": "tomorrow"}' });
+    const result = await runCrew({
+      crew: {
+        ...crew(),
+        tasks: [
+          { name: 'answer', description: 'When does {{id}} arrive?', agent: 'helper', outputSchema: schema },
+        ],
+      },
+      inputs: { id: 'C-3' },
+      providers: { ollama: { host: server.url } },
+    }).result();
+    expect(result).toMatchObject({ status: 'succeeded', structuredOutput: { eta: 'tomorrow' } });
+    expect((server.chatRequests[0]!.body as { format: unknown }).format).toEqual(schema);
+  });
+
   it('tells the user to pull a model Ollama does not have', async () => {
     const events = await collectEvents(
       runCrew({

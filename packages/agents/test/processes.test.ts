@@ -194,3 +194,35 @@ describe('HIERARCHICAL', () => {
     ).toEqual(['boss', 'boss', 'researcher', 'writer']);
   });
 });
+
+describe('allowDelegation outside HIERARCHICAL', () => {
+  it('gives the agent delegate_work for its coworkers only', async () => {
+    server.setFallback((request) => {
+      const body = request.body as Body;
+      const system = body.messages[0]!.content ?? '';
+      if (system.startsWith('You are lead')) {
+        const delegated = body.messages.find((m) => m.role === 'tool');
+        return delegated
+          ? { text: `lead used: ${delegated.content}` }
+          : { toolCalls: [{ name: 'delegate_work', arguments: '{"agent":"helper","task":"compute 2+2"}' }] };
+      }
+      return { text: '4' };
+    });
+    const model = { provider: 'openai' as const, name: 'm', baseUrl: server.url };
+    const result = await runCrew({
+      crew: {
+        name: 'd',
+        agents: [testAgent('lead', model, { allowDelegation: true }), testAgent('helper', model)],
+        tasks: [{ name: 'sum', description: 'sum', agent: 'lead' }],
+      },
+      providers: { openai: { apiKey: 'k' } },
+    }).result();
+    expect(result).toMatchObject({ status: 'succeeded', output: 'lead used: 4' });
+    const tools = bodyOf(0).tools as Array<{
+      function: { parameters: { properties: { agent: { enum: string[] } } } };
+    }>;
+    expect(tools[0]!.function.parameters.properties.agent.enum).toEqual(['helper']);
+    // The coworker itself gets no delegation tool.
+    expect(bodyOf(1).tools).toBeUndefined();
+  });
+});

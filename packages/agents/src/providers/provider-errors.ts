@@ -49,7 +49,7 @@ export function providerStatusError(input: StatusErrorInput): AgentsError {
       },
     );
   }
-  if (status >= 500 || status === 408) {
+  if (status >= 500) {
     return new AgentsError('PROVIDER_ERROR', `${label} at ${url} failed with HTTP ${status}: ${message}`, {
       details: { ...details, retryable: true, retryAfterMs: input.retryAfterMs },
       cause: input.cause,

@@ -56,7 +56,12 @@ export function createProviderResolver(
         ...(agent.model.baseUrl ? { baseUrl: agent.model.baseUrl } : {}),
       };
       // The key includes what the provider reads from the environment, so env changes take effect.
-      const sharedKey = JSON.stringify(['openai', options, env.OPENAI_API_KEY ?? null, env.OPENAI_BASE_URL ?? null]);
+      const sharedKey = JSON.stringify([
+        'openai',
+        options,
+        env.OPENAI_API_KEY ?? null,
+        env.OPENAI_BASE_URL ?? null,
+      ]);
       provider = shared(sharedKey, () => createOpenAIProvider(options));
     } else if (name === 'ollama') {
       const options: OllamaProviderOptions = {
