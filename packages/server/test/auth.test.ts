@@ -96,6 +96,18 @@ describe(`authentication (${BACKEND})`, () => {
     expect(res.status).toBe(401);
   });
 
+  test('a mutation sent over GET is refused, even with a valid key', async () => {
+    const q = encodeURIComponent(
+      'mutation { createApiKey(input: { name: "via GET", scopes: [ADMIN] }) { secret } }',
+    );
+    const res = await fetch(`${server.url}/graphql?query=${q}`, {
+      headers: { authorization: `Bearer ${tenantA.key}`, accept: 'application/json' },
+    });
+    expect(res.status).toBe(405);
+    const keys = await gqlOk(server.url, '{ apiKeys { name } }', {}, tenantA.key);
+    expect(keys.apiKeys.map((k: { name: string }) => k.name)).not.toContain('via GET');
+  });
+
   test('GET /health answers 200 without credentials', async () => {
     const res = await fetch(`${server.url}/health`);
     expect(res.status).toBe(200);
@@ -249,6 +261,28 @@ describe(`session tokens (${BACKEND})`, () => {
     expect(r.data?.createSessionToken ?? null).toBeNull();
     const ok = await mint(read.secret, { subject: 'u', scopes: ['READ'] });
     expect((await gqlOk(server.url, VIEWER, {}, ok.token)).viewer.scopes).toEqual(['read']);
+  });
+
+  test('token and key inputs are checked: field and rule named, nothing minted', async () => {
+    const cases: [string, Record<string, unknown>, string, RegExp][] = [
+      [MINT, { input: { subject: 'u', ttlSeconds: 86_401 } }, 'input.ttlSeconds', /integer from 1 to 86400/],
+      [MINT, { input: { subject: 'u', ttlSeconds: 0 } }, 'input.ttlSeconds', /integer from 1 to 86400/],
+      [MINT, { input: { subject: '   ' } }, 'input.subject', /must not be empty/],
+      [MINT, { input: { subject: 'u', scopes: [] } }, 'input.scopes', /at least one scope/],
+      [CREATE_KEY, { name: 'no scopes', scopes: [] }, 'input.scopes', /at least one of read, write, admin/],
+      [CREATE_KEY, { name: ' ', scopes: ['READ'] }, 'input.name', /must not be empty/],
+    ];
+    const keysBefore = (await gqlOk(server.url, '{ apiKeys { id } }', {}, tenantA.key)).apiKeys.length;
+    for (const [query, variables, field, rule] of cases) {
+      const r = await gql(server.url, query, variables, tenantA.key);
+      expect(r.errors?.[0]?.extensions, JSON.stringify(variables)).toMatchObject({
+        code: 'BAD_INPUT',
+        field,
+      });
+      expect(r.errors![0]!.message).toMatch(rule);
+      for (const v of Object.values(r.data ?? {})) expect(v).toBeNull();
+    }
+    expect((await gqlOk(server.url, '{ apiKeys { id } }', {}, tenantA.key)).apiKeys.length).toBe(keysBefore);
   });
 
   test('a session token cannot mint tokens or create keys, whatever its scopes', async () => {
