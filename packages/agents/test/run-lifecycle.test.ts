@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { createScriptedProvider, type RunEvent, runCrew } from '../src/index.js';
 import { collectEvents, testAgent } from './support/run-helpers.js';
@@ -24,6 +25,17 @@ describe('run lifecycle', () => {
     ]);
     expect(seen).toEqual(events);
     expect(new Set(events.map((e) => e.runId))).toEqual(new Set([run.runId]));
+  });
+
+  it('does not leave listeners on a long-lived signal shared by many runs', async () => {
+    const shutdown = new AbortController();
+    for (let i = 0; i < 5; i++) {
+      const scripted = createScriptedProvider([{ text: 'x' }, { text: 'y' }]);
+      const result = await runCrew({ crew, providers: { scripted }, signal: shutdown.signal }).result();
+      expect(result.status).toBe('succeeded');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
   });
 
   it('run.cancel() stops a run and result() reports it', async () => {

@@ -165,8 +165,13 @@ export function runCrew(options: RunCrewOptions): CrewRun {
   };
   const external = options.signal;
   if (external) {
-    if (external.aborted) cancel(reasonText(external.reason));
-    else external.addEventListener('abort', () => cancel(reasonText(external.reason)), { once: true });
+    const onExternalAbort = (): void => cancel(reasonText(external.reason));
+    if (external.aborted) onExternalAbort();
+    else {
+      external.addEventListener('abort', onExternalAbort, { once: true });
+      // A long-lived signal shared by many runs must not collect one listener per finished run.
+      void resultPromise.then(() => external.removeEventListener('abort', onExternalAbort));
+    }
   }
 
   async function execute(): Promise<void> {
