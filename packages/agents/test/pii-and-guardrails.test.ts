@@ -48,7 +48,7 @@ describe('crew guardrails', () => {
   });
 
   it('redacts PII in inputs before the model sees them and in task outputs', async () => {
-    server.enqueue({ text: 'Reply sent to bob@corp.example, card 4242 4242 4242 4242 noted.' });
+    server.enqueue({ text: 'Reply sent to bob@corp.example,\ncard 4242 4242 4242 4242 noted.' });
     const events = await collectEvents(
       runCrew({
         crew: {
@@ -67,7 +67,12 @@ describe('crew guardrails', () => {
     expect(prompt).not.toContain('4242424242424242');
     expect(prompt).toContain('[REDACTED_EMAIL]');
     const completed = eventsOfType(events, 'TASK_COMPLETED')[0]!;
-    expect(completed.output).toBe('Reply sent to [REDACTED_EMAIL], card [REDACTED_CARD] noted.');
+    expect(completed.output).toBe('Reply sent to [REDACTED_EMAIL],\ncard [REDACTED_CARD] noted.');
+    // The token stream is redacted too (released line by line), so no event leaks the raw values.
+    const tokens = eventsOfType(events, 'TOKEN').map((event) => event.delta);
+    expect(tokens.join('')).toBe(completed.output);
+    expect(JSON.stringify(events)).not.toContain('bob@corp.example');
+    expect(JSON.stringify(events)).not.toContain('4242 4242');
   });
 
   it('an output validator can send the agent back with feedback, and fails the task when retries run out', async () => {

@@ -32,6 +32,7 @@ interface PendingCall {
 }
 
 export const DEFAULT_MAX_ITERATIONS = 8;
+const MAX_HELD_CHARS = 4096;
 
 function parseArguments(raw: string): Record<string, unknown> | undefined {
   if (raw.trim() === '') return {};
@@ -102,10 +103,23 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
     let text = '';
     const calls: PendingCall[] = [];
     let reported: { promptTokens: number; completionTokens: number } | undefined;
+    const redact = ctx.redactStream;
+    let held = '';
     for await (const chunk of streamWithRetry(provider, request, ctx.retry)) {
       if (chunk.type === 'text') {
         text += chunk.text;
-        ctx.emit({ type: 'TOKEN', taskName, agentName, delta: chunk.text });
+        if (!redact) {
+          ctx.emit({ type: 'TOKEN', taskName, agentName, delta: chunk.text });
+        } else {
+          // PII patterns do not span lines: hold text back until a newline, then release it redacted.
+          held += chunk.text;
+          const cut = held.lastIndexOf('\n');
+          if (cut >= 0 || held.length > MAX_HELD_CHARS) {
+            const release = cut >= 0 ? held.slice(0, cut + 1) : held;
+            held = held.slice(release.length);
+            ctx.emit({ type: 'TOKEN', taskName, agentName, delta: redact(release) });
+          }
+        }
       } else if (chunk.type === 'tool_call') {
         calls.push({
           id: chunk.id,
@@ -118,6 +132,7 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
       }
     }
     if (ctx.signal.aborted) throw cancelledError(ctx.signal);
+    if (redact && held) ctx.emit({ type: 'TOKEN', taskName, agentName, delta: redact(held) });
 
     const estimated = reported === undefined;
     const promptTokens =

@@ -16,6 +16,8 @@ export interface RunContext {
   /** Run-wide totals; executors add each LLM call exactly once. */
   usage: UsageTotals;
   providerFor(agent: AgentDefinition): ChatProvider;
+  /** When set, TOKEN deltas are released line by line, redacted (PII guardrail on outputs). */
+  redactStream: ((text: string) => string) | undefined;
   /** The agent's own tools, resolved from the registry (delegation not included). */
   toolsFor(agent: AgentDefinition): AgentTool[];
 }

@@ -225,6 +225,7 @@ export function runCrew(options: RunCrewOptions): CrewRun {
       prices: { ...DEFAULT_PRICES, ...(options.prices ?? {}) },
       usage,
       providerFor,
+      redactStream: crew.redaction?.outputs ? redactText : undefined,
       toolsFor(agent) {
         let tools = toolCache.get(agent.name);
         if (!tools) {
