@@ -5,7 +5,7 @@ import type { Context } from '../graphql/context.js';
 /**
  * Runs each query or mutation in one transaction scoped to the caller's tenant (row-level
  * security), exposed to resolvers as ctx.db. A mutation whose result carries any error is rolled
- * back whole: bad input changes nothing.
+ * back whole and answers data: null: bad input changes nothing.
  */
 export function useTenantTransaction(): Plugin<Context> {
   return {
@@ -16,10 +16,14 @@ export function useTenantTransaction(): Plugin<Context> {
       const open = await ctx.database.beginTenant(ctx.principal.tenantId);
       extendContext({ db: open.tx } as Partial<Context>);
       return {
-        async onExecuteDone({ result }) {
+        async onExecuteDone({ result, setResult }) {
           const errors = 'errors' in result ? result.errors : undefined;
-          if (op?.operation === 'mutation' && errors?.length) await open.rollback();
-          else await open.commit();
+          if (op?.operation === 'mutation' && errors?.length) {
+            await open.rollback();
+            // Nothing was written, so no field may report something as written (an earlier
+            // mutation's new id, say): the whole result is the errors.
+            if ('data' in result && result.data) setResult({ ...result, data: null });
+          } else await open.commit();
         },
       };
     },
