@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { redactPii, runCrew } from '../src/index.js';
+import { defineTool, redactPii, runCrew } from '../src/index.js';
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from './support/index.js';
 import { collectEvents, eventsOfType, testAgent } from './support/run-helpers.js';
 
@@ -105,5 +105,58 @@ describe('crew guardrails', () => {
     const failed = await runCrew({ crew, providers: { openai: { apiKey: 'k' } } }).result();
     expect(failed.status).toBe('failed');
     if (failed.status === 'failed') expect(failed.error.code).toBe('GUARDRAIL_FAILED');
+  });
+});
+
+describe('PII in tool traffic', () => {
+  let server: OpenAICompatibleTestServer;
+  beforeEach(async () => {
+    server = await createOpenAICompatibleTestServer();
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it('events carry redacted tool args and results while the tool and model get the real values', async () => {
+    let toolSaw = '';
+    const lookup = defineTool({
+      name: 'lookup_customer',
+      description: 'Find a customer by email',
+      input: { type: 'object', properties: { email: { type: 'string' } }, required: ['email'] },
+      handler: (args: Record<string, unknown>) => {
+        toolSaw = String(args.email);
+        return 'phone +44 20 7946 0958';
+      },
+    });
+    server.enqueue(
+      { toolCalls: [{ name: 'lookup_customer', arguments: '{"email":"carol@shop.example"}' }] },
+      { text: 'Found them.' },
+    );
+    const events = await collectEvents(
+      runCrew({
+        crew: {
+          name: 'c',
+          agents: [
+            testAgent(
+              'a',
+              { provider: 'openai', name: 'm', baseUrl: server.url },
+              { tools: ['lookup_customer'] },
+            ),
+          ],
+          tasks: [{ name: 't', description: 'Find the customer', agent: 'a' }],
+          guardrails: { redactPii: { inputs: true, outputs: true } },
+        },
+        tools: [lookup],
+        providers: { openai: { apiKey: 'k' } },
+      }),
+    );
+    expect(toolSaw).toBe('carol@shop.example');
+    expect(eventsOfType(events, 'TOOL_CALL')[0]!.args).toEqual({ email: '[REDACTED_EMAIL]' });
+    expect(eventsOfType(events, 'TOOL_RESULT')[0]!.result).toBe('phone [REDACTED_PHONE]');
+    const toolMessage = (
+      server.chatRequests[1]!.body as { messages: Array<{ role: string; content: string }> }
+    ).messages.find((message) => message.role === 'tool');
+    expect(toolMessage!.content).toBe('phone +44 20 7946 0958');
+    expect(JSON.stringify(events)).not.toContain('carol@shop.example');
   });
 });

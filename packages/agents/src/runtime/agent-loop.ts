@@ -2,6 +2,7 @@ import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messag
 import type { AgentDefinition } from '../crew/crew-definition.js';
 import { AgentsError } from '../errors/agents-error.js';
 import type { UsageTotals } from '../events/run-event.js';
+import { redactValue } from '../guardrails/redact-value.js';
 import type { ChatRequest, ToolSpec } from '../providers/chat-provider.js';
 import { messageText } from '../providers/langchain-messages.js';
 import { cancelledError, streamWithRetry } from '../providers/retry-policy.js';
@@ -186,7 +187,7 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
         agentName,
         toolCallId: call.id,
         toolName: call.name,
-        args: call.args ?? call.rawArguments,
+        args: redact ? redactValue(call.args ?? call.rawArguments, redact) : (call.args ?? call.rawArguments),
       });
     }
     const results = await Promise.all(
@@ -224,7 +225,8 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
           agentName,
           toolCallId: call.id,
           toolName: call.name,
-          result,
+          // The model gets the real result; the event (persisted, fanned out) gets the redacted copy.
+          result: redact ? redact(result) : result,
           isError,
           durationMs: Math.round(performance.now() - started),
         });

@@ -2,6 +2,7 @@ import { AIMessage, type BaseMessage, HumanMessage, SystemMessage } from '@langc
 import type { AgentDefinition, TaskDefinition } from '../crew/crew-definition.js';
 import { AgentsError } from '../errors/agents-error.js';
 import type { UsageTotals } from '../events/run-event.js';
+import { redactValue } from '../guardrails/redact-value.js';
 import type { AgentTool } from '../tools/define-tool.js';
 import { DEFAULT_MAX_ITERATIONS, runAgentLoop } from './agent-loop.js';
 import type { ApprovalGate } from './approval-gate.js';
@@ -57,15 +58,6 @@ function taskPrompt(input: TaskExecutionInput): string {
     );
   }
   return parts.join('\n\n');
-}
-
-function redactDeep(value: unknown, redact: (text: string) => string): unknown {
-  if (typeof value === 'string') return redact(value);
-  if (Array.isArray(value)) return value.map((item) => redactDeep(item, redact));
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactDeep(item, redact)]));
-  }
-  return value;
 }
 
 /**
@@ -133,7 +125,7 @@ export async function executeTask(ctx: RunContext, input: TaskExecutionInput): P
         result = {
           output: redact(result.output),
           ...(result.structuredOutput !== undefined
-            ? { structuredOutput: redactDeep(result.structuredOutput, redact) }
+            ? { structuredOutput: redactValue(result.structuredOutput, redact) }
             : {}),
         };
       }
