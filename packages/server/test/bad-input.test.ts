@@ -428,3 +428,38 @@ describe(`whole operations (${BACKEND})`, () => {
     expect(small.body.data).toEqual({ viewer: { kind: 'API_KEY' } });
   });
 });
+
+describe(`in production mode (${BACKEND})`, () => {
+  let prod: TestServer;
+  beforeAll(async () => {
+    prod = await startTestServer({ production: true });
+  });
+  afterAll(() => prod?.closeAll());
+
+  test('expected errors keep their code and message, with no internals attached', async () => {
+    const unauth = await gql(prod.url, '{ viewer { kind } }');
+    expect(unauth.status).toBe(401);
+    expect(unauth.errors![0]).toMatchObject({
+      message: expect.stringMatching(/Authentication required/),
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
+    const t = await createTenant(prod.url, prod.admin, 'Prod tenant');
+    const bad = await gql(prod.url, '{ crew(id: "garbage") { id } }', {}, t.key);
+    expectBadInput(bad, 'id', /not a valid Crew id/);
+    const cycle = await gql(
+      prod.url,
+      CREATE,
+      { input: { ...validCrew(), tasks: [task('a', 'alice', ['b']), task('b', 'bob', ['a'])] } },
+      t.key,
+    );
+    expectBadInput(cycle, 'input.tasks', /must not form a cycle/);
+    const missing = Buffer.from('Crew:doesnotexist').toString('base64');
+    const nf = await gql(prod.url, 'query($id: ID!) { node(id: $id) { id } }', { id: missing }, t.key);
+    expect(nf.errors![0]!.extensions?.code).toBe('NOT_FOUND');
+    const forbidden = await gql(prod.url, '{ crews(first: 1) { edges { cursor } } }', {}, prod.admin);
+    expect(forbidden.errors![0]!.extensions?.code).toBe('FORBIDDEN');
+    for (const r of [unauth, bad, cycle, nf, forbidden]) {
+      expect(JSON.stringify(r)).not.toMatch(/originalError|stack|\.ts:\d+/);
+    }
+  });
+});
