@@ -2,6 +2,7 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig([
   {
+    // The library: dependencies stay external.
     entry: ['src/index.ts'],
     format: ['esm', 'cjs'],
     dts: true,
@@ -11,10 +12,17 @@ export default defineConfig([
     target: 'node20',
   },
   {
+    // The CLI: pure-JS dependencies are bundled in, which roughly halves module loading at start.
+    // Packages that load WebAssembly or native files by relative path stay external.
     entry: ['src/cli.ts'],
+    outDir: 'dist/cli',
     format: ['esm'],
     sourcemap: true,
     shims: true,
     target: 'node20',
+    noExternal: [/^(?!@prisma\/|@electric-sql\/|pglite-prisma-adapter|pg$|pg-|\.prisma).*/],
+    banner: {
+      js: "import { createRequire as __troupeCreateRequire } from 'node:module'; const require = __troupeCreateRequire(import.meta.url);",
+    },
   },
 ]);

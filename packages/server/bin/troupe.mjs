@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js';
+import { main } from '../dist/cli/cli.js';
 
 main().catch((err) => {
   console.error(err);
