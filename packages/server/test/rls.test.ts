@@ -9,6 +9,7 @@ import { BACKEND, createTestDatabase, type TestDatabase } from './support/backen
 interface Seeded {
   tenantId: string;
   apiKeyId: string;
+  apiKeyHash: string;
   crewId: string;
   agentId: string;
   taskId: string;
@@ -21,6 +22,7 @@ let B: Seeded;
 
 async function seedTenant(name: string): Promise<Seeded> {
   const tenantId = randomUUID();
+  const apiKeyHash = randomBytes(32).toString('hex');
   return db.withTenant(tenantId, async (tx) => {
     await tx.tenant.create({ data: { id: tenantId, name } });
     const key = await tx.apiKey.create({
@@ -28,7 +30,7 @@ async function seedTenant(name: string): Promise<Seeded> {
         tenantId,
         name: `${name} key`,
         prefix: 'trp_test',
-        hashedSecret: randomBytes(32).toString('hex'),
+        hashedSecret: apiKeyHash,
         scopes: ['admin'],
       },
     });
@@ -55,7 +57,7 @@ async function seedTenant(name: string): Promise<Seeded> {
         agentId: agent.id,
       },
     });
-    return { tenantId, apiKeyId: key.id, crewId: crew.id, agentId: agent.id, taskId: task.id };
+    return { tenantId, apiKeyId: key.id, apiKeyHash, crewId: crew.id, agentId: agent.id, taskId: task.id };
   });
 }
 
@@ -126,6 +128,34 @@ describe(`row-level security (${BACKEND})`, () => {
     // Ground truth: both tenants' crews are there.
     const all = await privileged<{ n: number }>((q) => q('SELECT count(*)::int AS n FROM "Crew"'));
     expect(all[0]!.n).toBe(2);
+  });
+
+  test('the tenant setting does not outlive its transaction on any pooled connection', async () => {
+    await Promise.all([A, B].map((t) => db.withTenant(t.tenantId, (tx) => tx.crew.count())));
+    const counts = await Promise.all(Array.from({ length: 12 }, () => db.prisma.crew.count()));
+    expect(counts).toEqual(Array(12).fill(0));
+    const settings = await db.prisma.$queryRawUnsafe<{ tid: string | null }[]>(
+      "SELECT current_setting('app.tenant_id', true) AS tid",
+    );
+    expect(settings[0]!.tid ?? '').toBe('');
+  });
+
+  test('the authentication lookup sees exactly the one key whose hash it holds, and can change nothing', async () => {
+    const seen = await db.withApiKeyHash(B.apiKeyHash, async (tx) => ({
+      keys: await tx.$queryRawUnsafe<{ id: string }[]>('SELECT id FROM "ApiKey"'),
+      crews: await tx.crew.count(),
+      tenants: await tx.tenant.count(),
+      revoke: (await tx.apiKey.updateMany({ where: { id: B.apiKeyId }, data: { revokedAt: new Date() } }))
+        .count,
+      remove: await tx.$executeRawUnsafe('DELETE FROM "ApiKey"'),
+    }));
+    expect(seen).toEqual({ keys: [{ id: B.apiKeyId }], crews: 0, tenants: 0, revoke: 0, remove: 0 });
+    const unknown = await db.withApiKeyHash('0'.repeat(64), (tx) => tx.apiKey.count());
+    expect(unknown).toBe(0);
+    const key = await db.withTenant(B.tenantId, (tx) =>
+      tx.apiKey.findUnique({ where: { id: B.apiKeyId }, select: { revokedAt: true } }),
+    );
+    expect(key).toEqual({ revokedAt: null });
   });
 
   test('inserting a row for another tenant inside a tenant’s transaction fails (WITH CHECK)', async () => {
