@@ -104,6 +104,32 @@ describe('Ollama provider over real HTTP', () => {
     expect(events.at(-1)).toMatchObject({ type: 'RUN_SUCCEEDED', output: 'B-2 has shipped.' });
   });
 
+  it('understands several <tool_call> blocks written as text, and leaves prose alone', async () => {
+    server.enqueue(
+      {
+        text: '<tool_call>\n{"name": "lookup_order", "arguments": {"orderId": "C-1"}}\n</tool_call>\n<tool_call>\n{"name": "lookup_order", "arguments": {"orderId": "C-2"}}\n</tool_call>',
+      },
+      { text: 'I would call {"name": "lookup_order"} but will not.' },
+    );
+    const events = await collectEvents(
+      runCrew({
+        crew: crew('llama3.1:8b', ['lookup_order']),
+        inputs: { id: 'C' },
+        tools: [lookup],
+        providers: { ollama: { host: server.url } },
+      }),
+    );
+    expect(
+      eventsOfType(events, 'TOOL_RESULT')
+        .map((e) => e.result)
+        .sort(),
+    ).toEqual(['order C-1: shipped', 'order C-2: shipped']);
+    expect(events.at(-1)).toMatchObject({
+      type: 'RUN_SUCCEEDED',
+      output: 'I would call {"name": "lookup_order"} but will not.',
+    });
+  });
+
   it('asks Ollama for schema-constrained output with `format` for structured tasks', async () => {
     const schema = { type: 'object', properties: { eta: { type: 'string' } }, required: ['eta'] };
     server.enqueue({ text: '{"eta": "tomorrow"}' });

@@ -112,6 +112,31 @@ describe('OpenAI provider over real HTTP', () => {
     expect(events.at(-1)).toMatchObject({ type: 'RUN_SUCCEEDED', output: 'Paris 18C, Lisbon 25C' });
   });
 
+  it('handles compatible servers that omit the tool-call index', async () => {
+    server.enqueue(
+      {
+        omitToolCallIndex: true,
+        toolCalls: [
+          { id: 'a1', name: 'get_weather', arguments: ['{"city"', ': "Paris"}'] },
+          { id: 'b2', name: 'get_weather', arguments: ['{"city": ', '"Lisbon"}'] },
+        ],
+      },
+      { text: 'ok' },
+    );
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(['get_weather']),
+        inputs: { topic: 'weather' },
+        tools: [weather],
+        providers: { openai: { apiKey: 'k' } },
+      }),
+    );
+    expect(eventsOfType(events, 'TOOL_CALL').map((call) => [call.toolCallId, call.args])).toEqual([
+      ['a1', { city: 'Paris' }],
+      ['b2', { city: 'Lisbon' }],
+    ]);
+  });
+
   it('feeds tool errors back to the model instead of failing the run', async () => {
     const broken = defineTool({
       name: 'broken',

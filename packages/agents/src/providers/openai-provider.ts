@@ -84,6 +84,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): ChatP
 }
 
 type CompletionStream = AsyncIterable<ChatCompletionChunk>;
+type ToolCallDelta = Omit<ChatCompletionChunk.Choice.Delta.ToolCall, 'index'> & { index?: number };
 
 /**
  * Maps OpenAI stream chunks to `ChatChunk`s: text deltas pass straight through (this is the
@@ -135,6 +136,30 @@ class OpenAIChunkIterator implements AsyncIterableIterator<ChatChunk> {
     );
   }
 
+  /**
+   * Accumulates one tool-call delta. OpenAI sends `index`; some compatible servers omit it (then a
+   * new `id` starts a new call) or send `arguments` as an object instead of a JSON string.
+   */
+  private addToolCallDelta(part: ToolCallDelta): void {
+    let index: number;
+    if (typeof part.index === 'number') index = part.index;
+    else {
+      const lastIndex = this.pending.size - 1;
+      const last = this.pending.get(lastIndex);
+      index = !last || (part.id && last.id && part.id !== last.id) ? this.pending.size : lastIndex;
+    }
+    let call = this.pending.get(index);
+    if (!call) {
+      call = { id: part.id ?? '', name: '', arguments: '' };
+      this.pending.set(index, call);
+    }
+    if (part.id) call.id = part.id;
+    if (part.function?.name) call.name += part.function.name;
+    const args: unknown = part.function?.arguments;
+    if (typeof args === 'string') call.arguments += args;
+    else if (args !== undefined && args !== null) call.arguments += JSON.stringify(args);
+  }
+
   private take(
     result: IteratorResult<ChatCompletionChunk>,
   ): IteratorResult<ChatChunk> | Promise<IteratorResult<ChatChunk>> {
@@ -156,16 +181,7 @@ class OpenAIChunkIterator implements AsyncIterableIterator<ChatChunk> {
     let text: ChatChunk | undefined;
     if (delta?.content) text = { type: 'text', text: delta.content };
     if (delta?.tool_calls) {
-      for (const part of delta.tool_calls) {
-        let call = this.pending.get(part.index);
-        if (!call) {
-          call = { id: part.id ?? '', name: '', arguments: '' };
-          this.pending.set(part.index, call);
-        }
-        if (part.id) call.id = part.id;
-        if (part.function?.name) call.name += part.function.name;
-        if (part.function?.arguments) call.arguments += part.function.arguments;
-      }
+      for (const part of delta.tool_calls) this.addToolCallDelta(part);
     }
     if (chunk.usage) {
       const usage: ChatChunk = {

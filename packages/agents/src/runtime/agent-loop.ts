@@ -11,7 +11,7 @@ import type { JsonSchema } from '../tools/json-schema.js';
 import { priceCall } from '../usage/price-table.js';
 import { addUsage } from '../usage/usage-totals.js';
 import type { RunContext } from './run-context.js';
-import { parseTextToolCall } from './text-tool-calls.js';
+import { parseTextToolCalls } from './text-tool-calls.js';
 
 export interface AgentLoopInput {
   agent: AgentDefinition;
@@ -156,14 +156,16 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
     });
 
     if (calls.length === 0 && toolNames.size > 0) {
-      const fromText = parseTextToolCall(text, toolNames);
+      const fromText = parseTextToolCalls(text, toolNames);
       if (fromText) {
-        calls.push({
-          id: `text_call_${iteration}`,
-          name: fromText.name,
-          rawArguments: fromText.arguments,
-          args: parseArguments(fromText.arguments),
-        });
+        for (const [index, call] of fromText.entries()) {
+          calls.push({
+            id: `text_call_${iteration}_${index}`,
+            name: call.name,
+            rawArguments: call.arguments,
+            args: parseArguments(call.arguments),
+          });
+        }
         text = '';
       }
     }

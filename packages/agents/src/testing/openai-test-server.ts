@@ -19,6 +19,8 @@ export type OpenAITestReply =
       /** Pause before the first chunk / between chunks. */
       firstChunkDelayMs?: number;
       chunkDelayMs?: number;
+      /** Imitate compatible servers that leave `index` out of tool-call deltas (the `id` is repeated instead). */
+      omitToolCallIndex?: boolean;
     }
   | { error: { status: number; message?: string; type?: string; headers?: Record<string, string> } }
   /** Accept the request and never answer (until the client goes away). */
@@ -203,19 +205,25 @@ export async function createOpenAICompatibleTestServer(
       if (response.destroyed) return;
       sse(response, chunk({ content: text }));
     }
+    const slot = (i: number, id: string) => (reply.omitToolCallIndex ? { id } : { index: i });
     for (const [i, call] of calls.entries()) {
       sse(
         response,
         chunk({
           tool_calls: [
-            { index: i, id: call.id, type: 'function', function: { name: call.name, arguments: '' } },
+            {
+              ...slot(i, call.id),
+              id: call.id,
+              type: 'function',
+              function: { name: call.name, arguments: '' },
+            },
           ],
         }),
       );
       for (const piece of call.pieces) {
         if (pause > 0 && !(await waitUnlessClosed(pause, response))) return;
         if (response.destroyed) return;
-        sse(response, chunk({ tool_calls: [{ index: i, function: { arguments: piece } }] }));
+        sse(response, chunk({ tool_calls: [{ ...slot(i, call.id), function: { arguments: piece } }] }));
       }
     }
     sse(response, chunk({}, finishReason));
