@@ -63,6 +63,8 @@ export const SECRET = randomBytes(32).toString('hex');
 
 export interface TestServer extends TroupeServer {
   admin: string;
+  /** Postgres only: the superuser URL of the server's database. */
+  databaseUrl?: string;
   closeAll(): Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export async function startTestServer(
   return {
     ...server,
     admin: ADMIN_KEY,
+    databaseUrl: tdb.url,
     async closeAll() {
       await server.close();
       await tdb.close();
