@@ -1,0 +1,81 @@
+import { type ApiKeysResource, apiKeysResource } from './resources/api-keys';
+import { type CrewsResource, crewsResource } from './resources/crews';
+import { type SessionTokensResource, sessionTokensResource } from './resources/session-tokens';
+import { type TenantsResource, tenantsResource } from './resources/tenants';
+import { type Viewer, viewerResource } from './resources/viewer';
+import { createHttpTransport } from './transport/http-transport';
+import type { RetryOptions } from './transport/retry-policy';
+import {
+  documentText,
+  type RequestArgs,
+  type RequestOptions,
+  type RunDocument,
+  type TypedDocument,
+} from './typed-document';
+
+export interface TroupeClientOptions {
+  /** The server's base URL, with or without the trailing `/graphql`. */
+  url: string;
+  /** A tenant API key (server side only: never ship it to a browser). */
+  apiKey?: string;
+  /**
+   * Called before every HTTP request; its result is sent as the bearer token. Use it for
+   * short-lived session tokens in browsers. Falls back to `apiKey` when it returns nothing.
+   */
+  getToken?: () => string | null | undefined | Promise<string | null | undefined>;
+  /** A fetch implementation; default: the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Headers sent with every request. */
+  headers?: Record<string, string>;
+  /** Retries of queries when the server is unreachable or answers 502/503/504; `false` turns them off. */
+  retry?: RetryOptions | false;
+}
+
+export interface TroupeClient {
+  /** Runs an operation given as text; type the result with the type argument. */
+  request<TResult = unknown>(
+    document: string,
+    variables?: Record<string, unknown>,
+    options?: RequestOptions,
+  ): Promise<TResult>;
+  /** Runs a typed document (GraphQL Code Generator client preset); result and variables are checked. */
+  request<TResult, TVariables>(
+    document: TypedDocument<TResult, TVariables>,
+    ...args: RequestArgs<NoInfer<TVariables>>
+  ): Promise<TResult>;
+  /** Who is calling. */
+  viewer(options?: RequestOptions): Promise<Viewer>;
+  crews: CrewsResource;
+  apiKeys: ApiKeysResource;
+  sessionTokens: SessionTokensResource;
+  tenants: TenantsResource;
+}
+
+/**
+ * A client for a Troupe server. Every failure rejects with a `TroupeError` (an abort rejects with
+ * the signal's reason).
+ */
+export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
+  const execute = createHttpTransport(options);
+  const run: RunDocument = (document, variables, requestOptions) =>
+    execute(
+      documentText(document),
+      variables as Record<string, unknown> | undefined,
+      requestOptions,
+    ) as never;
+
+  return {
+    request(
+      document: unknown,
+      variables?: Record<string, unknown>,
+      requestOptions?: RequestOptions,
+    ): Promise<never> {
+      return execute(documentText(document), variables, requestOptions) as Promise<never>;
+    },
+    viewer: viewerResource(run),
+    crews: crewsResource(run),
+    apiKeys: apiKeysResource(run),
+    sessionTokens: sessionTokensResource(run),
+    tenants: tenantsResource(run),
+  };
+}

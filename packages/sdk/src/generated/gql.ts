@@ -1,0 +1,104 @@
+/* eslint-disable */
+import * as types from './graphql';
+
+
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "\n  fragment ApiKeyFields on ApiKey {\n    id\n    name\n    prefix\n    scopes\n    createdAt\n    lastUsedAt\n    revokedAt\n  }\n": typeof types.ApiKeyFieldsFragmentDoc,
+    "\n  query ApiKeys {\n    apiKeys {\n      ...ApiKeyFields\n    }\n  }\n": typeof types.ApiKeysDocument,
+    "\n  mutation CreateApiKey($input: CreateApiKeyInput!) {\n    createApiKey(input: $input) {\n      apiKey {\n        ...ApiKeyFields\n      }\n      secret\n    }\n  }\n": typeof types.CreateApiKeyDocument,
+    "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      apiKey {\n        ...ApiKeyFields\n      }\n    }\n  }\n": typeof types.RevokeApiKeyDocument,
+    "\n  fragment CrewFields on Crew {\n    id\n    name\n    description\n    process\n    version\n    createdAt\n    updatedAt\n    manager {\n      name\n    }\n    agents {\n      id\n      name\n      role\n      goal\n      backstory\n      instructions\n      tools\n      allowDelegation\n      maxIterations\n      model {\n        provider\n        name\n        temperature\n        maxTokens\n      }\n    }\n    tasks {\n      id\n      name\n      description\n      expectedOutput\n      outputSchema\n      requiresApproval\n      agent {\n        name\n      }\n      dependsOn {\n        name\n      }\n    }\n  }\n": typeof types.CrewFieldsFragmentDoc,
+    "\n  query Crews($first: Int, $after: String) {\n    crews(first: $first, after: $after) {\n      edges {\n        node {\n          ...CrewFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": typeof types.CrewsDocument,
+    "\n  query Crew($id: ID!) {\n    crew(id: $id) {\n      ...CrewFields\n    }\n  }\n": typeof types.CrewDocument,
+    "\n  mutation CreateCrew($input: CreateCrewInput!) {\n    createCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": typeof types.CreateCrewDocument,
+    "\n  mutation UpdateCrew($input: UpdateCrewInput!) {\n    updateCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": typeof types.UpdateCrewDocument,
+    "\n  mutation DeleteCrew($id: ID!) {\n    deleteCrew(id: $id) {\n      deletedId\n    }\n  }\n": typeof types.DeleteCrewDocument,
+    "\n  mutation CreateSessionToken($input: CreateSessionTokenInput!) {\n    createSessionToken(input: $input) {\n      token\n      expiresAt\n    }\n  }\n": typeof types.CreateSessionTokenDocument,
+    "\n  mutation CreateTenant($input: CreateTenantInput!) {\n    createTenant(input: $input) {\n      tenant {\n        id\n        name\n        createdAt\n      }\n      apiKey {\n        id\n        name\n        prefix\n        scopes\n        createdAt\n        secret\n      }\n    }\n  }\n": typeof types.CreateTenantDocument,
+    "\n  query Viewer {\n    viewer {\n      kind\n      scopes\n      subject\n      tenant {\n        id\n        name\n        createdAt\n      }\n    }\n  }\n": typeof types.ViewerDocument,
+};
+const documents: Documents = {
+    "\n  fragment ApiKeyFields on ApiKey {\n    id\n    name\n    prefix\n    scopes\n    createdAt\n    lastUsedAt\n    revokedAt\n  }\n": types.ApiKeyFieldsFragmentDoc,
+    "\n  query ApiKeys {\n    apiKeys {\n      ...ApiKeyFields\n    }\n  }\n": types.ApiKeysDocument,
+    "\n  mutation CreateApiKey($input: CreateApiKeyInput!) {\n    createApiKey(input: $input) {\n      apiKey {\n        ...ApiKeyFields\n      }\n      secret\n    }\n  }\n": types.CreateApiKeyDocument,
+    "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      apiKey {\n        ...ApiKeyFields\n      }\n    }\n  }\n": types.RevokeApiKeyDocument,
+    "\n  fragment CrewFields on Crew {\n    id\n    name\n    description\n    process\n    version\n    createdAt\n    updatedAt\n    manager {\n      name\n    }\n    agents {\n      id\n      name\n      role\n      goal\n      backstory\n      instructions\n      tools\n      allowDelegation\n      maxIterations\n      model {\n        provider\n        name\n        temperature\n        maxTokens\n      }\n    }\n    tasks {\n      id\n      name\n      description\n      expectedOutput\n      outputSchema\n      requiresApproval\n      agent {\n        name\n      }\n      dependsOn {\n        name\n      }\n    }\n  }\n": types.CrewFieldsFragmentDoc,
+    "\n  query Crews($first: Int, $after: String) {\n    crews(first: $first, after: $after) {\n      edges {\n        node {\n          ...CrewFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": types.CrewsDocument,
+    "\n  query Crew($id: ID!) {\n    crew(id: $id) {\n      ...CrewFields\n    }\n  }\n": types.CrewDocument,
+    "\n  mutation CreateCrew($input: CreateCrewInput!) {\n    createCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": types.CreateCrewDocument,
+    "\n  mutation UpdateCrew($input: UpdateCrewInput!) {\n    updateCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": types.UpdateCrewDocument,
+    "\n  mutation DeleteCrew($id: ID!) {\n    deleteCrew(id: $id) {\n      deletedId\n    }\n  }\n": types.DeleteCrewDocument,
+    "\n  mutation CreateSessionToken($input: CreateSessionTokenInput!) {\n    createSessionToken(input: $input) {\n      token\n      expiresAt\n    }\n  }\n": types.CreateSessionTokenDocument,
+    "\n  mutation CreateTenant($input: CreateTenantInput!) {\n    createTenant(input: $input) {\n      tenant {\n        id\n        name\n        createdAt\n      }\n      apiKey {\n        id\n        name\n        prefix\n        scopes\n        createdAt\n        secret\n      }\n    }\n  }\n": types.CreateTenantDocument,
+    "\n  query Viewer {\n    viewer {\n      kind\n      scopes\n      subject\n      tenant {\n        id\n        name\n        createdAt\n      }\n    }\n  }\n": types.ViewerDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment ApiKeyFields on ApiKey {\n    id\n    name\n    prefix\n    scopes\n    createdAt\n    lastUsedAt\n    revokedAt\n  }\n"): typeof import('./graphql').ApiKeyFieldsFragmentDoc;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ApiKeys {\n    apiKeys {\n      ...ApiKeyFields\n    }\n  }\n"): typeof import('./graphql').ApiKeysDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateApiKey($input: CreateApiKeyInput!) {\n    createApiKey(input: $input) {\n      apiKey {\n        ...ApiKeyFields\n      }\n      secret\n    }\n  }\n"): typeof import('./graphql').CreateApiKeyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RevokeApiKey($id: ID!) {\n    revokeApiKey(id: $id) {\n      apiKey {\n        ...ApiKeyFields\n      }\n    }\n  }\n"): typeof import('./graphql').RevokeApiKeyDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment CrewFields on Crew {\n    id\n    name\n    description\n    process\n    version\n    createdAt\n    updatedAt\n    manager {\n      name\n    }\n    agents {\n      id\n      name\n      role\n      goal\n      backstory\n      instructions\n      tools\n      allowDelegation\n      maxIterations\n      model {\n        provider\n        name\n        temperature\n        maxTokens\n      }\n    }\n    tasks {\n      id\n      name\n      description\n      expectedOutput\n      outputSchema\n      requiresApproval\n      agent {\n        name\n      }\n      dependsOn {\n        name\n      }\n    }\n  }\n"): typeof import('./graphql').CrewFieldsFragmentDoc;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Crews($first: Int, $after: String) {\n    crews(first: $first, after: $after) {\n      edges {\n        node {\n          ...CrewFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n"): typeof import('./graphql').CrewsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Crew($id: ID!) {\n    crew(id: $id) {\n      ...CrewFields\n    }\n  }\n"): typeof import('./graphql').CrewDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateCrew($input: CreateCrewInput!) {\n    createCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n"): typeof import('./graphql').CreateCrewDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateCrew($input: UpdateCrewInput!) {\n    updateCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n"): typeof import('./graphql').UpdateCrewDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeleteCrew($id: ID!) {\n    deleteCrew(id: $id) {\n      deletedId\n    }\n  }\n"): typeof import('./graphql').DeleteCrewDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateSessionToken($input: CreateSessionTokenInput!) {\n    createSessionToken(input: $input) {\n      token\n      expiresAt\n    }\n  }\n"): typeof import('./graphql').CreateSessionTokenDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateTenant($input: CreateTenantInput!) {\n    createTenant(input: $input) {\n      tenant {\n        id\n        name\n        createdAt\n      }\n      apiKey {\n        id\n        name\n        prefix\n        scopes\n        createdAt\n        secret\n      }\n    }\n  }\n"): typeof import('./graphql').CreateTenantDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Viewer {\n    viewer {\n      kind\n      scopes\n      subject\n      tenant {\n        id\n        name\n        createdAt\n      }\n    }\n  }\n"): typeof import('./graphql').ViewerDocument;
+
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}

@@ -1,0 +1,569 @@
+/* eslint-disable */
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+export type AgentInput = {
+  allowDelegation?: boolean | null | undefined;
+  backstory?: string | null | undefined;
+  goal?: string | null | undefined;
+  instructions?: string | null | undefined;
+  /** Bound on the tool-calling loop (1-100, default 10). */
+  maxIterations?: number | null | undefined;
+  model: ModelInput;
+  /** Unique within the crew; tasks refer to agents by name. */
+  name: string;
+  role: string;
+  /** Names of tools the agent may call. */
+  tools?: Array<string> | null | undefined;
+};
+
+export type CreateApiKeyInput = {
+  name: string;
+  scopes: Array<Scope>;
+};
+
+export type CreateCrewInput = {
+  agents: Array<AgentInput>;
+  description?: string | null | undefined;
+  /** HIERARCHICAL only: the name of the agent that manages. */
+  manager?: string | null | undefined;
+  name: string;
+  process?: CrewProcess | null | undefined;
+  tasks: Array<TaskInput>;
+};
+
+/** A short-lived token for one end user of a host app. */
+export type CreateSessionTokenInput = {
+  /** At most the scopes of the key that mints it. Default: READ. */
+  scopes?: Array<Scope> | null | undefined;
+  /** Your identifier for the end user. */
+  subject: string;
+  /** When given, the token can only touch these threads. */
+  threadIds?: Array<string> | null | undefined;
+  /** Default 3600, at most 86400. */
+  ttlSeconds?: number | null | undefined;
+};
+
+export type CreateTenantInput = {
+  name: string;
+};
+
+/** How a crew runs its tasks. */
+export type CrewProcess =
+  | 'HIERARCHICAL'
+  | 'PARALLEL'
+  | 'SEQUENTIAL';
+
+export type ModelInput = {
+  maxTokens?: number | null | undefined;
+  /** Model name, e.g. gpt-4o-mini or llama3.2. */
+  name: string;
+  provider: ModelProvider;
+  /** 0 to 2. */
+  temperature?: number | null | undefined;
+};
+
+/** OPENAI (or any OpenAI-compatible URL via OPENAI_BASE_URL), OLLAMA, OPENAI_COMPATIBLE, SCRIPTED (deterministic demos and tests). */
+export type ModelProvider =
+  | 'OLLAMA'
+  | 'OPENAI'
+  | 'OPENAI_COMPATIBLE'
+  | 'SCRIPTED';
+
+export type PrincipalKind =
+  | 'ADMIN'
+  | 'API_KEY'
+  | 'SESSION';
+
+/** API key scopes: ADMIN implies WRITE, which implies READ. */
+export type Scope =
+  | 'ADMIN'
+  | 'READ'
+  | 'WRITE';
+
+export type TaskInput = {
+  /** Name of one of the crew’s agents. */
+  agent: string;
+  /** Names of tasks this one needs; they must not form a cycle. */
+  dependsOn?: Array<string> | null | undefined;
+  /** Template with {{input}} placeholders. */
+  description: string;
+  expectedOutput?: string | null | undefined;
+  /** Unique within the crew. */
+  name: string;
+  /** JSON Schema for structured output. */
+  outputSchema?: unknown;
+  requiresApproval?: boolean | null | undefined;
+};
+
+/** Fields left out keep their value; agents and tasks, when given, replace the lists (matched by name). */
+export type UpdateCrewInput = {
+  agents?: Array<AgentInput> | null | undefined;
+  description?: string | null | undefined;
+  id: string;
+  manager?: string | null | undefined;
+  name?: string | null | undefined;
+  process?: CrewProcess | null | undefined;
+  tasks?: Array<TaskInput> | null | undefined;
+};
+
+export type ApiKeyFieldsFragment = { id: string, name: string, prefix: string, scopes: Array<Scope>, createdAt: string, lastUsedAt: string | null, revokedAt: string | null };
+
+export type ApiKeysQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ApiKeysQuery = { apiKeys: Array<{ id: string, name: string, prefix: string, scopes: Array<Scope>, createdAt: string, lastUsedAt: string | null, revokedAt: string | null }> };
+
+export type CreateApiKeyMutationVariables = Exact<{
+  input: CreateApiKeyInput;
+}>;
+
+
+export type CreateApiKeyMutation = { createApiKey: { secret: string, apiKey: { id: string, name: string, prefix: string, scopes: Array<Scope>, createdAt: string, lastUsedAt: string | null, revokedAt: string | null } } };
+
+export type RevokeApiKeyMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RevokeApiKeyMutation = { revokeApiKey: { apiKey: { id: string, name: string, prefix: string, scopes: Array<Scope>, createdAt: string, lastUsedAt: string | null, revokedAt: string | null } } };
+
+export type CrewFieldsFragment = { id: string, name: string, description: string, process: CrewProcess, version: number, createdAt: string, updatedAt: string, manager: { name: string } | null, agents: Array<{ id: string, name: string, role: string, goal: string, backstory: string, instructions: string, tools: Array<string>, allowDelegation: boolean, maxIterations: number, model: { provider: ModelProvider, name: string, temperature: number | null, maxTokens: number | null } }>, tasks: Array<{ id: string, name: string, description: string, expectedOutput: string, outputSchema: unknown, requiresApproval: boolean, agent: { name: string }, dependsOn: Array<{ name: string }> }> };
+
+export type CrewsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type CrewsQuery = { crews: { edges: Array<{ node: { id: string, name: string, description: string, process: CrewProcess, version: number, createdAt: string, updatedAt: string, manager: { name: string } | null, agents: Array<{ id: string, name: string, role: string, goal: string, backstory: string, instructions: string, tools: Array<string>, allowDelegation: boolean, maxIterations: number, model: { provider: ModelProvider, name: string, temperature: number | null, maxTokens: number | null } }>, tasks: Array<{ id: string, name: string, description: string, expectedOutput: string, outputSchema: unknown, requiresApproval: boolean, agent: { name: string }, dependsOn: Array<{ name: string }> }> } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+
+export type CrewQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type CrewQuery = { crew: { id: string, name: string, description: string, process: CrewProcess, version: number, createdAt: string, updatedAt: string, manager: { name: string } | null, agents: Array<{ id: string, name: string, role: string, goal: string, backstory: string, instructions: string, tools: Array<string>, allowDelegation: boolean, maxIterations: number, model: { provider: ModelProvider, name: string, temperature: number | null, maxTokens: number | null } }>, tasks: Array<{ id: string, name: string, description: string, expectedOutput: string, outputSchema: unknown, requiresApproval: boolean, agent: { name: string }, dependsOn: Array<{ name: string }> }> } | null };
+
+export type CreateCrewMutationVariables = Exact<{
+  input: CreateCrewInput;
+}>;
+
+
+export type CreateCrewMutation = { createCrew: { crew: { id: string, name: string, description: string, process: CrewProcess, version: number, createdAt: string, updatedAt: string, manager: { name: string } | null, agents: Array<{ id: string, name: string, role: string, goal: string, backstory: string, instructions: string, tools: Array<string>, allowDelegation: boolean, maxIterations: number, model: { provider: ModelProvider, name: string, temperature: number | null, maxTokens: number | null } }>, tasks: Array<{ id: string, name: string, description: string, expectedOutput: string, outputSchema: unknown, requiresApproval: boolean, agent: { name: string }, dependsOn: Array<{ name: string }> }> } } };
+
+export type UpdateCrewMutationVariables = Exact<{
+  input: UpdateCrewInput;
+}>;
+
+
+export type UpdateCrewMutation = { updateCrew: { crew: { id: string, name: string, description: string, process: CrewProcess, version: number, createdAt: string, updatedAt: string, manager: { name: string } | null, agents: Array<{ id: string, name: string, role: string, goal: string, backstory: string, instructions: string, tools: Array<string>, allowDelegation: boolean, maxIterations: number, model: { provider: ModelProvider, name: string, temperature: number | null, maxTokens: number | null } }>, tasks: Array<{ id: string, name: string, description: string, expectedOutput: string, outputSchema: unknown, requiresApproval: boolean, agent: { name: string }, dependsOn: Array<{ name: string }> }> } } };
+
+export type DeleteCrewMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DeleteCrewMutation = { deleteCrew: { deletedId: string } };
+
+export type CreateSessionTokenMutationVariables = Exact<{
+  input: CreateSessionTokenInput;
+}>;
+
+
+export type CreateSessionTokenMutation = { createSessionToken: { token: string, expiresAt: string } };
+
+export type CreateTenantMutationVariables = Exact<{
+  input: CreateTenantInput;
+}>;
+
+
+export type CreateTenantMutation = { createTenant: { tenant: { id: string, name: string, createdAt: string }, apiKey: { id: string, name: string, prefix: string, scopes: Array<Scope>, createdAt: string, secret: string } } };
+
+export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ViewerQuery = { viewer: { kind: PrincipalKind, scopes: Array<string>, subject: string | null, tenant: { id: string, name: string, createdAt: string } | null } };
+
+export class TypedDocumentString<TResult, TVariables>
+  extends String
+  implements DocumentTypeDecoration<TResult, TVariables>
+{
+  __apiType?: NonNullable<DocumentTypeDecoration<TResult, TVariables>['__apiType']>;
+  private value: string;
+  public __meta__?: Record<string, any> | undefined;
+
+  constructor(value: string, __meta__?: Record<string, any> | undefined) {
+    super(value);
+    this.value = value;
+    this.__meta__ = __meta__;
+  }
+
+  override toString(): string & DocumentTypeDecoration<TResult, TVariables> {
+    return this.value;
+  }
+}
+export const ApiKeyFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ApiKeyFields on ApiKey {
+  id
+  name
+  prefix
+  scopes
+  createdAt
+  lastUsedAt
+  revokedAt
+}
+    `, {"fragmentName":"ApiKeyFields"}) as unknown as TypedDocumentString<ApiKeyFieldsFragment, unknown>;
+export const CrewFieldsFragmentDoc = new TypedDocumentString(`
+    fragment CrewFields on Crew {
+  id
+  name
+  description
+  process
+  version
+  createdAt
+  updatedAt
+  manager {
+    name
+  }
+  agents {
+    id
+    name
+    role
+    goal
+    backstory
+    instructions
+    tools
+    allowDelegation
+    maxIterations
+    model {
+      provider
+      name
+      temperature
+      maxTokens
+    }
+  }
+  tasks {
+    id
+    name
+    description
+    expectedOutput
+    outputSchema
+    requiresApproval
+    agent {
+      name
+    }
+    dependsOn {
+      name
+    }
+  }
+}
+    `, {"fragmentName":"CrewFields"}) as unknown as TypedDocumentString<CrewFieldsFragment, unknown>;
+export const ApiKeysDocument = new TypedDocumentString(`
+    query ApiKeys {
+  apiKeys {
+    ...ApiKeyFields
+  }
+}
+    fragment ApiKeyFields on ApiKey {
+  id
+  name
+  prefix
+  scopes
+  createdAt
+  lastUsedAt
+  revokedAt
+}`) as unknown as TypedDocumentString<ApiKeysQuery, ApiKeysQueryVariables>;
+export const CreateApiKeyDocument = new TypedDocumentString(`
+    mutation CreateApiKey($input: CreateApiKeyInput!) {
+  createApiKey(input: $input) {
+    apiKey {
+      ...ApiKeyFields
+    }
+    secret
+  }
+}
+    fragment ApiKeyFields on ApiKey {
+  id
+  name
+  prefix
+  scopes
+  createdAt
+  lastUsedAt
+  revokedAt
+}`) as unknown as TypedDocumentString<CreateApiKeyMutation, CreateApiKeyMutationVariables>;
+export const RevokeApiKeyDocument = new TypedDocumentString(`
+    mutation RevokeApiKey($id: ID!) {
+  revokeApiKey(id: $id) {
+    apiKey {
+      ...ApiKeyFields
+    }
+  }
+}
+    fragment ApiKeyFields on ApiKey {
+  id
+  name
+  prefix
+  scopes
+  createdAt
+  lastUsedAt
+  revokedAt
+}`) as unknown as TypedDocumentString<RevokeApiKeyMutation, RevokeApiKeyMutationVariables>;
+export const CrewsDocument = new TypedDocumentString(`
+    query Crews($first: Int, $after: String) {
+  crews(first: $first, after: $after) {
+    edges {
+      node {
+        ...CrewFields
+      }
+    }
+    pageInfo {
+      endCursor
+      hasNextPage
+    }
+  }
+}
+    fragment CrewFields on Crew {
+  id
+  name
+  description
+  process
+  version
+  createdAt
+  updatedAt
+  manager {
+    name
+  }
+  agents {
+    id
+    name
+    role
+    goal
+    backstory
+    instructions
+    tools
+    allowDelegation
+    maxIterations
+    model {
+      provider
+      name
+      temperature
+      maxTokens
+    }
+  }
+  tasks {
+    id
+    name
+    description
+    expectedOutput
+    outputSchema
+    requiresApproval
+    agent {
+      name
+    }
+    dependsOn {
+      name
+    }
+  }
+}`) as unknown as TypedDocumentString<CrewsQuery, CrewsQueryVariables>;
+export const CrewDocument = new TypedDocumentString(`
+    query Crew($id: ID!) {
+  crew(id: $id) {
+    ...CrewFields
+  }
+}
+    fragment CrewFields on Crew {
+  id
+  name
+  description
+  process
+  version
+  createdAt
+  updatedAt
+  manager {
+    name
+  }
+  agents {
+    id
+    name
+    role
+    goal
+    backstory
+    instructions
+    tools
+    allowDelegation
+    maxIterations
+    model {
+      provider
+      name
+      temperature
+      maxTokens
+    }
+  }
+  tasks {
+    id
+    name
+    description
+    expectedOutput
+    outputSchema
+    requiresApproval
+    agent {
+      name
+    }
+    dependsOn {
+      name
+    }
+  }
+}`) as unknown as TypedDocumentString<CrewQuery, CrewQueryVariables>;
+export const CreateCrewDocument = new TypedDocumentString(`
+    mutation CreateCrew($input: CreateCrewInput!) {
+  createCrew(input: $input) {
+    crew {
+      ...CrewFields
+    }
+  }
+}
+    fragment CrewFields on Crew {
+  id
+  name
+  description
+  process
+  version
+  createdAt
+  updatedAt
+  manager {
+    name
+  }
+  agents {
+    id
+    name
+    role
+    goal
+    backstory
+    instructions
+    tools
+    allowDelegation
+    maxIterations
+    model {
+      provider
+      name
+      temperature
+      maxTokens
+    }
+  }
+  tasks {
+    id
+    name
+    description
+    expectedOutput
+    outputSchema
+    requiresApproval
+    agent {
+      name
+    }
+    dependsOn {
+      name
+    }
+  }
+}`) as unknown as TypedDocumentString<CreateCrewMutation, CreateCrewMutationVariables>;
+export const UpdateCrewDocument = new TypedDocumentString(`
+    mutation UpdateCrew($input: UpdateCrewInput!) {
+  updateCrew(input: $input) {
+    crew {
+      ...CrewFields
+    }
+  }
+}
+    fragment CrewFields on Crew {
+  id
+  name
+  description
+  process
+  version
+  createdAt
+  updatedAt
+  manager {
+    name
+  }
+  agents {
+    id
+    name
+    role
+    goal
+    backstory
+    instructions
+    tools
+    allowDelegation
+    maxIterations
+    model {
+      provider
+      name
+      temperature
+      maxTokens
+    }
+  }
+  tasks {
+    id
+    name
+    description
+    expectedOutput
+    outputSchema
+    requiresApproval
+    agent {
+      name
+    }
+    dependsOn {
+      name
+    }
+  }
+}`) as unknown as TypedDocumentString<UpdateCrewMutation, UpdateCrewMutationVariables>;
+export const DeleteCrewDocument = new TypedDocumentString(`
+    mutation DeleteCrew($id: ID!) {
+  deleteCrew(id: $id) {
+    deletedId
+  }
+}
+    `) as unknown as TypedDocumentString<DeleteCrewMutation, DeleteCrewMutationVariables>;
+export const CreateSessionTokenDocument = new TypedDocumentString(`
+    mutation CreateSessionToken($input: CreateSessionTokenInput!) {
+  createSessionToken(input: $input) {
+    token
+    expiresAt
+  }
+}
+    `) as unknown as TypedDocumentString<CreateSessionTokenMutation, CreateSessionTokenMutationVariables>;
+export const CreateTenantDocument = new TypedDocumentString(`
+    mutation CreateTenant($input: CreateTenantInput!) {
+  createTenant(input: $input) {
+    tenant {
+      id
+      name
+      createdAt
+    }
+    apiKey {
+      id
+      name
+      prefix
+      scopes
+      createdAt
+      secret
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<CreateTenantMutation, CreateTenantMutationVariables>;
+export const ViewerDocument = new TypedDocumentString(`
+    query Viewer {
+  viewer {
+    kind
+    scopes
+    subject
+    tenant {
+      id
+      name
+      createdAt
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ViewerQuery, ViewerQueryVariables>;

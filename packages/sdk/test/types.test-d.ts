@@ -1,0 +1,126 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import { graphql } from '../src/generated/gql';
+import {
+  type ApiKey,
+  type Crew,
+  createTroupeClient,
+  isTroupeError,
+  type Page,
+  type ResultOf,
+  type TroupeError,
+  type TroupeErrorCode,
+  type VariablesOf,
+  type Viewer,
+} from '../src/index';
+
+const client = createTroupeClient({ url: 'http://localhost:4000' });
+
+// Typed documents the way SDK users write them with their own codegen (documentMode 'string').
+const CrewNameDocument = graphql(`
+  query Crew($id: ID!) {
+    crew(id: $id) {
+      ...CrewFields
+    }
+  }
+`);
+const ViewerDocument = graphql(`
+  query Viewer {
+    viewer {
+      kind
+      scopes
+      subject
+      tenant {
+        id
+        name
+        createdAt
+      }
+    }
+  }
+`);
+
+describe('typed documents', () => {
+  it('infers the result from the document', async () => {
+    const data = await client.request(CrewNameDocument, { id: 'Q3Jldzox' });
+    expectTypeOf(data).toEqualTypeOf<ResultOf<typeof CrewNameDocument>>();
+    expectTypeOf(data.crew).toEqualTypeOf<Crew | null>();
+    expectTypeOf<VariablesOf<typeof CrewNameDocument>>().toEqualTypeOf<{ id: string }>();
+  });
+
+  it('makes variables optional only when none is required', async () => {
+    const data = await client.request(ViewerDocument);
+    expectTypeOf(data.viewer.kind).toEqualTypeOf<'ADMIN' | 'API_KEY' | 'SESSION'>();
+    // @ts-expect-error the id variable is required
+    await client.request(CrewNameDocument);
+  });
+
+  it('rejects wrong variables', async () => {
+    // @ts-expect-error id must be a string
+    await client.request(CrewNameDocument, { id: 1 });
+    // @ts-expect-error unknown variable
+    await client.request(CrewNameDocument, { id: 'x', first: 1 });
+  });
+
+  it('rejects misspelled fields, in results and in documents', async () => {
+    const data = await client.request(CrewNameDocument, { id: 'x' });
+    // @ts-expect-error no such field
+    data.crew?.nmae;
+    // @ts-expect-error the generated graphql() only accepts documents known to codegen
+    graphql('query { crew(id: "x") { nmae } }');
+  });
+
+  it('types untyped text requests by their type argument', async () => {
+    expectTypeOf(await client.request<{ n: number }>('query { n }')).toEqualTypeOf<{ n: number }>();
+    expectTypeOf(await client.request('query { n }')).toEqualTypeOf<unknown>();
+  });
+});
+
+describe('resource helpers', () => {
+  it('returns typed results', async () => {
+    expectTypeOf(await client.viewer()).toEqualTypeOf<Viewer>();
+    expectTypeOf(await client.crews.list({ first: 10 })).toEqualTypeOf<Page<Crew>>();
+    expectTypeOf(await client.crews.get('x')).toEqualTypeOf<Crew | null>();
+    expectTypeOf(await client.crews.delete('x')).toEqualTypeOf<string>();
+    expectTypeOf(await client.apiKeys.list()).toEqualTypeOf<ApiKey[]>();
+    expectTypeOf(
+      (await client.apiKeys.create({ name: 'ci', scopes: ['READ'] })).secret,
+    ).toEqualTypeOf<string>();
+    expectTypeOf((await client.sessionTokens.create({ subject: 'u' })).token).toEqualTypeOf<string>();
+    expectTypeOf((await client.tenants.create({ name: 'Acme' })).apiKey.secret).toEqualTypeOf<string>();
+    const crew = (await client.crews.get('x'))!;
+    expectTypeOf(crew.process).toEqualTypeOf<'HIERARCHICAL' | 'PARALLEL' | 'SEQUENTIAL'>();
+    expectTypeOf(crew.createdAt).toEqualTypeOf<string>();
+  });
+
+  it('checks inputs', () => {
+    // @ts-expect-error first is a number
+    client.crews.list({ first: 'ten' });
+    // @ts-expect-error scopes are Scope values
+    client.apiKeys.create({ name: 'ci', scopes: ['OWNER'] });
+    // @ts-expect-error a crew needs agents and tasks
+    client.crews.create({ name: 'x' });
+    // @ts-expect-error subject is required
+    client.sessionTokens.create({ ttlSeconds: 60 });
+  });
+});
+
+describe('errors', () => {
+  it('narrows with isTroupeError', () => {
+    const error: unknown = new Error('x');
+    if (isTroupeError(error)) {
+      expectTypeOf(error).toEqualTypeOf<TroupeError>();
+      expectTypeOf(error.code).toEqualTypeOf<TroupeErrorCode>();
+      expectTypeOf(error.field).toEqualTypeOf<string | undefined>();
+      expectTypeOf(error.status).toEqualTypeOf<number | undefined>();
+    }
+    expectTypeOf<TroupeErrorCode>().toEqualTypeOf<
+      | 'UNAUTHENTICATED'
+      | 'FORBIDDEN'
+      | 'NOT_FOUND'
+      | 'BAD_INPUT'
+      | 'RATE_LIMITED'
+      | 'CONFLICT'
+      | 'UNAVAILABLE'
+      | 'INTERNAL'
+    >();
+  });
+});
