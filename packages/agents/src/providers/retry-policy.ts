@@ -1,4 +1,5 @@
 import { AgentsError, isAgentsError } from '../errors/agents-error.js';
+import { cancelledError } from '../errors/cancelled-error.js';
 import { abortableDelay } from '../runtime/abortable-delay.js';
 import type { ChatChunk, ChatProvider, ChatRequest } from './chat-provider.js';
 
@@ -136,12 +137,6 @@ export function streamWithRetry(
       return this;
     },
   };
-}
-
-export function cancelledError(signal: AbortSignal): AgentsError {
-  const reason = signal.reason;
-  if (isAgentsError(reason) && reason.code === 'CANCELLED') return reason;
-  return new AgentsError('CANCELLED', 'The run was cancelled.', { cause: reason });
 }
 
 function toAgentsError(error: unknown, provider: ChatProvider, model: string): AgentsError {

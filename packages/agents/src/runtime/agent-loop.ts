@@ -1,11 +1,12 @@
 import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import type { AgentDefinition } from '../crew/crew-definition.js';
 import { AgentsError } from '../errors/agents-error.js';
+import { cancelledError } from '../errors/cancelled-error.js';
 import type { UsageTotals } from '../events/run-event.js';
 import { redactValue } from '../guardrails/redact-value.js';
 import type { ChatRequest, ToolSpec } from '../providers/chat-provider.js';
 import { messageText } from '../providers/langchain-messages.js';
-import { cancelledError, streamWithRetry } from '../providers/retry-policy.js';
+import { streamWithRetry } from '../providers/retry-policy.js';
 import type { AgentTool } from '../tools/define-tool.js';
 import type { JsonSchema } from '../tools/json-schema.js';
 import { priceCall } from '../usage/price-table.js';

@@ -1,4 +1,4 @@
-import { cancelledError } from '../providers/retry-policy.js';
+import { cancelledError } from '../errors/cancelled-error.js';
 
 /** The reviewer's answer to an `APPROVAL_REQUESTED` event. */
 export interface ApprovalDecision {

@@ -3,11 +3,12 @@ import type { AgentDefinition, CrewDefinition, TaskDefinition } from '../crew/cr
 import { type ValidatedCrew, validateCrew } from '../crew/crew-validation.js';
 import { renderTemplate } from '../crew/template-variables.js';
 import { AgentsError, isAgentsError } from '../errors/agents-error.js';
+import { cancelledError } from '../errors/cancelled-error.js';
 import type { RunEvent, RunEventInput, TaskOutput, UsageTotals } from '../events/run-event.js';
 import { redactPii } from '../guardrails/pii-redaction.js';
 import type { ChatProvider } from '../providers/chat-provider.js';
 import { createProviderResolver, type ProviderSettings } from '../providers/provider-resolver.js';
-import { cancelledError, type RetryOptions } from '../providers/retry-policy.js';
+import type { RetryOptions } from '../providers/retry-policy.js';
 import type { AgentTool } from '../tools/define-tool.js';
 import { createDelegationTool } from '../tools/delegation-tool.js';
 import { createHttpRequestTool, type HttpRequestToolOptions } from '../tools/http-request-tool.js';
