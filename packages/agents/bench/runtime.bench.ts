@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
-import { type CrewDefinition, defineTool, runCrew } from '../src/index.js';
+import { type ChatChunk, type ChatProvider, type CrewDefinition, defineTool, runCrew } from '../src/index.js';
 import { createOpenAICompatibleTestServer } from '../src/testing/index.js';
 
 const TOKENS = 2000;
@@ -183,6 +183,38 @@ async function main(): Promise<void> {
     return samples;
   }
 
+  // The runtime's own per-token cost, without HTTP: an in-memory provider iterated directly vs through runCrew.
+  const memoryChunks: ChatChunk[] = tokens.map((text) => ({ type: 'text', text }));
+  const memory: ChatProvider = {
+    name: 'scripted',
+    url: 'memory://',
+    async *stream() {
+      yield* memoryChunks;
+      yield { type: 'usage', promptTokens: 1, completionTokens: TOKENS };
+    },
+  };
+  const memoryCrew: CrewDefinition = {
+    ...crew([]),
+    agents: [{ name: 'a', role: 'r', goal: 'g', model: { provider: 'scripted', name: 'memory' } }],
+  };
+  async function memoryDirect(): Promise<number> {
+    const started = performance.now();
+    for await (const _chunk of memory.stream({} as never)) {
+      // drain
+    }
+    return performance.now() - started;
+  }
+  async function memoryRuntime(): Promise<number> {
+    const started = performance.now();
+    for await (const _event of runCrew({ crew: memoryCrew, providers: { scripted: memory } })) {
+      // drain
+    }
+    return performance.now() - started;
+  }
+  const [memoryDirectTimes, memoryRuntimeTimes] = await measure(memoryDirect, memoryRuntime);
+  const pipelineUsPerToken =
+    ((median(memoryRuntimeTimes.wall) - median(memoryDirectTimes.wall)) * 1000) / TOKENS;
+
   mode = 'stream';
   const [rawStreamTimes, runtimeStreamTimes] = await measure(rawStream, runtimeStream);
   mode = 'tool';
@@ -214,6 +246,12 @@ async function main(): Promise<void> {
       overheadPerTokenUs: ((stream.runtimeMedianMs - stream.rawMedianMs) * 1000) / TOKENS,
     },
     toolRoundTrip: { ...tool, overheadMs: tool.runtimeMedianMs - tool.rawMedianMs },
+    pipeline: {
+      description:
+        'runCrew over an in-memory provider minus iterating that provider directly (includes per-run setup)',
+      usPerToken: pipelineUsPerToken,
+      shareOfRawPerTokenCost: pipelineUsPerToken / ((stream.rawMedianMs * 1000) / TOKENS),
+    },
   };
   const f = (n: number, digits = 2) => n.toFixed(digits);
   console.log(
@@ -234,7 +272,10 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `\nstream overhead: ${results.stream.overheadPerTokenUs.toFixed(2)} µs/token; tool round trip overhead: ${results.toolRoundTrip.overheadMs.toFixed(2)} ms`,
+    `\nruntime pipeline alone (in-memory provider): ${pipelineUsPerToken.toFixed(2)} µs/token = ${(results.pipeline.shareOfRawPerTokenCost * 100).toFixed(1)}% of the raw client's per-token time`,
+  );
+  console.log(
+    `stream overhead: ${results.stream.overheadPerTokenUs.toFixed(2)} µs/token; tool round trip overhead: ${results.toolRoundTrip.overheadMs.toFixed(2)} ms`,
   );
   const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results', 'runtime.json');
   mkdirSync(dirname(out), { recursive: true });
