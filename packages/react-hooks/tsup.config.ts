@@ -6,5 +6,6 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
-  target: 'node20',
+  target: 'es2022',
+  external: ['react', 'react/jsx-runtime', '@troupe/sdk'],
 });
