@@ -1,13 +1,27 @@
-import SchemaBuilder from '@pothos/core';
-import PrismaPlugin from '@pothos/plugin-prisma';
-import RelayPlugin, { encodeGlobalID } from '@pothos/plugin-relay';
-import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import * as PothosCore from '@pothos/core';
+import * as PrismaPluginModule from '@pothos/plugin-prisma';
+import * as RelayPluginModule from '@pothos/plugin-relay';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import * as ScopeAuthPluginModule from '@pothos/plugin-scope-auth';
 import { GraphQLError, isObjectType, Kind, type ValueNode } from 'graphql';
 import { allows } from '../auth/scopes.js';
 import { badInput, notFound, TroupeServerError } from '../errors.js';
 import type PrismaTypes from '../generated/pothos-types.js';
 import { getDatamodel } from '../generated/pothos-types.js';
 import type { Context } from './context.js';
+
+/**
+ * The default export of a dual ESM/CJS package, from either of our builds: in the CJS build, Node's
+ * interop hands us the whole exports object as `default`.
+ */
+function defaultExport<T>(ns: { default: T }): T {
+  const d = ns.default as unknown;
+  return (d !== null && typeof d === 'object' && 'default' in d ? (d as { default: T }).default : d) as T;
+}
+const SchemaBuilder = defaultExport(PothosCore);
+const PrismaPlugin = defaultExport(PrismaPluginModule);
+const RelayPlugin = defaultExport(RelayPluginModule);
+const ScopeAuthPlugin = defaultExport(ScopeAuthPluginModule);
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
