@@ -173,6 +173,55 @@ describe(`crews (${BACKEND})`, () => {
     expect([...seen].sort()).toEqual([...made].sort());
   });
 
+  test('a crew deleted between two pages does not end the listing', async () => {
+    const key = await tenantKey('Pager with deletes');
+    const made: string[] = [];
+    for (let i = 0; i < 5; i++) made.push(await create(key, { ...CREW_INPUT, name: `Crew ${i}` }));
+    const PAGE =
+      'query($after: String) { crews(first: 2, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
+    const first = (await gqlOk(server.url, PAGE, {}, key)).crews;
+    const firstIds = first.edges.map((e: { node: { id: string } }) => e.node.id);
+    expect(firstIds).toHaveLength(2);
+    // The crew the cursor points at goes away before the next page is asked for.
+    await gqlOk(
+      server.url,
+      'mutation($id: ID!) { deleteCrew(id: $id) { deletedId } }',
+      { id: firstIds[1] },
+      key,
+    );
+    const rest: string[] = [];
+    let after = first.pageInfo.endCursor;
+    for (let i = 0; i < 5 && after; i++) {
+      const page = (await gqlOk(server.url, PAGE, { after }, key)).crews;
+      rest.push(...page.edges.map((e: { node: { id: string } }) => e.node.id));
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+    }
+    expect([...firstIds, ...rest].sort()).toEqual([...made].sort());
+    expect(rest).toHaveLength(3);
+  });
+
+  test('crews(last, before) pages backwards', async () => {
+    const key = await tenantKey('Backwards pager');
+    for (let i = 0; i < 5; i++) await create(key, { ...CREW_INPUT, name: `Crew ${i}` });
+    const all = (
+      await gqlOk(server.url, '{ crews(first: 10) { edges { node { id } } } }', {}, key)
+    ).crews.edges.map((e: { node: { id: string } }) => e.node.id);
+    const LAST =
+      'query($before: String) { crews(last: 2, before: $before) { edges { node { id } } pageInfo { hasPreviousPage startCursor } } }';
+    const seen: string[] = [];
+    let before: string | null = null;
+    for (let i = 0; i < 5; i++) {
+      const page: {
+        edges: { node: { id: string } }[];
+        pageInfo: { hasPreviousPage: boolean; startCursor: string };
+      } = (await gqlOk(server.url, LAST, { before }, key)).crews;
+      seen.unshift(...page.edges.map((e) => e.node.id));
+      if (!page.pageInfo.hasPreviousPage) break;
+      before = page.pageInfo.startCursor;
+    }
+    expect(seen).toEqual(all);
+  });
+
   test('node(id) resolves a crew, an agent and a task to the right type', async () => {
     const key = await tenantKey('Noder');
     const id = await create(key, CREW_INPUT);

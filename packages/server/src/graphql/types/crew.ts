@@ -103,7 +103,17 @@ builder.queryField('crews', (t) =>
     defaultSize: 20,
     maxSize: 100,
     authScopes: { read: true },
-    resolve: (query, _r, _a, ctx) => ctx.db.crew.findMany({ ...query, orderBy: { id: 'asc' } }),
+    // Pages by comparing ids rather than with Prisma's cursor, which needs the cursor's row to
+    // still exist: deleting the last crew of a page would otherwise end the listing right there.
+    resolve: (query, _r, _a, ctx) => {
+      const { cursor, skip: _skip, ...page } = query;
+      const from = cursor?.id;
+      return ctx.db.crew.findMany({
+        ...page,
+        ...(from ? { where: { id: page.take < 0 ? { lt: from } : { gt: from } } } : {}),
+        orderBy: { id: 'asc' },
+      });
+    },
   }),
 );
 
