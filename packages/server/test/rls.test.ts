@@ -269,6 +269,34 @@ describe(`row-level security (${BACKEND})`, () => {
     expect(unprotected).toEqual([]);
   });
 
+  test('the app role cannot switch row-level security off or reach past its grants', async () => {
+    const refused: [string, RegExp][] = [
+      ['ALTER TABLE "Crew" DISABLE ROW LEVEL SECURITY', /must be owner/],
+      ['ALTER TABLE "Crew" NO FORCE ROW LEVEL SECURITY', /must be owner/],
+      ['DROP POLICY tenant_isolation ON "Crew"', /must be owner/],
+      ['CREATE POLICY open_door ON "Crew" USING (true)', /must be owner/],
+      ['SELECT count(*) FROM "_prisma_migrations"', /permission denied/],
+      ['CREATE TABLE "Backdoor" (id text)', /permission denied/],
+    ];
+    for (const [sql, why] of refused) {
+      await expect(
+        db.withTenant(A.tenantId, (tx) => tx.$executeRawUnsafe(sql)),
+        sql,
+      ).rejects.toThrow(why);
+    }
+    // With row_security off, a query that RLS would filter fails instead of seeing everything.
+    await expect(
+      db.withTenant(A.tenantId, async (tx) => {
+        await tx.$executeRawUnsafe('SET LOCAL row_security = off');
+        return tx.$queryRawUnsafe('SELECT id FROM "Crew"');
+      }),
+    ).rejects.toThrow(/row-level security/i);
+    const policies = await privileged<{ n: number }>((q) =>
+      q(`SELECT count(*)::int AS n FROM pg_policies WHERE schemaname = 'public' AND tablename = 'Crew'`),
+    );
+    expect(policies[0]!.n).toBe(1);
+  });
+
   test('application queries run as a role that is neither superuser nor BYPASSRLS', async () => {
     const [me] = await db.prisma.$queryRawUnsafe<{ who: string; superuser: boolean; bypass: boolean }[]>(
       `SELECT current_user::text AS who, r.rolsuper AS superuser, r.rolbypassrls AS bypass
