@@ -1,5 +1,5 @@
 import type { TroupeClient } from '@troupe/sdk';
-import { createContext, type ReactNode, useContext } from 'react';
+import { createContext, type ReactElement, type ReactNode, useContext } from 'react';
 
 const TroupeContext = createContext<TroupeClient | null>(null);
 TroupeContext.displayName = 'TroupeContext';
@@ -11,7 +11,7 @@ export interface TroupeProviderProps {
 }
 
 /** Makes a Troupe client available to the hooks below it. */
-export function TroupeProvider({ client, children }: TroupeProviderProps) {
+export function TroupeProvider({ client, children }: TroupeProviderProps): ReactElement {
   return <TroupeContext.Provider value={client}>{children}</TroupeContext.Provider>;
 }
 

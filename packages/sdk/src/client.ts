@@ -56,13 +56,15 @@ export interface TroupeClient {
  * the signal's reason).
  */
 export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
+  if (typeof options?.url !== 'string' || !options.url) {
+    throw new TypeError('createTroupeClient: `url` is required, e.g. "https://troupe.example.com"');
+  }
   const execute = createHttpTransport(options);
+  // async: a document without text rejects like every other failure instead of throwing.
+  const send = async (document: unknown, variables: unknown, requestOptions: RequestOptions | undefined) =>
+    execute(documentText(document), variables as Record<string, unknown> | undefined, requestOptions);
   const run: RunDocument = (document, variables, requestOptions) =>
-    execute(
-      documentText(document),
-      variables as Record<string, unknown> | undefined,
-      requestOptions,
-    ) as never;
+    send(document, variables, requestOptions) as Promise<never>;
 
   return {
     request(
@@ -70,7 +72,7 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
       variables?: Record<string, unknown>,
       requestOptions?: RequestOptions,
     ): Promise<never> {
-      return execute(documentText(document), variables, requestOptions) as Promise<never>;
+      return send(document, variables, requestOptions) as Promise<never>;
     },
     viewer: viewerResource(run),
     crews: crewsResource(run),

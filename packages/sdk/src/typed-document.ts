@@ -1,3 +1,5 @@
+import { TroupeError } from './troupe-error';
+
 /**
  * A GraphQL document that carries its result and variables types: the documents made by
  * GraphQL Code Generator's client preset (`TypedDocumentString`, `documentMode: 'string'`) fit,
@@ -41,7 +43,8 @@ export function documentText(document: unknown): string {
   if (document instanceof String) return document.toString();
   const body = (document as { loc?: { source?: { body?: unknown } } } | null)?.loc?.source?.body;
   if (typeof body === 'string') return body;
-  throw new TypeError(
-    'Troupe: pass the document as a string (GraphQL Code Generator documentMode "string"), or print() a DocumentNode first',
+  throw new TroupeError(
+    'Pass the document as a string (GraphQL Code Generator documentMode "string"), or print() a DocumentNode first',
+    { code: 'BAD_INPUT' },
   );
 }

@@ -123,6 +123,52 @@ describe('requests', () => {
   });
 });
 
+describe('options', () => {
+  it('lets a per-request Authorization header win, whatever its case, without sending two', async () => {
+    const { url, requests } = await serve({ body: { data: { viewer } } });
+    const client = createTroupeClient({
+      url,
+      headers: { Authorization: 'Bearer from-options', 'X-Trace': 'a' },
+    });
+    await client.viewer({ headers: { 'x-trace': 'b' } });
+    expect(requests[0]!.headers.authorization).toBe('Bearer from-options');
+    expect(requests[0]!.headers['x-trace']).toBe('b');
+  });
+
+  it('uses the fetch it is given', async () => {
+    const { url } = await serve({ body: { data: { viewer } } });
+    const seen: string[] = [];
+    const client = createTroupeClient({
+      url,
+      fetch: (input, init) => {
+        seen.push(String(input));
+        return fetch(input, init);
+      },
+    });
+    await client.viewer();
+    expect(seen).toEqual([`${url}/graphql`]);
+  });
+
+  it('accepts a parsed document that kept its source text', async () => {
+    const { url, requests } = await serve({ body: { data: { viewer } } });
+    const parsed = { kind: 'Document', loc: { source: { body: 'query V { viewer { kind } }' } } };
+    await createTroupeClient({ url }).request(parsed as never);
+    expect(requests[0]!.body.query).toBe('query V { viewer { kind } }');
+  });
+
+  it('rejects (not throws) with BAD_INPUT for a document without text, sending nothing', async () => {
+    const { url, requests } = await serve({ body: { data: { viewer } } });
+    const pending = createTroupeClient({ url }).request({ kind: 'Document', definitions: [] } as never);
+    const error = await rejection(pending);
+    expect(error.code).toBe('BAD_INPUT');
+    expect(requests).toHaveLength(0);
+  });
+
+  it('requires a url', () => {
+    expect(() => createTroupeClient({ url: '' })).toThrow(/url/);
+  });
+});
+
 describe('errors', () => {
   it('maps 401 to UNAUTHENTICATED with the status and raw errors', async () => {
     const body = graphqlErrors('Missing or invalid API key', { code: 'UNAUTHENTICATED' });

@@ -46,13 +46,12 @@ export function createHttpTransport(options: HttpTransportOptions): Execute {
     const signal = requestOptions?.signal;
     const token = await authorization();
     signal?.throwIfAborted();
-    const headers: Record<string, string> = {
-      ...options.headers,
-      ...requestOptions?.headers,
-      accept,
-      'content-type': 'application/json',
-    };
-    if (token) headers.authorization = `Bearer ${token}`;
+    // Headers merges names case-insensitively: `Authorization` in options cannot double up.
+    const headers = new Headers(options.headers);
+    for (const [name, value] of Object.entries(requestOptions?.headers ?? {})) headers.set(name, value);
+    headers.set('accept', accept);
+    headers.set('content-type', 'application/json');
+    if (token) headers.set('authorization', `Bearer ${token}`);
 
     let response: Response;
     try {

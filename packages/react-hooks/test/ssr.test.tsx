@@ -1,0 +1,33 @@
+// @vitest-environment node
+import { createTroupeClient } from '@troupe/sdk';
+import { renderToString } from 'react-dom/server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TroupeProvider, useCrews } from '../src/index';
+import { type CrewsServer, crew, crewsPage, startCrewsServer } from './crews-server';
+
+let server: CrewsServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+function CrewCount() {
+  const { data, loading } = useCrews({ first: 10 });
+  return <p>{loading ? 'loading' : `${data?.nodes.length} crews`}</p>;
+}
+
+describe('server rendering', () => {
+  it('renders the loading state without a window and without sending a request', async () => {
+    expect(typeof window).toBe('undefined');
+    server = await startCrewsServer(() => ({ body: crewsPage([crew('c1', 'Research')]) }));
+    const client = createTroupeClient({ url: server.url });
+    const html = renderToString(
+      <TroupeProvider client={client}>
+        <CrewCount />
+      </TroupeProvider>,
+    );
+    expect(html).toBe('<p>loading</p>');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.requests).toHaveLength(0);
+  });
+});
