@@ -37,4 +37,9 @@ export interface ChatProvider {
   /** Where requests go; used in error messages. */
   readonly url: string;
   stream(request: ChatRequest): AsyncIterable<ChatChunk>;
+  /**
+   * Optional push-based form of `stream`, preferred by the runtime when present (fewer promise hops
+   * per token): call `onChunk` synchronously for every chunk, in order, and resolve when done.
+   */
+  streamTo?(request: ChatRequest, onChunk: (chunk: ChatChunk) => void): Promise<void>;
 }

@@ -23,7 +23,7 @@ export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatP
   const env = typeof process === 'undefined' ? {} : process.env;
   const url = normaliseHost(options.host ?? env.OLLAMA_HOST ?? DEFAULT_OLLAMA_HOST);
 
-  async function* stream(request: ChatRequest): AsyncGenerator<ChatChunk> {
+  async function streamTo(request: ChatRequest, onChunk: (chunk: ChatChunk) => void): Promise<void> {
     // One client per call so this call's AbortSignal reaches the fetch in flight.
     const client = new Ollama({
       host: url,
@@ -59,22 +59,22 @@ export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatP
       });
       for await (const part of response) {
         if (request.signal.aborted) throw request.signal.reason;
-        if (part.message?.content) yield { type: 'text', text: part.message.content };
+        if (part.message?.content) onChunk({ type: 'text', text: part.message.content });
         for (const call of part.message?.tool_calls ?? []) {
-          const args = call.function.arguments;
-          yield {
+          const args: unknown = call.function.arguments;
+          onChunk({
             type: 'tool_call',
             id: `call_${callIndex++}`,
             name: call.function.name,
             arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}),
-          };
+          });
         }
         if (part.done) {
-          yield {
+          onChunk({
             type: 'usage',
             promptTokens: part.prompt_eval_count ?? 0,
             completionTokens: part.eval_count ?? 0,
-          };
+          });
         }
       }
     } catch (error) {
@@ -82,7 +82,44 @@ export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatP
     }
   }
 
-  return { name: 'ollama', url, stream };
+  return { name: 'ollama', url, stream: (request) => pullFromPush(streamTo, request), streamTo };
+}
+
+/** Adapts a push-based stream to an async iterable (for callers of `provider.stream`). */
+async function* pullFromPush(
+  streamTo: (request: ChatRequest, onChunk: (chunk: ChatChunk) => void) => Promise<void>,
+  request: ChatRequest,
+): AsyncGenerator<ChatChunk> {
+  const queue: ChatChunk[] = [];
+  let wake: (() => void) | undefined;
+  let finished = false;
+  let failure: { error: unknown } | undefined;
+  streamTo(request, (chunk) => {
+    queue.push(chunk);
+    wake?.();
+  }).then(
+    () => {
+      finished = true;
+      wake?.();
+    },
+    (error: unknown) => {
+      failure = { error };
+      wake?.();
+    },
+  );
+  while (true) {
+    const next = queue.shift();
+    if (next) {
+      yield next;
+      continue;
+    }
+    if (failure) throw failure.error;
+    if (finished) return;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    wake = undefined;
+  }
 }
 
 function toOllamaMessage(message: BaseMessage): OllamaMessage {

@@ -50,17 +50,17 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): ChatP
   });
   const maxTokensField = options.maxTokensField ?? (isOfficial ? 'max_completion_tokens' : 'max_tokens');
 
-  function stream(request: ChatRequest): AsyncIterableIterator<ChatChunk> {
-    const params: ChatCompletionCreateParamsStreaming = {
+  function params(request: ChatRequest): ChatCompletionCreateParamsStreaming {
+    const body: ChatCompletionCreateParamsStreaming = {
       model: request.model,
       messages: request.messages.map(toOpenAIMessage),
       stream: true,
       stream_options: { include_usage: true },
     };
-    if (request.temperature !== undefined) params.temperature = request.temperature;
-    if (request.maxTokens !== undefined) params[maxTokensField] = request.maxTokens;
+    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.maxTokens !== undefined) body[maxTokensField] = request.maxTokens;
     if (request.tools && request.tools.length > 0) {
-      params.tools = request.tools.map(
+      body.tools = request.tools.map(
         (tool): ChatCompletionTool => ({
           type: 'function',
           function: { name: tool.name, description: tool.description, parameters: tool.parameters },
@@ -68,72 +68,83 @@ export function createOpenAIProvider(options: OpenAIProviderOptions = {}): ChatP
       );
     }
     if (request.responseSchema) {
-      params.response_format = {
+      body.response_format = {
         type: 'json_schema',
         json_schema: { name: 'output', schema: request.responseSchema, strict: false },
       };
     }
-    return new OpenAIChunkIterator(
-      client.chat.completions.create(params, { signal: request.signal }),
-      url,
-      request.model,
-    );
+    return body;
   }
 
-  return { name: 'openai', url, stream };
+  async function streamTo(request: ChatRequest, onChunk: (chunk: ChatChunk) => void): Promise<void> {
+    const mapper = new OpenAIChunkMapper();
+    try {
+      const completion = await client.chat.completions.create(params(request), { signal: request.signal });
+      for await (const chunk of completion) mapper.map(chunk, onChunk);
+    } catch (error) {
+      throw mapOpenAIError(error, url, request.model);
+    }
+    mapper.finish(onChunk);
+  }
+
+  async function* stream(request: ChatRequest): AsyncGenerator<ChatChunk> {
+    const mapper = new OpenAIChunkMapper();
+    const out: ChatChunk[] = [];
+    const push = (chunk: ChatChunk): void => {
+      out.push(chunk);
+    };
+    try {
+      const completion = await client.chat.completions.create(params(request), { signal: request.signal });
+      for await (const chunk of completion) {
+        mapper.map(chunk, push);
+        yield* out;
+        out.length = 0;
+      }
+    } catch (error) {
+      throw mapOpenAIError(error, url, request.model);
+    }
+    mapper.finish(push);
+    yield* out;
+  }
+
+  return { name: 'openai', url, stream, streamTo };
 }
 
-type CompletionStream = AsyncIterable<ChatCompletionChunk>;
 type ToolCallDelta = Omit<ChatCompletionChunk.Choice.Delta.ToolCall, 'index'> & { index?: number };
 
 /**
- * Maps OpenAI stream chunks to `ChatChunk`s: text deltas pass straight through (this is the
- * per-token hot path, so no async generator), tool-call deltas are accumulated by index and
- * emitted whole at the end, the `include_usage` chunk becomes a usage chunk.
+ * Maps OpenAI stream chunks to `ChatChunk`s: text deltas pass straight through, tool-call deltas
+ * are accumulated and emitted whole by `finish`, the `include_usage` chunk becomes a usage chunk.
  */
-class OpenAIChunkIterator implements AsyncIterableIterator<ChatChunk> {
-  private source: AsyncIterator<ChatCompletionChunk> | undefined;
-  private readonly queued: ChatChunk[] = [];
+class OpenAIChunkMapper {
   private readonly pending = new Map<number, { id: string; name: string; arguments: string }>();
-  private done = false;
 
-  constructor(
-    private readonly opening: Promise<CompletionStream>,
-    private readonly url: string,
-    private readonly model: string,
-  ) {}
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<ChatChunk> {
-    return this;
-  }
-
-  async return(): Promise<IteratorResult<ChatChunk>> {
-    this.done = true;
-    await this.source?.return?.();
-    return { value: undefined, done: true };
-  }
-
-  next(): Promise<IteratorResult<ChatChunk>> {
-    const queued = this.queued.shift();
-    if (queued) return Promise.resolve({ value: queued, done: false });
-    if (this.done) return Promise.resolve({ value: undefined, done: true });
-    if (!this.source) {
-      return this.opening.then(
-        (stream) => {
-          this.source = stream[Symbol.asyncIterator]();
-          return this.next();
-        },
-        (error: unknown) => {
-          throw mapOpenAIError(error, this.url, this.model);
-        },
-      );
+  map(chunk: ChatCompletionChunk, onChunk: (chunk: ChatChunk) => void): void {
+    const delta = chunk.choices[0]?.delta;
+    if (delta?.content) onChunk({ type: 'text', text: delta.content });
+    if (delta?.tool_calls) {
+      for (const part of delta.tool_calls) this.addToolCallDelta(part);
     }
-    return this.source.next().then(
-      (result) => this.take(result),
-      (error: unknown) => {
-        throw mapOpenAIError(error, this.url, this.model);
-      },
-    );
+    if (chunk.usage) {
+      onChunk({
+        type: 'usage',
+        promptTokens: chunk.usage.prompt_tokens ?? 0,
+        completionTokens: chunk.usage.completion_tokens ?? 0,
+      });
+    }
+  }
+
+  finish(onChunk: (chunk: ChatChunk) => void): void {
+    const ordered = [...this.pending.entries()].sort((a, b) => a[0] - b[0]);
+    for (const [index, call] of ordered) {
+      onChunk({
+        type: 'tool_call',
+        id: call.id || `call_${index}`,
+        name: call.name,
+        arguments: call.arguments,
+      });
+    }
+    this.pending.clear();
   }
 
   /**
@@ -158,42 +169,6 @@ class OpenAIChunkIterator implements AsyncIterableIterator<ChatChunk> {
     const args: unknown = part.function?.arguments;
     if (typeof args === 'string') call.arguments += args;
     else if (args !== undefined && args !== null) call.arguments += JSON.stringify(args);
-  }
-
-  private take(
-    result: IteratorResult<ChatCompletionChunk>,
-  ): IteratorResult<ChatChunk> | Promise<IteratorResult<ChatChunk>> {
-    if (result.done) {
-      this.done = true;
-      const ordered = [...this.pending.entries()].sort((a, b) => a[0] - b[0]);
-      for (const [index, call] of ordered) {
-        this.queued.push({
-          type: 'tool_call',
-          id: call.id || `call_${index}`,
-          name: call.name,
-          arguments: call.arguments,
-        });
-      }
-      return this.next();
-    }
-    const chunk = result.value;
-    const delta = chunk.choices[0]?.delta;
-    let text: ChatChunk | undefined;
-    if (delta?.content) text = { type: 'text', text: delta.content };
-    if (delta?.tool_calls) {
-      for (const part of delta.tool_calls) this.addToolCallDelta(part);
-    }
-    if (chunk.usage) {
-      const usage: ChatChunk = {
-        type: 'usage',
-        promptTokens: chunk.usage.prompt_tokens ?? 0,
-        completionTokens: chunk.usage.completion_tokens ?? 0,
-      };
-      if (!text) return { value: usage, done: false };
-      this.queued.push(usage);
-    }
-    if (text) return { value: text, done: false };
-    return this.next();
   }
 }
 

@@ -28,115 +28,90 @@ function backoffDelay(attempt: number, base: number, cap: number): number {
 }
 
 /**
- * Streams one LLM call with retries on 429, 5xx, connection errors and timeouts, honouring `Retry-After`.
- * Never retries other 4xx. Never retries once chunks have been delivered (that would duplicate tokens).
- * A hand-written iterator that passes chunks straight through: it sits on the per-token hot path.
+ * Runs one LLM call, pushing its chunks to `onChunk`, with retries on 429, 5xx, connection errors and
+ * timeouts (exponential backoff with full jitter, honouring `Retry-After`). Never retries other 4xx.
+ * Never retries once a chunk has been delivered (that would duplicate tokens).
+ * Uses the provider's push-based `streamTo` when it has one (the per-token hot path), else `stream`.
  */
-export function streamWithRetry(
+export async function callWithRetry(
   provider: ChatProvider,
   request: ChatRequest,
+  onChunk: (chunk: ChatChunk) => void,
   options: RetryOptions = {},
   observer: RetryObserver = {},
-): AsyncIterableIterator<ChatChunk> {
+): Promise<void> {
   const maxRetries = options.maxRetries ?? 3;
   const baseDelayMs = options.baseDelayMs ?? 500;
   const maxDelayMs = options.maxDelayMs ?? 20_000;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
   const timeoutMs = options.timeoutMs ?? 300_000;
-  let attempt = 0;
-  let inner: AsyncIterator<ChatChunk> | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timedOut = false;
   let delivered = false;
-  let finished = false;
-
-  let unlink: (() => void) | undefined;
-  const startAttempt = (): AsyncIterator<ChatChunk> => {
+  let consumerError: { error: unknown } | undefined;
+  let abortAttempt: ((reason: unknown) => void) | undefined;
+  const deliver = (chunk: ChatChunk): void => {
+    if (consumerError) return;
+    delivered = true;
+    try {
+      onChunk(chunk);
+    } catch (error) {
+      // Our own handler failed: stop the call and surface that error, not a provider error.
+      consumerError = { error };
+      abortAttempt?.(error);
+    }
+  };
+  for (let attempt = 0; ; attempt++) {
     // One controller per attempt, aborted by the run signal or by this attempt's timeout.
     // (A listener is cheaper than AbortSignal.any on this per-call path.)
     const attemptController = new AbortController();
+    abortAttempt = (reason) => attemptController.abort(reason);
     const forward = (): void => attemptController.abort(request.signal.reason);
     if (request.signal.aborted) forward();
     else request.signal.addEventListener('abort', forward, { once: true });
-    unlink = () => request.signal.removeEventListener('abort', forward);
-    timedOut = false;
-    timer = setTimeout(() => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
       timedOut = true;
       attemptController.abort(new Error('timeout'));
     }, timeoutMs);
-    return provider.stream({ ...request, signal: attemptController.signal })[Symbol.asyncIterator]();
-  };
-  const stopTimer = (): void => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    unlink?.();
-    unlink = undefined;
-  };
-
-  const onError = async (caught: unknown): Promise<IteratorResult<ChatChunk>> => {
-    stopTimer();
-    inner = undefined;
-    if (request.signal.aborted) throw cancelledError(request.signal);
-    const error = timedOut
-      ? new AgentsError(
-          'TIMEOUT',
-          `The ${provider.name} call to ${provider.url} (model "${request.model}") took longer than ${timeoutMs} ms.`,
-          {
-            details: { provider: provider.name, url: provider.url, model: request.model, retryable: true },
-            cause: caught,
-          },
-        )
-      : toAgentsError(caught, provider, request.model);
-    if (!error.details.retryable || delivered || attempt >= maxRetries) throw error;
-    const retryAfter = error.details.retryAfterMs;
-    if (retryAfter !== undefined && retryAfter > maxRetryAfterMs) throw error;
-    const delayMs = retryAfter ?? backoffDelay(attempt, baseDelayMs, maxDelayMs);
-    attempt++;
-    observer.onRetry?.({ attempt, delayMs, error });
+    const attemptRequest: ChatRequest = { ...request, signal: attemptController.signal };
     try {
-      await abortableDelay(delayMs, request.signal);
-    } catch {
-      throw cancelledError(request.signal);
-    }
-    return next();
-  };
-
-  const onResult = (result: IteratorResult<ChatChunk>): IteratorResult<ChatChunk> => {
-    if (result.done) {
-      stopTimer();
-      finished = true;
-    } else {
-      delivered = true;
-    }
-    return result;
-  };
-
-  function next(): Promise<IteratorResult<ChatChunk>> {
-    if (finished) return Promise.resolve({ value: undefined, done: true });
-    let iterator = inner;
-    if (!iterator) {
-      try {
-        iterator = startAttempt();
-      } catch (error) {
-        return onError(error);
+      if (provider.streamTo) {
+        await provider.streamTo(attemptRequest, deliver);
+      } else {
+        for await (const chunk of provider.stream(attemptRequest)) {
+          deliver(chunk);
+          if (consumerError) break;
+        }
       }
-      inner = iterator;
+      if (consumerError) throw consumerError.error;
+      return;
+    } catch (caught) {
+      if (consumerError) throw consumerError.error;
+      if (request.signal.aborted) throw cancelledError(request.signal);
+      const error = timedOut
+        ? new AgentsError(
+            'TIMEOUT',
+            `The ${provider.name} call to ${provider.url} (model "${request.model}") took longer than ${timeoutMs} ms.`,
+            {
+              details: { provider: provider.name, url: provider.url, model: request.model, retryable: true },
+              cause: caught,
+            },
+          )
+        : toAgentsError(caught, provider, request.model);
+      if (!error.details.retryable || delivered || attempt >= maxRetries) throw error;
+      const retryAfter = error.details.retryAfterMs;
+      if (retryAfter !== undefined && retryAfter > maxRetryAfterMs) throw error;
+      const delayMs = retryAfter ?? backoffDelay(attempt, baseDelayMs, maxDelayMs);
+      observer.onRetry?.({ attempt: attempt + 1, delayMs, error });
+      try {
+        await abortableDelay(delayMs, request.signal);
+      } catch {
+        throw cancelledError(request.signal);
+      }
+    } finally {
+      clearTimeout(timer);
+      request.signal.removeEventListener('abort', forward);
     }
-    return iterator.next().then(onResult, onError);
   }
-
-  return {
-    next,
-    async return() {
-      stopTimer();
-      finished = true;
-      await inner?.return?.();
-      return { value: undefined, done: true };
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }
 
 function toAgentsError(error: unknown, provider: ChatProvider, model: string): AgentsError {

@@ -6,7 +6,7 @@ import type { UsageTotals } from '../events/run-event.js';
 import { redactValue } from '../guardrails/redact-value.js';
 import type { ChatRequest, ToolSpec } from '../providers/chat-provider.js';
 import { messageText } from '../providers/langchain-messages.js';
-import { streamWithRetry } from '../providers/retry-policy.js';
+import { callWithRetry } from '../providers/retry-policy.js';
 import type { AgentTool } from '../tools/define-tool.js';
 import type { JsonSchema } from '../tools/json-schema.js';
 import { priceCall } from '../usage/price-table.js';
@@ -107,12 +107,16 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
     let reported: { promptTokens: number; completionTokens: number } | undefined;
     const redact = ctx.redactStream;
     let held = '';
-    for await (const chunk of streamWithRetry(provider, request, ctx.retry)) {
-      if (chunk.type === 'text') {
-        text += chunk.text;
-        if (!redact) {
-          ctx.emit({ type: 'TOKEN', taskName, agentName, delta: chunk.text });
-        } else {
+    await callWithRetry(
+      provider,
+      request,
+      (chunk) => {
+        if (chunk.type === 'text') {
+          text += chunk.text;
+          if (!redact) {
+            ctx.emit({ type: 'TOKEN', taskName, agentName, delta: chunk.text });
+            return;
+          }
           // PII patterns do not span lines: hold text back until a newline, then release it redacted.
           held += chunk.text;
           const cut = held.lastIndexOf('\n');
@@ -121,18 +125,19 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
             held = held.slice(release.length);
             ctx.emit({ type: 'TOKEN', taskName, agentName, delta: redact(release) });
           }
+        } else if (chunk.type === 'tool_call') {
+          calls.push({
+            id: chunk.id,
+            name: chunk.name,
+            rawArguments: chunk.arguments,
+            args: parseArguments(chunk.arguments),
+          });
+        } else {
+          reported = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
         }
-      } else if (chunk.type === 'tool_call') {
-        calls.push({
-          id: chunk.id,
-          name: chunk.name,
-          rawArguments: chunk.arguments,
-          args: parseArguments(chunk.arguments),
-        });
-      } else {
-        reported = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
-      }
-    }
+      },
+      ctx.retry,
+    );
     if (ctx.signal.aborted) throw cancelledError(ctx.signal);
     if (redact && held) ctx.emit({ type: 'TOKEN', taskName, agentName, delta: redact(held) });
 
