@@ -1,6 +1,7 @@
+import { HumanMessage } from '@langchain/core/messages';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool, runCrew } from '../src/index.js';
+import { createOllamaProvider, defineTool, runCrew } from '../src/index.js';
 import { createOllamaTestServer, type OllamaTestServer } from './support/index.js';
 import { collectEvents, eventsOfType, FAST_RETRY, testAgent } from './support/run-helpers.js';
 
@@ -145,6 +146,37 @@ describe('Ollama provider over real HTTP', () => {
     }).result();
     expect(result).toMatchObject({ status: 'succeeded', structuredOutput: { eta: 'tomorrow' } });
     expect((server.chatRequests[0]!.body as { format: unknown }).format).toEqual(schema);
+  });
+
+  it('exposes the provider as a plain async iterable of chunks too', async () => {
+    server.enqueue({ text: ['a', 'b'], usage: { promptTokens: 2, completionTokens: 2 } });
+    const provider = createOllamaProvider({ host: server.url });
+    const chunks = [];
+    for await (const chunk of provider.stream({
+      model: 'llama3.1:8b',
+      messages: [new HumanMessage('hi')],
+      signal: new AbortController().signal,
+    })) {
+      chunks.push(chunk);
+    }
+    expect(chunks).toEqual([
+      { type: 'text', text: 'a' },
+      { type: 'text', text: 'b' },
+      { type: 'usage', promptTokens: 2, completionTokens: 2 },
+    ]);
+    server.enqueue({ error: { status: 500, message: 'exploded' } });
+    const failing = provider.stream({
+      model: 'llama3.1:8b',
+      messages: [new HumanMessage('hi')],
+      signal: new AbortController().signal,
+    });
+    await expect(
+      (async () => {
+        for await (const _ of failing) {
+          // drain
+        }
+      })(),
+    ).rejects.toMatchObject({ code: 'PROVIDER_ERROR', details: { status: 500 } });
   });
 
   it('tells the user to pull a model Ollama does not have', async () => {

@@ -1,6 +1,7 @@
+import { HumanMessage } from '@langchain/core/messages';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool, runCrew } from '../src/index.js';
+import { createOpenAIProvider, defineTool, runCrew } from '../src/index.js';
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from './support/index.js';
 import { collectEvents, eventsOfType, FAST_RETRY, testAgent, waitFor } from './support/run-helpers.js';
 
@@ -134,6 +135,29 @@ describe('OpenAI provider over real HTTP', () => {
     expect(eventsOfType(events, 'TOOL_CALL').map((call) => [call.toolCallId, call.args])).toEqual([
       ['a1', { city: 'Paris' }],
       ['b2', { city: 'Lisbon' }],
+    ]);
+  });
+
+  it('exposes the provider as a plain async iterable of chunks too', async () => {
+    server.enqueue({
+      text: ['Hi', ' there'],
+      toolCalls: [{ name: 'get_weather', arguments: ['{"city":', '"Oslo"}'] }],
+      usage: { promptTokens: 7, completionTokens: 3 },
+    });
+    const provider = createOpenAIProvider({ apiKey: 'k', baseUrl: server.url });
+    const chunks = [];
+    for await (const chunk of provider.stream({
+      model: 'm',
+      messages: [new HumanMessage('hello')],
+      signal: new AbortController().signal,
+    })) {
+      chunks.push(chunk);
+    }
+    expect(chunks).toEqual([
+      { type: 'text', text: 'Hi' },
+      { type: 'text', text: ' there' },
+      { type: 'usage', promptTokens: 7, completionTokens: 3 },
+      { type: 'tool_call', id: 'call_0_0', name: 'get_weather', arguments: '{"city":"Oslo"}' },
     ]);
   });
 
