@@ -179,6 +179,24 @@ describe('Ollama provider over real HTTP', () => {
     ).rejects.toMatchObject({ code: 'PROVIDER_ERROR', details: { status: 500 } });
   });
 
+  it('retries a 429 from Ollama after its Retry-After delay, like OpenAI', async () => {
+    server.enqueue(
+      { error: { status: 429, message: 'busy', headers: { 'retry-after': '0.3' } } },
+      { text: 'ok' },
+    );
+    const result = await runCrew({
+      crew: crew(),
+      inputs: { id: '1' },
+      providers: { ollama: { host: server.url } },
+      retry: { ...FAST_RETRY, baseDelayMs: 1 },
+    }).result();
+    expect(result).toMatchObject({ status: 'succeeded', output: 'ok' });
+    expect(server.chatRequests).toHaveLength(2);
+    expect(server.chatRequests[1]!.receivedAt - server.chatRequests[0]!.receivedAt).toBeGreaterThanOrEqual(
+      280,
+    );
+  });
+
   it('tells the user to pull a model Ollama does not have', async () => {
     const events = await collectEvents(
       runCrew({

@@ -3,7 +3,7 @@ import { Ollama, type Message as OllamaMessage, type Tool as OllamaTool } from '
 import { AgentsError } from '../errors/agents-error.js';
 import type { ChatChunk, ChatProvider, ChatRequest } from './chat-provider.js';
 import { messageText, messageToolCalls, toolMessageFields } from './langchain-messages.js';
-import { providerStatusError, providerUnreachableError } from './provider-errors.js';
+import { parseRetryAfter, providerStatusError, providerUnreachableError } from './provider-errors.js';
 
 export interface OllamaProviderOptions {
   /** Default: `OLLAMA_HOST`, else `http://127.0.0.1:11434`. */
@@ -25,14 +25,19 @@ export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatP
 
   async function streamTo(request: ChatRequest, onChunk: (chunk: ChatChunk) => void): Promise<void> {
     // One client per call so this call's AbortSignal reaches the fetch in flight.
+    let retryAfterMs: number | undefined;
     const client = new Ollama({
       host: url,
       headers: options.headers,
-      fetch: (input, init) =>
-        fetch(input, {
+      fetch: async (input, init) => {
+        const response = await fetch(input, {
           ...init,
           signal: init?.signal ? AbortSignal.any([init.signal, request.signal]) : request.signal,
-        }),
+        });
+        // The ollama client drops response headers on errors; keep Retry-After for the retry layer.
+        if (!response.ok) retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+        return response;
+      },
     });
     const tools: OllamaTool[] | undefined = request.tools?.length
       ? request.tools.map((tool) => ({
@@ -78,7 +83,7 @@ export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatP
         }
       }
     } catch (error) {
-      throw mapOllamaError(error, url, request.model, request.signal);
+      throw mapOllamaError(error, url, request.model, request.signal, retryAfterMs);
     }
   }
 
@@ -140,7 +145,13 @@ function toOllamaMessage(message: BaseMessage): OllamaMessage {
   return { role: 'user', content: messageText(message) };
 }
 
-function mapOllamaError(error: unknown, url: string, model: string, signal: AbortSignal): unknown {
+function mapOllamaError(
+  error: unknown,
+  url: string,
+  model: string,
+  signal: AbortSignal,
+  retryAfterMs: number | undefined,
+): unknown {
   if (signal.aborted) return error;
   if (error instanceof Error && error.name === 'ResponseError') {
     const status = (error as Error & { status_code?: number }).status_code ?? 0;
@@ -150,6 +161,7 @@ function mapOllamaError(error: unknown, url: string, model: string, signal: Abor
       model,
       status,
       message: error.message,
+      retryAfterMs,
       cause: error,
     });
   }

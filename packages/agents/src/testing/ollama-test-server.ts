@@ -17,7 +17,7 @@ export type OllamaTestReply =
       firstChunkDelayMs?: number;
       chunkDelayMs?: number;
     }
-  | { error: { status: number; message?: string } }
+  | { error: { status: number; message?: string; headers?: Record<string, string> } }
   | { hang: true };
 
 export type OllamaTestResponder = (
@@ -77,7 +77,10 @@ export async function createOllamaTestServer(
       return;
     }
     if ('error' in reply) {
-      response.writeHead(reply.error.status, { 'content-type': 'application/json' });
+      response.writeHead(reply.error.status, {
+        'content-type': 'application/json',
+        ...(reply.error.headers ?? {}),
+      });
       response.end(JSON.stringify({ error: reply.error.message ?? `HTTP ${reply.error.status}` }));
       return;
     }
