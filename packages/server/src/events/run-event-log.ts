@@ -1,0 +1,89 @@
+import type { Tx } from '../db/database.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import type { RunEventType } from '../generated/prisma/enums.js';
+
+/** One entry of a run's durable event log. `seq` starts at 1 and has no holes. */
+export interface StoredRunEvent {
+  runId: string;
+  seq: number;
+  type: RunEventType;
+  at: Date;
+  taskRunId: string | null;
+  /** Token text on TOKEN events. */
+  delta: string | null;
+  data: unknown;
+}
+
+export type NewRunEvent = Omit<StoredRunEvent, 'runId' | 'seq' | 'at'> & { at?: Date };
+
+export const TERMINAL_EVENT_TYPES: ReadonlySet<RunEventType> = new Set([
+  'RUN_SUCCEEDED',
+  'RUN_FAILED',
+  'RUN_CANCELLED',
+]);
+
+/**
+ * Appends events to a run's log, numbering them after the run's last sequence number. The
+ * UPDATE of Run.lastSeq locks the run's row, so concurrent writers get consecutive, unique
+ * numbers; the caller's transaction makes the batch all-or-nothing.
+ */
+export async function appendRunEvents(
+  tx: Tx,
+  tenantId: string,
+  runId: string,
+  events: NewRunEvent[],
+): Promise<StoredRunEvent[]> {
+  if (events.length === 0) return [];
+  const run = await tx.run.update({
+    where: { id: runId },
+    data: { lastSeq: { increment: events.length } },
+    select: { lastSeq: true },
+  });
+  const first = run.lastSeq - events.length + 1;
+  const now = new Date();
+  const stored = events.map((e, i) => ({
+    runId,
+    seq: first + i,
+    type: e.type,
+    at: e.at ?? now,
+    taskRunId: e.taskRunId,
+    delta: e.delta,
+    data: e.data ?? null,
+  }));
+  await tx.runEvent.createMany({
+    data: stored.map((e) => ({
+      tenantId,
+      runId,
+      seq: e.seq,
+      type: e.type,
+      at: e.at,
+      taskRunId: e.taskRunId,
+      delta: e.delta,
+      data: (e.data ?? undefined) as Prisma.InputJsonValue | undefined,
+    })),
+  });
+  return stored;
+}
+
+/** Events of a run after `afterSeq`, in order, at most `limit`. */
+export async function readRunEvents(
+  tx: Tx,
+  runId: string,
+  afterSeq: number,
+  limit = 1000,
+): Promise<StoredRunEvent[]> {
+  const rows = await tx.runEvent.findMany({
+    where: { runId, seq: { gt: afterSeq } },
+    orderBy: { seq: 'asc' },
+    take: limit,
+  });
+  return rows.map((r) => ({
+    runId: r.runId,
+    seq: r.seq,
+    type: r.type,
+    at: r.at,
+    taskRunId: r.taskRunId,
+    delta: r.delta,
+    data: r.data,
+  }));
+}

@@ -1,0 +1,119 @@
+import type { EventBus } from './event-bus.js';
+import { type StoredRunEvent, TERMINAL_EVENT_TYPES } from './run-event-log.js';
+
+/** Where a run's events come from: its durable log and the live channel its writer publishes on. */
+export interface RunEventSource {
+  bus: EventBus;
+  channel: string;
+  /** Durable events after `afterSeq`, ascending, possibly only the first page. */
+  load(afterSeq: number): Promise<StoredRunEvent[]>;
+  /** The run's last sequence number once the run has ended, else null. */
+  closedAt(): Promise<number | null>;
+}
+
+export interface StreamOptions {
+  afterSeq?: number;
+  signal?: AbortSignal;
+  /** Re-read the log when nothing live arrived for this long (covers messages lost in transit). */
+  pollMs?: number;
+}
+
+export function encodeLiveEvent(e: StoredRunEvent): string {
+  return JSON.stringify(e);
+}
+
+function decodeLiveEvent(message: string): StoredRunEvent | undefined {
+  try {
+    const e = JSON.parse(message) as StoredRunEvent & { at: string };
+    return { ...e, at: new Date(e.at) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A run's events after `afterSeq`, each exactly once and in order, ending after the terminal event.
+ * It subscribes first, then replays the durable log, then switches to live messages; a live
+ * message that skips ahead (a gap), a bus reconnect or a quiet period makes it re-read the log,
+ * so nothing published while it was not listening is lost and nothing is yielded twice.
+ * Writers must publish an event only after the transaction that stored it has committed.
+ */
+export async function* streamRunEvents(
+  source: RunEventSource,
+  opts: StreamOptions = {},
+): AsyncGenerator<StoredRunEvent> {
+  let last = opts.afterSeq ?? 0;
+  const live: StoredRunEvent[] = [];
+  let wake: (() => void) | undefined;
+  let reread = true;
+  const nudge = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const unsubscribe = await source.bus.subscribe(source.channel, (m) => {
+    const e = decodeLiveEvent(m);
+    if (e) {
+      live.push(e);
+      nudge();
+    }
+  });
+  const offReconnect = source.bus.onReconnect(() => {
+    reread = true;
+    nudge();
+  });
+  const onAbort = () => nudge();
+  opts.signal?.addEventListener('abort', onAbort);
+  const pollMs = opts.pollMs ?? 5000;
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) return;
+      if (reread) {
+        reread = false;
+        for (;;) {
+          const page = await source.load(last);
+          for (const e of page) {
+            if (e.seq !== last + 1) continue;
+            last = e.seq;
+            yield e;
+            if (TERMINAL_EVENT_TYPES.has(e.type)) return;
+          }
+          if (page.length === 0) break;
+        }
+        const closed = await source.closedAt();
+        if (closed !== null && last >= closed) return;
+      }
+      while (live.length > 0) {
+        const e = live.shift()!;
+        if (e.seq <= last) continue; // already seen (replayed from the log)
+        if (e.seq > last + 1) {
+          // Missed something: the log has it.
+          live.unshift(e);
+          reread = true;
+          break;
+        }
+        last = e.seq;
+        yield e;
+        if (TERMINAL_EVENT_TYPES.has(e.type)) return;
+      }
+      if (reread || live.length > 0) continue;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        const timer = setTimeout(() => {
+          reread = true;
+          nudge();
+        }, pollMs);
+        timer.unref?.();
+        const done = resolve;
+        wake = () => {
+          clearTimeout(timer);
+          done();
+        };
+      });
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    offReconnect();
+    await unsubscribe();
+  }
+}

@@ -1,0 +1,152 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Database } from '../src/db/database.js';
+import { createInProcessEventBus, type EventBus } from '../src/events/event-bus.js';
+import { createRedisEventBus } from '../src/events/redis-event-bus.js';
+import { appendRunEvents, type NewRunEvent, readRunEvents } from '../src/events/run-event-log.js';
+import { encodeLiveEvent, type RunEventSource, streamRunEvents } from '../src/events/run-event-stream.js';
+import { BACKEND, createTestDatabase, type TestDatabase } from './support/backend.js';
+
+const REDIS_URL = process.env.TROUPE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+let tdb: TestDatabase;
+let db: Database;
+const tenantId = randomUUID();
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  db = tdb.database;
+  await db.withTenant(tenantId, (tx) => tx.tenant.create({ data: { id: tenantId, name: 'stream' } }));
+});
+afterAll(() => tdb?.close());
+
+async function newRun(): Promise<string> {
+  return db.withTenant(tenantId, async (tx) => {
+    const crew = await tx.crew.create({ data: { tenantId, name: 'c' } });
+    const version = await tx.crewVersion.create({
+      data: { tenantId, crewId: crew.id, version: 1, definition: {} },
+    });
+    const run = await tx.run.create({
+      data: { tenantId, crewId: crew.id, crewVersionId: version.id, inputs: {} },
+    });
+    return run.id;
+  });
+}
+
+const token = (i: number): NewRunEvent => ({ type: 'TOKEN', taskRunId: null, delta: `t${i} `, data: null });
+const done: NewRunEvent = { type: 'RUN_SUCCEEDED', taskRunId: null, delta: null, data: { output: 'ok' } };
+
+/** Stores a batch (one transaction), then publishes it: the writer's side of the contract. */
+async function write(bus: EventBus, runId: string, events: NewRunEvent[], publish = true) {
+  const stored = await db.withTenant(tenantId, (tx) => appendRunEvents(tx, tenantId, runId, events));
+  if (publish) for (const e of stored) await bus.publish(`run:${runId}`, encodeLiveEvent(e));
+  if (events.some((e) => e.type === 'RUN_SUCCEEDED')) {
+    await db.withTenant(tenantId, (tx) =>
+      tx.run.update({ where: { id: runId }, data: { status: 'SUCCEEDED' } }),
+    );
+  }
+  return stored;
+}
+
+function source(bus: EventBus, runId: string): RunEventSource {
+  return {
+    bus,
+    channel: `run:${runId}`,
+    load: (after) => db.withTenant(tenantId, (tx) => readRunEvents(tx, runId, after, 50)),
+    closedAt: () =>
+      db.withTenant(tenantId, async (tx) => {
+        const r = await tx.run.findUniqueOrThrow({
+          where: { id: runId },
+          select: { status: true, lastSeq: true },
+        });
+        return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.status) ? r.lastSeq : null;
+      }),
+  };
+}
+
+async function collect(it: AsyncIterable<{ seq: number; delta: string | null; type: string }>) {
+  const seqs: number[] = [];
+  let text = '';
+  for await (const e of it) {
+    seqs.push(e.seq);
+    text += e.delta ?? '';
+  }
+  return { seqs, text };
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+const buses: [string, () => Promise<EventBus>][] = [
+  ['in-process', async () => createInProcessEventBus()],
+  [
+    'redis',
+    () => createRedisEventBus({ url: REDIS_URL, prefix: `troupe-test:${randomBytes(4).toString('hex')}:` }),
+  ],
+];
+
+describe.each(buses)(`run event log and stream (%s bus, ${BACKEND})`, (_name, makeBus) => {
+  let bus: EventBus;
+  beforeAll(async () => {
+    bus = await makeBus();
+  });
+  afterAll(() => bus?.close());
+
+  test('sequence numbers start at 1 and have no holes, even with concurrent writers', async () => {
+    const runId = await newRun();
+    await Promise.all(
+      range(1, 8).map((w) =>
+        write(
+          bus,
+          runId,
+          range(1, 5).map((i) => token(w * 10 + i)),
+          false,
+        ),
+      ),
+    );
+    const all = await db.withTenant(tenantId, (tx) => readRunEvents(tx, runId, 0));
+    expect(all.map((e) => e.seq)).toEqual(range(1, 40));
+  });
+
+  test('a subscriber that joins mid-run gets every event once, in order, live after the replay', async () => {
+    const runId = await newRun();
+    await write(bus, runId, range(1, 30).map(token));
+    const stream = collect(streamRunEvents(source(bus, runId), { afterSeq: 0 }));
+    for (let b = 0; b < 10; b++) await write(bus, runId, range(31 + b * 10, 40 + b * 10).map(token));
+    await write(bus, runId, [done]);
+    const { seqs, text } = await stream;
+    expect(seqs).toEqual(range(1, 131));
+    expect(text).toBe(
+      range(1, 130)
+        .map((i) => `t${i} `)
+        .join(''),
+    );
+  });
+
+  test('resuming after a sequence number continues exactly there', async () => {
+    const runId = await newRun();
+    await write(bus, runId, [...range(1, 20).map(token), done]);
+    const { seqs } = await collect(streamRunEvents(source(bus, runId), { afterSeq: 13 }));
+    expect(seqs).toEqual(range(14, 21));
+    const atEnd = await collect(streamRunEvents(source(bus, runId), { afterSeq: 21 }));
+    expect(atEnd.seqs).toEqual([]);
+  });
+
+  test('live messages lost in transit are recovered from the log (gap detection)', async () => {
+    const runId = await newRun();
+    const stream = collect(streamRunEvents(source(bus, runId), { afterSeq: 0, pollMs: 60_000 }));
+    await new Promise((r) => setTimeout(r, 50));
+    await write(bus, runId, range(1, 5).map(token));
+    await write(bus, runId, range(6, 10).map(token), false); // never published
+    await write(bus, runId, [...range(11, 12).map(token), done]);
+    expect((await stream).seqs).toEqual(range(1, 13));
+  });
+
+  test('a consumer that stops early unsubscribes', async () => {
+    const runId = await newRun();
+    await write(bus, runId, range(1, 10).map(token));
+    const before = bus.subscriberCount();
+    const it = streamRunEvents(source(bus, runId));
+    for await (const e of it) if (e.seq === 3) break;
+    expect(bus.subscriberCount()).toBe(before);
+  });
+});
