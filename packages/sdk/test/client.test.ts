@@ -220,7 +220,7 @@ describe('errors', () => {
 
   it('maps NOT_FOUND', async () => {
     const { url } = await serve({ body: graphqlErrors('Crew not found', { code: 'NOT_FOUND' }) });
-    const error = await rejection(createTroupeClient({ url }).crews.get('Q3Jldzox'));
+    const error = await rejection(createTroupeClient({ url }).crews.delete('Q3Jldzox'));
     expect(error.code).toBe('NOT_FOUND');
     expect(error.field).toBeUndefined();
   });

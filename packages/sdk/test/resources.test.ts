@@ -79,10 +79,26 @@ describe('crews', () => {
     expect(requests[0]!.body.query).toContain('fragment CrewFields on Crew');
   });
 
-  it('gets one crew by id, or null', async () => {
+  it('gets one crew by id', async () => {
     const { client: troupe, requests } = await client({ Crew: { crew } });
     await expect(troupe.crews.get(crew.id)).resolves.toEqual(crew);
     expect(requests[0]!.body.variables).toEqual({ id: crew.id });
+  });
+
+  it('gets null for a crew the server does not find, and still throws other errors', async () => {
+    server = await startTestServer((request) => ({
+      body: {
+        data: null,
+        errors: [
+          request.body.variables.id === 'gone'
+            ? { message: 'Crew not found: gone', extensions: { code: 'NOT_FOUND' } }
+            : { message: 'id: "bad" is not a valid Crew id', extensions: { code: 'BAD_INPUT', field: 'id' } },
+        ],
+      },
+    }));
+    const troupe = createTroupeClient({ url: server.url });
+    await expect(troupe.crews.get('gone')).resolves.toBeNull();
+    await expect(troupe.crews.get('bad')).rejects.toMatchObject({ code: 'BAD_INPUT', field: 'id' });
   });
 
   it('creates, updates and deletes a crew, unwrapping the payloads', async () => {

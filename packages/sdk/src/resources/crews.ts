@@ -5,6 +5,7 @@ import type {
   CrewsQueryVariables,
   UpdateCrewInput,
 } from '../generated/graphql';
+import { isTroupeError } from '../troupe-error';
 import type { RequestOptions, RunDocument } from '../typed-document';
 import { type Page, toPage } from './page';
 
@@ -23,7 +24,7 @@ export interface ListCrewsOptions {
 export interface CrewsResource {
   /** Crews of the caller's tenant, one page at a time. */
   list(variables?: ListCrewsOptions, options?: RequestOptions): Promise<Page<Crew>>;
-  /** One crew; null when there is none with this id. */
+  /** One crew; null when this caller can see no crew with this id (the server's NOT_FOUND). */
   get(id: string, options?: RequestOptions): Promise<Crew | null>;
   /** Creates a crew with its agents and tasks in one call; nothing is written if any part is invalid. */
   create(input: CreateCrewInput, options?: RequestOptions): Promise<Crew>;
@@ -138,7 +139,12 @@ export function crewsResource(run: RunDocument): CrewsResource {
       return toPage((await run(CrewsDocument, vars, options)).crews);
     },
     async get(id, options) {
-      return (await run(CrewDocument, { id }, options)).crew;
+      try {
+        return (await run(CrewDocument, { id }, options)).crew;
+      } catch (error) {
+        if (isTroupeError(error) && error.code === 'NOT_FOUND') return null;
+        throw error;
+      }
     },
     async create(input, options) {
       return (await run(CreateCrewDocument, { input }, options)).createCrew.crew;
