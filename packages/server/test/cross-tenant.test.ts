@@ -93,6 +93,7 @@ let server: TestServer;
 let ids: TenantAIds;
 let keyA: string;
 let keyB: string;
+let keyBId: string;
 let bCrewId: string;
 
 const SNAPSHOT = `query($id: ID!) {
@@ -117,6 +118,7 @@ beforeAll(async () => {
   const b = await createTenant(server.url, server.admin, 'Tenant B');
   keyA = a.key;
   keyB = b.key;
+  keyBId = b.keyId;
   const created = await gqlOk(
     server.url,
     'mutation($input: CreateCrewInput!) { createCrew(input: $input) { crew { id agents { id } tasks { id } } } }',
@@ -200,6 +202,8 @@ describe(`cross-tenant access through the API (${BACKEND})`, () => {
     expect(b.map((k) => k.id)).not.toContain(ids.apiKey);
     for (const k of a) expect(b.map((x) => x.id)).not.toContain(k.id);
     expect(keyB.startsWith(b[0]!.prefix)).toBe(true);
+    // The id createTenant gave for B's first key is the id B's key list shows.
+    expect(b[0]!.id).toBe(keyBId);
   });
 
   test('a session token minted by B cannot read A’s crew; one minted by A can', async () => {
