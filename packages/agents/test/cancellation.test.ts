@@ -111,6 +111,45 @@ describe('cancellation', () => {
     await waitFor(() => openai.chatRequests[1]?.aborted === true);
   });
 
+  it('cancels every in-flight request of a PARALLEL crew', async () => {
+    openai.setFallback(() => ({ text: Array.from({ length: 100 }, (_, i) => ` x${i}`), chunkDelayMs: 20 }));
+    const controller = new AbortController();
+    const model = { provider: 'openai' as const, name: 'm', baseUrl: openai.url };
+    const run = runCrew({
+      crew: {
+        name: 'p',
+        process: 'PARALLEL',
+        agents: [testAgent('a', model)],
+        tasks: [
+          { name: 'one', description: 'one', agent: 'a' },
+          { name: 'two', description: 'two', agent: 'a' },
+          { name: 'three', description: 'three', agent: 'a', dependsOn: ['one', 'two'] },
+        ],
+      },
+      providers: { openai: { apiKey: 'k' } },
+      signal: controller.signal,
+    });
+    const started = new Set<string>();
+    let abortedAt = 0;
+    const events = [];
+    for await (const event of run) {
+      events.push(event);
+      if (event.type === 'TOKEN') started.add(event.taskName);
+      if (started.size === 2 && abortedAt === 0) {
+        abortedAt = Date.now();
+        controller.abort();
+      }
+    }
+    expect(Date.now() - abortedAt).toBeLessThan(1000);
+    expect(events.at(-1)!.type).toBe('RUN_CANCELLED');
+    await waitFor(() => openai.chatRequests.length === 2 && openai.chatRequests.every((r) => r.aborted));
+    expect(
+      eventsOfType(events, 'TASK_STARTED')
+        .map((e) => e.taskName)
+        .sort(),
+    ).toEqual(['one', 'two']);
+  });
+
   it('stopping iteration early cancels the work', async () => {
     openai.enqueue({ text: Array.from({ length: 100 }, (_, i) => ` t${i}`), chunkDelayMs: 20 });
     const run = runCrew({
