@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   AgentsError,
   createScriptedProvider,
+  createToolRegistry,
   runCrew,
   templateVariables,
   validateCrew,
@@ -85,12 +86,20 @@ describe('inputs and crew validation', () => {
     });
     expect(unknownAgent).toBeInstanceOf(AgentsError);
     expect(unknownAgent).toMatchObject({ code: 'INVALID_CREW', details: { field: 'tasks[0].agent' } });
-    const unknownTool = attempt({
+    const withTool = {
       name: 'c',
       agents: [{ ...agent, tools: ['nope'] }],
       tasks: [{ name: 't', description: 'd', agent: 'a' }],
-    });
-    expect(unknownTool.message).toContain('tool "nope"');
+    };
+    let unknownTool: AgentsError | undefined;
+    try {
+      validateCrew(withTool, { tools: createToolRegistry([]) });
+    } catch (error) {
+      unknownTool = error as AgentsError;
+    }
+    expect(unknownTool?.message).toContain('tool "nope"');
+    // Without a registry (e.g. saving a crew on the server), tool names are not checked.
+    expect(validateCrew(withTool).agents.get('a')?.tools).toEqual(['nope']);
     const badProvider = attempt({
       name: 'c',
       agents: [{ ...agent, model: { provider: 'anthropic' as 'openai', name: 'x' } }],

@@ -66,7 +66,8 @@ function normaliseAgent(agent: AgentDefinition, field: string): AgentDefinition 
 }
 
 /**
- * Checks a crew definition and run inputs without calling any model.
+ * Checks a crew definition and run inputs without calling any model. Agents' tool names are
+ * checked only when `tools` is given.
  * Throws `AgentsError` (INVALID_CREW, MISSING_INPUT) naming the field and the rule.
  */
 export function validateCrew(
@@ -157,7 +158,9 @@ export function validateCrew(
 
   const everyAgent =
     manager && !agents.has(manager.name) ? [...agents.values(), manager] : [...agents.values()];
-  for (const agent of everyAgent) {
+  // Tool names are checked when a registry is given (runCrew always passes one, with the built-in
+  // http_request registered when an agent asks for it).
+  for (const agent of options.tools ? everyAgent : []) {
     for (const toolName of agent.tools ?? []) {
       if (toolName === DELEGATION_TOOL_NAME) continue;
       if (!options.tools?.has(toolName)) {
