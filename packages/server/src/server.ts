@@ -1,9 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ProviderSettings } from '@troupe/agents';
 import type { TroupeConfig } from './config.js';
 import { type Database, type DatabaseOptions, openDatabase } from './db/database.js';
+import { createInProcessEventBus, type EventBus } from './events/event-bus.js';
+import { createRedisEventBus } from './events/redis-event-bus.js';
 import { serveUnsizedBody } from './http/unsized-body.js';
 import { createYogaApp, type TroupeYoga } from './http/yoga-app.js';
+import { createInProcessExecutor, type RunExecutor } from './runs/run-executor.js';
 
 export interface TroupeServer {
   /** e.g. http://127.0.0.1:4000 */
@@ -11,6 +15,8 @@ export interface TroupeServer {
   database: Database;
   yoga: TroupeYoga;
   http: Server;
+  bus: EventBus;
+  executor: RunExecutor;
   close(): Promise<void>;
 }
 
@@ -22,6 +28,10 @@ export interface StartServerOptions {
   /** An already opened, locked PGlite (the CLI opens it early to overlap start-up work). */
   pglite?: DatabaseOptions['pglite'];
   onQuery?: (sql: string) => void;
+  /** LLM providers for runs executed in this process (default: from the environment). */
+  providers?: ProviderSettings;
+  /** Live event fan-out (default: Redis when REDIS_URL is set, else in-process). */
+  bus?: EventBus;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -48,8 +58,13 @@ export async function startServer(
       poolSize: config.dbPoolSize,
       onQuery: opts.onQuery,
     }));
+  const bus =
+    opts.bus ??
+    (config.redisUrl ? await createRedisEventBus({ url: config.redisUrl }) : createInProcessEventBus());
+  const executor = createInProcessExecutor({ database, bus, providers: opts.providers });
   const yoga = createYogaApp({
     database,
+    runs: { bus, executor },
     settings: { secret: config.secret, adminKey: config.adminKey },
     graphiql: config.graphiql,
     exposeErrors: config.exposeErrors,
@@ -108,12 +123,16 @@ export async function startServer(
     database,
     yoga,
     http,
+    bus,
+    executor,
     async close() {
       closing = true;
+      await executor.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
       });
+      if (!opts.bus) await bus.close();
       if (!opts.database) await database.close();
     },
   };

@@ -122,7 +122,7 @@ describe(`the platform admin key (${BACKEND})`, () => {
     expect(v.viewer).toEqual({
       kind: 'API_KEY',
       subject: null,
-      scopes: ['read', 'write', 'admin'],
+      scopes: ['READ', 'WRITE', 'ADMIN'],
       tenant: { id: t.tenant.id },
     });
   });
@@ -178,7 +178,7 @@ describe(`API key scopes (${BACKEND})`, () => {
     expect(k.secret.startsWith(k.apiKey.prefix)).toBe(true);
     expect(k.secret.length).toBeGreaterThan(k.apiKey.prefix.length + 16);
     const v = await gqlOk(server.url, VIEWER, {}, k.secret);
-    expect(v.viewer).toMatchObject({ kind: 'API_KEY', scopes: ['read'], tenant: { id: tenantA.id } });
+    expect(v.viewer).toMatchObject({ kind: 'API_KEY', scopes: ['READ'], tenant: { id: tenantA.id } });
 
     const res = await gql(
       server.url,
@@ -246,7 +246,7 @@ describe(`session tokens (${BACKEND})`, () => {
     expect(v.viewer).toEqual({
       kind: 'SESSION',
       subject: 'user-42',
-      scopes: ['read'],
+      scopes: ['READ'],
       tenant: { id: tenantA.id },
     });
     expect((await gqlOk(server.url, CREWS, {}, s.token)).crews.edges).toBeInstanceOf(Array);
@@ -260,7 +260,7 @@ describe(`session tokens (${BACKEND})`, () => {
     expectError(r, 'BAD_INPUT', /input\.scopes.*write/);
     expect(r.data?.createSessionToken ?? null).toBeNull();
     const ok = await mint(read.secret, { subject: 'u', scopes: ['READ'] });
-    expect((await gqlOk(server.url, VIEWER, {}, ok.token)).viewer.scopes).toEqual(['read']);
+    expect((await gqlOk(server.url, VIEWER, {}, ok.token)).viewer.scopes).toEqual(['READ']);
   });
 
   test('token and key inputs are checked: field and rule named, nothing minted', async () => {

@@ -11,6 +11,8 @@ export interface TenantAIds {
   agents: string[];
   tasks: string[];
   apiKey: string;
+  run: string;
+  taskRuns: string[];
 }
 
 export interface CrossTenantCase {
@@ -87,6 +89,29 @@ export const crossTenantCases: CrossTenantCase[] = [
     variables: (ids) => ({ id: ids.apiKey }),
     sessionForbidden: true,
   },
+  {
+    name: 'run(id)',
+    query: 'query($id: ID!) { run(id: $id) { id status output taskRuns { id output } } }',
+    variables: (ids) => ({ id: ids.run }),
+  },
+  { name: 'node(run)', query: NODE, variables: (ids) => ({ id: ids.run }) },
+  { name: 'node(taskRun)', query: NODE, variables: (ids) => ({ id: ids.taskRuns[0] }) },
+  {
+    name: 'startRun(A’s crew)',
+    query: 'mutation($id: ID!) { startRun(input: { crewId: $id, inputs: { topic: "x" } }) { run { id } } }',
+    variables: (ids) => ({ id: ids.crew }),
+  },
+  {
+    name: 'cancelRun',
+    query: 'mutation($id: ID!) { cancelRun(id: $id) { run { id status } } }',
+    variables: (ids) => ({ id: ids.run }),
+  },
+  {
+    name: 'respondToRun',
+    query:
+      'mutation($run: ID!, $task: ID!) { respondToRun(input: { runId: $run, taskRunId: $task, approved: true }) { run { id } } }',
+    variables: (ids) => ({ run: ids.run, task: ids.taskRuns[0] }),
+  },
 ];
 
 let server: TestServer;
@@ -138,7 +163,17 @@ beforeAll(async () => {
     agents: crew.agents.map((x) => x.id),
     tasks: crew.tasks.map((x) => x.id),
     apiKey: extra.createApiKey.apiKey.id,
+    run: '',
+    taskRuns: [],
   };
+  const run = await gqlOk(
+    server.url,
+    'mutation($id: ID!) { startRun(input: { crewId: $id, inputs: { topic: "secret" } }) { run { id taskRuns { id } } } }',
+    { id: crew.id },
+    keyA,
+  );
+  ids.run = run.startRun.run.id;
+  ids.taskRuns = run.startRun.run.taskRuns.map((t: { id: string }) => t.id);
   const bCrew = await gqlOk(
     server.url,
     'mutation($input: CreateCrewInput!) { createCrew(input: $input) { crew { id } } }',
@@ -228,5 +263,17 @@ describe(`cross-tenant access through the API (${BACKEND})`, () => {
       code: 'BAD_INPUT',
       field: 'input.threadIds[0]',
     });
+  });
+});
+
+describe(`cross-tenant run streams (${BACKEND})`, () => {
+  test('B cannot subscribe to A’s run events: NOT_FOUND, and no event is delivered', async () => {
+    const { sseSubscribe } = await import('./support/sse-client.js');
+    const q = 'subscription($id: ID!) { runEvents(runId: $id) { seq type delta } }';
+    const payloads = [];
+    for await (const p of sseSubscribe(server.url, q, { id: ids.run }, keyB)) payloads.push(p);
+    expect(payloads).toHaveLength(1);
+    expect(payloads[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(payloads[0]!.data?.runEvents ?? null).toBeNull();
   });
 });

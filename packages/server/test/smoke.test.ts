@@ -12,7 +12,7 @@ test(`creates a tenant and a crew, and reads it back (${BACKEND})`, async () => 
   const { key, tenant } = await createTenant(server.url, server.admin, 'Acme');
   const viewer = await gqlOk(server.url, '{ viewer { tenant { id name } scopes } }', {}, key);
   expect(viewer.viewer.tenant).toEqual(tenant);
-  expect(viewer.viewer.scopes).toEqual(['read', 'write', 'admin']);
+  expect(viewer.viewer.scopes).toEqual(['READ', 'WRITE', 'ADMIN']);
   const created = await gqlOk(server.url, CREATE_CREW, { input: SAMPLE_CREW }, key);
   expect(created.createCrew.crew.tasks[1].dependsOn).toEqual([{ name: 'research' }]);
   const list = await gqlOk(

@@ -185,7 +185,7 @@ export type CreateTenantMutation = { createTenant: { tenant: { id: string, name:
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type ViewerQuery = { viewer: { kind: PrincipalKind, scopes: Array<string>, subject: string | null, tenant: { id: string, name: string, createdAt: string } | null } };
+export type ViewerQuery = { viewer: { kind: PrincipalKind, scopes: Array<Scope>, subject: string | null, tenant: { id: string, name: string, createdAt: string } | null } };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String

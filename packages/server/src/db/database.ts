@@ -152,6 +152,12 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     max: opts.poolSize ?? 10,
     ...(privileged ? { options: `-c role=${APP_ROLE}` } : {}),
   });
+  // An idle pooled connection can be killed under us (a database restart, a failover, an admin):
+  // pg then emits 'error' on the pool, which would crash the process if nobody listened. The pool
+  // replaces the connection on the next query.
+  pool.on('error', (err) => {
+    if (process.env.TROUPE_DEBUG_DB) console.warn('troupe: idle database connection lost:', err.message);
+  });
   const check = await pool.query<{ unsafe: boolean; who: string }>(
     'SELECT current_user AS who, rolsuper OR rolbypassrls AS unsafe FROM pg_roles WHERE rolname = current_user',
   );

@@ -16,6 +16,12 @@ export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<E
   const prefix = opts.prefix ?? 'troupe:';
   const pub = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
   const sub = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: null });
+  // ioredis reconnects by itself; errors while it does must not crash the process.
+  const onError = (err: Error) => {
+    if (process.env.TROUPE_DEBUG_REDIS) console.warn('troupe: redis:', err.message);
+  };
+  pub.on('error', onError);
+  sub.on('error', onError);
   await Promise.all([pub.connect(), sub.connect()]);
   const handlers = new Map<string, Set<(m: string) => void>>();
   const reconnectListeners = new Set<() => void>();

@@ -44,6 +44,7 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
+    authorizeOnSubscribe: true,
     authScopes: (ctx) => {
       const p = ctx.principal;
       const scopes = p.kind === 'admin' ? [] : p.scopes;
@@ -96,6 +97,7 @@ export const builder = new SchemaBuilder<{
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 builder.scalarType('DateTime', {
   description: 'An ISO-8601 date-time in UTC.',

@@ -1,6 +1,8 @@
 import type { Principal, TenantPrincipal } from '../auth/principal.js';
 import type { Database, Tx } from '../db/database.js';
 import { TroupeServerError } from '../errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { RunExecutor } from '../runs/run-executor.js';
 
 export interface ServerSettings {
   secret: string;
@@ -17,6 +19,15 @@ export interface Context {
    * it to the caller's tenant; a mutation that ends with an error is rolled back whole.
    */
   db: Tx;
+  /** Runs fn once the operation's transaction has committed (never if it rolls back). */
+  afterCommit: (fn: () => void | Promise<void>) => void;
+  /** Run execution and live events. */
+  runs: RunServices;
+}
+
+export interface RunServices {
+  bus: EventBus;
+  executor: RunExecutor;
 }
 
 export function tenantOf(ctx: Context): TenantPrincipal {

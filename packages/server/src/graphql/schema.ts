@@ -5,6 +5,7 @@ import './types/tenant.js';
 import './types/api-key.js';
 import './types/session-token.js';
 import './types/crew.js';
+import './types/run.js';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -14,7 +14,8 @@ export function useTenantTransaction(): Plugin<Context> {
       if (ctx.principal.kind === 'admin') return;
       const op = getOperationAST(args.document, args.operationName ?? undefined);
       const open = await ctx.database.beginTenant(ctx.principal.tenantId);
-      extendContext({ db: open.tx } as Partial<Context>);
+      const afterCommit: (() => void | Promise<void>)[] = [];
+      extendContext({ db: open.tx, afterCommit: (fn) => void afterCommit.push(fn) } as Partial<Context>);
       return {
         async onExecuteDone({ result, setResult }) {
           const errors = 'errors' in result ? result.errors : undefined;
@@ -23,7 +24,11 @@ export function useTenantTransaction(): Plugin<Context> {
             // Nothing was written, so no field may report something as written (an earlier
             // mutation's new id, say): the whole result is the errors.
             if ('data' in result && result.data) setResult({ ...result, data: null });
-          } else await open.commit();
+          } else {
+            await open.commit();
+            // Side effects that must only happen once the data is visible (enqueueing a run, say).
+            for (const fn of afterCommit) await fn();
+          }
         },
       };
     },

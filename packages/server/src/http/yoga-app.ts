@@ -2,13 +2,14 @@ import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { authenticate, bearerToken } from '../auth/authenticate.js';
 import type { Database } from '../db/database.js';
-import { type Context, NO_TENANT_DB, type ServerSettings } from '../graphql/context.js';
+import { type Context, NO_TENANT_DB, type RunServices, type ServerSettings } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
 import { useTenantTransaction } from './tenant-transaction-plugin.js';
 
 export interface YogaAppOptions {
   database: Database;
   settings: ServerSettings;
+  runs: RunServices;
   graphiql: boolean;
   exposeErrors: boolean;
   corsOrigins?: string[];
@@ -52,7 +53,14 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
         opts.settings,
         bearerToken(request.headers.get('authorization')),
       );
-      return { principal, database: opts.database, settings: opts.settings, db: NO_TENANT_DB };
+      return {
+        principal,
+        database: opts.database,
+        settings: opts.settings,
+        db: NO_TENANT_DB,
+        runs: opts.runs,
+        afterCommit: (fn: () => void | Promise<void>) => void fn(),
+      };
     },
     plugins: [useTenantTransaction()],
   });

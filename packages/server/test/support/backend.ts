@@ -70,7 +70,11 @@ export interface TestServer extends TroupeServer {
 
 /** A real HTTP server on port 0 over a fresh test database. */
 export async function startTestServer(
-  opts: { onQuery?: (sql: string) => void; production?: boolean } = {},
+  opts: {
+    providers?: import('@troupe/agents').ProviderSettings;
+    onQuery?: (sql: string) => void;
+    production?: boolean;
+  } = {},
 ): Promise<TestServer> {
   const tdb = await createTestDatabase(opts);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-srv-'));
@@ -83,7 +87,10 @@ export async function startTestServer(
       ...(opts.production ? { NODE_ENV: 'production' } : {}),
     },
   );
-  const server = await startServer(config, { database: tdb.database });
+  const server = await startServer(config, {
+    database: tdb.database,
+    ...(opts.providers ? { providers: opts.providers } : {}),
+  });
   return {
     ...server,
     admin: ADMIN_KEY,

@@ -5,6 +5,7 @@ import { requiredText } from '../../crews/input-rules.js';
 import { audit } from '../audit.js';
 import { builder } from '../builder.js';
 import { ApiKeyWithSecret } from './api-key.js';
+import { ScopeEnum } from './enums.js';
 
 export const Tenant = builder.prismaNode('Tenant', {
   id: { field: 'id' },
@@ -32,10 +33,10 @@ const Viewer = builder.objectRef<{ kind: 'ADMIN' | 'API_KEY' | 'SESSION' }>('Vie
           ? null
           : ctx.db.tenant.findUnique({ ...query, where: { id: ctx.principal.tenantId } }),
     }),
-    scopes: t.stringList({
-      description: 'Effective scopes (implied ones included).',
-      resolve: (_v, _a, ctx) =>
-        ctx.principal.kind === 'admin' ? ['platform-admin'] : effectiveScopes(ctx.principal.scopes),
+    scopes: t.field({
+      type: [ScopeEnum],
+      description: 'Effective scopes (implied ones included). Empty for the admin key, which has no tenant.',
+      resolve: (_v, _a, ctx) => (ctx.principal.kind === 'admin' ? [] : effectiveScopes(ctx.principal.scopes)),
     }),
     subject: t.string({
       nullable: true,

@@ -1,0 +1,376 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { templateVariables } from '@troupe/agents';
+import type { CrewDefinition } from '../../crews/crew-definition.js';
+import { optionalText } from '../../crews/input-rules.js';
+import { badInput, notFound, TroupeServerError } from '../../errors.js';
+import { appendRunEvents, readRunEvents, type StoredRunEvent } from '../../events/run-event-log.js';
+import { encodeLiveEvent, streamRunEvents } from '../../events/run-event-stream.js';
+import type { Prisma } from '../../generated/prisma/client.js';
+import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
+import { runChannel } from '../../runs/run-executor.js';
+import type { JsonValue } from '../builder.js';
+import { builder } from '../builder.js';
+import { type Context, tenantOf } from '../context.js';
+import { parseGlobalId } from '../global-id.js';
+
+const RunStatusEnum = builder.enumType(RunStatus, { name: 'RunStatus' });
+const TaskRunStatusEnum = builder.enumType(TaskRunStatus, { name: 'TaskRunStatus' });
+const RunEventTypeEnum = builder.enumType(RunEventType, { name: 'RunEventType' });
+
+const Usage = builder
+  .objectRef<{ promptTokens: number; completionTokens: number; costUsd: number }>('Usage')
+  .implement({
+    description: 'Token usage and cost, summed over every LLM call.',
+    fields: (t) => ({
+      promptTokens: t.exposeInt('promptTokens'),
+      completionTokens: t.exposeInt('completionTokens'),
+      totalTokens: t.int({ resolve: (u) => u.promptTokens + u.completionTokens }),
+      costUsd: t.exposeFloat('costUsd'),
+    }),
+  });
+
+const PinnedTask = builder.objectRef<{ name: string; agent: string }>('PinnedTask').implement({
+  description: 'A task as it was in the crew version the run pinned.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    agentName: t.exposeString('agent'),
+  }),
+});
+
+function errorMessage(error: unknown): string | null {
+  if (error == null) return null;
+  if (typeof error === 'object' && 'message' in error) return String((error as { message: unknown }).message);
+  return String(error);
+}
+
+builder.prismaNode('TaskRun', {
+  id: { field: 'id' },
+  nullable: true,
+  fields: (t) => ({
+    task: t.field({
+      type: PinnedTask,
+      select: { taskName: true, run: { select: { crewVersion: { select: { definition: true } } } } },
+      resolve: (tr) => {
+        const def = tr.run.crewVersion.definition as unknown as CrewDefinition;
+        const task = def.tasks?.find((x) => x.name === tr.taskName);
+        return { name: tr.taskName, agent: task?.agent ?? '' };
+      },
+    }),
+    status: t.expose('status', { type: TaskRunStatusEnum }),
+    output: t.exposeString('output', { nullable: true }),
+    structuredOutput: t.expose('structuredOutput', { type: 'JSON', nullable: true }),
+    error: t.string({ nullable: true, resolve: (tr) => errorMessage(tr.error) }),
+    attempts: t.exposeInt('attempts'),
+    usage: t.field({ type: Usage, resolve: (tr) => tr }),
+    approved: t.exposeBoolean('approved', { nullable: true }),
+    approvalFeedback: t.exposeString('approvalFeedback', { nullable: true }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+builder.prismaNode('Run', {
+  id: { field: 'id' },
+  nullable: true,
+  fields: (t) => ({
+    status: t.expose('status', { type: RunStatusEnum }),
+    crew: t.relation('crew', {
+      nullable: true,
+      description: 'Null once the crew is deleted; the run stays.',
+    }),
+    crewVersion: t.int({
+      description: 'The crew version this run executes, pinned when it started.',
+      select: { crewVersion: { select: { version: true } } },
+      resolve: (r) => r.crewVersion.version,
+    }),
+    inputs: t.expose('inputs', { type: 'JSON' }),
+    output: t.exposeString('output', { nullable: true, description: 'The final task’s output.' }),
+    structuredOutput: t.expose('structuredOutput', { type: 'JSON', nullable: true }),
+    error: t.string({ nullable: true, resolve: (r) => errorMessage(r.error) }),
+    errorDetails: t.expose('error', { type: 'JSON', nullable: true }),
+    taskRuns: t.relation('taskRuns', { query: { orderBy: { position: 'asc' } } }),
+    usage: t.field({ type: Usage, resolve: (r) => r }),
+    attempts: t.exposeInt('attempts'),
+    lastSeq: t.exposeInt('lastSeq', { description: 'Sequence number of the newest event in the run’s log.' }),
+    idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+builder.queryField('run', (t) =>
+  t.prismaField({
+    type: 'Run',
+    nullable: true,
+    authScopes: { read: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (query, _r, args, ctx) => {
+      const id = parseGlobalId('id', String(args.id), 'Run');
+      const run = await ctx.db.run.findUnique({ ...query, where: { id } });
+      if (!run) throw notFound('Run', String(args.id));
+      return run;
+    },
+  }),
+);
+
+builder.queryField('runs', (t) =>
+  t.prismaConnection({
+    type: 'Run',
+    cursor: 'id',
+    defaultSize: 20,
+    maxSize: 100,
+    authScopes: { read: true },
+    args: {
+      status: t.arg({ type: RunStatusEnum }),
+      crewId: t.arg.id(),
+    },
+    description: 'Runs, newest first.',
+    resolve: (query, _r, args, ctx) =>
+      ctx.db.run.findMany({
+        ...query,
+        where: {
+          ...(args.status ? { status: args.status } : {}),
+          ...(args.crewId ? { crewId: parseGlobalId('crewId', String(args.crewId), 'Crew') } : {}),
+        },
+        orderBy: { id: 'desc' },
+      }),
+  }),
+);
+
+const StartRunInput = builder.inputType('StartRunInput', {
+  fields: (t) => ({
+    crewId: t.id({ required: true }),
+    inputs: t.field({
+      type: 'JSON',
+      description: 'Values for the {{placeholders}} of the crew’s task templates.',
+    }),
+    idempotencyKey: t.string({
+      description: 'The same key returns the same run instead of starting another.',
+    }),
+  }),
+});
+
+const RunPayload = (name: string) =>
+  builder.objectRef<{ id: string }>(name).implement({
+    fields: (t) => ({
+      run: t.prismaField({
+        type: 'Run',
+        resolve: (query, p, _a, ctx) => ctx.db.run.findUniqueOrThrow({ ...query, where: { id: p.id } }),
+      }),
+    }),
+  });
+
+function validateInputs(
+  def: CrewDefinition,
+  inputs: JsonValue | null | undefined,
+): Record<string, JsonValue> {
+  if (inputs != null && (typeof inputs !== 'object' || Array.isArray(inputs))) {
+    throw badInput('input.inputs', 'must be a JSON object of placeholder values');
+  }
+  const values = (inputs ?? {}) as Record<string, JsonValue>;
+  if (JSON.stringify(values).length > 1_000_000)
+    throw badInput('input.inputs', 'must be at most 1,000,000 bytes as JSON');
+  for (const task of def.tasks) {
+    for (const name of templateVariables(task.description)) {
+      if (values[name] === undefined || values[name] === null) {
+        throw badInput(`input.inputs.${name}`, `is required by task "${task.name}" ({{${name}}})`);
+      }
+    }
+  }
+  return values;
+}
+
+builder.mutationField('startRun', (t) =>
+  t.field({
+    type: RunPayload('StartRunPayload'),
+    description:
+      'Starts a run of the crew’s current version. Inputs are checked against the task templates first.',
+    authScopes: { write: true },
+    args: { input: t.arg({ type: StartRunInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => {
+      const { tenantId } = tenantOf(ctx);
+      const crewId = parseGlobalId('input.crewId', String(input.crewId), 'Crew');
+      const key =
+        input.idempotencyKey == null
+          ? null
+          : optionalText('input.idempotencyKey', input.idempotencyKey, 200) || null;
+      if (key) {
+        const existing = await ctx.db.run.findUnique({
+          where: { tenantId_idempotencyKey: { tenantId, idempotencyKey: key } },
+        });
+        if (existing) {
+          if (existing.crewId !== crewId)
+            throw new TroupeServerError(
+              'CONFLICT',
+              'input.idempotencyKey: already used for a run of another crew',
+            );
+          return { id: existing.id };
+        }
+      }
+      const crew = await ctx.db.crew.findUnique({
+        where: { id: crewId },
+        select: { id: true, version: true },
+      });
+      if (!crew) throw notFound('Crew', String(input.crewId));
+      const version = await ctx.db.crewVersion.findUniqueOrThrow({
+        where: { crewId_version: { crewId, version: crew.version } },
+      });
+      const def = version.definition as unknown as CrewDefinition;
+      const inputs = validateInputs(def, input.inputs);
+      const run = await ctx.db.run.create({
+        data: {
+          tenantId,
+          crewId,
+          crewVersionId: version.id,
+          inputs: inputs as Prisma.InputJsonValue,
+          idempotencyKey: key,
+          taskRuns: {
+            create: def.tasks.map((task, position) => ({ tenantId, taskName: task.name, position })),
+          },
+        },
+        select: { id: true },
+      });
+      ctx.afterCommit(() => ctx.runs.executor.enqueue({ tenantId, runId: run.id }));
+      return run;
+    },
+  }),
+);
+
+builder.mutationField('cancelRun', (t) =>
+  t.field({
+    type: RunPayload('CancelRunPayload'),
+    description: 'Cancels a run: a queued run at once; a running one is aborted where it executes.',
+    authScopes: { write: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_r, args, ctx) => {
+      const { tenantId } = tenantOf(ctx);
+      const id = parseGlobalId('id', String(args.id), 'Run');
+      const run = await ctx.db.run.findUnique({ where: { id }, select: { id: true, status: true } });
+      if (!run) throw notFound('Run', String(args.id));
+      if (run.status === 'QUEUED') {
+        ctx.runs.executor.cancel(id, 'Cancelled by request.');
+        const at = new Date();
+        await ctx.db.run.update({ where: { id }, data: { status: 'CANCELLED', finishedAt: at } });
+        await ctx.db.taskRun.updateMany({
+          where: { runId: id },
+          data: { status: 'CANCELLED', finishedAt: at },
+        });
+        const events = await appendRunEvents(ctx.db, tenantId, id, [
+          {
+            type: 'RUN_CANCELLED',
+            taskRunId: null,
+            delta: null,
+            data: { reason: 'Cancelled by request.' },
+            at,
+          },
+        ]);
+        ctx.afterCommit(async () => {
+          for (const e of events) await ctx.runs.bus.publish(runChannel(id), encodeLiveEvent(e));
+        });
+      } else if (run.status === 'RUNNING' || run.status === 'WAITING_FOR_APPROVAL') {
+        ctx.afterCommit(() => void ctx.runs.executor.cancel(id, 'Cancelled by request.'));
+      }
+      return { id };
+    },
+  }),
+);
+
+const RespondToRunInput = builder.inputType('RespondToRunInput', {
+  fields: (t) => ({
+    runId: t.id({ required: true }),
+    taskRunId: t.id({ required: true }),
+    approved: t.boolean({ required: true }),
+    feedback: t.string(),
+  }),
+});
+
+builder.mutationField('respondToRun', (t) =>
+  t.field({
+    type: RunPayload('RespondToRunPayload'),
+    description: 'Approves or rejects (with feedback) a task waiting for approval; the run resumes.',
+    authScopes: { write: true },
+    args: { input: t.arg({ type: RespondToRunInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => {
+      tenantOf(ctx);
+      const runId = parseGlobalId('input.runId', String(input.runId), 'Run');
+      const taskRunId = parseGlobalId('input.taskRunId', String(input.taskRunId), 'TaskRun');
+      const tr = await ctx.db.taskRun.findFirst({
+        where: { id: taskRunId, runId },
+        select: { status: true, taskName: true },
+      });
+      if (!tr) throw notFound('TaskRun', String(input.taskRunId));
+      if (tr.status !== 'WAITING_FOR_APPROVAL') {
+        throw new TroupeServerError(
+          'CONFLICT',
+          `input.taskRunId: task "${tr.taskName}" is ${tr.status}, not waiting for approval`,
+        );
+      }
+      const feedback = optionalText('input.feedback', input.feedback, 20_000);
+      const ok = ctx.runs.executor.respond(runId, {
+        taskName: tr.taskName,
+        approved: input.approved,
+        ...(feedback ? { feedback } : {}),
+      });
+      if (!ok)
+        throw new TroupeServerError(
+          'UNAVAILABLE',
+          'The run is not executing in this server process; try again shortly.',
+        );
+      return { id: runId };
+    },
+  }),
+);
+
+const RunEventRef = builder.objectRef<StoredRunEvent>('RunEvent').implement({
+  description: 'One entry of a run’s event log.',
+  fields: (t) => ({
+    seq: t.exposeInt('seq', {
+      description: 'Starts at 1, no holes; resume with afterSeq = the last one seen.',
+    }),
+    type: t.field({ type: RunEventTypeEnum, resolve: (e) => e.type }),
+    at: t.expose('at', { type: 'DateTime' }),
+    taskRunId: t.id({
+      nullable: true,
+      resolve: (e) => (e.taskRunId ? encodeGlobalID('TaskRun', e.taskRunId) : null),
+    }),
+    delta: t.exposeString('delta', { nullable: true, description: 'Token text on TOKEN events.' }),
+    data: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.data }),
+  }),
+});
+
+async function runEventSource(ctx: Context, tenantId: string, runId: string) {
+  return {
+    bus: ctx.runs.bus,
+    channel: runChannel(runId),
+    load: (after: number) => ctx.database.withTenant(tenantId, (tx) => readRunEvents(tx, runId, after, 500)),
+    closedAt: () =>
+      ctx.database.withTenant(tenantId, async (tx) => {
+        const r = await tx.run.findUnique({ where: { id: runId }, select: { status: true, lastSeq: true } });
+        return !r || ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.status) ? (r?.lastSeq ?? 0) : null;
+      }),
+  };
+}
+
+builder.subscriptionField('runEvents', (t) =>
+  t.field({
+    type: RunEventRef,
+    description:
+      'A run’s events after afterSeq: the stored log first, then live, without gaps or duplicates; completes when the run ends.',
+    authScopes: { read: true },
+    args: { runId: t.arg.id({ required: true }), afterSeq: t.arg.int({ defaultValue: 0 }) },
+    subscribe: async (_r, args, ctx) => {
+      const { tenantId } = tenantOf(ctx);
+      const runId = parseGlobalId('runId', String(args.runId), 'Run');
+      const afterSeq = args.afterSeq ?? 0;
+      if (!Number.isInteger(afterSeq) || afterSeq < 0)
+        throw badInput('afterSeq', 'must be 0 or a positive integer');
+      const exists = await ctx.database.withTenant(tenantId, (tx) =>
+        tx.run.findUnique({ where: { id: runId }, select: { id: true } }),
+      );
+      if (!exists) throw notFound('Run', String(args.runId));
+      return streamRunEvents(await runEventSource(ctx, tenantId, runId), { afterSeq });
+    },
+    resolve: (e) => e,
+  }),
+);

@@ -1,0 +1,153 @@
+import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { startTestServer, type TestServer } from './support/backend.js';
+import { CREATE_CREW, createTenant, gql, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { sseSubscribe } from './support/sse-client.js';
+
+let llm: OpenAICompatibleTestServer;
+let server: TestServer;
+let key: string;
+let crewId: string;
+
+const CREW = {
+  ...SAMPLE_CREW,
+  agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'test-model' } })),
+};
+const EVENTS = `subscription($runId: ID!, $afterSeq: Int) { runEvents(runId: $runId, afterSeq: $afterSeq) { seq type taskRunId delta data } }`;
+const RUN = `query($id: ID!) { run(id: $id) { status output error crewVersion lastSeq taskRuns { task { name } status output attempts usage { promptTokens completionTokens } } usage { promptTokens completionTokens costUsd } } }`;
+
+beforeAll(async () => {
+  llm = await createOpenAICompatibleTestServer();
+  server = await startTestServer({ providers: { openai: { baseUrl: llm.url, apiKey: 'test' } } });
+  ({ key } = await createTenant(server.url, server.admin, 'runs'));
+  crewId = (await gqlOk(server.url, CREATE_CREW, { input: CREW }, key)).createCrew.crew.id;
+});
+afterAll(async () => {
+  await server?.closeAll();
+  await llm?.close();
+});
+
+async function startRun(inputs: Record<string, unknown>, idempotencyKey?: string) {
+  const d = await gqlOk(
+    server.url,
+    'mutation($input: StartRunInput!) { startRun(input: $input) { run { id status } } }',
+    { input: { crewId, inputs, ...(idempotencyKey ? { idempotencyKey } : {}) } },
+    key,
+  );
+  return d.startRun.run as { id: string; status: string };
+}
+
+async function events(runId: string, afterSeq = 0) {
+  const out: { seq: number; type: string; delta: string | null; taskRunId: string | null }[] = [];
+  for await (const r of sseSubscribe(server.url, EVENTS, { runId, afterSeq }, key)) {
+    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    out.push(r.data.runEvents);
+  }
+  return out;
+}
+
+test('a run executes its tasks, streams every event in order and stores output, checkpoints and usage', async () => {
+  llm.enqueue(
+    { text: 'Notes about otters: they hold hands.', usage: { promptTokens: 40, completionTokens: 9 } },
+    { text: 'Otters hold hands while sleeping.', usage: { promptTokens: 60, completionTokens: 7 } },
+  );
+  const run = await startRun({ topic: 'otters' });
+  expect(run.status).toBe('QUEUED');
+  const evs = await events(run.id);
+  expect(evs.map((e) => e.seq)).toEqual(evs.map((_e, i) => i + 1));
+  const types = evs.map((e) => e.type);
+  expect(types[0]).toBe('RUN_STARTED');
+  expect(types.at(-1)).toBe('RUN_SUCCEEDED');
+  expect(types.filter((t) => t === 'TASK_COMPLETED')).toHaveLength(2);
+  expect(types.filter((t) => t === 'USAGE')).toHaveLength(2);
+  const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+  expect(d.run.status).toBe('SUCCEEDED');
+  expect(d.run.output).toBe('Otters hold hands while sleeping.');
+  expect(d.run.crewVersion).toBe(1);
+  expect(d.run.lastSeq).toBe(evs.length);
+  expect(d.run.taskRuns.map((t: any) => [t.task.name, t.status, t.attempts])).toEqual([
+    ['research', 'SUCCEEDED', 1],
+    ['write', 'SUCCEEDED', 1],
+  ]);
+  // The streamed tokens of the last task are exactly its stored output.
+  const writeTask = evs.find(
+    (e) => e.type === 'TASK_STARTED' && e.seq > evs.findIndex((x) => x.type === 'TASK_COMPLETED'),
+  )!;
+  const text = evs
+    .filter((e) => e.type === 'TOKEN' && e.taskRunId === writeTask.taskRunId)
+    .map((e) => e.delta)
+    .join('');
+  expect(text).toBe(d.run.output);
+  expect(d.run.usage).toMatchObject({ promptTokens: 100, completionTokens: 16 });
+  expect(d.run.taskRuns[0].usage).toEqual({ promptTokens: 40, completionTokens: 9 });
+  // The template was filled from the inputs before the LLM saw it.
+  expect(JSON.stringify(llm.chatRequests[0]!.body)).toMatch(/Research otters/);
+
+  // Resuming after any sequence number replays exactly the rest.
+  const rest = await events(run.id, 3);
+  expect(rest.map((e) => e.seq)).toEqual(evs.slice(3).map((e) => e.seq));
+});
+
+test('inputs are checked against the task templates before anything runs', async () => {
+  const before = llm.chatRequests.length;
+  const r = await gql(
+    server.url,
+    'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+    { input: { crewId, inputs: {} } },
+    key,
+  );
+  expect(r.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
+  expect(r.errors?.[0]?.message).toMatch(/input\.inputs\.topic: is required by task "research"/);
+  const runs = await gqlOk(server.url, '{ runs(first: 50) { edges { node { id } } } }', {}, key);
+  expect(runs.runs.edges).toHaveLength(1);
+  expect(llm.chatRequests.length).toBe(before);
+});
+
+test('the same idempotency key returns the same run', async () => {
+  llm.setFallback(() => ({ text: 'ok' }));
+  const a = await startRun({ topic: 'x' }, 'key-1');
+  const b = await startRun({ topic: 'x' }, 'key-1');
+  expect(b.id).toBe(a.id);
+  await events(a.id);
+});
+
+test('editing the crew changes later runs only: a run keeps the version it pinned', async () => {
+  llm.setFallback(() => ({ text: 'fine', chunkDelayMs: 5 }));
+  const first = await startRun({ topic: 'v1' });
+  await gqlOk(
+    server.url,
+    'mutation($input: UpdateCrewInput!) { updateCrew(input: $input) { crew { version } } }',
+    { input: { id: crewId, name: 'renamed' } },
+    key,
+  );
+  const second = await startRun({ topic: 'v2' });
+  await events(first.id);
+  await events(second.id);
+  const a = await gqlOk(server.url, RUN, { id: first.id }, key);
+  const b = await gqlOk(server.url, RUN, { id: second.id }, key);
+  expect([a.run.crewVersion, b.run.crewVersion]).toEqual([1, 2]);
+});
+
+test('cancelRun stops a running run within a second and the stream ends with RUN_CANCELLED', async () => {
+  llm.setFallback(() => ({ text: Array.from({ length: 400 }, (_, i) => `w${i} `), chunkDelayMs: 20 }));
+  const run = await startRun({ topic: 'slow' });
+  const seen: string[] = [];
+  let cancelledAt = 0;
+  for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key)) {
+    const e = r.data.runEvents;
+    seen.push(e.type);
+    if (e.type === 'TOKEN' && cancelledAt === 0) {
+      cancelledAt = Date.now();
+      await gqlOk(
+        server.url,
+        'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }',
+        { id: run.id },
+        key,
+      );
+    }
+  }
+  expect(seen.at(-1)).toBe('RUN_CANCELLED');
+  expect(Date.now() - cancelledAt).toBeLessThan(1000 + 500);
+  const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+  expect(d.run.status).toBe('CANCELLED');
+});
