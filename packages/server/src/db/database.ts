@@ -1,6 +1,4 @@
 import type { PGlite } from '@electric-sql/pglite';
-import { PrismaPg } from '@prisma/adapter-pg';
-import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { lockDataDir } from './data-dir-lock.js';
@@ -133,6 +131,9 @@ export async function openDatabase(opts: DatabaseOptions = {}): Promise<Database
 }
 
 async function openPostgres(url: string, opts: DatabaseOptions): Promise<Database> {
+  // Loaded only here: embedded mode never pays for the Postgres client.
+  const { default: pg } = await import('pg');
+  const { PrismaPg } = await import('@prisma/adapter-pg');
   const migrations =
     opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'postgres', url });
   // A privileged login (superuser or BYPASSRLS) is demoted to APP_ROLE on every connection.

@@ -1,5 +1,5 @@
 import type { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
+import type pg from 'pg';
 import { migrationsDir } from './package-paths.js';
 import {
   createSchemaEngine,
@@ -34,7 +34,8 @@ async function query(
   params: unknown[] = [],
 ): Promise<Record<string, unknown>[]> {
   if (target.kind === 'pglite') return (await target.db.query<Record<string, unknown>>(sql, params)).rows;
-  const c = new pg.Client({ connectionString: target.url });
+  const { default: Pg } = await import('pg');
+  const c = new Pg.Client({ connectionString: target.url });
   await c.connect();
   try {
     return (await c.query(sql, params)).rows;
@@ -56,7 +57,8 @@ export async function applyMigrations(
   if ((await pendingMigrations(target, dir)).length === 0) return { applied: [] };
   let lock: pg.Client | undefined;
   if (target.kind === 'postgres') {
-    lock = new pg.Client({ connectionString: target.url });
+    const { default: Pg } = await import('pg');
+    lock = new Pg.Client({ connectionString: target.url });
     await lock.connect();
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
   }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
-import pg from 'pg';
+import type pg from 'pg';
 
 const require = createRequire(import.meta.url);
 
@@ -176,8 +176,9 @@ export async function pgMigrationFactory(
   connectionString: string,
 ): Promise<SqlMigrationAwareDriverAdapterFactory> {
   const { PrismaPg } = await import('@prisma/adapter-pg');
+  const { default: Pg } = await import('pg');
   const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString });
+    const c = new Pg.Client({ connectionString });
     await c.connect();
     try {
       await c.query(sql);

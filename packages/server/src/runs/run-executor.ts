@@ -1,4 +1,4 @@
-import { type CrewRun, type ProviderSettings, type RunEvent, runCrew, type TaskOutput } from '@troupe/agents';
+import type { CrewRun, ProviderSettings, RunEvent, TaskOutput } from '@troupe/agents';
 import type { CrewDefinition } from '../crews/crew-definition.js';
 import type { Database, Tx } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -36,6 +36,13 @@ export interface ExecutorOptions {
 }
 
 export const runChannel = (runId: string) => `run:${runId}`;
+
+let runtime: Promise<typeof import('@troupe/agents')> | undefined;
+/** The agent runtime (LLM clients, LangChain) loads on the first run, not at server start. */
+export function loadRuntime(): Promise<typeof import('@troupe/agents')> {
+  runtime ??= import('@troupe/agents');
+  return runtime;
+}
 
 type DataOf<E> = Omit<E, 'seq' | 'runId' | 'timestamp' | 'type'>;
 
@@ -219,6 +226,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
         };
       }
     }
+    const { runCrew } = await loadRuntime();
     const crewRun = runCrew({
       crew: toRuntimeCrew(loaded.crewVersion.definition as unknown as CrewDefinition),
       inputs: loaded.inputs as Record<string, unknown>,

@@ -1,5 +1,4 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { templateVariables } from '@troupe/agents';
 import type { CrewDefinition } from '../../crews/crew-definition.js';
 import { optionalText } from '../../crews/input-rules.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
@@ -7,7 +6,7 @@ import { appendRunEvents, readRunEvents, type StoredRunEvent } from '../../event
 import { encodeLiveEvent, streamRunEvents } from '../../events/run-event-stream.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
-import { runChannel } from '../../runs/run-executor.js';
+import { loadRuntime, runChannel } from '../../runs/run-executor.js';
 import type { JsonValue } from '../builder.js';
 import { builder } from '../builder.js';
 import { type Context, tenantOf } from '../context.js';
@@ -161,10 +160,11 @@ const RunPayload = (name: string) =>
     }),
   });
 
-function validateInputs(
+async function validateInputs(
   def: CrewDefinition,
   inputs: JsonValue | null | undefined,
-): Record<string, JsonValue> {
+): Promise<Record<string, JsonValue>> {
+  const { templateVariables } = await loadRuntime();
   if (inputs != null && (typeof inputs !== 'object' || Array.isArray(inputs))) {
     throw badInput('input.inputs', 'must be a JSON object of placeholder values');
   }
@@ -217,7 +217,7 @@ builder.mutationField('startRun', (t) =>
         where: { crewId_version: { crewId, version: crew.version } },
       });
       const def = version.definition as unknown as CrewDefinition;
-      const inputs = validateInputs(def, input.inputs);
+      const inputs = await validateInputs(def, input.inputs);
       const run = await ctx.db.run.create({
         data: {
           tenantId,
