@@ -6,6 +6,7 @@ import { type Database, type DatabaseOptions, openDatabase } from './db/database
 import { createInProcessEventBus, type EventBus } from './events/event-bus.js';
 import { createRedisEventBus } from './events/redis-event-bus.js';
 import { serveUnsizedBody } from './http/unsized-body.js';
+import { attachWebSocketSubscriptions, type WebSocketSubscriptions } from './http/websocket-subscriptions.js';
 import { createYogaApp, type TroupeYoga } from './http/yoga-app.js';
 import { createInProcessExecutor, type RunExecutor } from './runs/run-executor.js';
 
@@ -17,6 +18,7 @@ export interface TroupeServer {
   http: Server;
   bus: EventBus;
   executor: RunExecutor;
+  websockets: WebSocketSubscriptions;
   close(): Promise<void>;
 }
 
@@ -109,6 +111,8 @@ export async function startServer(
     yoga(req, res);
   };
   const http = createServer(handler);
+  const settings = { secret: config.secret, adminKey: config.adminKey };
+  const websockets = attachWebSocketSubscriptions(http, yoga, { database, settings });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.port, config.host, () => {
@@ -125,8 +129,10 @@ export async function startServer(
     http,
     bus,
     executor,
+    websockets,
     async close() {
       closing = true;
+      await websockets.close();
       await executor.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());

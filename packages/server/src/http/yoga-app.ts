@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { authenticate, bearerToken } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
 import type { Database } from '../db/database.js';
 import { type Context, NO_TENANT_DB, type RunServices, type ServerSettings } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
@@ -47,12 +48,16 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
       : false,
     maskedErrors: { isDev: opts.exposeErrors, maskError: badGlobalIdAsBadInput },
     cors: opts.corsOrigins?.length ? { origin: opts.corsOrigins, credentials: false } : false,
-    context: async ({ request }) => {
-      const principal = await authenticate(
-        opts.database,
-        opts.settings,
-        bearerToken(request.headers.get('authorization')),
-      );
+    context: async (initial) => {
+      // WebSocket connections authenticate once, at connection_init (see websocket-subscriptions.ts).
+      const pre = (initial as { principal?: Principal }).principal;
+      const principal =
+        pre ??
+        (await authenticate(
+          opts.database,
+          opts.settings,
+          bearerToken(initial.request.headers.get('authorization')),
+        ));
       return {
         principal,
         database: opts.database,

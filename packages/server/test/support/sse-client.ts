@@ -21,8 +21,7 @@ export async function* sseSubscribe<T = any>(
   let buf = '';
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     buf += decoder.decode(chunk, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
+    for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
       const frame = buf.slice(0, i);
       buf = buf.slice(i + 2);
       const event = /^event: (.*)$/m.exec(frame)?.[1];

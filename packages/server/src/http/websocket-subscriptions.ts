@@ -1,0 +1,116 @@
+import type { Server } from 'node:http';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { authenticate, bearerToken } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
+import type { Database } from '../db/database.js';
+import { TroupeServerError } from '../errors.js';
+import type { ServerSettings } from '../graphql/context.js';
+import type { TroupeYoga } from './yoga-app.js';
+
+/** WebSocket close codes of the graphql-ws protocol that Troupe answers with. */
+export const CLOSE_UNAUTHORIZED = 4401;
+export const CLOSE_FORBIDDEN = 4403;
+
+function tokenFrom(
+  params: Readonly<Record<string, unknown>> | undefined,
+  header: string | undefined,
+): string | undefined {
+  const raw =
+    params?.authorization ??
+    params?.Authorization ??
+    (params?.token ? `Bearer ${String(params.token)}` : undefined);
+  return bearerToken(typeof raw === 'string' ? raw : header);
+}
+
+/** Close reasons are limited to 123 bytes by the WebSocket protocol. */
+const reason = (s: string) => Buffer.from(s).subarray(0, 120).toString();
+
+export interface WebSocketSubscriptions {
+  /** Open WebSocket connections. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * GraphQL over WebSocket (graphql-ws protocol) on /graphql, through the same envelop pipeline as
+ * HTTP. Credentials come in `connection_init`'s payload ({ authorization: "Bearer <key or token>" })
+ * or the upgrade request's Authorization header; missing or bad ones close the socket with 4401,
+ * credentials that may not subscribe (the admin key) with 4403.
+ */
+export function attachWebSocketSubscriptions(
+  http: Server,
+  yoga: TroupeYoga,
+  deps: { database: Database; settings: ServerSettings },
+): WebSocketSubscriptions {
+  const wss = new WebSocketServer({ server: http, path: '/graphql' });
+  const principals = new WeakMap<object, Principal>();
+  const cleanup = useServer(
+    {
+      execute: (args: ExecutionArgs) =>
+        (args.rootValue as { execute(a: ExecutionArgs): unknown }).execute(args) as never,
+      subscribe: (args: ExecutionArgs) =>
+        (args.rootValue as { subscribe(a: ExecutionArgs): unknown }).subscribe(args) as never,
+      onConnect: async (ctx) => {
+        const socket = ctx.extra.socket;
+        try {
+          const principal = await authenticate(
+            deps.database,
+            deps.settings,
+            tokenFrom(ctx.connectionParams, ctx.extra.request.headers.authorization),
+          );
+          if (principal.kind === 'admin') {
+            socket.close(
+              CLOSE_FORBIDDEN,
+              'Forbidden: the admin key cannot subscribe; use a tenant key or session token',
+            );
+            return false;
+          }
+          principals.set(ctx, principal);
+          return true;
+        } catch (err) {
+          const message = err instanceof TroupeServerError ? err.message : 'Authentication failed';
+          socket.close(CLOSE_UNAUTHORIZED, reason(`Unauthorized: ${message}`));
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const principal = principals.get(ctx);
+        if (!principal) return [new GraphQLError('Not authenticated')];
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          principal,
+        });
+        let document: ReturnType<typeof parse>;
+        try {
+          document = parse(payload.query);
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError('Syntax error')];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema,
+          operationName: payload.operationName ?? null,
+          document,
+          variableValues: payload.variables ?? null,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+    },
+    wss,
+  );
+  return {
+    connections: () => wss.clients.size,
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      await cleanup.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

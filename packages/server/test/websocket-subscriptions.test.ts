@@ -1,0 +1,135 @@
+import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
+import { type Client, createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import WebSocket from 'ws';
+import { startTestServer, type TestServer } from './support/backend.js';
+import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+
+let llm: OpenAICompatibleTestServer;
+let server: TestServer;
+let key: string;
+let otherKey: string;
+let crewId: string;
+
+const EVENTS =
+  'subscription($runId: ID!, $afterSeq: Int) { runEvents(runId: $runId, afterSeq: $afterSeq) { seq type delta } }';
+const CREW = {
+  ...SAMPLE_CREW,
+  agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'm' } })),
+};
+
+beforeAll(async () => {
+  llm = await createOpenAICompatibleTestServer();
+  llm.setFallback(() => ({ text: 'alpha beta gamma delta', chunkDelayMs: 5 }));
+  server = await startTestServer({ providers: { openai: { baseUrl: llm.url, apiKey: 'test' } } });
+  ({ key } = await createTenant(server.url, server.admin, 'ws'));
+  ({ key: otherKey } = await createTenant(server.url, server.admin, 'other'));
+  crewId = (await gqlOk(server.url, CREATE_CREW, { input: CREW }, key)).createCrew.crew.id;
+});
+afterAll(async () => {
+  await server?.closeAll();
+  await llm?.close();
+});
+
+function client(connectionParams: Record<string, unknown> | undefined): {
+  c: Client;
+  closed: Promise<{ code: number; reason: string }>;
+} {
+  let resolveClosed!: (v: { code: number; reason: string }) => void;
+  const closed = new Promise<{ code: number; reason: string }>((r) => {
+    resolveClosed = r;
+  });
+  const c = createClient({
+    url: `${server.url.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams,
+    lazy: false,
+    retryAttempts: 0,
+    onNonLazyError: () => {},
+    on: {
+      closed: (e) =>
+        resolveClosed({ code: (e as CloseEvent).code, reason: String((e as CloseEvent).reason) }),
+    },
+  });
+  return { c, closed };
+}
+
+function collect(c: Client, query: string, variables: Record<string, unknown>) {
+  return new Promise<{ events: any[]; error?: unknown }>((resolve) => {
+    const events: any[] = [];
+    c.subscribe(
+      { query, variables },
+      {
+        next: (v) => (v.errors ? resolve({ events, error: v.errors }) : events.push(v.data!.runEvents)),
+        error: (error) => resolve({ events, error }),
+        complete: () => resolve({ events }),
+      },
+    );
+  });
+}
+
+async function startRun(topic: string): Promise<string> {
+  const d = await gqlOk(
+    server.url,
+    'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+    { input: { crewId, inputs: { topic } } },
+    key,
+  );
+  return d.startRun.run.id;
+}
+
+describe('GraphQL over WebSocket (graphql-ws)', () => {
+  test('missing or bad credentials close the connection with 4401; the admin key with 4403', async () => {
+    for (const params of [
+      undefined,
+      { authorization: 'Bearer trp_nope' },
+      { authorization: 'Bearer x.y.z' },
+    ]) {
+      const { c, closed } = client(params);
+      const e = await closed;
+      expect(e.code).toBe(4401);
+      expect(e.reason).toMatch(/^Unauthorized: /);
+      await c.dispose();
+    }
+    const { c, closed } = client({ authorization: `Bearer ${server.admin}` });
+    expect((await closed).code).toBe(4403);
+    await c.dispose();
+  });
+
+  test('a run streams over WebSocket in order, resumes from a sequence number, and completes', async () => {
+    const runId = await startRun('ws');
+    const { c } = client({ authorization: `Bearer ${key}` });
+    try {
+      const all = await collect(c, EVENTS, { runId, afterSeq: 0 });
+      expect(all.error).toBeUndefined();
+      expect(all.events.map((e) => e.seq)).toEqual(all.events.map((_e, i) => i + 1));
+      expect(all.events.at(-1).type).toBe('RUN_SUCCEEDED');
+      const rest = await collect(c, EVENTS, { runId, afterSeq: 5 });
+      expect(rest.events.map((e) => e.seq)).toEqual(all.events.slice(5).map((e) => e.seq));
+    } finally {
+      await c.dispose();
+    }
+  });
+
+  test('another tenant’s key cannot watch the run, and closed sockets leave no subscription behind', async () => {
+    const runId = await startRun('private');
+    const { c } = client({ authorization: `Bearer ${otherKey}` });
+    try {
+      const r = await collect(c, EVENTS, { runId });
+      expect(JSON.stringify(r.error)).toMatch(/NOT_FOUND/);
+      expect(r.events).toEqual([]);
+    } finally {
+      await c.dispose();
+    }
+    await server.executor.idle();
+    for (
+      let i = 0;
+      i < 50 && (server.bus.subscriberCount() > 0 || server.websockets.connections() > 0);
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(server.bus.subscriberCount()).toBe(0);
+    expect(server.websockets.connections()).toBe(0);
+  });
+});
