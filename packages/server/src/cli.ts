@@ -14,9 +14,14 @@ Usage:
   troupe dev     [--port 4000] [--host 127.0.0.1] [--data-dir .troupe] [--no-migrate]
                  Everything in one process, no configuration: embedded PostgreSQL (PGlite with
                  pgvector) in the data folder, GraphiQL at /graphql. Uses Postgres if DATABASE_URL is set.
+                 Runs execute in this process, also when REDIS_URL is set.
   troupe serve   [--port 4000] [--host 0.0.0.0] [--no-migrate] [--graphiql]
                  Production server: Postgres from DATABASE_URL (PGlite in --data-dir otherwise).
                  Needs TROUPE_SECRET; TROUPE_ADMIN_KEY enables createTenant.
+                 With REDIS_URL, runs are queued for \`troupe worker\` processes.
+  troupe worker  [--concurrency 4]
+                 Executes queued runs. Needs DATABASE_URL, REDIS_URL and TROUPE_SECRET; SIGTERM lets
+                 runs in progress finish (10 s), then hands the rest to another worker.
   troupe migrate [--status] [--data-dir .troupe]
                  Applies pending migrations to DATABASE_URL (or the data folder's PGlite).
   troupe --version | --help
@@ -99,6 +104,56 @@ async function serve(mode: Mode, values: Record<string, string | boolean | undef
   process.stdout.write(`${banner.join('\n')}\n`);
 }
 
+async function worker(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const flag = values.concurrency as string | undefined;
+  const concurrency = flag === undefined ? undefined : Number(flag);
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1))
+    fail(`--concurrency must be a positive integer, got "${flag}"`, 64);
+  const { config } = loadConfig('worker');
+  if (!config.databaseUrl)
+    fail('`troupe worker` needs DATABASE_URL (the Postgres database the server uses).');
+  if (!config.redisUrl) fail('`troupe worker` needs REDIS_URL (the queue it takes runs from).');
+  const workers = concurrency ?? config.workerConcurrency;
+  if (workers < 1) fail(`TROUPE_WORKER_CONCURRENCY must be at least 1, got ${workers}`);
+  const [{ openDatabase }, { createRedisEventBus }, { startRunWorker }] = await Promise.all([
+    import('./db/database.js'),
+    import('./events/redis-event-bus.js'),
+    import('./runs/run-worker.js'),
+  ]);
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    migrate: config.migrate,
+    poolSize: config.dbPoolSize,
+  });
+  const bus = await createRedisEventBus({ url: config.redisUrl, prefix: `${config.queuePrefix}:` });
+  const runWorker = await startRunWorker({
+    database,
+    bus,
+    redisUrl: config.redisUrl,
+    prefix: config.queuePrefix,
+    concurrency: workers,
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: finishing ${runWorker.active()} run(s), then shutting down`);
+    const force = setTimeout(() => process.exit(1), 30_000);
+    force.unref();
+    await runWorker.close();
+    await bus.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.stdout.write(
+    `Troupe ${version()} worker ready: ${workers} run(s) at once\n` +
+      `  Database  Postgres (${new URL(config.databaseUrl).host})\n` +
+      `  Queue     ${config.queuePrefix}:runs on ${new URL(config.redisUrl).host}\n`,
+  );
+}
+
 async function migrate(values: Record<string, string | boolean | undefined>): Promise<void> {
   const databaseUrl = process.env.DATABASE_URL;
   if (databaseUrl) {
@@ -145,6 +200,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
         'no-migrate': { type: 'boolean' },
         graphiql: { type: 'boolean' },
         status: { type: 'boolean' },
+        concurrency: { type: 'string', short: 'c' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -160,6 +216,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   try {
     if (command === 'dev') await serve('dev', values);
     else if (command === 'serve') await serve('serve', values);
+    else if (command === 'worker') await worker(values);
     else if (command === 'migrate') await migrate(values);
     else fail(`unknown command "${command}"\n\n${HELP}`, 64);
   } catch (err) {

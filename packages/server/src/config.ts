@@ -13,6 +13,10 @@ export interface TroupeConfig {
   /** Postgres; undefined means embedded PGlite in dataDir. */
   databaseUrl?: string;
   redisUrl?: string;
+  /** Prefix of the run queue's keys and of the pub/sub channels in Redis (TROUPE_QUEUE_PREFIX). */
+  queuePrefix: string;
+  /** Runs one `troupe worker` executes at once (TROUPE_WORKER_CONCURRENCY). */
+  workerConcurrency: number;
   dataDir: string;
   /** Hash-compared against bearer tokens that start with trpa_. */
   adminKey?: string;
@@ -108,6 +112,8 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
       host: overrides.host ?? env.TROUPE_HOST ?? (local ? '127.0.0.1' : '0.0.0.0'),
       databaseUrl,
       redisUrl: env.REDIS_URL || undefined,
+      queuePrefix: env.TROUPE_QUEUE_PREFIX || 'troupe',
+      workerConcurrency: int(env, 'TROUPE_WORKER_CONCURRENCY', 4),
       dataDir,
       adminKey,
       secret,

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProviderSettings } from '@troupe/agents';
-import type { TroupeConfig } from './config.js';
+import { ConfigError, type TroupeConfig } from './config.js';
 import { type Database, type DatabaseOptions, openDatabase } from './db/database.js';
 import { createInProcessEventBus, type EventBus } from './events/event-bus.js';
 import { createRedisEventBus } from './events/redis-event-bus.js';
@@ -34,6 +34,11 @@ export interface StartServerOptions {
   providers?: ProviderSettings;
   /** Live event fan-out (default: Redis when REDIS_URL is set, else in-process). */
   bus?: EventBus;
+  /**
+   * Where runs execute: in this process, or on `troupe worker` processes fed through the Redis
+   * queue. Default: workers for `troupe serve` with REDIS_URL, else this process.
+   */
+  runsOn?: 'this-process' | 'workers';
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -60,10 +65,24 @@ export async function startServer(
       poolSize: config.dbPoolSize,
       onQuery: opts.onQuery,
     }));
+  const runsOn = opts.runsOn ?? (config.mode === 'serve' && config.redisUrl ? 'workers' : 'this-process');
+  if (runsOn === 'workers' && !config.redisUrl)
+    throw new ConfigError('Runs on workers need REDIS_URL (the queue between servers and workers).');
   const bus =
     opts.bus ??
-    (config.redisUrl ? await createRedisEventBus({ url: config.redisUrl }) : createInProcessEventBus());
-  const executor = createInProcessExecutor({ database, bus, providers: opts.providers });
+    (config.redisUrl
+      ? await createRedisEventBus({ url: config.redisUrl, prefix: `${config.queuePrefix}:` })
+      : createInProcessEventBus());
+  const executor =
+    runsOn === 'workers'
+      ? // BullMQ loads only where it is used: `troupe dev` starts without it.
+        (await import('./runs/bullmq-executor.js')).createBullMqExecutor({
+          database,
+          bus,
+          redisUrl: config.redisUrl!,
+          prefix: config.queuePrefix,
+        })
+      : createInProcessExecutor({ database, bus, providers: opts.providers });
   const yoga = createYogaApp({
     database,
     runs: { bus, executor },

@@ -1,0 +1,82 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Database } from '../db/database.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { RunJob } from './execute-run.js';
+import { encodeRunControl, RUN_CONTROL_CHANNEL, type RunControlMessage } from './run-control.js';
+import type { RunExecutor } from './run-executor.js';
+import { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type RunQueueOptions } from './run-queue.js';
+
+export interface BullMqExecutorOptions extends RunQueueOptions {
+  database: Database;
+  /** The Redis bus the workers listen on for cancellations and approvals. */
+  bus: EventBus;
+}
+
+/**
+ * The server side of runs executed by `troupe worker` processes: startRun adds a BullMQ job (its id
+ * is the run's id, so adding it twice is harmless) and cancelRun / respondToRun are broadcast on
+ * the bus, where the worker that holds the run acts on them.
+ */
+export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
+  const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', (err) => {
+    if (process.env.TROUPE_DEBUG_REDIS) console.warn('troupe: redis (queue):', err.message);
+  });
+  const queue = new Queue<RunJob>(opts.queueName ?? DEFAULT_QUEUE_NAME, {
+    connection,
+    prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX,
+    defaultJobOptions: {
+      // Attempts are spent by failures of the executor itself (database or Redis down); a run's
+      // own failure is an outcome (RUN_FAILED), not an error. Crashed workers' jobs come back as stalled.
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { count: 1000, age: 24 * 3600 },
+      removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
+    },
+  });
+  queue.on('error', (err) => {
+    if (process.env.TROUPE_DEBUG_REDIS) console.warn('troupe: queue:', err.message);
+  });
+  const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
+  const track = (p: Promise<unknown>, what: string) => {
+    const t = p.catch((err) => console.error(`troupe: ${what}:`, err)).finally(() => inFlight.delete(t));
+    inFlight.add(t);
+  };
+  const broadcast = (message: RunControlMessage) =>
+    track(
+      opts.bus.publish(RUN_CONTROL_CHANNEL, encodeRunControl(message)),
+      `run ${message.runId} ${message.kind}`,
+    );
+
+  return {
+    enqueue(job) {
+      if (closed) throw new Error('executor is closed');
+      track(queue.add('run', job, { jobId: job.runId }), `run ${job.runId} could not be queued`);
+    },
+    cancel(runId, reason) {
+      // A job still waiting is dropped; a locked (running) one is left to the worker that holds it.
+      track(
+        queue.remove(runId).catch(() => 0),
+        `run ${runId} could not be removed from the queue`,
+      );
+      broadcast({ kind: 'cancel', runId, reason });
+      return true;
+    },
+    respond(runId, decision) {
+      broadcast({ kind: 'respond', runId, decision });
+      return true;
+    },
+    active: () => inFlight.size,
+    async idle() {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+    async close() {
+      closed = true;
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+      await queue.close();
+      await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}

@@ -1,0 +1,256 @@
+import type { CrewRun, ProviderSettings, RunEvent, TaskOutput } from '@troupe/agents';
+import type { CrewDefinition } from '../crews/crew-definition.js';
+import type { Database, Tx } from '../db/database.js';
+import type { EventBus } from '../events/event-bus.js';
+import { appendRunEvents, type NewRunEvent } from '../events/run-event-log.js';
+import { encodeLiveEvent } from '../events/run-event-stream.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import { toRuntimeCrew } from './crew-runtime-definition.js';
+
+export interface RunJob {
+  tenantId: string;
+  runId: string;
+}
+
+export interface ExecuteRunOptions {
+  database: Database;
+  bus: EventBus;
+  providers?: ProviderSettings;
+  /** TOKEN events are stored in batches flushed this often; the stream carries the same text. */
+  flushMs?: number;
+  /**
+   * Releases the run: aborting stops it here without recording an outcome (no RUN_CANCELLED), so
+   * that another executor can resume it from its checkpoints. To cancel, use the CrewRun instead.
+   */
+  signal?: AbortSignal;
+  /** Called once the run is under way, with the handle that cancels it or answers approvals. */
+  onCrewRun?: (run: CrewRun) => void;
+}
+
+/** `skipped`: the run was already over (or gone); `released`: `signal` stopped it unfinished. */
+export type ExecuteRunOutcome = 'finished' | 'skipped' | 'released';
+
+export const runChannel = (runId: string) => `run:${runId}`;
+
+let runtime: Promise<typeof import('@troupe/agents')> | undefined;
+/** The agent runtime (LLM clients, LangChain) loads on the first run, not at server start. */
+export function loadRuntime(): Promise<typeof import('@troupe/agents')> {
+  runtime ??= import('@troupe/agents');
+  return runtime;
+}
+
+type DataOf<E> = Omit<E, 'seq' | 'runId' | 'timestamp' | 'type'>;
+
+function toLogEvent(e: RunEvent, taskRunIds: Map<string, string>): NewRunEvent {
+  const { seq: _s, runId: _r, timestamp, type, ...rest } = e as RunEvent & Record<string, unknown>;
+  const taskName = 'taskName' in e ? (e.taskName as string) : undefined;
+  if (type === 'TOKEN') {
+    const { delta, ...data } = rest as DataOf<Extract<RunEvent, { type: 'TOKEN' }>>;
+    return { type, taskRunId: taskRunIds.get(taskName!) ?? null, delta, data, at: new Date(timestamp) };
+  }
+  return {
+    type,
+    taskRunId: taskName ? (taskRunIds.get(taskName) ?? null) : null,
+    delta: null,
+    data: rest,
+    at: new Date(timestamp),
+  };
+}
+
+const json = (v: unknown) => (v === undefined ? undefined : (v as Prisma.InputJsonValue));
+
+/** Applies what an event means to the run's rows, in the transaction that logs it. */
+async function applyState(
+  tx: Tx,
+  tenantId: string,
+  runId: string,
+  e: RunEvent,
+  taskRunIds: Map<string, string>,
+): Promise<void> {
+  const taskRunId = 'taskName' in e ? taskRunIds.get(e.taskName) : undefined;
+  switch (e.type) {
+    case 'TASK_STARTED':
+      if (taskRunId) {
+        await tx.taskRun.update({
+          where: { id: taskRunId },
+          data: { status: 'RUNNING', startedAt: new Date(e.timestamp), attempts: { increment: 1 } },
+        });
+      }
+      return;
+    case 'APPROVAL_REQUESTED':
+      if (taskRunId)
+        await tx.taskRun.update({
+          where: { id: taskRunId },
+          data: { status: 'WAITING_FOR_APPROVAL', output: e.output },
+        });
+      await tx.run.update({ where: { id: runId }, data: { status: 'WAITING_FOR_APPROVAL' } });
+      return;
+    case 'TASK_COMPLETED':
+      if (taskRunId) {
+        await tx.taskRun.update({
+          where: { id: taskRunId },
+          data: {
+            status: 'SUCCEEDED',
+            output: e.output,
+            structuredOutput: json(e.structuredOutput),
+            promptTokens: e.usage.promptTokens,
+            completionTokens: e.usage.completionTokens,
+            costUsd: e.usage.costUsd,
+            finishedAt: new Date(e.timestamp),
+            ...(e.approval ? { approved: true, approvalFeedback: e.approval.feedback ?? null } : {}),
+          },
+        });
+      }
+      await tx.run.updateMany({
+        where: { id: runId, status: 'WAITING_FOR_APPROVAL' },
+        data: { status: 'RUNNING' },
+      });
+      return;
+    case 'USAGE':
+      await tx.usageRecord.create({
+        data: {
+          tenantId,
+          runId,
+          taskRunId: taskRunId ?? null,
+          agentName: e.agentName,
+          provider: e.provider,
+          model: e.model,
+          promptTokens: e.promptTokens,
+          completionTokens: e.completionTokens,
+          costUsd: e.costUsd,
+          at: new Date(e.timestamp),
+        },
+      });
+      await tx.run.update({
+        where: { id: runId },
+        data: {
+          promptTokens: { increment: e.promptTokens },
+          completionTokens: { increment: e.completionTokens },
+          costUsd: { increment: e.costUsd },
+        },
+      });
+      return;
+    case 'RUN_SUCCEEDED':
+      await tx.run.update({
+        where: { id: runId },
+        data: {
+          status: 'SUCCEEDED',
+          output: e.output,
+          structuredOutput: json(e.structuredOutput),
+          finishedAt: new Date(e.timestamp),
+        },
+      });
+      return;
+    case 'RUN_FAILED':
+      await tx.run.update({
+        where: { id: runId },
+        data: { status: 'FAILED', error: json(e.error), finishedAt: new Date(e.timestamp) },
+      });
+      await tx.taskRun.updateMany({
+        where: { runId, status: { in: ['RUNNING', 'WAITING_FOR_APPROVAL'] } },
+        data: { status: 'FAILED', finishedAt: new Date(e.timestamp) },
+      });
+      return;
+    case 'RUN_CANCELLED':
+      await tx.run.update({
+        where: { id: runId },
+        data: { status: 'CANCELLED', finishedAt: new Date(e.timestamp) },
+      });
+      await tx.taskRun.updateMany({
+        where: { runId, status: { in: ['PENDING', 'RUNNING', 'WAITING_FOR_APPROVAL'] } },
+        data: { status: 'CANCELLED', finishedAt: new Date(e.timestamp) },
+      });
+      return;
+    default:
+      return;
+  }
+}
+
+/**
+ * Executes one run: loads it with its pinned crew version, marks it RUNNING, resumes after the
+ * tasks its checkpoints say are done, and appends every runtime event to the run's durable log
+ * (with the state it implies, in one transaction) before publishing it on the run's channel.
+ */
+export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<ExecuteRunOutcome> {
+  const { database, bus } = opts;
+  const flushMs = opts.flushMs ?? 50;
+  const loaded = await database.withTenant(job.tenantId, async (tx) => {
+    const run = await tx.run.findUnique({
+      where: { id: job.runId },
+      include: { crewVersion: { select: { definition: true } }, taskRuns: true },
+    });
+    if (!run || ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status)) return null;
+    await tx.run.update({
+      where: { id: run.id },
+      data: { status: 'RUNNING', startedAt: run.startedAt ?? new Date(), attempts: { increment: 1 } },
+    });
+    return run;
+  });
+  if (!loaded) return 'skipped';
+  if (opts.signal?.aborted) return 'released';
+  const taskRunIds = new Map(loaded.taskRuns.map((t) => [t.taskName, t.id]));
+  const completedTasks: Record<string, TaskOutput> = {};
+  for (const t of loaded.taskRuns) {
+    if (t.status === 'SUCCEEDED' && t.output !== null) {
+      completedTasks[t.taskName] = {
+        output: t.output,
+        ...(t.structuredOutput != null ? { structuredOutput: t.structuredOutput } : {}),
+      };
+    }
+  }
+  const { runCrew } = await loadRuntime();
+  const crewRun = runCrew({
+    crew: toRuntimeCrew(loaded.crewVersion.definition as unknown as CrewDefinition),
+    inputs: loaded.inputs as Record<string, unknown>,
+    providers: opts.providers,
+    completedTasks,
+    runId: loaded.id,
+  });
+  let released = false;
+  const release = () => {
+    released = true;
+    crewRun.cancel('Released by the worker.');
+  };
+  opts.signal?.addEventListener('abort', release, { once: true });
+  opts.onCrewRun?.(crewRun);
+
+  let pending: RunEvent[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0 || released) return chain;
+    chain = chain.then(async () => {
+      const stored = await database.withTenant(job.tenantId, async (tx) => {
+        const out = await appendRunEvents(
+          tx,
+          job.tenantId,
+          job.runId,
+          batch.map((e) => toLogEvent(e, taskRunIds)),
+        );
+        for (const e of batch)
+          if (e.type !== 'TOKEN') await applyState(tx, job.tenantId, job.runId, e, taskRunIds);
+        return out;
+      });
+      for (const e of stored) await bus.publish(runChannel(job.runId), encodeLiveEvent(e));
+    });
+    return chain;
+  };
+  try {
+    for await (const e of crewRun) {
+      // Once released, nothing more is recorded: the run's outcome belongs to whoever resumes it.
+      if (released) break;
+      pending.push(e);
+      if (e.type === 'TOKEN') timer ??= setTimeout(flush, flushMs);
+      else await flush();
+    }
+    await flush();
+  } finally {
+    if (timer) clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', release);
+  }
+  return released ? 'released' : 'finished';
+}

@@ -1,0 +1,24 @@
+import type { ApprovalDecision } from '@troupe/agents';
+
+/** The bus channel on which servers tell workers to cancel or answer the runs they hold. */
+export const RUN_CONTROL_CHANNEL = 'run-control';
+
+export type RunControlMessage =
+  | { kind: 'cancel'; runId: string; reason: string }
+  | { kind: 'respond'; runId: string; decision: ApprovalDecision & { taskName: string } };
+
+export function encodeRunControl(message: RunControlMessage): string {
+  return JSON.stringify(message);
+}
+
+export function decodeRunControl(raw: string): RunControlMessage | undefined {
+  try {
+    const m = JSON.parse(raw) as Partial<RunControlMessage>;
+    if (typeof m.runId !== 'string') return undefined;
+    if (m.kind === 'cancel' && typeof m.reason === 'string') return m as RunControlMessage;
+    if (m.kind === 'respond' && typeof m.decision?.taskName === 'string') return m as RunControlMessage;
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,139 @@
+import type { CrewRun, ProviderSettings } from '@troupe/agents';
+import { WaitingError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Database } from '../db/database.js';
+import type { EventBus } from '../events/event-bus.js';
+import { executeRun, type RunJob } from './execute-run.js';
+import { decodeRunControl, RUN_CONTROL_CHANNEL } from './run-control.js';
+import { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type RunQueueOptions } from './run-queue.js';
+
+export interface RunWorkerOptions extends RunQueueOptions {
+  database: Database;
+  /** Redis bus shared with the servers: events are published on it, control messages arrive on it. */
+  bus: EventBus;
+  /** Runs executed at once by this worker. Default 4. */
+  concurrency?: number;
+  providers?: ProviderSettings;
+  /** On close, how long runs in progress may take to finish before they are handed back. Default 10 s. */
+  graceMs?: number;
+  /**
+   * A job whose worker stopped renewing its lock (crashed, killed) is given to another worker after
+   * at most about 1.5 times this. Default 4 s.
+   */
+  lockMs?: number;
+  flushMs?: number;
+}
+
+export interface RunWorker {
+  /** Runs in progress on this worker. */
+  active(): number;
+  /**
+   * Stops taking runs, lets those in progress finish for up to `graceMs`, then hands the rest back
+   * to the queue unfinished (not cancelled): another worker resumes them from their checkpoints.
+   */
+  close(): Promise<void>;
+}
+
+/** How long a cancellation for a run this worker does not hold (yet) is remembered. */
+const EARLY_CANCEL_MS = 60_000;
+
+/**
+ * Executes queued runs (`troupe worker`). Each run's events go to its durable log and its bus
+ * channel exactly as in the in-process executor; cancellations and approval answers from any
+ * server reach the worker that holds the run over the bus.
+ */
+export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker> {
+  const lockMs = opts.lockMs ?? 4000;
+  const graceMs = opts.graceMs ?? 10_000;
+  const held = new Map<string, CrewRun>();
+  const releases = new Map<string, AbortController>();
+  // A cancel can overtake the job (the server saw QUEUED while this worker was starting the run).
+  const earlyCancels = new Map<string, string>();
+
+  const unsubscribe = await opts.bus.subscribe(RUN_CONTROL_CHANNEL, (raw) => {
+    const m = decodeRunControl(raw);
+    if (!m) return;
+    const run = held.get(m.runId);
+    if (m.kind === 'cancel') {
+      if (run) run.cancel(m.reason);
+      else if (!earlyCancels.has(m.runId)) {
+        earlyCancels.set(m.runId, m.reason);
+        setTimeout(() => earlyCancels.delete(m.runId), EARLY_CANCEL_MS).unref();
+      }
+    } else run?.respond(m.decision);
+  });
+
+  const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', (err) => {
+    if (process.env.TROUPE_DEBUG_REDIS) console.warn('troupe: redis (worker):', err.message);
+  });
+  const worker = new Worker<RunJob>(
+    opts.queueName ?? DEFAULT_QUEUE_NAME,
+    async (job, token) => {
+      const { runId } = job.data;
+      const release = new AbortController();
+      releases.set(runId, release);
+      try {
+        const outcome = await executeRun(
+          {
+            database: opts.database,
+            bus: opts.bus,
+            providers: opts.providers,
+            flushMs: opts.flushMs,
+            signal: release.signal,
+            onCrewRun: (run) => {
+              held.set(runId, run);
+              const reason = earlyCancels.get(runId);
+              if (reason !== undefined) run.cancel(reason);
+            },
+          },
+          job.data,
+        );
+        if (outcome === 'released' && token) {
+          // Back to the queue without spending an attempt; the next worker resumes the run.
+          await job.moveToWait(token);
+          throw new WaitingError();
+        }
+      } finally {
+        held.delete(runId);
+        releases.delete(runId);
+      }
+    },
+    {
+      connection,
+      prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX,
+      concurrency: opts.concurrency ?? 4,
+      lockDuration: lockMs,
+      stalledInterval: Math.max(500, Math.round(lockMs / 2)),
+      // A run is resumable: a crash loop is stopped by the job's attempts, not by stall counting.
+      maxStalledCount: 10,
+      autorun: true,
+    },
+  );
+  worker.on('error', (err) => console.error('troupe: worker:', err.message));
+  worker.on('failed', (job, err) => {
+    if (job) console.error(`troupe: run ${job.data.runId} failed in the worker:`, err.message);
+  });
+  await worker.waitUntilReady();
+
+  let closing: Promise<void> | undefined;
+  return {
+    active: () => releases.size,
+    close() {
+      closing ??= (async () => {
+        const finished = worker.close();
+        const timer = setTimeout(() => {
+          for (const r of releases.values()) r.abort();
+        }, graceMs);
+        try {
+          await finished;
+        } finally {
+          clearTimeout(timer);
+          await unsubscribe();
+          await connection.quit().catch(() => connection.disconnect());
+        }
+      })();
+      return closing;
+    },
+  };
+}

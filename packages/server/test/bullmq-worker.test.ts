@@ -1,0 +1,263 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import type { EventBus } from '../src/events/event-bus.js';
+import { createRedisEventBus } from '../src/events/redis-event-bus.js';
+import { type RunWorker, startRunWorker } from '../src/runs/run-worker.js';
+import { startServer, type TroupeServer } from '../src/server.js';
+import { ADMIN_KEY, BACKEND, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
+import { BIN, runCli } from './support/cli-process.js';
+import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { sseSubscribe } from './support/sse-client.js';
+
+// Servers queue runs in Redis, workers execute them: Postgres only (a worker is its own process,
+// and PGlite is one process's database).
+const REDIS_URL = process.env.TROUPE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = `troupe-test-${randomBytes(5).toString('hex')}`;
+
+const CREW = {
+  ...SAMPLE_CREW,
+  agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'test-model' } })),
+};
+const EVENTS = `subscription($runId: ID!, $afterSeq: Int) { runEvents(runId: $runId, afterSeq: $afterSeq) { seq type taskRunId } }`;
+const RUN = `query($id: ID!) { run(id: $id) { status output taskRuns { task { name } status attempts } } }`;
+const CANCEL = 'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }';
+
+describe.runIf(BACKEND === 'postgres')('runs on BullMQ workers', () => {
+  let llm: OpenAICompatibleTestServer;
+  let tdb: TestDatabase;
+  let server: TroupeServer;
+  let workerBus: EventBus;
+  let dataDir: string;
+  let key: string;
+  let crewId: string;
+  const workers: RunWorker[] = [];
+  const children: ChildProcess[] = [];
+
+  const startWorker = async (graceMs = 1000) => {
+    const w = await startRunWorker({
+      database: tdb.database,
+      bus: workerBus,
+      redisUrl: REDIS_URL,
+      prefix: PREFIX,
+      concurrency: 2,
+      providers: { openai: { baseUrl: llm.url, apiKey: 'test' } },
+      graceMs,
+    });
+    workers.push(w);
+    return w;
+  };
+
+  beforeAll(async () => {
+    llm = await createOpenAICompatibleTestServer();
+    tdb = await createTestDatabase();
+    dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-wrk-'));
+    const { config } = loadConfig(
+      'serve',
+      { port: 0, host: '127.0.0.1', dataDir, migrate: false },
+      {
+        DATABASE_URL: tdb.url,
+        REDIS_URL,
+        TROUPE_QUEUE_PREFIX: PREFIX,
+        TROUPE_ADMIN_KEY: ADMIN_KEY,
+        TROUPE_SECRET: SECRET,
+      },
+    );
+    // `troupe serve` with REDIS_URL: this server only queues; it has no LLM providers at all.
+    server = await startServer(config, { database: tdb.database });
+    workerBus = await createRedisEventBus({ url: REDIS_URL, prefix: `${PREFIX}:` });
+    ({ key } = await createTenant(server.url, ADMIN_KEY, 'workers'));
+    crewId = (await gqlOk(server.url, CREATE_CREW, { input: CREW }, key)).createCrew.crew.id;
+  });
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const w of workers) await w.close();
+    await server?.close();
+    await workerBus?.close();
+    const queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix: PREFIX });
+    await queue.obliterate({ force: true });
+    await queue.close();
+    await tdb?.close();
+    await llm?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function startRun(topic: string) {
+    const d = await gqlOk(
+      server.url,
+      'mutation($input: StartRunInput!) { startRun(input: $input) { run { id status } } }',
+      { input: { crewId, inputs: { topic } } },
+      key,
+    );
+    return d.startRun.run as { id: string; status: string };
+  }
+
+  test('a run started on the server executes on a worker; the server streams every event once', async () => {
+    const t0 = Date.now();
+    await startWorker();
+    llm.enqueue(
+      { text: 'Otters hold hands.', usage: { promptTokens: 30, completionTokens: 4 } },
+      { text: 'Otters sleep holding hands.', usage: { promptTokens: 50, completionTokens: 5 } },
+    );
+    const run = await startRun('otters');
+    expect(run.status).toBe('QUEUED');
+    const seqs: number[] = [];
+    const types: string[] = [];
+    for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key)) {
+      if (r.errors) throw new Error(JSON.stringify(r.errors));
+      seqs.push(r.data.runEvents.seq);
+      types.push(r.data.runEvents.type);
+    }
+    expect(seqs).toEqual(seqs.map((_s, i) => i + 1));
+    expect(types[0]).toBe('RUN_STARTED');
+    expect(types.at(-1)).toBe('RUN_SUCCEEDED');
+    const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+    expect(d.run.status).toBe('SUCCEEDED');
+    expect(d.run.output).toBe('Otters sleep holding hands.');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  test('cancelRun on the server reaches the worker: the run is CANCELLED within a second', async () => {
+    llm.setFallback(() => ({ text: Array.from({ length: 400 }, (_, i) => `w${i} `), chunkDelayMs: 20 }));
+    const run = await startRun('slow');
+    const seen: string[] = [];
+    let cancelledAt = 0;
+    for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key)) {
+      const e = r.data.runEvents;
+      seen.push(e.type);
+      if (e.type === 'TOKEN' && cancelledAt === 0) {
+        cancelledAt = Date.now();
+        await gqlOk(server.url, CANCEL, { id: run.id }, key);
+      }
+    }
+    const took = Date.now() - cancelledAt;
+    expect(seen.at(-1)).toBe('RUN_CANCELLED');
+    expect(took).toBeLessThan(1000);
+    const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+    expect(d.run.status).toBe('CANCELLED');
+  });
+
+  test('a worker killed mid-run: another worker resumes after the finished task, which is not paid twice', async () => {
+    for (const w of workers.splice(0)) await w.close();
+    llm.setFallback((req) => {
+      const body = JSON.stringify(req.body);
+      if (body.includes('Research crashes')) return { text: 'Crash notes.' };
+      return { text: Array.from({ length: 40 }, (_, i) => `c${i} `), chunkDelayMs: 25 };
+    });
+    const child = spawn(process.execPath, [BIN, 'worker', '--concurrency', '2'], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DATABASE_URL: tdb.url,
+        REDIS_URL,
+        TROUPE_QUEUE_PREFIX: PREFIX,
+        TROUPE_SECRET: SECRET,
+        TROUPE_MIGRATE: 'false',
+        OPENAI_BASE_URL: llm.url,
+        OPENAI_API_KEY: 'test',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+      child.on('exit', (code, signal) => resolve(signal ?? code)),
+    );
+    await new Promise<void>((resolve, reject) => {
+      const check = () => /worker ready/.test(out) && resolve();
+      child.stdout!.on('data', check);
+      void exited.then(() => reject(new Error(`troupe worker exited:\n${out}`)));
+    });
+
+    const run = await startRun('crashes');
+    const seqs: number[] = [];
+    const types: string[] = [];
+    let killedAt = 0;
+    let resumedIn = 0;
+    for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key)) {
+      if (r.errors) throw new Error(JSON.stringify(r.errors));
+      const e = r.data.runEvents;
+      seqs.push(e.seq);
+      types.push(e.type);
+      const inSecondTask = types.filter((t) => t === 'TASK_STARTED').length === 2;
+      if (killedAt === 0 && inSecondTask && e.type === 'TOKEN') {
+        killedAt = Date.now();
+        child.kill('SIGKILL');
+        expect(await exited).toBe('SIGKILL');
+        await startWorker();
+      }
+      if (killedAt && !resumedIn && types.filter((t) => t === 'RUN_STARTED').length === 2)
+        resumedIn = Date.now() - killedAt;
+    }
+    expect(killedAt).toBeGreaterThan(0);
+    expect(resumedIn).toBeGreaterThan(0);
+    expect(resumedIn).toBeLessThan(10_000);
+    // Every sequence number exactly once, in order, across both workers.
+    expect(seqs).toEqual(seqs.map((_s, i) => i + 1));
+    expect(types.at(-1)).toBe('RUN_SUCCEEDED');
+    const research = llm.chatRequests.filter((r) => JSON.stringify(r.body).includes('Research crashes'));
+    expect(research).toHaveLength(1);
+    const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+    expect(d.run.status).toBe('SUCCEEDED');
+    expect(d.run.taskRuns.map((t: any) => [t.task.name, t.status, t.attempts])).toEqual([
+      ['research', 'SUCCEEDED', 1],
+      ['write', 'SUCCEEDED', 2],
+    ]);
+  });
+
+  test('a worker shutting down hands its unfinished run back uncancelled; another worker finishes it', async () => {
+    for (const w of workers.splice(0)) await w.close();
+    const leaving = await startWorker(200);
+    llm.setFallback((req) => {
+      if (JSON.stringify(req.body).includes('Research handover')) return { text: 'Handover notes.' };
+      return { text: Array.from({ length: 100 }, (_, i) => `h${i} `), chunkDelayMs: 25 };
+    });
+    const run = await startRun('handover');
+    const seqs: number[] = [];
+    const types: string[] = [];
+    let handedBack = false;
+    for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key)) {
+      const e = r.data.runEvents;
+      seqs.push(e.seq);
+      types.push(e.type);
+      if (!handedBack && types.filter((t) => t === 'TASK_STARTED').length === 2 && e.type === 'TOKEN') {
+        handedBack = true;
+        await leaving.close();
+        const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+        expect(d.run.status).toBe('RUNNING');
+        await startWorker();
+      }
+    }
+    expect(handedBack).toBe(true);
+    expect(seqs).toEqual(seqs.map((_s, i) => i + 1));
+    expect(types).not.toContain('RUN_CANCELLED');
+    expect(types.filter((t) => t === 'RUN_STARTED')).toHaveLength(2);
+    expect(types.at(-1)).toBe('RUN_SUCCEEDED');
+    expect(llm.chatRequests.filter((r) => JSON.stringify(r.body).includes('Research handover'))).toHaveLength(
+      1,
+    );
+    const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+    expect(d.run.status).toBe('SUCCEEDED');
+  });
+});
+
+test('troupe worker without DATABASE_URL or REDIS_URL exits with an error that names the variable', async () => {
+  const noDb = runCli(['worker'], { TROUPE_SECRET: SECRET, REDIS_URL });
+  expect(await noDb.exited).toBe(1);
+  expect(noDb.output()).toMatch(/troupe worker` needs DATABASE_URL/);
+  const noRedis = runCli(['worker'], { TROUPE_SECRET: SECRET, DATABASE_URL: 'postgresql://127.0.0.1:1/x' });
+  expect(await noRedis.exited).toBe(1);
+  expect(noRedis.output()).toMatch(/troupe worker` needs REDIS_URL/);
+  const bad = runCli(['worker', '--concurrency', '0'], {});
+  expect(await bad.exited).toBe(64);
+  expect(bad.output()).toMatch(/--concurrency must be a positive integer/);
+});
