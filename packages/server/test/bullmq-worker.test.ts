@@ -9,9 +9,17 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import type { EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
+import { parseGlobalId } from '../src/graphql/global-id.js';
 import { type RunWorker, startRunWorker } from '../src/runs/run-worker.js';
 import { startServer, type TroupeServer } from '../src/server.js';
-import { ADMIN_KEY, BACKEND, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
+import {
+  ADMIN_KEY,
+  BACKEND,
+  createTestDatabase,
+  pgAdmin,
+  SECRET,
+  type TestDatabase,
+} from './support/backend.js';
 import { BIN, runCli } from './support/cli-process.js';
 import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
@@ -247,6 +255,35 @@ describe.runIf(BACKEND === 'postgres')('runs on BullMQ workers', () => {
     );
     const d = await gqlOk(server.url, RUN, { id: run.id }, key);
     expect(d.run.status).toBe('SUCCEEDED');
+  });
+  test('a run whose job fails on every attempt ends FAILED instead of staying RUNNING', async () => {
+    for (const w of workers.splice(0)) await w.close();
+    const crew = (await gqlOk(server.url, CREATE_CREW, { input: { ...CREW, name: 'broken' } }, key))
+      .createCrew.crew.id as string;
+    const d0 = await gqlOk(
+      server.url,
+      'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+      { input: { crewId: crew, inputs: { topic: 'x' } } },
+      key,
+    );
+    const runId = d0.startRun.run.id as string;
+    const dbId = parseGlobalId('id', runId, 'Run');
+    // One attempt instead of five (a real deployment retries for about 15 s first).
+    const queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix: PREFIX });
+    const job = await queue.getJob(dbId);
+    expect(job).toBeDefined();
+    await job!.remove();
+    await queue.add('run', job!.data, { jobId: dbId, attempts: 1 });
+    await queue.close();
+    // A pinned crew version that cannot be read: executing the run throws before any event.
+    await pgAdmin((c) => c.query(`UPDATE "CrewVersion" SET definition = '{}'`), tdb.url);
+    await startWorker();
+    const types: string[] = [];
+    for await (const r of sseSubscribe(server.url, EVENTS, { runId, afterSeq: 0 }, key))
+      types.push(r.data.runEvents.type);
+    expect(types).toEqual(['RUN_FAILED']);
+    const d = await gqlOk(server.url, RUN, { id: runId }, key);
+    expect(d.run.status).toBe('FAILED');
   });
 });
 

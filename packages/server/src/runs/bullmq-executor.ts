@@ -29,7 +29,8 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
     defaultJobOptions: {
       // Attempts are spent by failures of the executor itself (database or Redis down); a run's
       // own failure is an outcome (RUN_FAILED), not an error. Crashed workers' jobs come back as stalled.
-      attempts: 10,
+      // Five attempts over about 15 s; after the last, the worker records RUN_FAILED.
+      attempts: 5,
       backoff: { type: 'exponential', delay: 1000 },
       removeOnComplete: { count: 1000, age: 24 * 3600 },
       removeOnFail: { count: 5000, age: 7 * 24 * 3600 },

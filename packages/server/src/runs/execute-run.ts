@@ -254,3 +254,36 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   }
   return released ? 'released' : 'finished';
 }
+
+/**
+ * Ends a run that could not be executed at all (every attempt of its job failed): RUN_FAILED with
+ * INTERNAL_ERROR is logged and published, so that the run does not stay RUNNING for ever.
+ */
+export async function recordRunFailure(
+  opts: Pick<ExecuteRunOptions, 'database' | 'bus'>,
+  job: RunJob,
+  message: string,
+): Promise<void> {
+  const stored = await opts.database.withTenant(job.tenantId, async (tx) => {
+    const run = await tx.run.findUnique({ where: { id: job.runId } });
+    if (!run || ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status)) return [];
+    const e: RunEvent = {
+      type: 'RUN_FAILED',
+      runId: run.id,
+      seq: 0,
+      timestamp: new Date().toISOString(),
+      error: { code: 'INTERNAL_ERROR', message: `The run could not be executed: ${message}`, details: {} },
+      usage: {
+        promptTokens: run.promptTokens,
+        completionTokens: run.completionTokens,
+        totalTokens: run.promptTokens + run.completionTokens,
+        costUsd: Number(run.costUsd),
+        calls: 0,
+      },
+    };
+    const out = await appendRunEvents(tx, job.tenantId, job.runId, [toLogEvent(e, new Map())]);
+    await applyState(tx, job.tenantId, job.runId, e, new Map());
+    return out;
+  });
+  for (const e of stored) await opts.bus.publish(runChannel(job.runId), encodeLiveEvent(e));
+}

@@ -3,7 +3,7 @@ import { WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
-import { executeRun, type RunJob } from './execute-run.js';
+import { executeRun, type RunJob, recordRunFailure } from './execute-run.js';
 import { decodeRunControl, RUN_CONTROL_CHANNEL } from './run-control.js';
 import { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type RunQueueOptions } from './run-queue.js';
 
@@ -112,7 +112,16 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
   );
   worker.on('error', (err) => console.error('troupe: worker:', err.message));
   worker.on('failed', (job, err) => {
-    if (job) console.error(`troupe: run ${job.data.runId} failed in the worker:`, err.message);
+    if (!job) return;
+    const last = job.attemptsMade >= (job.opts.attempts ?? 1);
+    console.error(
+      `troupe: run ${job.data.runId} could not be executed (attempt ${job.attemptsMade}${last ? ', the last' : ''}):`,
+      err.message,
+    );
+    if (last)
+      recordRunFailure(opts, job.data, err.message).catch((e) =>
+        console.error(`troupe: run ${job.data.runId}: recording its failure failed:`, e),
+      );
   });
   await worker.waitUntilReady();
 
