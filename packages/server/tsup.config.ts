@@ -14,7 +14,7 @@ export default defineConfig([
   {
     // The CLI: pure-JS dependencies are bundled in, which roughly halves module loading at start.
     // Packages that load WebAssembly or native files by relative path stay external.
-    entry: ['src/cli.ts'],
+    entry: { cli: 'src/cli.ts', 'pglite-worker': 'src/db/pglite-worker.ts' },
     outDir: 'dist/cli',
     format: ['esm'],
     sourcemap: true,

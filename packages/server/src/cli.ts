@@ -2,11 +2,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Mode } from './config.js';
-import { lockDataDir } from './db/data-dir-lock.js';
-import { applyMigrations, MigrationError, pendingMigrations } from './db/migrate.js';
+import { DataDirLockedError, lockDataDir } from './db/data-dir-lock.js';
+import { MigrationError } from './db/migration-error.js';
 import { packageRoot } from './db/package-paths.js';
-import { openPGlite } from './db/pglite.js';
-import { TroupeServerError } from './errors.js';
+import { type PGliteWorkerHost, startPGliteWorker } from './db/pglite-worker-host.js';
 
 const HELP = `troupe — the embeddable multi-agent platform
 
@@ -50,23 +49,20 @@ async function serve(mode: Mode, values: Record<string, string | boolean | undef
     graphiql: values.graphiql ? true : undefined,
   });
   const t0 = performance.now();
-  // Boot PGlite first: its WebAssembly compiles off the main thread while the GraphQL stack loads.
-  let pglite: { db: Awaited<ReturnType<typeof openPGlite>>; unlock: () => void } | undefined;
-  const early = config.databaseUrl
-    ? undefined
-    : (() => {
-        const unlock = lockDataDir(config.dataDir);
-        return openPGlite({ dataDir: config.dataDir }).then(
-          (db) => (pglite = { db, unlock }),
-          (err) => {
-            unlock();
-            throw err;
-          },
-        );
-      })();
+  // Embedded: PGlite boots (and migrates) in a worker thread while this thread loads the GraphQL
+  // stack; the two overlap on separate cores.
+  let worker: { host: PGliteWorkerHost; unlock: () => void } | undefined;
+  if (!config.databaseUrl) {
+    const unlock = lockDataDir(config.dataDir);
+    const host = startPGliteWorker({
+      dataDir: config.dataDir,
+      migrate: config.migrate,
+      workerUrl: new URL('./pglite-worker.js', import.meta.url),
+    });
+    worker = { host, unlock };
+  }
   const { startServer } = await import('./server.js');
-  if (early) await early;
-  const server = await startServer(config, { pglite });
+  const server = await startServer(config, { worker });
   const ms = Math.round(performance.now() - t0);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -155,6 +151,7 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
 }
 
 async function migrate(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const { applyMigrations, pendingMigrations } = await import('./db/migrate.js');
   const databaseUrl = process.env.DATABASE_URL;
   if (databaseUrl) {
     const target = { kind: 'postgres' as const, url: databaseUrl };
@@ -166,6 +163,7 @@ async function migrate(values: Record<string, string | boolean | undefined>): Pr
     (values['data-dir'] as string | undefined) ?? process.env.TROUPE_DATA_DIR ?? '.troupe',
   );
   const unlock = lockDataDir(dataDir);
+  const { openPGlite } = await import('./db/pglite.js');
   const db = await openPGlite({ dataDir });
   try {
     const target = { kind: 'pglite' as const, db };
@@ -220,8 +218,13 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     else if (command === 'migrate') await migrate(values);
     else fail(`unknown command "${command}"\n\n${HELP}`, 64);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof TroupeServerError || err instanceof MigrationError)
-      fail(err.message);
+    if (
+      err instanceof ConfigError ||
+      err instanceof DataDirLockedError ||
+      err instanceof MigrationError ||
+      (err as Error).name === 'TroupeServerError'
+    )
+      fail((err as Error).message);
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
       fail(`port already in use: ${(err as Error).message}. Pass --port.`);
     if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {

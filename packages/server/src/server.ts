@@ -29,6 +29,8 @@ export interface StartServerOptions {
   snapshot?: Blob;
   /** An already opened, locked PGlite (the CLI opens it early to overlap start-up work). */
   pglite?: DatabaseOptions['pglite'];
+  /** PGlite booting in a worker thread (troupe dev). */
+  worker?: DatabaseOptions['worker'];
   onQuery?: (sql: string) => void;
   /** LLM providers for runs executed in this process (default: from the environment). */
   providers?: ProviderSettings;
@@ -61,6 +63,7 @@ export async function startServer(
       dataDir: config.databaseUrl ? undefined : config.dataDir,
       snapshot: opts.snapshot,
       pglite: opts.pglite,
+      worker: opts.worker,
       migrate: config.migrate,
       poolSize: config.dbPoolSize,
       onQuery: opts.onQuery,

@@ -1,6 +1,10 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { TroupeServerError } from '../errors.js';
+
+/** Another live troupe process holds the data folder. */
+export class DataDirLockedError extends Error {
+  override name = 'DataDirLockedError';
+}
 
 function alive(pid: number): boolean {
   try {
@@ -33,8 +37,7 @@ export function lockDataDir(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
       if (Number.isFinite(pid) && pid !== process.pid && alive(pid)) {
-        throw new TroupeServerError(
-          'CONFLICT',
+        throw new DataDirLockedError(
           `The data folder ${dataDir} is in use by another troupe process (pid ${pid}). ` +
             'Stop that process, or start this one with another --data-dir.',
         );

@@ -4,6 +4,7 @@ import { PrismaClient } from '../generated/prisma/client.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { applyMigrations, type MigrationResult } from './migrate.js';
 import { openPGlite } from './pglite.js';
+import type { PGliteWorkerHost } from './pglite-worker-host.js';
 
 /** The role every tenant-facing query runs as: no superuser, no BYPASSRLS (created by the first migration). */
 export const APP_ROLE = 'troupe_app';
@@ -17,6 +18,8 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** PGlite snapshot to boot an in-memory database from. */
   snapshot?: Blob;
+  /** PGlite running in a worker thread (troupe dev), its data folder locked by the caller. */
+  worker?: { host: PGliteWorkerHost; unlock: () => void };
   /** An already opened PGlite (its data folder locked by the caller); closed with the Database. */
   pglite?: { db: PGlite; unlock: () => void };
   /** Apply pending migrations first (default true). */
@@ -127,6 +130,7 @@ function prismaLog(opts: DatabaseOptions) {
  */
 export async function openDatabase(opts: DatabaseOptions = {}): Promise<Database> {
   if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts);
+  if (opts.worker) return openEmbeddedInWorker(opts.worker, opts);
   return openEmbedded(opts);
 }
 
@@ -211,6 +215,74 @@ async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
   } catch (err) {
     await db?.close().catch(() => {});
     unlock();
+    throw err;
+  }
+}
+
+/**
+ * Embedded PGlite served from a worker thread over a private Unix socket: the same database and
+ * policies as in-process PGlite, with its boot overlapping the server's own start-up.
+ */
+async function openEmbeddedInWorker(
+  w: { host: PGliteWorkerHost; unlock: () => void },
+  opts: DatabaseOptions,
+): Promise<Database> {
+  const release = async () => {
+    await w.host.close();
+    w.unlock();
+  };
+  try {
+    const { default: pg } = await import('pg');
+    const { PrismaPg } = await import('@prisma/adapter-pg');
+    // One connection: PGlite has one session. PGlite's user is a superuser: demote it at once.
+    // Every connection becomes APP_ROLE before the pool hands it out.
+    const baseConnect = pg.Client.prototype.connect as unknown as () => Promise<void>;
+    class AppRoleClient extends pg.Client {}
+    Object.defineProperty(AppRoleClient.prototype, 'connect', {
+      value(this: InstanceType<typeof pg.Client>, callback?: (err: Error | null, c?: unknown) => void) {
+        const done = baseConnect.call(this).then(() => this.query(`SET ROLE ${APP_ROLE}`));
+        if (!callback) return done.then(() => this);
+        done.then(
+          () => callback(null, this),
+          (err: Error) => callback(err),
+        );
+      },
+    });
+    const pool = new pg.Pool({
+      Client: AppRoleClient,
+      host: w.host.socketDir,
+      port: 5432,
+      user: 'postgres',
+      database: 'postgres',
+      max: 1,
+      idleTimeoutMillis: 0,
+    });
+    pool.on('error', () => {});
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [...prismaLog(opts)] });
+    // While PGlite boots in its thread, load Prisma's query compiler here: the first query pays for
+    // it otherwise. (The query fails until the socket is up; only the warm-up matters.)
+    await prisma.$queryRawUnsafe('SELECT 1').catch(() => {});
+    const { applied } = await w.host.ready;
+    const check = await pool.query<{ unsafe: boolean }>(
+      'SELECT rolsuper OR rolbypassrls AS unsafe FROM pg_roles WHERE rolname = current_user',
+    );
+    if (check.rows[0]?.unsafe !== false) {
+      await pool.end();
+      throw new Error('refusing to serve: the embedded database session bypasses row-level security');
+    }
+    if (opts.onQuery) {
+      const onQuery = opts.onQuery;
+      (prisma as unknown as { $on(e: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) =>
+        onQuery(e.query),
+      );
+    }
+    return makeDatabase('pglite', prisma, { applied }, async () => {
+      await prisma.$disconnect();
+      await pool.end().catch(() => {});
+      await release();
+    });
+  } catch (err) {
+    await release();
     throw err;
   }
 }

@@ -15,16 +15,9 @@ export interface MigrationResult {
   applied: string[];
 }
 
-/** Raised when a migration fails. The failed migration's changes are rolled back. */
-export class MigrationError extends Error {
-  constructor(
-    message: string,
-    readonly migration: string | undefined,
-  ) {
-    super(message);
-    this.name = 'MigrationError';
-  }
-}
+import { MigrationError } from './migration-error.js';
+
+export { MigrationError };
 
 const MIGRATE_LOCK_KEY = 7_263_120_011; // pg_advisory_lock key shared by every troupe process
 

@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { MigrationError } from './migration-error.js';
+import type { PGliteWorkerInit, PGliteWorkerMessage } from './pglite-worker.js';
+
+/** PGlite running in a worker thread, reachable over a Unix socket only this user can open. */
+export interface PGliteWorkerHost {
+  /** Folder of the Unix socket (.s.PGSQL.5432) PGlite will listen on. */
+  socketDir: string;
+  /** Resolves once PGlite is up and migrated. */
+  ready: Promise<{ socketDir: string; applied: string[] }>;
+  close(): Promise<void>;
+}
+
+export function startPGliteWorker(opts: {
+  dataDir: string;
+  migrate: boolean;
+  workerUrl: URL;
+}): PGliteWorkerHost {
+  // mkdtemp makes a 0700 folder: the socket (a superuser session) is reachable by this user only.
+  const socketDir = mkdtempSync(path.join(tmpdir(), 'troupe-pg-'));
+  const worker = new Worker(opts.workerUrl, {
+    workerData: { dataDir: opts.dataDir, socketDir, migrate: opts.migrate } satisfies PGliteWorkerInit,
+  });
+  const ready = new Promise<{ socketDir: string; applied: string[] }>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', (m: PGliteWorkerMessage) => {
+      if (m.type === 'ready') resolve({ socketDir, applied: m.applied });
+      else if (m.type === 'error')
+        reject(m.migration ? new MigrationError(m.message, m.migration) : new Error(m.message));
+    });
+  });
+  ready.catch(() => {});
+  let closed: Promise<void> | undefined;
+  return {
+    socketDir,
+    ready,
+    close() {
+      closed ??= (async () => {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 5000);
+          worker.on('message', (m: PGliteWorkerMessage) => {
+            if (m.type === 'closed') {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+          worker.postMessage({ type: 'close' });
+        });
+        await worker.terminate();
+        rmSync(socketDir, { recursive: true, force: true });
+      })();
+      return closed;
+    },
+  };
+}
