@@ -285,7 +285,7 @@ describe(`session tokens (${BACKEND})`, () => {
     expect((await gqlOk(server.url, '{ apiKeys { id } }', {}, tenantA.key)).apiKeys.length).toBe(keysBefore);
   });
 
-  test('a session token cannot mint tokens or create keys, whatever its scopes', async () => {
+  test('a session token cannot mint tokens, create keys or list them, whatever its scopes', async () => {
     const s = await mint(tenantA.key, { subject: 'power-user', scopes: ['ADMIN'] });
     expectError(
       await gql(server.url, MINT, { input: { subject: 'other' } }, s.token),
@@ -298,6 +298,8 @@ describe(`session tokens (${BACKEND})`, () => {
     );
     const keys = await gqlOk(server.url, '{ apiKeys { name } }', {}, tenantA.key);
     expect(keys.apiKeys.map((k: { name: string }) => k.name)).not.toContain('from session');
+    // Nor list the tenant's keys: key management is for API keys only.
+    expectError(await gql(server.url, '{ apiKeys { name prefix } }', {}, s.token), 'FORBIDDEN');
   });
 
   test('an expired token is refused with 401 saying so', async () => {

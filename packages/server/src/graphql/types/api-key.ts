@@ -51,7 +51,7 @@ builder.queryField('apiKeys', (t) =>
   t.prismaField({
     type: ['ApiKey'],
     description: 'The tenant’s API keys, newest first (revoked ones included).',
-    authScopes: { admin: true },
+    authScopes: { $all: { admin: true, apiKey: true } },
     resolve: (query, _r, _a, ctx) =>
       ctx.db.apiKey.findMany({ ...query, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
   }),
