@@ -107,6 +107,11 @@ export const crossTenantCases: CrossTenantCase[] = [
     variables: (ids) => ({ id: ids.run }),
   },
   {
+    name: 'retryRun',
+    query: 'mutation($id: ID!) { retryRun(id: $id) { run { id status } } }',
+    variables: (ids) => ({ id: ids.run }),
+  },
+  {
     name: 'respondToRun',
     query:
       'mutation($run: ID!, $task: ID!) { respondToRun(input: { runId: $run, taskRunId: $task, approved: true }) { run { id } } }',
@@ -275,5 +280,16 @@ describe(`cross-tenant run streams (${BACKEND})`, () => {
     expect(payloads).toHaveLength(1);
     expect(payloads[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     expect(payloads[0]!.data?.runEvents ?? null).toBeNull();
+  });
+});
+
+describe(`cross-tenant run updates (${BACKEND})`, () => {
+  test('B cannot watch A’s crew’s run updates: NOT_FOUND', async () => {
+    const { sseSubscribe } = await import('./support/sse-client.js');
+    const q = 'subscription($id: ID) { runUpdated(crewId: $id) { id status } }';
+    const payloads = [];
+    for await (const p of sseSubscribe(server.url, q, { id: ids.crew }, keyB)) payloads.push(p);
+    expect(payloads).toHaveLength(1);
+    expect(payloads[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 });

@@ -151,3 +151,70 @@ test('cancelRun stops a running run within a second and the stream ends with RUN
   const d = await gqlOk(server.url, RUN, { id: run.id }, key);
   expect(d.run.status).toBe('CANCELLED');
 });
+
+test('retryRun resumes a failed run after its finished tasks, which are not paid for again', async () => {
+  const researchCalls = () =>
+    llm.chatRequests.filter((r) => JSON.stringify(r.body).includes('Research retry-topic')).length;
+  llm.setFallback((req) =>
+    JSON.stringify(req.body).includes('Write about retry-topic')
+      ? { error: { status: 400, message: 'bad request from the model server' } }
+      : { text: 'research notes' },
+  );
+  const run = await startRun({ topic: 'retry-topic' });
+  const first = await events(run.id);
+  expect(first.at(-1)!.type).toBe('RUN_FAILED');
+  let d = await gqlOk(server.url, RUN, { id: run.id }, key);
+  expect(d.run.status).toBe('FAILED');
+  expect(d.run.error).toMatch(/bad request/);
+  expect(researchCalls()).toBe(1);
+
+  llm.setFallback(() => ({ text: 'the article' }));
+  const retried = await gqlOk(
+    server.url,
+    'mutation($id: ID!) { retryRun(id: $id) { run { status } } }',
+    { id: run.id },
+    key,
+  );
+  expect(retried.retryRun.run.status).toBe('QUEUED');
+  const second = await events(run.id, first.length);
+  expect(second[0]!.seq).toBe(first.length + 1);
+  expect(second.at(-1)!.type).toBe('RUN_SUCCEEDED');
+  d = await gqlOk(server.url, RUN, { id: run.id }, key);
+  expect(d.run.status).toBe('SUCCEEDED');
+  expect(d.run.output).toBe('the article');
+  expect(d.run.error).toBeNull();
+  expect(researchCalls()).toBe(1);
+
+  const again = await gql(
+    server.url,
+    'mutation($id: ID!) { retryRun(id: $id) { run { id } } }',
+    { id: run.id },
+    key,
+  );
+  expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+});
+
+test('runUpdated streams a crew’s runs as their status changes', async () => {
+  llm.setFallback(() => ({ text: 'dashboard', chunkDelayMs: 2 }));
+  const controller = new AbortController();
+  const seen: { id: string; status: string }[] = [];
+  const watching = (async () => {
+    const q = 'subscription($crewId: ID) { runUpdated(crewId: $crewId) { id status crewVersion } }';
+    try {
+      for await (const p of sseSubscribe(server.url, q, { crewId }, key, controller.signal)) {
+        if (p.errors) throw new Error(JSON.stringify(p.errors));
+        seen.push(p.data.runUpdated);
+        if (p.data.runUpdated.status === 'SUCCEEDED') break;
+      }
+    } catch (err) {
+      if (!controller.signal.aborted) throw err;
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 300));
+  const run = await startRun({ topic: 'dashboards' });
+  await watching;
+  controller.abort();
+  expect(seen.every((r) => r.id === run.id)).toBe(true);
+  expect(seen.map((r) => r.status)).toContain('RUNNING');
+  expect(seen.at(-1)!.status).toBe('SUCCEEDED');
+});

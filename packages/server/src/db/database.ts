@@ -39,6 +39,11 @@ export interface Database {
   withTenant<T>(tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Opens a tenant-scoped transaction that the caller ends (one per GraphQL operation). */
   beginTenant(tenantId: string): Promise<OpenTransaction>;
+  /**
+   * A client scoped to a tenant for long-lived work (subscriptions): each operation runs in its own
+   * short transaction with the tenant setting, so no transaction stays open between events.
+   */
+  tenantClient(tenantId: string): Tx;
   /** A transaction that can read the one ApiKey row whose hash it is given, whatever its tenant. */
   withApiKeyHash<T>(hash: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -109,6 +114,23 @@ function makeDatabase(
           });
         },
       };
+    },
+    tenantClient(tenantId) {
+      return prisma.$extends({
+        query: {
+          $allModels: {
+            $allOperations({ model, operation, args }) {
+              return prisma.$transaction(async (tx) => {
+                await setLocal(tx, 'app.tenant_id', tenantId);
+                const delegate = (
+                  tx as unknown as Record<string, Record<string, (a: unknown) => Promise<unknown>>>
+                )[model.charAt(0).toLowerCase() + model.slice(1)]!;
+                return delegate[operation]!(args);
+              }, TX_OPTIONS);
+            },
+          },
+        },
+      }) as unknown as Tx;
     },
     withApiKeyHash(hash, fn) {
       return prisma.$transaction(async (tx) => {

@@ -9,6 +9,12 @@ import type { Context } from '../graphql/context.js';
  */
 export function useTenantTransaction(): Plugin<Context> {
   return {
+    onSubscribe({ args, extendContext }) {
+      // Subscriptions live long: no transaction is held open; each read is scoped on its own.
+      const ctx = args.contextValue as Context;
+      if (ctx.principal.kind === 'admin') return;
+      extendContext({ db: ctx.database.tenantClient(ctx.principal.tenantId) } as Partial<Context>);
+    },
     async onExecute({ args, extendContext }) {
       const ctx = args.contextValue as Context;
       if (ctx.principal.kind === 'admin') return;

@@ -6,6 +6,7 @@ import { appendRunEvents, type NewRunEvent } from '../events/run-event-log.js';
 import { encodeLiveEvent } from '../events/run-event-stream.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { toRuntimeCrew } from './crew-runtime-definition.js';
+import { publishRunUpdate, STATUS_EVENTS } from './run-updates.js';
 
 export interface RunJob {
   tenantId: string;
@@ -236,6 +237,7 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
         return out;
       });
       for (const e of stored) await bus.publish(runChannel(job.runId), encodeLiveEvent(e));
+      if (stored.some((e) => STATUS_EVENTS.has(e.type))) await publishRunUpdate(bus, job.tenantId, job.runId);
     });
     return chain;
   };
@@ -286,4 +288,5 @@ export async function recordRunFailure(
     return out;
   });
   for (const e of stored) await opts.bus.publish(runChannel(job.runId), encodeLiveEvent(e));
+  if (stored.length) await publishRunUpdate(opts.bus, job.tenantId, job.runId);
 }

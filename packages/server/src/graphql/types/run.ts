@@ -4,9 +4,10 @@ import { optionalText } from '../../crews/input-rules.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { appendRunEvents, readRunEvents, type StoredRunEvent } from '../../events/run-event-log.js';
 import { encodeLiveEvent, streamRunEvents } from '../../events/run-event-stream.js';
-import type { Prisma } from '../../generated/prisma/client.js';
+import { Prisma } from '../../generated/prisma/client.js';
 import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
 import { loadRuntime, runChannel } from '../../runs/run-executor.js';
+import { publishRunUpdate, type RunUpdate, tenantRunsChannel } from '../../runs/run-updates.js';
 import type { JsonValue } from '../builder.js';
 import { builder } from '../builder.js';
 import { type Context, tenantOf } from '../context.js';
@@ -231,7 +232,10 @@ builder.mutationField('startRun', (t) =>
         },
         select: { id: true },
       });
-      ctx.afterCommit(() => ctx.runs.executor.enqueue({ tenantId, runId: run.id }));
+      ctx.afterCommit(async () => {
+        await ctx.runs.executor.enqueue({ tenantId, runId: run.id });
+        await publishRunUpdate(ctx.runs.bus, tenantId, run.id);
+      });
       return run;
     },
   }),
@@ -267,6 +271,7 @@ builder.mutationField('cancelRun', (t) =>
         ]);
         ctx.afterCommit(async () => {
           for (const e of events) await ctx.runs.bus.publish(runChannel(id), encodeLiveEvent(e));
+          await publishRunUpdate(ctx.runs.bus, tenantId, id);
         });
       } else if (run.status === 'RUNNING' || run.status === 'WAITING_FOR_APPROVAL') {
         ctx.afterCommit(() => void ctx.runs.executor.cancel(id, 'Cancelled by request.'));
@@ -372,5 +377,99 @@ builder.subscriptionField('runEvents', (t) =>
       return streamRunEvents(await runEventSource(ctx, tenantId, runId), { afterSeq });
     },
     resolve: (e) => e,
+  }),
+);
+
+builder.mutationField('retryRun', (t) =>
+  t.field({
+    type: RunPayload('RetryRunPayload'),
+    description:
+      'Runs a FAILED or CANCELLED run again with its pinned version and inputs. Finished tasks keep their outputs and are not paid for again; the event log continues after its last sequence number.',
+    authScopes: { write: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_r, args, ctx) => {
+      const { tenantId } = tenantOf(ctx);
+      const id = parseGlobalId('id', String(args.id), 'Run');
+      const run = await ctx.db.run.findUnique({ where: { id }, select: { status: true } });
+      if (!run) throw notFound('Run', String(args.id));
+      if (run.status !== 'FAILED' && run.status !== 'CANCELLED') {
+        throw new TroupeServerError(
+          'CONFLICT',
+          `id: the run is ${run.status}; only FAILED or CANCELLED runs can be retried`,
+        );
+      }
+      await ctx.db.run.update({
+        where: { id },
+        data: { status: 'QUEUED', error: Prisma.DbNull, finishedAt: null },
+      });
+      await ctx.db.taskRun.updateMany({
+        where: { runId: id, status: { not: 'SUCCEEDED' } },
+        data: { status: 'PENDING', error: Prisma.DbNull, finishedAt: null },
+      });
+      ctx.afterCommit(async () => {
+        await ctx.runs.executor.enqueue({ tenantId, runId: id });
+        await publishRunUpdate(ctx.runs.bus, tenantId, id);
+      });
+      return { id };
+    },
+  }),
+);
+
+/** The tenant's run updates as run ids, optionally only those of one crew. */
+async function* runUpdates(
+  ctx: Context,
+  tenantId: string,
+  crewId: string | undefined,
+): AsyncGenerator<{ id: string }> {
+  const queue: string[] = [];
+  let wake: (() => void) | undefined;
+  const unsubscribe = await ctx.runs.bus.subscribe(tenantRunsChannel(tenantId), (m) => {
+    try {
+      queue.push((JSON.parse(m) as RunUpdate).runId);
+      wake?.();
+    } catch {}
+  });
+  try {
+    for (;;) {
+      while (queue.length > 0) {
+        const runId = queue.shift()!;
+        if (crewId) {
+          const r = await ctx.database.withTenant(tenantId, (tx) =>
+            tx.run.findUnique({ where: { id: runId }, select: { crewId: true } }),
+          );
+          if (r?.crewId !== crewId) continue;
+        }
+        yield { id: runId };
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+  } finally {
+    await unsubscribe();
+  }
+}
+
+builder.subscriptionField('runUpdated', (t) =>
+  t.prismaField({
+    type: 'Run',
+    description:
+      'A run each time its status may have changed (queued, started, waiting, finished); for dashboards.',
+    authScopes: { read: true },
+    args: { crewId: t.arg.id({ description: 'Only runs of this crew.' }) },
+    subscribe: async (_r, args, ctx) => {
+      const { tenantId } = tenantOf(ctx);
+      const crewId = args.crewId ? parseGlobalId('crewId', String(args.crewId), 'Crew') : undefined;
+      if (crewId) {
+        const crew = await ctx.database.withTenant(tenantId, (tx) =>
+          tx.crew.findUnique({ where: { id: crewId }, select: { id: true } }),
+        );
+        if (!crew) throw notFound('Crew', String(args.crewId));
+      }
+      return runUpdates(ctx, tenantId, crewId);
+    },
+    resolve: (query, root, _a, ctx) =>
+      ctx.db.run.findUniqueOrThrow({ ...query, where: { id: (root as { id: string }).id } }),
   }),
 );
