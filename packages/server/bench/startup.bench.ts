@@ -15,18 +15,25 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
+/**
+ * Spawn -> the process says it is ready on stdout -> one /health answers 200. No busy polling: on a
+ * 2-core machine a tight poll loop competes with the process being measured.
+ */
 async function timeToHealthy(args: string[], port: number): Promise<number> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { stdio: 'ignore' });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   try {
-    for (;;) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${port}/health`);
-        if (r.status === 200) return performance.now() - t0;
-      } catch {}
-      if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+        if (/ready/.test(out)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+    });
+    const r = await fetch(`http://127.0.0.1:${port}/health`);
+    if (r.status !== 200) throw new Error(`/health answered ${r.status}`);
+    return performance.now() - t0;
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -45,7 +52,7 @@ const { vector } = await import(require.resolve('@electric-sql/pglite-pgvector')
 const { createServer } = await import('node:http');
 const db = await PGlite.create({ dataDir: process.argv[2], extensions: { vector } });
 await db.query('select 1');
-createServer((_q, s) => { s.end('ok'); }).listen(Number(process.argv[3]), '127.0.0.1');
+createServer((_q, s) => { s.end('ok'); }).listen(Number(process.argv[3]), '127.0.0.1', () => console.log('ready'));
 process.on('SIGTERM', async () => { await db.close(); process.exit(0); });
 `,
 );
