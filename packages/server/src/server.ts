@@ -27,8 +27,6 @@ export interface StartServerOptions {
   database?: Database;
   /** PGlite snapshot to boot from (tests). */
   snapshot?: Blob;
-  /** An already opened, locked PGlite (the CLI opens it early to overlap start-up work). */
-  pglite?: DatabaseOptions['pglite'];
   /** PGlite booting in a worker thread (troupe dev). */
   worker?: DatabaseOptions['worker'];
   onQuery?: (sql: string) => void;
@@ -62,7 +60,6 @@ export async function startServer(
       databaseUrl: config.databaseUrl,
       dataDir: config.databaseUrl ? undefined : config.dataDir,
       snapshot: opts.snapshot,
-      pglite: opts.pglite,
       worker: opts.worker,
       migrate: config.migrate,
       poolSize: config.dbPoolSize,

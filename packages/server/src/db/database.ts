@@ -20,8 +20,6 @@ export interface DatabaseOptions {
   snapshot?: Blob;
   /** PGlite running in a worker thread (troupe dev), its data folder locked by the caller. */
   worker?: { host: PGliteWorkerHost; unlock: () => void };
-  /** An already opened PGlite (its data folder locked by the caller); closed with the Database. */
-  pglite?: { db: PGlite; unlock: () => void };
   /** Apply pending migrations first (default true). */
   migrate?: boolean;
   poolSize?: number;
@@ -206,10 +204,10 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
 }
 
 async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
-  const unlock = opts.pglite?.unlock ?? (opts.dataDir ? lockDataDir(opts.dataDir) : () => {});
-  let db: PGlite | undefined = opts.pglite?.db;
+  const unlock = opts.dataDir ? lockDataDir(opts.dataDir) : () => {};
+  let db: PGlite | undefined;
   try {
-    db ??= await openPGlite({ dataDir: opts.dataDir, snapshot: opts.snapshot });
+    db = await openPGlite({ dataDir: opts.dataDir, snapshot: opts.snapshot });
     await db.exec('RESET ROLE');
     const migrations =
       opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'pglite', db });
