@@ -2,6 +2,7 @@
 
 export type {
   AgentDefinition,
+  ConversationTurn,
   CrewDefinition,
   CrewGuardrails,
   CrewProcess,

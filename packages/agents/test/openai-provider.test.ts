@@ -321,3 +321,26 @@ describe('OpenAI provider over real HTTP', () => {
     server = await createOpenAICompatibleTestServer();
   });
 });
+
+describe('conversation memory', () => {
+  it('sends earlier chat turns, in order, between the persona and the task', async () => {
+    server.enqueue({ text: ['Your name is Ada.'] });
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(),
+        inputs: { topic: 'what my name is' },
+        providers: { openai: { apiKey: 'k' } },
+        conversation: [
+          { role: 'user', content: 'Hi, I am Ada.' },
+          { role: 'assistant', content: 'Hello Ada!' },
+        ],
+      }),
+    );
+    expect(eventsOfType(events, 'RUN_SUCCEEDED')[0]!.output).toBe('Your name is Ada.');
+    const body = server.chatRequests[0]!.body as { messages: Array<{ role: string; content: string }> };
+    expect(body.messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
+    expect(body.messages[1]!.content).toBe('Hi, I am Ada.');
+    expect(body.messages[2]!.content).toBe('Hello Ada!');
+    expect(body.messages[3]!.content).toContain('what my name is');
+  });
+});

@@ -43,6 +43,12 @@ export type OutputValidator = (
   context: OutputValidatorContext,
 ) => OutputValidation | Promise<OutputValidation>;
 
+/** One earlier turn of a chat (see `RunCrewOptions.conversation`). */
+export interface ConversationTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
 export interface TaskDefinition {
   name: string;
   /** Template; `{{variable}}` placeholders are filled from the run inputs. */

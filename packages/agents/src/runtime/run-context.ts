@@ -1,4 +1,4 @@
-import type { AgentDefinition } from '../crew/crew-definition.js';
+import type { AgentDefinition, ConversationTurn } from '../crew/crew-definition.js';
 import type { RunEventInput, UsageTotals } from '../events/run-event.js';
 import type { ChatProvider } from '../providers/chat-provider.js';
 import type { RetryOptions } from '../providers/retry-policy.js';
@@ -16,6 +16,8 @@ export interface RunContext {
   /** Run-wide totals; executors add each LLM call exactly once. */
   usage: UsageTotals;
   providerFor(agent: AgentDefinition): ChatProvider;
+  /** Earlier chat turns every agent sees before its task. */
+  conversation: ReadonlyArray<ConversationTurn>;
   /** When set, TOKEN deltas are released line by line, redacted (PII guardrail on outputs). */
   redactStream: ((text: string) => string) | undefined;
   /** The agent's own tools, resolved from the registry (delegation not included). */

@@ -1,5 +1,10 @@
 import { HumanMessage, SystemMessage } from '@langchain/core/messages';
-import type { AgentDefinition, CrewDefinition, TaskDefinition } from '../crew/crew-definition.js';
+import type {
+  AgentDefinition,
+  ConversationTurn,
+  CrewDefinition,
+  TaskDefinition,
+} from '../crew/crew-definition.js';
 import { type ValidatedCrew, validateCrew } from '../crew/crew-validation.js';
 import { renderTemplate } from '../crew/template-variables.js';
 import { AgentsError, isAgentsError } from '../errors/agents-error.js';
@@ -59,6 +64,11 @@ export interface RunCrewOptions {
   runId?: string;
   /** Sequence number of the first event. Default 1 (a resumed run can continue numbering). */
   firstSequence?: number;
+  /**
+   * Earlier turns of a chat, oldest first: every agent sees them between its persona and its task,
+   * so a crew can answer in context. The caller windows them to the model's context.
+   */
+  conversation?: ReadonlyArray<ConversationTurn>;
 }
 
 export type RunResult =
@@ -226,6 +236,7 @@ export function runCrew(options: RunCrewOptions): CrewRun {
       prices: { ...DEFAULT_PRICES, ...(options.prices ?? {}) },
       usage,
       providerFor,
+      conversation: options.conversation ?? [],
       redactStream: crew.redaction?.outputs ? redactText : undefined,
       toolsFor(agent) {
         let tools = toolCache.get(agent.name);

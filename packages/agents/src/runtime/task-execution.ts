@@ -69,6 +69,9 @@ export async function executeTask(ctx: RunContext, input: TaskExecutionInput): P
   const usage = input.usage;
   const messages: BaseMessage[] = [
     new SystemMessage(personaPrompt(agent, input.extraInstructions)),
+    ...ctx.conversation.map((turn) =>
+      turn.role === 'user' ? new HumanMessage(turn.content) : new AIMessage(turn.content),
+    ),
     new HumanMessage(taskPrompt(input)),
   ];
   const maxIterations = agent.maxIterations ?? DEFAULT_MAX_ITERATIONS;
