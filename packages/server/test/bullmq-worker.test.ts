@@ -132,6 +132,57 @@ describe.runIf(BACKEND === 'postgres')('runs on BullMQ workers', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  test('chat: queued messages of a thread are handed to the queue by the worker that ends the run before', async () => {
+    if (workers.length === 0) await startWorker();
+    const crew = await gqlOk(
+      server.url,
+      `query($id: ID!) { crew(id: $id) { agents { id name } } }`,
+      { id: crewId },
+      key,
+    );
+    const agentId = crew.crew.agents[0].id;
+    const thread = await gqlOk(
+      server.url,
+      'mutation($id: ID!) { createThread(input: { agentId: $id, concurrency: ENQUEUE }) { thread { id } } }',
+      { id: agentId },
+      key,
+    );
+    const threadId = thread.createThread.thread.id;
+    llm.enqueue({ text: ['one ', 'two'], chunkDelayMs: 150 }, { text: 'three' });
+    const send = (content: string) =>
+      gqlOk(
+        server.url,
+        'mutation($input: SendMessageInput!) { sendMessage(input: $input) { run { id } } }',
+        { input: { threadId, content } },
+        key,
+      );
+    const a = (await send('first')).sendMessage.run.id;
+    const b = (await send('second')).sendMessage.run.id;
+    const seen: { seq: number; type: string; runId: string }[] = [];
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 20_000);
+    try {
+      for await (const r of sseSubscribe(
+        server.url,
+        'subscription($id: ID!) { threadEvents(threadId: $id) { seq type runId } }',
+        { id: threadId },
+        key,
+        ac.signal,
+      )) {
+        if (r.errors) throw new Error(JSON.stringify(r.errors));
+        seen.push(r.data.threadEvents);
+        if (seen.filter((e) => e.type === 'RUN_SUCCEEDED').length === 2) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      ac.abort();
+    }
+    expect(seen.map((e) => e.seq)).toEqual(seen.map((_e, i) => i + 1));
+    expect(seen.filter((e) => e.type === 'RUN_SUCCEEDED').map((e) => e.runId)).toEqual([a, b]);
+    const msgs = (llm.chatRequests.at(-1)!.body as { messages: { content: string }[] }).messages;
+    expect(msgs.map((m) => m.content)).toContain('one two');
+  });
+
   test('cancelRun on the server reaches the worker: the run is CANCELLED within a second', async () => {
     llm.setFallback(() => ({ text: Array.from({ length: 400 }, (_, i) => `w${i} `), chunkDelayMs: 20 }));
     const run = await startRun('slow');

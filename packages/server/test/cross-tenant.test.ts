@@ -13,6 +13,8 @@ export interface TenantAIds {
   apiKey: string;
   run: string;
   taskRuns: string[];
+  thread: string;
+  message: string;
 }
 
 export interface CrossTenantCase {
@@ -117,6 +119,29 @@ export const crossTenantCases: CrossTenantCase[] = [
       'mutation($run: ID!, $task: ID!) { respondToRun(input: { runId: $run, taskRunId: $task, approved: true }) { run { id } } }',
     variables: (ids) => ({ run: ids.run, task: ids.taskRuns[0] }),
   },
+  {
+    name: 'thread(id)',
+    query: 'query($id: ID!) { thread(id: $id) { id messages { edges { node { content } } } } }',
+    variables: (ids) => ({ id: ids.thread }),
+  },
+  { name: 'node(thread)', query: NODE, variables: (ids) => ({ id: ids.thread }) },
+  { name: 'node(message)', query: NODE, variables: (ids) => ({ id: ids.message }) },
+  {
+    name: 'createThread(A’s agent)',
+    query: 'mutation($id: ID!) { createThread(input: { agentId: $id }) { thread { id } } }',
+    variables: (ids) => ({ id: ids.agents[0] }),
+  },
+  {
+    name: 'sendMessage(A’s thread)',
+    query:
+      'mutation($id: ID!) { sendMessage(input: { threadId: $id, content: "hi" }) { message { id } run { id } } }',
+    variables: (ids) => ({ id: ids.thread }),
+  },
+  {
+    name: 'deleteThread',
+    query: 'mutation($id: ID!) { deleteThread(id: $id) { deletedId } }',
+    variables: (ids) => ({ id: ids.thread }),
+  },
 ];
 
 let server: TestServer;
@@ -126,7 +151,8 @@ let keyB: string;
 let keyBId: string;
 let bCrewId: string;
 
-const SNAPSHOT = `query($id: ID!) {
+const SNAPSHOT = `query($id: ID!, $thread: ID!) {
+  thread(id: $thread) { id title messages { edges { node { id role content } } } }
   crew(id: $id) {
     id name description process version manager { id }
     agents { id name role goal backstory model { provider name temperature maxTokens } tools maxIterations }
@@ -135,7 +161,7 @@ const SNAPSHOT = `query($id: ID!) {
   apiKeys { id name prefix scopes revokedAt }
 }`;
 
-const snapshotA = () => gqlOk(server.url, SNAPSHOT, { id: ids.crew }, keyA);
+const snapshotA = () => gqlOk(server.url, SNAPSHOT, { id: ids.crew, thread: ids.thread }, keyA);
 
 async function auditCount(tenantGlobalId: string): Promise<number> {
   const tenantId = Buffer.from(tenantGlobalId, 'base64').toString().split(':').slice(1).join(':');
@@ -170,6 +196,8 @@ beforeAll(async () => {
     apiKey: extra.createApiKey.apiKey.id,
     run: '',
     taskRuns: [],
+    thread: '',
+    message: '',
   };
   const run = await gqlOk(
     server.url,
@@ -179,6 +207,20 @@ beforeAll(async () => {
   );
   ids.run = run.startRun.run.id;
   ids.taskRuns = run.startRun.run.taskRuns.map((t: { id: string }) => t.id);
+  const thread = await gqlOk(
+    server.url,
+    'mutation($id: ID!) { createThread(input: { agentId: $id }) { thread { id } } }',
+    { id: ids.agents[0] },
+    keyA,
+  );
+  ids.thread = thread.createThread.thread.id;
+  const sent = await gqlOk(
+    server.url,
+    'mutation($id: ID!) { sendMessage(input: { threadId: $id, content: "A secret question" }) { message { id } } }',
+    { id: ids.thread },
+    keyA,
+  );
+  ids.message = sent.sendMessage.message.id;
   const bCrew = await gqlOk(
     server.url,
     'mutation($input: CreateCrewInput!) { createCrew(input: $input) { crew { id } } }',
@@ -222,6 +264,19 @@ describe(`cross-tenant access through the API (${BACKEND})`, () => {
     expect(await auditCount(ids.tenant)).toBe(auditA);
     // A's extra key still works.
     expect((await gqlOk(server.url, NODE, { id: ids.crew }, keyA)).node.__typename).toBe('Crew');
+  });
+
+  test('B’s threads list is empty and B cannot stream A’s thread', async () => {
+    const list = await gqlOk(server.url, '{ threads(first: 100) { edges { node { id } } } }', {}, keyB);
+    expect(list.threads.edges).toEqual([]);
+    const r = await gql(
+      server.url,
+      'subscription($id: ID!) { threadEvents(threadId: $id) { seq type } }',
+      { id: ids.thread },
+      keyB,
+    );
+    expect(r.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(JSON.stringify(r)).not.toContain('secret question');
   });
 
   test('B’s crews list holds only B’s crew', async () => {

@@ -12,9 +12,14 @@ export interface StoredRunEvent {
   /** Token text on TOKEN events. */
   delta: string | null;
   data: unknown;
+  /** Chat runs: the thread's log holds the event too, as number `threadSeq`. */
+  threadId?: string | null;
+  threadSeq?: number | null;
 }
 
-export type NewRunEvent = Omit<StoredRunEvent, 'runId' | 'seq' | 'at'> & { at?: Date };
+export type NewRunEvent = Omit<StoredRunEvent, 'runId' | 'seq' | 'at' | 'threadId' | 'threadSeq'> & {
+  at?: Date;
+};
 
 export const TERMINAL_EVENT_TYPES: ReadonlySet<RunEventType> = new Set([
   'RUN_SUCCEEDED',
@@ -25,7 +30,8 @@ export const TERMINAL_EVENT_TYPES: ReadonlySet<RunEventType> = new Set([
 /**
  * Appends events to a run's log, numbering them after the run's last sequence number. The
  * UPDATE of Run.lastSeq locks the run's row, so concurrent writers get consecutive, unique
- * numbers; the caller's transaction makes the batch all-or-nothing.
+ * numbers; the caller's transaction makes the batch all-or-nothing. A chat run's events are
+ * numbered in its thread's log as well (Thread.lastSeq, locked the same way, run row first).
  */
 export async function appendRunEvents(
   tx: Tx,
@@ -37,11 +43,20 @@ export async function appendRunEvents(
   const run = await tx.run.update({
     where: { id: runId },
     data: { lastSeq: { increment: events.length } },
-    select: { lastSeq: true },
+    select: { lastSeq: true, threadId: true },
   });
   const first = run.lastSeq - events.length + 1;
+  let threadFirst: number | null = null;
+  if (run.threadId) {
+    const thread = await tx.thread.update({
+      where: { id: run.threadId },
+      data: { lastSeq: { increment: events.length } },
+      select: { lastSeq: true },
+    });
+    threadFirst = thread.lastSeq - events.length + 1;
+  }
   const now = new Date();
-  const stored = events.map((e, i) => ({
+  const stored: StoredRunEvent[] = events.map((e, i) => ({
     runId,
     seq: first + i,
     type: e.type,
@@ -49,6 +64,8 @@ export async function appendRunEvents(
     taskRunId: e.taskRunId,
     delta: e.delta,
     data: e.data ?? null,
+    threadId: run.threadId,
+    threadSeq: threadFirst === null ? null : threadFirst + i,
   }));
   await tx.runEvent.createMany({
     data: stored.map((e) => ({
@@ -60,6 +77,8 @@ export async function appendRunEvents(
       taskRunId: e.taskRunId,
       delta: e.delta,
       data: (e.data ?? undefined) as Prisma.InputJsonValue | undefined,
+      threadId: e.threadId ?? null,
+      threadSeq: e.threadSeq ?? null,
     })),
   });
   return stored;
@@ -85,5 +104,32 @@ export async function readRunEvents(
     taskRunId: r.taskRunId,
     delta: r.delta,
     data: r.data,
+    threadId: r.threadId,
+    threadSeq: r.threadSeq,
+  }));
+}
+
+/** Events of a thread's log (every chat run's events) after `afterSeq`, in order, at most `limit`. */
+export async function readThreadEvents(
+  tx: Tx,
+  threadId: string,
+  afterSeq: number,
+  limit = 1000,
+): Promise<StoredRunEvent[]> {
+  const rows = await tx.runEvent.findMany({
+    where: { threadId, threadSeq: { gt: afterSeq } },
+    orderBy: { threadSeq: 'asc' },
+    take: limit,
+  });
+  return rows.map((r) => ({
+    runId: r.runId,
+    seq: r.seq,
+    type: r.type,
+    at: r.at,
+    taskRunId: r.taskRunId,
+    delta: r.delta,
+    data: r.data,
+    threadId: r.threadId,
+    threadSeq: r.threadSeq,
   }));
 }

@@ -1,14 +1,21 @@
 import type { EventBus } from './event-bus.js';
 import { type StoredRunEvent, TERMINAL_EVENT_TYPES } from './run-event-log.js';
 
-/** Where a run's events come from: its durable log and the live channel its writer publishes on. */
+/**
+ * Where a log's events come from: the durable log and the live channel its writer publishes on.
+ * A run's log by default; a thread's log numbers the same events by `threadSeq` and never ends.
+ */
 export interface RunEventSource {
   bus: EventBus;
   channel: string;
   /** Durable events after `afterSeq`, ascending, possibly only the first page. */
   load(afterSeq: number): Promise<StoredRunEvent[]>;
-  /** The run's last sequence number once the run has ended, else null. */
+  /** The log's last sequence number once it is closed (the run ended), else null. */
   closedAt(): Promise<number | null>;
+  /** An event's number in this log. Default: its run sequence number. */
+  seqOf?: (e: StoredRunEvent) => number;
+  /** Whether the log ends with this event. Default: the run's terminal events. */
+  isLast?: (e: StoredRunEvent) => boolean;
 }
 
 export interface StreamOptions {
@@ -43,6 +50,8 @@ export async function* streamRunEvents(
   opts: StreamOptions = {},
 ): AsyncGenerator<StoredRunEvent> {
   let last = opts.afterSeq ?? 0;
+  const seqOf = source.seqOf ?? ((e: StoredRunEvent) => e.seq);
+  const isLast = source.isLast ?? ((e: StoredRunEvent) => TERMINAL_EVENT_TYPES.has(e.type));
   const live: StoredRunEvent[] = [];
   let wake: (() => void) | undefined;
   let reread = true;
@@ -73,10 +82,10 @@ export async function* streamRunEvents(
         for (;;) {
           const page = await source.load(last);
           for (const e of page) {
-            if (e.seq !== last + 1) continue;
-            last = e.seq;
+            if (seqOf(e) !== last + 1) continue;
+            last = seqOf(e);
             yield e;
-            if (TERMINAL_EVENT_TYPES.has(e.type)) return;
+            if (isLast(e)) return;
           }
           if (page.length === 0) break;
         }
@@ -85,16 +94,17 @@ export async function* streamRunEvents(
       }
       while (live.length > 0) {
         const e = live.shift()!;
-        if (e.seq <= last) continue; // already seen (replayed from the log)
-        if (e.seq > last + 1) {
+        const seq = seqOf(e);
+        if (seq <= last) continue; // already seen (replayed from the log)
+        if (seq > last + 1) {
           // Missed something: the log has it.
           live.unshift(e);
           reread = true;
           break;
         }
-        last = e.seq;
+        last = seq;
         yield e;
-        if (TERMINAL_EVENT_TYPES.has(e.type)) return;
+        if (isLast(e)) return;
       }
       if (reread || live.length > 0) continue;
       await new Promise<void>((resolve) => {

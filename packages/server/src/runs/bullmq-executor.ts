@@ -5,7 +5,12 @@ import type { EventBus } from '../events/event-bus.js';
 import type { RunJob } from './execute-run.js';
 import { encodeRunControl, RUN_CONTROL_CHANNEL, type RunControlMessage } from './run-control.js';
 import type { RunExecutor } from './run-executor.js';
-import { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type RunQueueOptions } from './run-queue.js';
+import {
+  DEFAULT_QUEUE_NAME,
+  DEFAULT_QUEUE_PREFIX,
+  RUN_JOB_OPTIONS,
+  type RunQueueOptions,
+} from './run-queue.js';
 
 export interface BullMqExecutorOptions extends RunQueueOptions {
   database: Database;
@@ -26,15 +31,7 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
   const queue = new Queue<RunJob>(opts.queueName ?? DEFAULT_QUEUE_NAME, {
     connection,
     prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX,
-    defaultJobOptions: {
-      // Attempts are spent by failures of the executor itself (database or Redis down); a run's
-      // own failure is an outcome (RUN_FAILED), not an error. Crashed workers' jobs come back as stalled.
-      // Five attempts over about 15 s; after the last, the worker records RUN_FAILED.
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { count: 1000, age: 24 * 3600 },
-      removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
-    },
+    defaultJobOptions: RUN_JOB_OPTIONS,
   });
   queue.on('error', (err) => {
     if (process.env.TROUPE_DEBUG_REDIS) console.warn('troupe: queue:', err.message);

@@ -1,10 +1,19 @@
-import type { CrewRun, ProviderSettings, RunEvent, TaskOutput } from '@troupe/agents';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import type { ConversationTurn, CrewRun, ProviderSettings, RunEvent, TaskOutput } from '@troupe/agents';
 import type { CrewDefinition } from '../crews/crew-definition.js';
 import type { Database, Tx } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
-import { appendRunEvents, type NewRunEvent } from '../events/run-event-log.js';
+import {
+  appendRunEvents,
+  type NewRunEvent,
+  type StoredRunEvent,
+  TERMINAL_EVENT_TYPES,
+} from '../events/run-event-log.js';
 import { encodeLiveEvent } from '../events/run-event-stream.js';
 import type { Prisma } from '../generated/prisma/client.js';
+import { agentChatCrew, CHAT_MESSAGE_INPUT, estimateTokens } from '../threads/chat-crew.js';
+import { loadConversation } from '../threads/conversation.js';
+import { releaseNextThreadRun } from '../threads/thread-queue.js';
 import { toRuntimeCrew } from './crew-runtime-definition.js';
 import { publishRunUpdate, STATUS_EVENTS } from './run-updates.js';
 
@@ -26,12 +35,47 @@ export interface ExecuteRunOptions {
   signal?: AbortSignal;
   /** Called once the run is under way, with the handle that cancels it or answers approvals. */
   onCrewRun?: (run: CrewRun) => void;
+  /** Queues a chat run that waited for this one to end (its thread's ENQUEUE policy). */
+  enqueue?: (job: RunJob) => void | Promise<void>;
 }
 
 /** `skipped`: the run was already over (or gone); `released`: `signal` stopped it unfinished. */
 export type ExecuteRunOutcome = 'finished' | 'skipped' | 'released';
 
 export const runChannel = (runId: string) => `run:${runId}`;
+export const threadChannel = (threadId: string) => `thread:${threadId}`;
+
+/** Publishes committed log events on their run's channel and, for chat runs, their thread's. */
+export async function publishEvents(bus: EventBus, events: readonly StoredRunEvent[]): Promise<void> {
+  for (const e of events) {
+    const message = encodeLiveEvent(e);
+    await bus.publish(runChannel(e.runId), message);
+    if (e.threadId) await bus.publish(threadChannel(e.threadId), message);
+  }
+}
+
+/** The log event announcing a thread message (its data is what clients see: global ids). */
+export function messageCreatedEvent(message: {
+  id: string;
+  role: 'USER' | 'ASSISTANT' | 'SYSTEM';
+  content: string;
+  createdAt: Date;
+}): NewRunEvent {
+  return {
+    type: 'MESSAGE_CREATED',
+    taskRunId: null,
+    delta: null,
+    data: {
+      message: {
+        id: encodeGlobalID('Message', message.id),
+        role: message.role,
+        content: message.content,
+        createdAt: message.createdAt.toISOString(),
+      },
+    },
+    at: message.createdAt,
+  };
+}
 
 let runtime: Promise<typeof import('@troupe/agents')> | undefined;
 /** The agent runtime (LLM clients, LangChain) loads on the first run, not at server start. */
@@ -178,16 +222,24 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   const loaded = await database.withTenant(job.tenantId, async (tx) => {
     const run = await tx.run.findUnique({
       where: { id: job.runId },
-      include: { crewVersion: { select: { definition: true } }, taskRuns: true },
+      include: {
+        crewVersion: { select: { definition: true } },
+        taskRuns: true,
+        thread: { select: { id: true, historyTokens: true, agent: { select: { name: true } } } },
+      },
     });
     if (!run || ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status)) return null;
     await tx.run.update({
       where: { id: run.id },
       data: { status: 'RUNNING', startedAt: run.startedAt ?? new Date(), attempts: { increment: 1 } },
     });
-    return run;
+    const conversation = run.thread
+      ? await loadConversation(tx, run.thread.id, run, run.thread.historyTokens)
+      : [];
+    return { ...run, conversation };
   });
   if (!loaded) return 'skipped';
+  const thread = loaded.thread;
   if (opts.signal?.aborted) return 'released';
   const taskRunIds = new Map(loaded.taskRuns.map((t) => [t.taskName, t.id]));
   const completedTasks: Record<string, TaskOutput> = {};
@@ -199,13 +251,24 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
       };
     }
   }
-  const { runCrew } = await loadRuntime();
+  const { runCrew, templateVariables } = await loadRuntime();
+  let def = loaded.crewVersion.definition as unknown as CrewDefinition;
+  const inputs = loaded.inputs as Record<string, unknown>;
+  let conversation: ConversationTurn[] = loaded.conversation;
+  if (thread?.agent) def = agentChatCrew(def, thread.agent.name);
+  else if (thread) {
+    // A crew whose templates do not quote the message still gets it, as the conversation's last turn.
+    const quoted = def.tasks.some((t) => templateVariables(t.description).includes(CHAT_MESSAGE_INPUT));
+    if (!quoted)
+      conversation = [...conversation, { role: 'user', content: String(inputs[CHAT_MESSAGE_INPUT]) }];
+  }
   const crewRun = runCrew({
-    crew: toRuntimeCrew(loaded.crewVersion.definition as unknown as CrewDefinition),
-    inputs: loaded.inputs as Record<string, unknown>,
+    crew: toRuntimeCrew(def),
+    inputs,
     providers: opts.providers,
     completedTasks,
     runId: loaded.id,
+    conversation,
   });
   let released = false;
   const release = () => {
@@ -225,19 +288,36 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     pending = [];
     if (batch.length === 0 || released) return chain;
     chain = chain.then(async () => {
+      let next: string | null = null;
       const stored = await database.withTenant(job.tenantId, async (tx) => {
-        const out = await appendRunEvents(
-          tx,
-          job.tenantId,
-          job.runId,
-          batch.map((e) => toLogEvent(e, taskRunIds)),
-        );
+        const log: NewRunEvent[] = [];
+        for (const e of batch) {
+          if (e.type === 'RUN_SUCCEEDED' && thread) {
+            // The reply joins the thread in the transaction that ends the run, announced just before.
+            const message = await tx.message.create({
+              data: {
+                tenantId: job.tenantId,
+                threadId: thread.id,
+                runId: job.runId,
+                role: 'ASSISTANT',
+                content: e.output,
+                tokenCount: estimateTokens(e.output),
+              },
+            });
+            log.push(messageCreatedEvent(message));
+          }
+          log.push(toLogEvent(e, taskRunIds));
+        }
+        const out = await appendRunEvents(tx, job.tenantId, job.runId, log);
         for (const e of batch)
           if (e.type !== 'TOKEN') await applyState(tx, job.tenantId, job.runId, e, taskRunIds);
+        if (thread && out.some((e) => TERMINAL_EVENT_TYPES.has(e.type)))
+          next = await releaseNextThreadRun(tx, thread.id);
         return out;
       });
-      for (const e of stored) await bus.publish(runChannel(job.runId), encodeLiveEvent(e));
+      await publishEvents(bus, stored);
       if (stored.some((e) => STATUS_EVENTS.has(e.type))) await publishRunUpdate(bus, job.tenantId, job.runId);
+      if (next) await queueNext(opts, { tenantId: job.tenantId, runId: next });
     });
     return chain;
   };
@@ -257,18 +337,26 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   return released ? 'released' : 'finished';
 }
 
+async function queueNext(opts: Pick<ExecuteRunOptions, 'enqueue'>, job: RunJob): Promise<void> {
+  try {
+    await opts.enqueue?.(job);
+  } catch (err) {
+    console.error(`troupe: run ${job.runId} could not be queued after its thread's previous run:`, err);
+  }
+}
+
 /**
  * Ends a run that could not be executed at all (every attempt of its job failed): RUN_FAILED with
  * INTERNAL_ERROR is logged and published, so that the run does not stay RUNNING for ever.
  */
 export async function recordRunFailure(
-  opts: Pick<ExecuteRunOptions, 'database' | 'bus'>,
+  opts: Pick<ExecuteRunOptions, 'database' | 'bus' | 'enqueue'>,
   job: RunJob,
   message: string,
 ): Promise<void> {
   const stored = await opts.database.withTenant(job.tenantId, async (tx) => {
     const run = await tx.run.findUnique({ where: { id: job.runId } });
-    if (!run || ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status)) return [];
+    if (!run || ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status)) return { out: [], next: null };
     const e: RunEvent = {
       type: 'RUN_FAILED',
       runId: run.id,
@@ -285,8 +373,10 @@ export async function recordRunFailure(
     };
     const out = await appendRunEvents(tx, job.tenantId, job.runId, [toLogEvent(e, new Map())]);
     await applyState(tx, job.tenantId, job.runId, e, new Map());
-    return out;
+    const next = run.threadId ? await releaseNextThreadRun(tx, run.threadId) : null;
+    return { out, next };
   });
-  for (const e of stored) await opts.bus.publish(runChannel(job.runId), encodeLiveEvent(e));
-  if (stored.length) await publishRunUpdate(opts.bus, job.tenantId, job.runId);
+  await publishEvents(opts.bus, stored.out);
+  if (stored.out.length) await publishRunUpdate(opts.bus, job.tenantId, job.runId);
+  if (stored.next) await queueNext(opts, { tenantId: job.tenantId, runId: stored.next });
 }

@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
 import { executeRun, type RunJob } from './execute-run.js';
 
-export { loadRuntime, type RunJob, runChannel } from './execute-run.js';
+export { loadRuntime, publishEvents, type RunJob, runChannel, threadChannel } from './execute-run.js';
 
 export interface RunExecutor {
   /** Queues a committed run for execution. */
@@ -54,6 +54,9 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
           providers: opts.providers,
           flushMs,
           onCrewRun: (run) => running.set(job.runId, run),
+          enqueue: (next) => {
+            if (!closed) enqueue(next);
+          },
         },
         job,
       )
@@ -67,12 +70,14 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
     }
   };
 
+  const enqueue = (job: RunJob) => {
+    if (closed) throw new Error('executor is closed');
+    queue.push(job);
+    pump();
+  };
+
   return {
-    enqueue(job) {
-      if (closed) throw new Error('executor is closed');
-      queue.push(job);
-      pump();
-    },
+    enqueue,
     cancel(runId, reason) {
       const queuedAt = queue.findIndex((j) => j.runId === runId);
       const r = running.get(runId);

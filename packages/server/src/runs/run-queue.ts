@@ -9,3 +9,15 @@ export interface RunQueueOptions {
 
 export const DEFAULT_QUEUE_PREFIX = 'troupe';
 export const DEFAULT_QUEUE_NAME = 'runs';
+
+/**
+ * Attempts are spent by failures of the executor itself (database or Redis down); a run's own
+ * failure is an outcome (RUN_FAILED), not an error. Crashed workers' jobs come back as stalled.
+ * Five attempts over about 15 s; after the last, the worker records RUN_FAILED.
+ */
+export const RUN_JOB_OPTIONS = {
+  attempts: 5,
+  backoff: { type: 'exponential' as const, delay: 1000 },
+  removeOnComplete: { count: 1000, age: 24 * 3600 },
+  removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
+};

@@ -1,11 +1,16 @@
 import type { CrewRun, ProviderSettings } from '@troupe/agents';
-import { WaitingError, Worker } from 'bullmq';
+import { Queue, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
 import { executeRun, type RunJob, recordRunFailure } from './execute-run.js';
 import { decodeRunControl, RUN_CONTROL_CHANNEL } from './run-control.js';
-import { DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type RunQueueOptions } from './run-queue.js';
+import {
+  DEFAULT_QUEUE_NAME,
+  DEFAULT_QUEUE_PREFIX,
+  RUN_JOB_OPTIONS,
+  type RunQueueOptions,
+} from './run-queue.js';
 
 export interface RunWorkerOptions extends RunQueueOptions {
   database: Database;
@@ -67,6 +72,19 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
   connection.on('error', (err) => {
     if (process.env.TROUPE_DEBUG_REDIS) console.warn('troupe: redis (worker):', err.message);
   });
+  // Chat runs that waited for their thread's previous run are queued by the worker that ends it.
+  const queueConnection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  queueConnection.on('error', (err) => {
+    if (process.env.TROUPE_DEBUG_REDIS) console.warn('troupe: redis (worker queue):', err.message);
+  });
+  const queue = new Queue<RunJob>(opts.queueName ?? DEFAULT_QUEUE_NAME, {
+    connection: queueConnection,
+    prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX,
+  });
+  queue.on('error', () => {});
+  const enqueue = async (next: RunJob) => {
+    await queue.add('run', next, { jobId: next.runId, ...RUN_JOB_OPTIONS });
+  };
   const worker = new Worker<RunJob>(
     opts.queueName ?? DEFAULT_QUEUE_NAME,
     async (job, token) => {
@@ -81,6 +99,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
             providers: opts.providers,
             flushMs: opts.flushMs,
             signal: release.signal,
+            enqueue,
             onCrewRun: (run) => {
               held.set(runId, run);
               const reason = earlyCancels.get(runId);
@@ -119,7 +138,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
       err.message,
     );
     if (last)
-      recordRunFailure(opts, job.data, err.message).catch((e) =>
+      recordRunFailure({ ...opts, enqueue }, job.data, err.message).catch((e) =>
         console.error(`troupe: run ${job.data.runId}: recording its failure failed:`, e),
       );
   });
@@ -139,6 +158,8 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
         } finally {
           clearTimeout(timer);
           await unsubscribe();
+          await queue.close().catch(() => {});
+          await queueConnection.quit().catch(() => queueConnection.disconnect());
           await connection.quit().catch(() => connection.disconnect());
         }
       })();

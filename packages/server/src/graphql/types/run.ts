@@ -3,11 +3,13 @@ import type { CrewDefinition } from '../../crews/crew-definition.js';
 import { optionalText } from '../../crews/input-rules.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { appendRunEvents, readRunEvents, type StoredRunEvent } from '../../events/run-event-log.js';
-import { encodeLiveEvent, streamRunEvents } from '../../events/run-event-stream.js';
+import { streamRunEvents } from '../../events/run-event-stream.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
-import { loadRuntime, runChannel } from '../../runs/run-executor.js';
+import { loadRuntime, publishEvents, runChannel } from '../../runs/run-executor.js';
 import { publishRunUpdate, type RunUpdate, tenantRunsChannel } from '../../runs/run-updates.js';
+import { assertNotThreadLimited, runScope } from '../../threads/thread-access.js';
+import { releaseNextThreadRun } from '../../threads/thread-queue.js';
 import type { JsonValue } from '../builder.js';
 import { builder } from '../builder.js';
 import { type Context, tenantOf } from '../context.js';
@@ -15,7 +17,7 @@ import { parseGlobalId } from '../global-id.js';
 
 const RunStatusEnum = builder.enumType(RunStatus, { name: 'RunStatus' });
 const TaskRunStatusEnum = builder.enumType(TaskRunStatus, { name: 'TaskRunStatus' });
-const RunEventTypeEnum = builder.enumType(RunEventType, { name: 'RunEventType' });
+export const RunEventTypeEnum = builder.enumType(RunEventType, { name: 'RunEventType' });
 
 const Usage = builder
   .objectRef<{ promptTokens: number; completionTokens: number; costUsd: number }>('Usage')
@@ -72,6 +74,7 @@ builder.prismaNode('TaskRun', {
 builder.prismaNode('Run', {
   id: { field: 'id' },
   nullable: true,
+  findUnique: (id, ctx) => ({ id, AND: [runScope(ctx.principal)] }),
   fields: (t) => ({
     status: t.expose('status', { type: RunStatusEnum }),
     crew: t.relation('crew', {
@@ -91,6 +94,7 @@ builder.prismaNode('Run', {
     taskRuns: t.relation('taskRuns', { query: { orderBy: { position: 'asc' } } }),
     usage: t.field({ type: Usage, resolve: (r) => r }),
     attempts: t.exposeInt('attempts'),
+    thread: t.relation('thread', { nullable: true, description: 'Set on chat runs.' }),
     lastSeq: t.exposeInt('lastSeq', { description: 'Sequence number of the newest event in the run’s log.' }),
     idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -107,7 +111,7 @@ builder.queryField('run', (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: async (query, _r, args, ctx) => {
       const id = parseGlobalId('id', String(args.id), 'Run');
-      const run = await ctx.db.run.findUnique({ ...query, where: { id } });
+      const run = await ctx.db.run.findFirst({ ...query, where: { id, ...runScope(ctx.principal) } });
       if (!run) throw notFound('Run', String(args.id));
       return run;
     },
@@ -130,6 +134,7 @@ builder.queryField('runs', (t) =>
       ctx.db.run.findMany({
         ...query,
         where: {
+          ...runScope(ctx.principal),
           ...(args.status ? { status: args.status } : {}),
           ...(args.crewId ? { crewId: parseGlobalId('crewId', String(args.crewId), 'Crew') } : {}),
         },
@@ -191,6 +196,7 @@ builder.mutationField('startRun', (t) =>
     args: { input: t.arg({ type: StartRunInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
       const { tenantId } = tenantOf(ctx);
+      assertNotThreadLimited(ctx.principal, 'start runs (send a message to a thread instead)');
       const crewId = parseGlobalId('input.crewId', String(input.crewId), 'Crew');
       const key =
         input.idempotencyKey == null
@@ -250,7 +256,10 @@ builder.mutationField('cancelRun', (t) =>
     resolve: async (_r, args, ctx) => {
       const { tenantId } = tenantOf(ctx);
       const id = parseGlobalId('id', String(args.id), 'Run');
-      const run = await ctx.db.run.findUnique({ where: { id }, select: { id: true, status: true } });
+      const run = await ctx.db.run.findFirst({
+        where: { id, ...runScope(ctx.principal) },
+        select: { id: true, status: true, threadId: true },
+      });
       if (!run) throw notFound('Run', String(args.id));
       if (run.status === 'QUEUED') {
         ctx.runs.executor.cancel(id, 'Cancelled by request.');
@@ -269,9 +278,12 @@ builder.mutationField('cancelRun', (t) =>
             at,
           },
         ]);
+        // A chat run that was next in its thread hands the turn on.
+        const next = run.threadId ? await releaseNextThreadRun(ctx.db, run.threadId) : null;
         ctx.afterCommit(async () => {
-          for (const e of events) await ctx.runs.bus.publish(runChannel(id), encodeLiveEvent(e));
+          await publishEvents(ctx.runs.bus, events);
           await publishRunUpdate(ctx.runs.bus, tenantId, id);
+          if (next) await ctx.runs.executor.enqueue({ tenantId, runId: next });
         });
       } else if (run.status === 'RUNNING' || run.status === 'WAITING_FOR_APPROVAL') {
         ctx.afterCommit(() => void ctx.runs.executor.cancel(id, 'Cancelled by request.'));
@@ -301,7 +313,7 @@ builder.mutationField('respondToRun', (t) =>
       const runId = parseGlobalId('input.runId', String(input.runId), 'Run');
       const taskRunId = parseGlobalId('input.taskRunId', String(input.taskRunId), 'TaskRun');
       const tr = await ctx.db.taskRun.findFirst({
-        where: { id: taskRunId, runId },
+        where: { id: taskRunId, runId, run: runScope(ctx.principal) },
         select: { status: true, taskName: true },
       });
       if (!tr) throw notFound('TaskRun', String(input.taskRunId));
@@ -371,7 +383,7 @@ builder.subscriptionField('runEvents', (t) =>
       if (!Number.isInteger(afterSeq) || afterSeq < 0)
         throw badInput('afterSeq', 'must be 0 or a positive integer');
       const exists = await ctx.database.withTenant(tenantId, (tx) =>
-        tx.run.findUnique({ where: { id: runId }, select: { id: true } }),
+        tx.run.findFirst({ where: { id: runId, ...runScope(ctx.principal) }, select: { id: true } }),
       );
       if (!exists) throw notFound('Run', String(args.runId));
       return streamRunEvents(await runEventSource(ctx, tenantId, runId), { afterSeq });
@@ -390,8 +402,17 @@ builder.mutationField('retryRun', (t) =>
     resolve: async (_r, args, ctx) => {
       const { tenantId } = tenantOf(ctx);
       const id = parseGlobalId('id', String(args.id), 'Run');
-      const run = await ctx.db.run.findUnique({ where: { id }, select: { status: true } });
+      const run = await ctx.db.run.findFirst({
+        where: { id, ...runScope(ctx.principal) },
+        select: { status: true, threadId: true },
+      });
       if (!run) throw notFound('Run', String(args.id));
+      if (run.threadId) {
+        throw new TroupeServerError(
+          'CONFLICT',
+          'id: this run answered a chat message; send the message again instead of retrying the run',
+        );
+      }
       if (run.status !== 'FAILED' && run.status !== 'CANCELLED') {
         throw new TroupeServerError(
           'CONFLICT',
@@ -460,6 +481,7 @@ builder.subscriptionField('runUpdated', (t) =>
     args: { crewId: t.arg.id({ description: 'Only runs of this crew.' }) },
     subscribe: async (_r, args, ctx) => {
       const { tenantId } = tenantOf(ctx);
+      assertNotThreadLimited(ctx.principal, 'watch all runs');
       const crewId = args.crewId ? parseGlobalId('crewId', String(args.crewId), 'Crew') : undefined;
       if (crewId) {
         const crew = await ctx.database.withTenant(tenantId, (tx) =>

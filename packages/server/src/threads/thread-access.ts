@@ -1,0 +1,30 @@
+import type { Principal } from '../auth/principal.js';
+import { TroupeServerError } from '../errors.js';
+import type { Prisma } from '../generated/prisma/client.js';
+
+/**
+ * The threads a caller may touch, on top of row-level security's tenant boundary. API keys: all of
+ * the tenant's. Session tokens (end users of a host app): the threads they were limited to, or
+ * else the threads created under their subject.
+ */
+export function threadScope(p: Principal): Prisma.ThreadWhereInput {
+  if (p.kind !== 'session') return {};
+  // Wrapped in AND so that spreading it next to an `id` condition narrows instead of replacing it.
+  return { AND: [p.threadIds ? { id: { in: p.threadIds } } : { subject: p.subject }] };
+}
+
+/** The runs a caller may touch: a session token limited to threads sees only those threads' runs. */
+export function runScope(p: Principal): Prisma.RunWhereInput {
+  if (p.kind !== 'session' || !p.threadIds) return {};
+  return { AND: [{ threadId: { in: p.threadIds } }] };
+}
+
+/** Session tokens limited to threads can only act on those threads. */
+export function assertNotThreadLimited(p: Principal, what: string): void {
+  if (p.kind === 'session' && p.threadIds) {
+    throw new TroupeServerError(
+      'FORBIDDEN',
+      `Not allowed: this session token is limited to threads (${p.threadIds.length}) and cannot ${what}.`,
+    );
+  }
+}

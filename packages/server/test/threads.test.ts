@@ -1,0 +1,324 @@
+import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startTestServer, type TestServer } from './support/backend.js';
+import { CREATE_CREW, createTenant, gql, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { sseSubscribe } from './support/sse-client.js';
+
+let llm: OpenAICompatibleTestServer;
+let server: TestServer;
+let key: string;
+let agentId: string;
+let topicCrewId: string;
+let chatCrewId: string;
+
+interface ThreadEvent {
+  seq: number;
+  runId: string;
+  runSeq: number;
+  type: string;
+  delta: string | null;
+  data: any;
+}
+
+const THREAD_EVENTS = `subscription($threadId: ID!, $afterSeq: Int) { threadEvents(threadId: $threadId, afterSeq: $afterSeq) { seq runId runSeq type delta data } }`;
+const CREATE_THREAD = `mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id concurrency subject } } }`;
+const SEND = `mutation($input: SendMessageInput!) { sendMessage(input: $input) { message { id role content } run { id status } } }`;
+const MESSAGES = `query($id: ID!) { thread(id: $id) { lastSeq messages(first: 50) { edges { node { id role content run { id } } } } } }`;
+
+const openaiModel = { provider: 'OPENAI', name: 'test-model' };
+
+beforeAll(async () => {
+  llm = await createOpenAICompatibleTestServer();
+  server = await startTestServer({ providers: { openai: { baseUrl: llm.url, apiKey: 'test' } } });
+  ({ key } = await createTenant(server.url, server.admin, 'threads'));
+  const crew = await gqlOk(
+    server.url,
+    CREATE_CREW,
+    { input: { ...SAMPLE_CREW, agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: openaiModel })) } },
+    key,
+  );
+  topicCrewId = crew.createCrew.crew.id;
+  agentId = crew.createCrew.crew.agents.find((a: { name: string }) => a.name === 'writer').id;
+  const chat = await gqlOk(
+    server.url,
+    CREATE_CREW,
+    {
+      input: {
+        name: 'Support crew',
+        process: 'SEQUENTIAL',
+        agents: [{ name: 'helper', role: 'Support agent', goal: 'Help', backstory: '', model: openaiModel }],
+        tasks: [{ name: 'answer', description: 'Answer the customer: {{message}}', agent: 'helper' }],
+      },
+    },
+    key,
+  );
+  chatCrewId = chat.createCrew.crew.id;
+});
+afterAll(async () => {
+  await server?.closeAll();
+  await llm?.close();
+});
+
+async function createThread(input: Record<string, unknown>, token = key) {
+  return (await gqlOk(server.url, CREATE_THREAD, { input }, token)).createThread.thread as {
+    id: string;
+    concurrency: string;
+    subject: string | null;
+  };
+}
+
+async function send(threadId: string, content: string, token = key) {
+  return (await gqlOk(server.url, SEND, { input: { threadId, content } }, token)).sendMessage as {
+    message: { id: string; role: string; content: string };
+    run: { id: string; status: string };
+  };
+}
+
+/** Streams a thread's events until `done` says so (a thread's stream never ends by itself). */
+async function watch(
+  threadId: string,
+  done: (events: ThreadEvent[]) => boolean,
+  afterSeq = 0,
+  token = key,
+): Promise<ThreadEvent[]> {
+  const out: ThreadEvent[] = [];
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 20_000);
+  try {
+    for await (const r of sseSubscribe(server.url, THREAD_EVENTS, { threadId, afterSeq }, token, ac.signal)) {
+      if (r.errors) throw new Error(JSON.stringify(r.errors));
+      out.push(r.data.threadEvents);
+      if (done(out)) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+  return out;
+}
+
+const runsEnded = (n: number) => (evs: ThreadEvent[]) =>
+  evs.filter((e) => ['RUN_SUCCEEDED', 'RUN_FAILED', 'RUN_CANCELLED'].includes(e.type)).length >= n;
+
+function lastRequestMessages() {
+  return (llm.chatRequests.at(-1)!.body as { messages: { role: string; content: string }[] }).messages;
+}
+
+describe('a chat with one agent', () => {
+  test('the reply streams on threadEvents and is stored; the next message sees the history', async () => {
+    const thread = await createThread({ agentId, title: 'Otters' });
+    expect(thread.concurrency).toBe('REJECT');
+    llm.enqueue({ text: ['Otters ', 'hold ', 'hands.'] });
+    const first = await send(thread.id, 'Tell me a fact about otters.');
+    expect(first.message).toMatchObject({ role: 'USER', content: 'Tell me a fact about otters.' });
+
+    const evs = await watch(thread.id, runsEnded(1));
+    expect(evs.map((e) => e.seq)).toEqual(evs.map((_e, i) => i + 1));
+    expect(evs[0]).toMatchObject({ type: 'MESSAGE_CREATED', runSeq: 1 });
+    expect(evs[0]!.data.message).toMatchObject({ id: first.message.id, role: 'USER' });
+    const reply = evs.find((e) => e.type === 'MESSAGE_CREATED' && e.data.message.role === 'ASSISTANT')!;
+    const streamed = evs
+      .filter((e) => e.type === 'TOKEN')
+      .map((e) => e.delta)
+      .join('');
+    expect(streamed).toBe('Otters hold hands.');
+    expect(reply.data.message.content).toBe(streamed);
+    expect(evs.at(-1)!.type).toBe('RUN_SUCCEEDED');
+
+    // Only the chosen agent answered, with the message in its task.
+    expect(JSON.stringify(lastRequestMessages())).toContain('Tell me a fact about otters.');
+    expect(lastRequestMessages()[0]!.content).toContain('You are writer');
+
+    llm.enqueue({ text: 'They also have pockets.' });
+    await send(thread.id, 'Another one?');
+    const more = await watch(thread.id, runsEnded(1), evs.length);
+    expect(more[0]!.seq).toBe(evs.length + 1);
+    const msgs = lastRequestMessages();
+    expect(msgs.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
+    expect(msgs[1]!.content).toBe('Tell me a fact about otters.');
+    expect(msgs[2]!.content).toBe('Otters hold hands.');
+    expect(msgs[3]!.content).toContain('Another one?');
+
+    const d = await gqlOk(server.url, MESSAGES, { id: thread.id }, key);
+    expect(d.thread.messages.edges.map((e: any) => [e.node.role, e.node.content])).toEqual([
+      ['USER', 'Tell me a fact about otters.'],
+      ['ASSISTANT', 'Otters hold hands.'],
+      ['USER', 'Another one?'],
+      ['ASSISTANT', 'They also have pockets.'],
+    ]);
+    expect(d.thread.lastSeq).toBe(evs.length + more.length);
+  });
+
+  test('history is windowed to the thread’s token budget, newest kept', async () => {
+    const thread = await createThread({ agentId, historyTokens: 30 });
+    const long = 'x'.repeat(200); // ~50 tokens: over the budget on its own
+    llm.enqueue({ text: 'ok one' }, { text: 'ok two' }, { text: 'ok three' });
+    await send(thread.id, long);
+    await watch(thread.id, runsEnded(1));
+    await send(thread.id, 'short question');
+    await watch(thread.id, runsEnded(2));
+    await send(thread.id, 'third');
+    await watch(thread.id, runsEnded(3));
+    const msgs = lastRequestMessages();
+    const history = msgs.slice(1, -1).map((m) => m.content);
+    expect(history).toEqual(['short question', 'ok two']);
+  });
+
+  test('REJECT: a message sent while the previous reply is streaming is refused, nothing written', async () => {
+    const thread = await createThread({ agentId });
+    llm.enqueue({ text: ['slow ', 'reply ', 'here'], chunkDelayMs: 300 });
+    await send(thread.id, 'first');
+    const r = await gql(server.url, SEND, { input: { threadId: thread.id, content: 'second' } }, key);
+    expect(r.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect(r.errors?.[0]?.message).toMatch(/still going/);
+    await watch(thread.id, runsEnded(1));
+    const d = await gqlOk(server.url, MESSAGES, { id: thread.id }, key);
+    expect(d.thread.messages.edges.map((e: any) => e.node.content)).toEqual(['first', 'slow reply here']);
+  });
+
+  test('ENQUEUE: messages sent while a reply streams wait their turn and see the replies before them', async () => {
+    const thread = await createThread({ agentId, concurrency: 'ENQUEUE' });
+    llm.enqueue(
+      { text: ['first ', 'answer'], chunkDelayMs: 200 },
+      { text: 'second answer' },
+      { text: 'third answer' },
+    );
+    const a = await send(thread.id, 'q1');
+    const b = await send(thread.id, 'q2');
+    const c = await send(thread.id, 'q3');
+    expect(b.run.status).toBe('QUEUED');
+    const evs = await watch(thread.id, runsEnded(3));
+    expect(evs.map((e) => e.seq)).toEqual(evs.map((_e, i) => i + 1));
+    // Runs answered one after another, in the order the messages were sent.
+    const starts = evs.filter((e) => e.type === 'RUN_STARTED').map((e) => e.runId);
+    expect(starts).toEqual([a.run.id, b.run.id, c.run.id]);
+    const ends = evs.filter((e) => e.type === 'RUN_SUCCEEDED').map((e) => e.seq);
+    const startSeqs = evs.filter((e) => e.type === 'RUN_STARTED').map((e) => e.seq);
+    expect(startSeqs[1]).toBeGreaterThan(ends[0]!);
+    expect(startSeqs[2]).toBeGreaterThan(ends[1]!);
+    const msgs = lastRequestMessages();
+    expect(msgs.slice(1, -1).map((m) => m.content)).toEqual(['q1', 'first answer', 'q2', 'second answer']);
+  });
+
+  test('cancelling the running reply lets the next queued message go', async () => {
+    const thread = await createThread({ agentId, concurrency: 'ENQUEUE' });
+    llm.enqueue({ hang: true }, { text: 'after cancel' });
+    const a = await send(thread.id, 'hangs');
+    const b = await send(thread.id, 'next');
+    await watch(thread.id, (evs) => evs.some((e) => e.type === 'TASK_STARTED'));
+    await gqlOk(
+      server.url,
+      'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }',
+      { id: a.run.id },
+      key,
+    );
+    const evs = await watch(thread.id, runsEnded(2));
+    expect(evs.filter((e) => e.type === 'RUN_CANCELLED').map((e) => e.runId)).toEqual([a.run.id]);
+    expect(evs.filter((e) => e.type === 'RUN_SUCCEEDED').map((e) => e.runId)).toEqual([b.run.id]);
+  });
+});
+
+describe('a chat with a crew', () => {
+  test('the crew’s templates get {{message}}; a crew needing other inputs is refused', async () => {
+    const bad = await gql(server.url, CREATE_THREAD, { input: { crewId: topicCrewId } }, key);
+    expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
+    expect(bad.errors?.[0]?.message).toMatch(/\{\{topic\}\}/);
+
+    const thread = await createThread({ crewId: chatCrewId });
+    llm.enqueue({ text: 'Try turning it off and on.' });
+    await send(thread.id, 'My router is broken');
+    const evs = await watch(thread.id, runsEnded(1));
+    expect(evs.at(-1)!.type).toBe('RUN_SUCCEEDED');
+    expect(JSON.stringify(lastRequestMessages())).toContain('Answer the customer: My router is broken');
+  });
+
+  test('bad input is a clear error and writes nothing', async () => {
+    const both = await gql(server.url, CREATE_THREAD, { input: { crewId: chatCrewId, agentId } }, key);
+    expect(both.errors?.[0]?.message).toMatch(/exactly one of crewId and agentId/);
+    const thread = await createThread({ agentId });
+    const empty = await gql(server.url, SEND, { input: { threadId: thread.id, content: '  ' } }, key);
+    expect(empty.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_INPUT' } });
+    expect(empty.errors?.[0]?.message).toMatch(/input.content/);
+    const d = await gqlOk(server.url, MESSAGES, { id: thread.id }, key);
+    expect(d.thread.messages.edges).toEqual([]);
+    expect(d.thread.lastSeq).toBe(0);
+  });
+});
+
+describe('end users (session tokens)', () => {
+  async function token(input: Record<string, unknown>) {
+    const d = await gqlOk(
+      server.url,
+      'mutation($input: CreateSessionTokenInput!) { createSessionToken(input: $input) { token } }',
+      { input: { ttlSeconds: 600, scopes: ['READ', 'WRITE'], ...input } },
+      key,
+    );
+    return d.createSessionToken.token as string;
+  }
+
+  test('a user sees only their own threads; a token limited to a thread can touch only that one', async () => {
+    const alice = await token({ subject: 'alice' });
+    const bob = await token({ subject: 'bob' });
+    const aliceThread = await createThread({ agentId }, alice);
+    expect(aliceThread.subject).toBe('alice');
+    const other = await createThread({ agentId });
+
+    for (const [query, vars] of [
+      [MESSAGES, { id: aliceThread.id }],
+      [SEND, { input: { threadId: aliceThread.id, content: 'hi' } }],
+      ['query($id: ID!) { node(id: $id) { id } }', { id: aliceThread.id }],
+    ] as const) {
+      const r = await gql(server.url, query, vars, bob);
+      expect(r.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    }
+    const bobList = await gqlOk(server.url, '{ threads(first: 50) { edges { node { id } } } }', {}, bob);
+    expect(bobList.threads.edges).toEqual([]);
+    const aliceList = await gqlOk(server.url, '{ threads(first: 50) { edges { node { id } } } }', {}, alice);
+    expect(aliceList.threads.edges.map((e: any) => e.node.id)).toEqual([aliceThread.id]);
+
+    const limited = await token({ subject: 'carol', threadIds: [other.id] });
+    llm.enqueue({ text: 'hello carol' });
+    const sent = await send(other.id, 'hi', limited);
+    const evs = await watch(other.id, runsEnded(1), 0, limited);
+    expect(evs.at(-1)!.type).toBe('RUN_SUCCEEDED');
+    expect(
+      (await gqlOk(server.url, 'query($id: ID!) { run(id: $id) { status } }', { id: sent.run.id }, limited))
+        .run.status,
+    ).toBe('SUCCEEDED');
+    const elsewhere = await gql(server.url, MESSAGES, { id: aliceThread.id }, limited);
+    expect(elsewhere.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const start = await gql(
+      server.url,
+      'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+      { input: { crewId: chatCrewId, inputs: { message: 'x' } } },
+      limited,
+    );
+    expect(start.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const runs = await gqlOk(server.url, '{ runs(first: 100) { edges { node { id } } } }', {}, limited);
+    expect(runs.runs.edges.map((e: any) => e.node.id)).toEqual([sent.run.id]);
+    const stream = sseSubscribe(server.url, THREAD_EVENTS, { threadId: aliceThread.id }, limited);
+    const first = await stream.next();
+    expect(first.value?.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+});
+
+test('deleteThread removes its messages and runs; a running reply must be cancelled first', async () => {
+  const thread = await createThread({ agentId });
+  llm.enqueue({ text: 'bye' });
+  const sent = await send(thread.id, 'hello');
+  await watch(thread.id, runsEnded(1));
+  const del = await gqlOk(
+    server.url,
+    'mutation($id: ID!) { deleteThread(id: $id) { deletedId } }',
+    { id: thread.id },
+    key,
+  );
+  expect(del.deleteThread.deletedId).toBe(thread.id);
+  for (const [q, id] of [
+    [MESSAGES, thread.id],
+    ['query($id: ID!) { run(id: $id) { id } }', sent.run.id],
+  ] as const) {
+    const r = await gql(server.url, q, { id }, key);
+    expect(r.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  }
+});
