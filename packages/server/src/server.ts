@@ -8,7 +8,7 @@ import { createRedisEventBus } from './events/redis-event-bus.js';
 import { serveUnsizedBody } from './http/unsized-body.js';
 import { attachWebSocketSubscriptions, type WebSocketSubscriptions } from './http/websocket-subscriptions.js';
 import { createYogaApp, type TroupeYoga } from './http/yoga-app.js';
-import { createInProcessExecutor, type RunExecutor } from './runs/run-executor.js';
+import { createInProcessExecutor, type RunExecutor, recoverUnfinishedRuns } from './runs/run-executor.js';
 
 export interface TroupeServer {
   /** e.g. http://127.0.0.1:4000 */
@@ -39,6 +39,11 @@ export interface StartServerOptions {
    * queue. Default: workers for `troupe serve` with REDIS_URL, else this process.
    */
   runsOn?: 'this-process' | 'workers';
+  /**
+   * When runs execute in this process: resume the runs left unfinished in the database at start.
+   * Default true; only one such process may serve a database.
+   */
+  recoverRuns?: boolean;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -139,6 +144,15 @@ export async function startServer(
       resolve();
     });
   });
+  if (runsOn === 'this-process' && opts.recoverRuns !== false) {
+    // Runs this process left unfinished when it last stopped resume now (after their last finished task).
+    recoverUnfinishedRuns(database, executor).then(
+      (n) => {
+        if (n > 0) console.log(`troupe: resuming ${n} unfinished run${n === 1 ? '' : 's'}`);
+      },
+      (err) => console.error('troupe: unfinished runs could not be resumed:', err),
+    );
+  }
   const addr = http.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {

@@ -44,6 +44,11 @@ export interface Database {
   tenantClient(tenantId: string): Tx;
   /** A transaction that can read the one ApiKey row whose hash it is given, whatever its tenant. */
   withApiKeyHash<T>(hash: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Every tenant's runs left unfinished (queued, running, waiting for approval; not those waiting
+   * for their thread), oldest first: the one cross-tenant read, for resuming them at start.
+   */
+  unfinishedRuns(): Promise<{ tenantId: string; id: string }[]>;
   close(): Promise<void>;
 }
 
@@ -134,6 +139,17 @@ function makeDatabase(
       return prisma.$transaction(async (tx) => {
         await setLocal(tx, 'app.api_key_hash', hash);
         return fn(tx);
+      }, TX_OPTIONS);
+    },
+    unfinishedRuns() {
+      return prisma.$transaction(async (tx) => {
+        await setLocal(tx, 'app.run_recovery', 'on');
+        return tx.run.findMany({
+          where: { status: { in: ['QUEUED', 'RUNNING', 'WAITING_FOR_APPROVAL'] }, waitingForThread: false },
+          select: { tenantId: true, id: true },
+          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+          take: 10_000,
+        });
       }, TX_OPTIONS);
     },
     close,

@@ -29,6 +29,17 @@ export interface ExecutorOptions {
 }
 
 /**
+ * Queues again the runs a previous process left unfinished (queued, running or waiting for an
+ * approval when it stopped or crashed); each resumes after its last finished task. Only for a
+ * single process executing runs in-process (`troupe dev`, or `troupe serve` without REDIS_URL).
+ */
+export async function recoverUnfinishedRuns(database: Database, executor: RunExecutor): Promise<number> {
+  const runs = await database.unfinishedRuns();
+  for (const r of runs) executor.enqueue({ tenantId: r.tenantId, runId: r.id });
+  return runs.length;
+}
+
+/**
  * Executes runs in this process (embedded mode, and `troupe dev` where the server is the worker).
  * Every runtime event is appended to the run's durable log and then published; each task's
  * completion is checkpointed in the same transaction, so a run picked up again resumes at its
@@ -39,6 +50,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
   const flushMs = opts.flushMs ?? 50;
   const queue: RunJob[] = [];
   const running = new Map<string, CrewRun>();
+  const releases = new Map<string, AbortController>();
   let busy = 0;
   let closed = false;
   const idleWaiters: (() => void)[] = [];
@@ -46,13 +58,17 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
   const pump = () => {
     while (!closed && busy < concurrency && queue.length > 0) {
       const job = queue.shift()!;
+      if (releases.has(job.runId)) continue; // already executing here
       busy++;
+      const release = new AbortController();
+      releases.set(job.runId, release);
       executeRun(
         {
           database: opts.database,
           bus: opts.bus,
           providers: opts.providers,
           flushMs,
+          signal: release.signal,
           onCrewRun: (run) => running.set(job.runId, run),
           enqueue: (next) => {
             if (!closed) enqueue(next);
@@ -64,6 +80,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
         .finally(() => {
           busy--;
           running.delete(job.runId);
+          releases.delete(job.runId);
           pump();
           if (busy === 0 && queue.length === 0) for (const w of idleWaiters.splice(0)) w();
         });
@@ -99,7 +116,9 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
     async close() {
       closed = true;
       queue.length = 0;
-      for (const r of running.values()) r.cancel('The server is shutting down.');
+      // Released, not cancelled: the runs stay unfinished in the database, and the next start
+      // resumes them after their last finished task (see recoverUnfinishedRuns).
+      for (const r of releases.values()) r.abort();
       if (busy > 0) await new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
   };
