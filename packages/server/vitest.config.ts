@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 // The same suite runs on both backends: embedded PGlite and Postgres. TROUPE_TEST_BACKEND picks one.
 const only = process.env.TROUPE_TEST_BACKEND;
 const backends = only ? [only] : ['pglite', 'postgres'];
+// The run and thread contract also runs with runs on a BullMQ worker (Postgres + Redis).
+const CONTRACT = ['test/runs.test.ts', 'test/threads.test.ts', 'test/websocket-subscriptions.test.ts'];
+const withWorkers = !only || only === 'postgres';
 
 export default defineConfig({
   // One copy of graphql: vite would resolve src's `import 'graphql'` to index.mjs while graphql-yoga
@@ -10,17 +13,35 @@ export default defineConfig({
   // (instanceof fails) as INTERNAL_SERVER_ERROR — in tests only; Node resolves one copy in production.
   resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
   test: {
-    projects: backends.map((backend) => ({
-      extends: true,
-      test: {
-        name: backend,
-        include: ['test/**/*.test.ts'],
-        env: { TROUPE_TEST_BACKEND: backend },
-        testTimeout: 60_000,
-        hookTimeout: 120_000,
-        fileParallelism: false,
-        globalSetup: ['./test/global-setup.ts'],
-      },
-    })),
+    projects: [
+      ...backends.map((backend) => ({
+        extends: true as const,
+        test: {
+          name: backend,
+          include: ['test/**/*.test.ts'],
+          env: { TROUPE_TEST_BACKEND: backend },
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+          globalSetup: ['./test/global-setup.ts'],
+        },
+      })),
+      ...(withWorkers
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'workers',
+                include: CONTRACT,
+                env: { TROUPE_TEST_BACKEND: 'postgres', TROUPE_TEST_EXECUTION: 'workers' },
+                testTimeout: 60_000,
+                hookTimeout: 120_000,
+                fileParallelism: false,
+                globalSetup: ['./test/global-setup.ts'],
+              },
+            },
+          ]
+        : []),
+    ],
   },
 });

@@ -103,5 +103,7 @@ test('a run left unfinished by a stopped server resumes on the next start; its f
   expect(d.run).toMatchObject({ status: 'SUCCEEDED', output: 'The article.' });
   const research = llm.chatRequests.filter((r) => JSON.stringify(r.body).includes('Research otters'));
   expect(research).toHaveLength(1);
-  expect(llm.chatRequests.filter((r) => JSON.stringify(r.body).includes('Write about otters'))).toHaveLength(2);
+  expect(llm.chatRequests.filter((r) => JSON.stringify(r.body).includes('Write about otters'))).toHaveLength(
+    2,
+  );
 });

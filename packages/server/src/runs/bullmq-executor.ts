@@ -6,6 +6,7 @@ import type { RunJob } from './execute-run.js';
 import { encodeRunControl, RUN_CONTROL_CHANNEL, type RunControlMessage } from './run-control.js';
 import type { RunExecutor } from './run-executor.js';
 import {
+  addRunJob,
   DEFAULT_QUEUE_NAME,
   DEFAULT_QUEUE_PREFIX,
   RUN_JOB_OPTIONS,
@@ -51,7 +52,7 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
   return {
     enqueue(job) {
       if (closed) throw new Error('executor is closed');
-      track(queue.add('run', job, { jobId: job.runId }), `run ${job.runId} could not be queued`);
+      track(addRunJob(queue, job), `run ${job.runId} could not be queued`);
     },
     cancel(runId, reason) {
       // A job still waiting is dropped; a locked (running) one is left to the worker that holds it.

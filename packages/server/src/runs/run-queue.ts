@@ -1,3 +1,6 @@
+import type { Queue } from 'bullmq';
+import type { RunJob } from './execute-run.js';
+
 /** Where runs wait for workers: the BullMQ queue name and Redis key prefix, shared by servers and workers. */
 export interface RunQueueOptions {
   redisUrl: string;
@@ -21,3 +24,18 @@ export const RUN_JOB_OPTIONS = {
   removeOnComplete: { count: 1000, age: 24 * 3600 },
   removeOnFail: { count: 5000, age: 7 * 24 * 3600 },
 };
+
+/**
+ * Queues a run's job; its id is the run's id, so a run is never queued twice at once. A finished
+ * job of the same run (a run being retried) is removed first, since BullMQ ignores an add whose id
+ * it still holds.
+ */
+export async function addRunJob(queue: Queue<RunJob>, job: RunJob): Promise<void> {
+  const existing = await queue.getJob(job.runId);
+  if (existing) {
+    const state = await existing.getState();
+    if (state !== 'completed' && state !== 'failed') return; // waiting, delayed or running already
+    await existing.remove();
+  }
+  await queue.add('run', job, { jobId: job.runId, ...RUN_JOB_OPTIONS });
+}

@@ -5,12 +5,7 @@ import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
 import { executeRun, type RunJob, recordRunFailure } from './execute-run.js';
 import { decodeRunControl, RUN_CONTROL_CHANNEL } from './run-control.js';
-import {
-  DEFAULT_QUEUE_NAME,
-  DEFAULT_QUEUE_PREFIX,
-  RUN_JOB_OPTIONS,
-  type RunQueueOptions,
-} from './run-queue.js';
+import { addRunJob, DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type RunQueueOptions } from './run-queue.js';
 
 export interface RunWorkerOptions extends RunQueueOptions {
   database: Database;
@@ -83,7 +78,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
   });
   queue.on('error', () => {});
   const enqueue = async (next: RunJob) => {
-    await queue.add('run', next, { jobId: next.runId, ...RUN_JOB_OPTIONS });
+    await addRunJob(queue, next);
   };
   const worker = new Worker<RunJob>(
     opts.queueName ?? DEFAULT_QUEUE_NAME,

@@ -2,14 +2,23 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
+import { createRedisEventBus } from '../../src/events/redis-event-bus.js';
+import { startRunWorker } from '../../src/runs/run-worker.js';
 import { startServer, type TroupeServer } from '../../src/server.js';
 
 /** Which database the suite runs on: TROUPE_TEST_BACKEND=pglite (default) or postgres. */
 export const BACKEND = (process.env.TROUPE_TEST_BACKEND ?? 'pglite') as 'pglite' | 'postgres';
+/**
+ * Where runs execute: in the server's process (default), or on a BullMQ worker fed through Redis
+ * (TROUPE_TEST_EXECUTION=workers, Postgres only): the run contract suite runs both ways.
+ */
+export const EXECUTION = (process.env.TROUPE_TEST_EXECUTION ?? 'in-process') as 'in-process' | 'workers';
+export const REDIS_URL = process.env.TROUPE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const PG_BASE_URL = process.env.TROUPE_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
 
 export function withDatabaseName(url: string, name: string): string {
@@ -78,15 +87,13 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const tdb = await createTestDatabase(opts);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-srv-'));
-  const { config } = loadConfig(
-    'embedded',
-    { port: 0, host: '127.0.0.1', dataDir },
-    {
-      TROUPE_ADMIN_KEY: ADMIN_KEY,
-      TROUPE_SECRET: SECRET,
-      ...(opts.production ? { NODE_ENV: 'production' } : {}),
-    },
-  );
+  const env = {
+    TROUPE_ADMIN_KEY: ADMIN_KEY,
+    TROUPE_SECRET: SECRET,
+    ...(opts.production ? { NODE_ENV: 'production' } : {}),
+  };
+  if (EXECUTION === 'workers') return startWithWorker(tdb, dataDir, env, opts.providers);
+  const { config } = loadConfig('embedded', { port: 0, host: '127.0.0.1', dataDir }, env);
   const server = await startServer(config, {
     database: tdb.database,
     ...(opts.providers ? { providers: opts.providers } : {}),
@@ -97,6 +104,49 @@ export async function startTestServer(
     databaseUrl: tdb.url,
     async closeAll() {
       await server.close();
+      await tdb.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `troupe serve` with REDIS_URL (it only queues runs) and one `troupe worker`, on their own queue. */
+async function startWithWorker(
+  tdb: TestDatabase,
+  dataDir: string,
+  env: Record<string, string>,
+  providers: import('@troupe/agents').ProviderSettings | undefined,
+): Promise<TestServer> {
+  if (BACKEND !== 'postgres')
+    throw new Error('TROUPE_TEST_EXECUTION=workers needs TROUPE_TEST_BACKEND=postgres');
+  const prefix = `troupe-test-${randomBytes(5).toString('hex')}`;
+  const { config } = loadConfig(
+    'serve',
+    { port: 0, host: '127.0.0.1', dataDir, migrate: false },
+    { ...env, DATABASE_URL: tdb.url!, REDIS_URL, TROUPE_QUEUE_PREFIX: prefix },
+  );
+  const server = await startServer(config, { database: tdb.database });
+  const workerBus = await createRedisEventBus({ url: REDIS_URL, prefix: `${prefix}:` });
+  const worker = await startRunWorker({
+    database: tdb.database,
+    bus: workerBus,
+    redisUrl: REDIS_URL,
+    prefix,
+    concurrency: 8,
+    graceMs: 500,
+    ...(providers ? { providers } : {}),
+  });
+  return {
+    ...server,
+    admin: ADMIN_KEY,
+    databaseUrl: tdb.url,
+    async closeAll() {
+      await worker.close();
+      await server.close();
+      await workerBus.close();
+      const queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix });
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
       await tdb.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
