@@ -218,3 +218,63 @@ test('runUpdated streams a crew’s runs as their status changes', async () => {
   expect(seen.map((r) => r.status)).toContain('RUNNING');
   expect(seen.at(-1)!.status).toBe('SUCCEEDED');
 });
+
+test('a task that requires approval waits; a rejection with feedback gets a revision, an approval finishes the run', async () => {
+  const approvalCrew = await gqlOk(
+    server.url,
+    CREATE_CREW,
+    {
+      input: {
+        name: 'Reviewed crew',
+        process: 'SEQUENTIAL',
+        agents: [
+          { name: 'writer', role: 'Writer', goal: 'Write', backstory: '', model: CREW.agents[0]!.model },
+        ],
+        tasks: [
+          {
+            name: 'draft',
+            description: 'Draft a tweet about {{topic}}',
+            agent: 'writer',
+            requiresApproval: true,
+          },
+        ],
+      },
+    },
+    key,
+  );
+  llm.enqueue({ text: 'Otters are neat.' }, { text: 'Otters hold hands while they sleep!' });
+  const run = (
+    await gqlOk(
+      server.url,
+      'mutation($input: StartRunInput!) { startRun(input: $input) { run { id taskRuns { id } } } }',
+      { input: { crewId: approvalCrew.createCrew.crew.id, inputs: { topic: 'otters' } } },
+      key,
+    )
+  ).startRun.run;
+  const taskRunId = run.taskRuns[0].id;
+  const RESPOND = `mutation($input: RespondToRunInput!) { respondToRun(input: $input) { run { id } } }`;
+  const seen: { type: string; data: any }[] = [];
+  let approvals = 0;
+  for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key)) {
+    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    const e = r.data.runEvents;
+    seen.push(e);
+    if (e.type !== 'APPROVAL_REQUESTED') continue;
+    approvals++;
+    const waiting = await gqlOk(server.url, RUN, { id: run.id }, key);
+    expect(waiting.run.status).toBe('WAITING_FOR_APPROVAL');
+    const decision =
+      approvals === 1 ? { approved: false, feedback: 'Mention that they hold hands.' } : { approved: true };
+    await gqlOk(server.url, RESPOND, { input: { runId: run.id, taskRunId, ...decision } }, key);
+  }
+  expect(approvals).toBe(2);
+  expect(seen.at(-1)!.type).toBe('RUN_SUCCEEDED');
+  // The revision request carried the reviewer's feedback to the model.
+  expect(JSON.stringify(llm.chatRequests.at(-1)!.body)).toContain('Mention that they hold hands.');
+  const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+  expect(d.run.status).toBe('SUCCEEDED');
+  expect(d.run.output).toBe('Otters hold hands while they sleep!');
+  // Nothing is waiting any more: answering again is a conflict, not a silent success.
+  const again = await gql(server.url, RESPOND, { input: { runId: run.id, taskRunId, approved: true } }, key);
+  expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+});

@@ -1,9 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { RunJob } from './execute-run.js';
-import { encodeRunControl, RUN_CONTROL_CHANNEL, type RunControlMessage } from './run-control.js';
+import {
+  encodeRunControl,
+  type RespondAck,
+  RUN_CONTROL_CHANNEL,
+  type RunControlMessage,
+} from './run-control.js';
 import type { RunExecutor } from './run-executor.js';
 import {
   addRunJob,
@@ -17,6 +23,8 @@ export interface BullMqExecutorOptions extends RunQueueOptions {
   database: Database;
   /** The Redis bus the workers listen on for cancellations and approvals. */
   bus: EventBus;
+  /** How long respondToRun waits for the worker holding the run to take the answer. Default 3 s. */
+  ackTimeoutMs?: number;
 }
 
 /**
@@ -63,9 +71,29 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
       broadcast({ kind: 'cancel', runId, reason });
       return true;
     },
-    respond(runId, decision) {
-      broadcast({ kind: 'respond', runId, decision });
-      return true;
+    async respond(runId, decision) {
+      // Only the worker holding the run answers; silence means no worker holds it right now.
+      const replyTo = `run-control-ack:${randomUUID()}`;
+      let resolveAck!: (ok: boolean) => void;
+      const acked = new Promise<boolean>((resolve) => {
+        resolveAck = resolve;
+      });
+      const unsubscribe = await opts.bus.subscribe(replyTo, (raw) => {
+        try {
+          resolveAck((JSON.parse(raw) as RespondAck).ok === true);
+        } catch {}
+      });
+      const timer = setTimeout(() => resolveAck(false), opts.ackTimeoutMs ?? 3000);
+      try {
+        await opts.bus.publish(
+          RUN_CONTROL_CHANNEL,
+          encodeRunControl({ kind: 'respond', runId, decision, replyTo }),
+        );
+        return await acked;
+      } finally {
+        clearTimeout(timer);
+        await unsubscribe();
+      }
     },
     active: () => inFlight.size,
     async idle() {

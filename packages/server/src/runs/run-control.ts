@@ -5,7 +5,18 @@ export const RUN_CONTROL_CHANNEL = 'run-control';
 
 export type RunControlMessage =
   | { kind: 'cancel'; runId: string; reason: string }
-  | { kind: 'respond'; runId: string; decision: ApprovalDecision & { taskName: string } };
+  | {
+      kind: 'respond';
+      runId: string;
+      decision: ApprovalDecision & { taskName: string };
+      /** Channel on which the worker holding the run acknowledges the answer. */
+      replyTo?: string;
+    };
+
+/** A worker's acknowledgement of an approval answer: `ok` when the run took it. */
+export interface RespondAck {
+  ok: boolean;
+}
 
 export function encodeRunControl(message: RunControlMessage): string {
   return JSON.stringify(message);

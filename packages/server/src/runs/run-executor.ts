@@ -11,7 +11,10 @@ export interface RunExecutor {
   /** Aborts a run this executor is running (true), or drops it from the queue (false). */
   cancel(runId: string, reason: string): boolean;
   /** Answers a pending approval of a run this executor holds. */
-  respond(runId: string, decision: { taskName: string; approved: boolean; feedback?: string }): boolean;
+  respond(
+    runId: string,
+    decision: { taskName: string; approved: boolean; feedback?: string },
+  ): boolean | Promise<boolean>;
   /** Runs queued or in progress here. */
   active(): number;
   /** Resolves when nothing is queued or running (tests, graceful shutdown). */

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
 import { executeRun, type RunJob, recordRunFailure } from './execute-run.js';
-import { decodeRunControl, RUN_CONTROL_CHANNEL } from './run-control.js';
+import { decodeRunControl, type RespondAck, RUN_CONTROL_CHANNEL } from './run-control.js';
 import { addRunJob, DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type RunQueueOptions } from './run-queue.js';
 
 export interface RunWorkerOptions extends RunQueueOptions {
@@ -60,7 +60,13 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
         earlyCancels.set(m.runId, m.reason);
         setTimeout(() => earlyCancels.delete(m.runId), EARLY_CANCEL_MS).unref();
       }
-    } else run?.respond(m.decision);
+    } else if (run) {
+      const ok = run.respond(m.decision);
+      if (m.replyTo)
+        opts.bus
+          .publish(m.replyTo, JSON.stringify({ ok } satisfies RespondAck))
+          .catch((err) => console.error(`troupe: run ${m.runId}: approval acknowledgement failed:`, err));
+    }
   });
 
   const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });

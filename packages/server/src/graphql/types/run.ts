@@ -324,7 +324,7 @@ builder.mutationField('respondToRun', (t) =>
         );
       }
       const feedback = optionalText('input.feedback', input.feedback, 20_000);
-      const ok = ctx.runs.executor.respond(runId, {
+      const ok = await ctx.runs.executor.respond(runId, {
         taskName: tr.taskName,
         approved: input.approved,
         ...(feedback ? { feedback } : {}),
@@ -332,7 +332,7 @@ builder.mutationField('respondToRun', (t) =>
       if (!ok)
         throw new TroupeServerError(
           'UNAVAILABLE',
-          'The run is not executing in this server process; try again shortly.',
+          'No process is executing the run right now (it may be resuming after a restart); try again shortly.',
         );
       return { id: runId };
     },
