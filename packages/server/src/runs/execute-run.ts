@@ -6,6 +6,7 @@ import { appendRunEvents, type NewRunEvent } from '../events/run-event-log.js';
 import { encodeLiveEvent } from '../events/run-event-stream.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { toRuntimeCrew } from './crew-runtime-definition.js';
+import { nextAttemptDelay, recordRunRetry } from './run-retry.js';
 import { publishRunUpdate, STATUS_EVENTS } from './run-updates.js';
 
 export interface RunJob {
@@ -28,8 +29,12 @@ export interface ExecuteRunOptions {
   onCrewRun?: (run: CrewRun) => void;
 }
 
-/** `skipped`: the run was already over (or gone); `released`: `signal` stopped it unfinished. */
-export type ExecuteRunOutcome = 'finished' | 'skipped' | 'released';
+/**
+ * `skipped`: the run was already over (or gone); `released`: `signal` stopped it unfinished;
+ * `{ retryInMs }`: the attempt failed, RUN_RETRYING was recorded and the run is QUEUED again: the
+ * executor runs it again after that delay.
+ */
+export type ExecuteRunOutcome = 'finished' | 'skipped' | 'released' | { retryInMs: number };
 
 export const runChannel = (runId: string) => `run:${runId}`;
 
@@ -215,6 +220,7 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   opts.signal?.addEventListener('abort', release, { once: true });
   opts.onCrewRun?.(crewRun);
 
+  let retryInMs: number | null = null;
   let pending: RunEvent[] = [];
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
@@ -245,6 +251,15 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     for await (const e of crewRun) {
       // Once released, nothing more is recorded: the run's outcome belongs to whoever resumes it.
       if (released) break;
+      if (e.type === 'RUN_FAILED') {
+        // The crew's retry policy: a failure with attempts left is logged as RUN_RETRYING instead.
+        retryInMs = nextAttemptDelay(loaded, e.error);
+        if (retryInMs !== null) {
+          await flush();
+          await recordRunRetry({ database, bus, channel: runChannel(job.runId) }, job, e, loaded, retryInMs);
+          break;
+        }
+      }
       pending.push(e);
       if (e.type === 'TOKEN') timer ??= setTimeout(flush, flushMs);
       else await flush();
@@ -254,7 +269,8 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     if (timer) clearTimeout(timer);
     opts.signal?.removeEventListener('abort', release);
   }
-  return released ? 'released' : 'finished';
+  if (released) return 'released';
+  return retryInMs !== null ? { retryInMs } : 'finished';
 }
 
 /**
