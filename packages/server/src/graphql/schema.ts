@@ -6,6 +6,7 @@ import './types/api-key.js';
 import './types/session-token.js';
 import './types/crew.js';
 import './types/run.js';
+import './types/webhook.js';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -37,6 +37,7 @@ CREATE TABLE "WebhookDelivery" (
     "attempts" INTEGER NOT NULL DEFAULT 0,
     "lastStatusCode" INTEGER,
     "lastError" TEXT,
+    "attemptLog" JSONB NOT NULL DEFAULT '[]',
     "nextAttemptAt" TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP,
     "deliveredAt" TIMESTAMP(3),
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
