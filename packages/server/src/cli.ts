@@ -111,11 +111,13 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
   if (!config.redisUrl) fail('`troupe worker` needs REDIS_URL (the queue it takes runs from).');
   const workers = concurrency ?? config.workerConcurrency;
   if (workers < 1) fail(`TROUPE_WORKER_CONCURRENCY must be at least 1, got ${workers}`);
-  const [{ openDatabase }, { createRedisEventBus }, { startRunWorker }] = await Promise.all([
-    import('./db/database.js'),
-    import('./events/redis-event-bus.js'),
-    import('./runs/run-worker.js'),
-  ]);
+  const [{ openDatabase }, { createRedisEventBus }, { startRunWorker }, { startWebhookDispatcher }] =
+    await Promise.all([
+      import('./db/database.js'),
+      import('./events/redis-event-bus.js'),
+      import('./runs/run-worker.js'),
+      import('./webhooks/webhook-dispatcher.js'),
+    ]);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     migrate: config.migrate,
@@ -129,6 +131,13 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
     prefix: config.queuePrefix,
     concurrency: workers,
   });
+  // Workers also send webhook deliveries (the servers only queue them, with the runs' outcomes).
+  const webhooks = startWebhookDispatcher({
+    database,
+    secret: config.secret,
+    maxAttempts: config.webhookMaxAttempts,
+    timeoutMs: config.webhookTimeoutMs,
+  });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -137,6 +146,7 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
     const force = setTimeout(() => process.exit(1), 30_000);
     force.unref();
     await runWorker.close();
+    await webhooks.close();
     await bus.close();
     await database.close();
     process.exit(0);

@@ -30,6 +30,9 @@ export interface TroupeConfig {
   /** Origins allowed by CORS; empty means same-origin only. */
   corsOrigins: string[];
   maxRequestBytes: number;
+  /** Outbound webhooks: attempts per delivery (TROUPE_WEBHOOK_MAX_ATTEMPTS) and per-attempt limit (TROUPE_WEBHOOK_TIMEOUT_MS). */
+  webhookMaxAttempts: number;
+  webhookTimeoutMs: number;
 }
 
 export interface ConfigOverrides {
@@ -126,6 +129,8 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
         .map((s) => s.trim())
         .filter(Boolean),
       maxRequestBytes: int(env, 'TROUPE_MAX_REQUEST_BYTES', 1_000_000),
+      webhookMaxAttempts: Math.max(1, int(env, 'TROUPE_WEBHOOK_MAX_ATTEMPTS', 6)),
+      webhookTimeoutMs: Math.max(1, int(env, 'TROUPE_WEBHOOK_TIMEOUT_MS', 10_000)),
     },
     generatedAdminKey,
   };

@@ -9,6 +9,12 @@ import { serveUnsizedBody } from './http/unsized-body.js';
 import { attachWebSocketSubscriptions, type WebSocketSubscriptions } from './http/websocket-subscriptions.js';
 import { createYogaApp, type TroupeYoga } from './http/yoga-app.js';
 import { createInProcessExecutor, type RunExecutor, recoverUnfinishedRuns } from './runs/run-executor.js';
+import { handleInboundHook } from './webhooks/inbound-hook-endpoint.js';
+import {
+  startWebhookDispatcher,
+  type WebhookDispatcher,
+  type WebhookDispatcherOptions,
+} from './webhooks/webhook-dispatcher.js';
 
 export interface TroupeServer {
   /** e.g. http://127.0.0.1:4000 */
@@ -19,6 +25,8 @@ export interface TroupeServer {
   bus: EventBus;
   executor: RunExecutor;
   websockets: WebSocketSubscriptions;
+  /** The webhook delivery loop, where this process runs one (runs executing here). */
+  webhooks?: WebhookDispatcher;
   close(): Promise<void>;
 }
 
@@ -44,6 +52,11 @@ export interface StartServerOptions {
    * Default true; only one such process may serve a database.
    */
   recoverRuns?: boolean;
+  /**
+   * The webhook delivery loop: on by default where runs execute in this process (`troupe worker`
+   * runs it otherwise); false turns it off; an object tunes it.
+   */
+  webhooks?: boolean | Partial<Omit<WebhookDispatcherOptions, 'database' | 'secret'>>;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -88,6 +101,23 @@ export async function startServer(
           prefix: config.queuePrefix,
         })
       : createInProcessExecutor({ database, bus, providers: opts.providers });
+  const webhooks =
+    (opts.webhooks ?? runsOn === 'this-process')
+      ? startWebhookDispatcher({
+          database,
+          secret: config.secret,
+          maxAttempts: config.webhookMaxAttempts,
+          timeoutMs: config.webhookTimeoutMs,
+          ...(typeof opts.webhooks === 'object' ? opts.webhooks : {}),
+        })
+      : undefined;
+  const hookOptions = {
+    database,
+    secret: config.secret,
+    executor,
+    bus,
+    maxBodyBytes: Math.min(config.maxRequestBytes, 1_000_000),
+  };
   const yoga = createYogaApp({
     database,
     runs: { bus, executor },
@@ -106,6 +136,10 @@ export async function startServer(
         () => json(res, 503, { status: 'database unavailable' }),
       );
       return;
+    }
+    if (path?.startsWith('/hooks/')) {
+      if (closing) return json(res, 503, { error: { code: 'UNAVAILABLE', message: 'shutting down' } });
+      return void handleInboundHook(hookOptions, req, res, path);
     }
     const tooLarge = () =>
       json(res, 413, {
@@ -163,10 +197,12 @@ export async function startServer(
     bus,
     executor,
     websockets,
+    ...(webhooks ? { webhooks } : {}),
     async close() {
       closing = true;
       await websockets.close();
       await executor.close();
+      await webhooks?.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();

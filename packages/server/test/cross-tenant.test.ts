@@ -15,6 +15,9 @@ export interface TenantAIds {
   taskRuns: string[];
   thread: string;
   message: string;
+  webhook: string;
+  webhookDelivery: string;
+  inboundHook: string;
 }
 
 export interface CrossTenantCase {
@@ -113,6 +116,53 @@ export const crossTenantCases: CrossTenantCase[] = [
     query: 'mutation($id: ID!) { retryRun(id: $id) { run { id status } } }',
     variables: (ids) => ({ id: ids.run }),
   },
+  { name: 'node(webhook)', query: NODE, variables: (ids) => ({ id: ids.webhook }) },
+  { name: 'node(webhookDelivery)', query: NODE, variables: (ids) => ({ id: ids.webhookDelivery }) },
+  { name: 'node(inboundHook)', query: NODE, variables: (ids) => ({ id: ids.inboundHook }) },
+  {
+    name: 'webhook deliveries through node',
+    query:
+      'query($id: ID!) { node(id: $id) { ... on Webhook { url deliveries(first: 5) { edges { node { id payload } } } } } }',
+    variables: (ids) => ({ id: ids.webhook }),
+  },
+  {
+    name: 'createWebhook(A’s crew)',
+    query:
+      'mutation($id: ID!) { createWebhook(input: { crewId: $id, url: "https://b.example/steal" }) { webhook { id } secret } }',
+    variables: (ids) => ({ id: ids.crew }),
+    sessionForbidden: true,
+  },
+  {
+    name: 'updateWebhook',
+    query:
+      'mutation($id: ID!) { updateWebhook(input: { id: $id, url: "https://b.example/steal" }) { webhook { id url } } }',
+    variables: (ids) => ({ id: ids.webhook }),
+    sessionForbidden: true,
+  },
+  {
+    name: 'deleteWebhook',
+    query: 'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
+    variables: (ids) => ({ id: ids.webhook }),
+    sessionForbidden: true,
+  },
+  {
+    name: 'redeliverWebhook',
+    query: 'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { delivery { id payload } } }',
+    variables: (ids) => ({ id: ids.webhookDelivery }),
+    sessionForbidden: true,
+  },
+  {
+    name: 'createInboundHook(A’s crew)',
+    query: 'mutation($id: ID!) { createInboundHook(crewId: $id) { hook { id } secret } }',
+    variables: (ids) => ({ id: ids.crew }),
+    sessionForbidden: true,
+  },
+  {
+    name: 'deleteInboundHook',
+    query: 'mutation($id: ID!) { deleteInboundHook(id: $id) { deletedId } }',
+    variables: (ids) => ({ id: ids.inboundHook }),
+    sessionForbidden: true,
+  },
   {
     name: 'respondToRun',
     query:
@@ -159,6 +209,10 @@ const SNAPSHOT = `query($id: ID!, $thread: ID!) {
     tasks { id name description expectedOutput agent { id name } dependsOn { id name } }
   }
   apiKeys { id name prefix scopes revokedAt }
+  hooks: crew(id: $id) {
+    webhooks { id url events enabled deliveries(first: 10) { edges { node { id status attempts } } } }
+    inboundHook { id }
+  }
 }`;
 
 const snapshotA = () => gqlOk(server.url, SNAPSHOT, { id: ids.crew, thread: ids.thread }, keyA);
@@ -198,6 +252,9 @@ beforeAll(async () => {
     taskRuns: [],
     thread: '',
     message: '',
+    webhook: '',
+    webhookDelivery: '',
+    inboundHook: '',
   };
   const run = await gqlOk(
     server.url,
@@ -221,6 +278,38 @@ beforeAll(async () => {
     keyA,
   );
   ids.message = sent.sendMessage.message.id;
+  const webhook = await gqlOk(
+    server.url,
+    'mutation($id: ID!) { createWebhook(input: { crewId: $id, url: "https://a.example/hook", enabled: false }) { webhook { id } } }',
+    { id: crew.id },
+    keyA,
+  );
+  ids.webhook = webhook.createWebhook.webhook.id;
+  // A delivery row as the outbox writes it (a disabled webhook: the delivery loop leaves it alone).
+  const tenantIdA = Buffer.from(a.tenant.id, 'base64').toString().split(':').slice(1).join(':');
+  const dbId = (gid: string) => Buffer.from(gid, 'base64').toString().split(':').slice(1).join(':');
+  const delivery = await server.database.withTenant(tenantIdA, (tx) =>
+    tx.webhookDelivery.create({
+      data: {
+        tenantId: tenantIdA,
+        webhookId: dbId(ids.webhook),
+        runId: dbId(ids.run),
+        event: 'RUN_SUCCEEDED',
+        payload: { secret: SECRET_NAME },
+        status: 'FAILED',
+        nextAttemptAt: null,
+      },
+      select: { id: true },
+    }),
+  );
+  ids.webhookDelivery = Buffer.from(`WebhookDelivery:${delivery.id}`).toString('base64');
+  const hook = await gqlOk(
+    server.url,
+    'mutation($id: ID!) { createInboundHook(crewId: $id) { hook { id } } }',
+    { id: crew.id },
+    keyA,
+  );
+  ids.inboundHook = hook.createInboundHook.hook.id;
   const bCrew = await gqlOk(
     server.url,
     'mutation($input: CreateCrewInput!) { createCrew(input: $input) { crew { id } } }',
@@ -234,7 +323,16 @@ afterAll(() => server?.closeAll());
 describe(`cross-tenant access through the API (${BACKEND})`, () => {
   test('every operation naming A’s objects answers NOT_FOUND to B, and changes nothing', async () => {
     // Sanity: A itself can see each object the cases name.
-    for (const id of [ids.tenant, ids.crew, ...ids.agents, ...ids.tasks, ids.apiKey]) {
+    for (const id of [
+      ids.tenant,
+      ids.crew,
+      ...ids.agents,
+      ...ids.tasks,
+      ids.apiKey,
+      ids.webhook,
+      ids.webhookDelivery,
+      ids.inboundHook,
+    ]) {
       expect((await gqlOk(server.url, NODE, { id }, keyA)).node.id).toBe(id);
     }
     const before = await snapshotA();

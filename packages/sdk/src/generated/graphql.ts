@@ -31,6 +31,8 @@ export type CreateCrewInput = {
   manager?: string | null | undefined;
   name: string;
   process?: CrewProcess | null | undefined;
+  /** Default: 1 attempt (no retry), 1000 ms. */
+  retry?: RetryPolicyInput | null | undefined;
   tasks: Array<TaskInput>;
 };
 
@@ -77,6 +79,13 @@ export type PrincipalKind =
   | 'API_KEY'
   | 'SESSION';
 
+export type RetryPolicyInput = {
+  /** Wait before the first retry: 0 to 3600000 ms. */
+  backoffMs?: number | null | undefined;
+  /** Attempts in all, the first included: 1 (no retry) to 10. */
+  maxAttempts?: number | null | undefined;
+};
+
 /** API key scopes: ADMIN implies WRITE, which implies READ. */
 export type Scope =
   | 'ADMIN'
@@ -106,6 +115,8 @@ export type UpdateCrewInput = {
   manager?: string | null | undefined;
   name?: string | null | undefined;
   process?: CrewProcess | null | undefined;
+  /** Applies to runs started from now on. */
+  retry?: RetryPolicyInput | null | undefined;
   tasks?: Array<TaskInput> | null | undefined;
 };
 

@@ -41,6 +41,20 @@ export function rlsStatements(generated: string, opts: { first: boolean }): stri
         `CREATE POLICY api_key_by_hash ON "ApiKey" FOR SELECT USING ("hashedSecret" = current_setting('app.api_key_hash', true));`,
       );
     }
+    if (t.name === 'InboundHook') {
+      lines.push(
+        `-- Inbound hooks: the one hook of the crew named in the request URL, before its tenant is known.`,
+        `CREATE POLICY inbound_hook_by_crew ON "InboundHook" FOR SELECT USING ("crewId" = current_setting('app.inbound_hook_crew', true));`,
+      );
+    }
+    if (t.name === 'WebhookDelivery') {
+      lines.push(
+        `-- The delivery loop claims due PENDING deliveries of every tenant (ids and tenant only), then works`,
+        `-- on each in its own tenant's transaction.`,
+        `CREATE POLICY webhook_dispatch_read ON "WebhookDelivery" FOR SELECT USING ("status" = 'PENDING' AND current_setting('app.webhook_dispatch', true) = 'on');`,
+        `CREATE POLICY webhook_dispatch_claim ON "WebhookDelivery" FOR UPDATE USING ("status" = 'PENDING' AND current_setting('app.webhook_dispatch', true) = 'on') WITH CHECK ("status" = 'PENDING' AND current_setting('app.webhook_dispatch', true) = 'on');`,
+      );
+    }
   }
   const rls = lines.length ? `\n-- Row-level security and grants (Troupe)\n${lines.join('\n')}\n` : '';
   return (opts.first ? PREAMBLE : '') + generated + rls;

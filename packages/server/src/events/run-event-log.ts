@@ -1,6 +1,7 @@
 import type { Tx } from '../db/database.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { RunEventType } from '../generated/prisma/enums.js';
+import { enqueueWebhookDeliveries } from '../webhooks/webhook-outbox.js';
 
 /** One entry of a run's durable event log. `seq` starts at 1 and has no holes. */
 export interface StoredRunEvent {
@@ -81,6 +82,9 @@ export async function appendRunEvents(
       threadSeq: e.threadSeq ?? null,
     })),
   });
+  // Outbox: a terminal event's webhook deliveries commit (or roll back) with it.
+  if (stored.some((e) => TERMINAL_EVENT_TYPES.has(e.type)))
+    await enqueueWebhookDeliveries(tx, tenantId, runId, stored);
   return stored;
 }
 

@@ -7,6 +7,7 @@ import './types/session-token.js';
 import './types/crew.js';
 import './types/run.js';
 import './types/thread.js';
+import './types/webhook.js';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -3,18 +3,19 @@ import type { ConversationTurn, CrewRun, ProviderSettings, RunEvent, TaskOutput 
 import type { CrewDefinition } from '../crews/crew-definition.js';
 import type { Database, Tx } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
+import { publishEvents, runChannel } from '../events/run-channels.js';
 import {
   appendRunEvents,
   type NewRunEvent,
   type StoredRunEvent,
   TERMINAL_EVENT_TYPES,
 } from '../events/run-event-log.js';
-import { encodeLiveEvent } from '../events/run-event-stream.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { agentChatCrew, CHAT_MESSAGE_INPUT, estimateTokens } from '../threads/chat-crew.js';
 import { loadConversation } from '../threads/conversation.js';
 import { releaseNextThreadRun } from '../threads/thread-queue.js';
 import { toRuntimeCrew } from './crew-runtime-definition.js';
+import { nextAttemptDelay, recordRunRetry } from './run-retry.js';
 import { publishRunUpdate, STATUS_EVENTS } from './run-updates.js';
 
 export interface RunJob {
@@ -39,20 +40,14 @@ export interface ExecuteRunOptions {
   enqueue?: (job: RunJob) => void | Promise<void>;
 }
 
-/** `skipped`: the run was already over (or gone); `released`: `signal` stopped it unfinished. */
-export type ExecuteRunOutcome = 'finished' | 'skipped' | 'released';
+/**
+ * `skipped`: the run was already over (or gone); `released`: `signal` stopped it unfinished;
+ * `{ retryInMs }`: the attempt failed, RUN_RETRYING was recorded and the run is QUEUED again: the
+ * executor runs it again after that delay.
+ */
+export type ExecuteRunOutcome = 'finished' | 'skipped' | 'released' | { retryInMs: number };
 
-export const runChannel = (runId: string) => `run:${runId}`;
-export const threadChannel = (threadId: string) => `thread:${threadId}`;
-
-/** Publishes committed log events on their run's channel and, for chat runs, their thread's. */
-export async function publishEvents(bus: EventBus, events: readonly StoredRunEvent[]): Promise<void> {
-  for (const e of events) {
-    const message = encodeLiveEvent(e);
-    await bus.publish(runChannel(e.runId), message);
-    if (e.threadId) await bus.publish(threadChannel(e.threadId), message);
-  }
-}
+export { publishEvents, runChannel, threadChannel } from '../events/run-channels.js';
 
 /** The log event announcing a thread message (its data is what clients see: global ids). */
 export function messageCreatedEvent(message: {
@@ -278,6 +273,7 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   opts.signal?.addEventListener('abort', release, { once: true });
   opts.onCrewRun?.(crewRun);
 
+  let retryInMs: number | null = null;
   let pending: RunEvent[] = [];
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
@@ -325,6 +321,15 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     for await (const e of crewRun) {
       // Once released, nothing more is recorded: the run's outcome belongs to whoever resumes it.
       if (released) break;
+      if (e.type === 'RUN_FAILED') {
+        // The crew's retry policy: a failure with attempts left is logged as RUN_RETRYING instead.
+        retryInMs = nextAttemptDelay(loaded, e.error);
+        if (retryInMs !== null) {
+          await flush();
+          await recordRunRetry({ database, bus }, job, e, loaded, retryInMs);
+          break;
+        }
+      }
       pending.push(e);
       if (e.type === 'TOKEN') timer ??= setTimeout(flush, flushMs);
       else await flush();
@@ -334,7 +339,8 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     if (timer) clearTimeout(timer);
     opts.signal?.removeEventListener('abort', release);
   }
-  return released ? 'released' : 'finished';
+  if (released) return 'released';
+  return retryInMs !== null ? { retryInMs } : 'finished';
 }
 
 async function queueNext(opts: Pick<ExecuteRunOptions, 'enqueue'>, job: RunJob): Promise<void> {

@@ -54,10 +54,27 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
   const queue: RunJob[] = [];
   const running = new Map<string, CrewRun>();
   const releases = new Map<string, AbortController>();
+  // Runs waiting out their retry policy's backoff before their next attempt.
+  const delayed = new Map<string, NodeJS.Timeout>();
   let busy = 0;
   let closed = false;
   const idleWaiters: (() => void)[] = [];
 
+  const settle = () => {
+    if (busy === 0 && queue.length === 0 && delayed.size === 0) for (const w of idleWaiters.splice(0)) w();
+  };
+  const retryLater = (job: RunJob, ms: number) => {
+    if (closed) return;
+    delayed.set(
+      job.runId,
+      setTimeout(() => {
+        delayed.delete(job.runId);
+        if (closed) return settle();
+        queue.push(job);
+        pump();
+      }, ms),
+    );
+  };
   const pump = () => {
     while (!closed && busy < concurrency && queue.length > 0) {
       const job = queue.shift()!;
@@ -79,13 +96,16 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
         },
         job,
       )
+        .then((outcome) => {
+          if (typeof outcome === 'object') retryLater(job, outcome.retryInMs);
+        })
         .catch((err) => console.error(`troupe: run ${job.runId} could not be executed:`, err))
         .finally(() => {
           busy--;
           running.delete(job.runId);
           releases.delete(job.runId);
           pump();
-          if (busy === 0 && queue.length === 0) for (const w of idleWaiters.splice(0)) w();
+          settle();
         });
     }
   };
@@ -99,6 +119,14 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
   return {
     enqueue,
     cancel(runId, reason) {
+      const waiting = delayed.get(runId);
+      if (waiting) {
+        // Waiting for its next attempt (the run is QUEUED): the caller records the cancellation.
+        clearTimeout(waiting);
+        delayed.delete(runId);
+        settle();
+        return false;
+      }
       const queuedAt = queue.findIndex((j) => j.runId === runId);
       const r = running.get(runId);
       if (r) {
@@ -111,14 +139,16 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
     respond(runId, decision) {
       return running.get(runId)?.respond(decision) ?? false;
     },
-    active: () => busy + queue.length,
+    active: () => busy + queue.length + delayed.size,
     idle() {
-      if (busy === 0 && queue.length === 0) return Promise.resolve();
+      if (busy === 0 && queue.length === 0 && delayed.size === 0) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
     async close() {
       closed = true;
       queue.length = 0;
+      for (const t of delayed.values()) clearTimeout(t);
+      delayed.clear();
       // Released, not cancelled: the runs stay unfinished in the database, and the next start
       // resumes them after their last finished task (see recoverUnfinishedRuns).
       for (const r of releases.values()) r.abort();

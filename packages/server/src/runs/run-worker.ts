@@ -1,5 +1,5 @@
 import type { CrewRun, ProviderSettings } from '@troupe/agents';
-import { Queue, WaitingError, Worker } from 'bullmq';
+import { DelayedError, Queue, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -109,6 +109,12 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
           },
           job.data,
         );
+        if (typeof outcome === 'object' && token) {
+          // The crew's retry policy: the same job (its id is the run's) waits, delayed, for the next
+          // attempt without spending one of the job's own attempts; cancelRun removes it from the queue.
+          await job.moveToDelayed(Date.now() + outcome.retryInMs, token);
+          throw new DelayedError();
+        }
         if (outcome === 'released' && token) {
           // Back to the queue without spending an attempt; the next worker resumes the run.
           await job.moveToWait(token);

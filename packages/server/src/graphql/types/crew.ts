@@ -6,6 +6,7 @@ import { audit } from '../audit.js';
 import { builder } from '../builder.js';
 import { tenantOf } from '../context.js';
 import { parseGlobalId } from '../global-id.js';
+import { parseRetryInput, RetryPolicyInput } from './crew-retry.js';
 import { CrewProcessEnum, ModelProviderEnum } from './enums.js';
 
 const ModelConfig = builder
@@ -175,6 +176,7 @@ const CreateCrewInput = builder.inputType('CreateCrewInput', {
     manager: t.string({ description: 'HIERARCHICAL only: the name of the agent that manages.' }),
     agents: t.field({ type: [AgentInput], required: true }),
     tasks: t.field({ type: [TaskInput], required: true }),
+    retry: t.field({ type: RetryPolicyInput, description: 'Default: 1 attempt (no retry), 1000 ms.' }),
   }),
 });
 
@@ -189,6 +191,7 @@ const UpdateCrewInput = builder.inputType('UpdateCrewInput', {
     manager: t.string(),
     agents: t.field({ type: [AgentInput] }),
     tasks: t.field({ type: [TaskInput] }),
+    retry: t.field({ type: RetryPolicyInput, description: 'Applies to runs started from now on.' }),
   }),
 });
 
@@ -218,7 +221,9 @@ builder.mutationField('createCrew', (t) =>
     resolve: async (_r, { input }, ctx) => {
       const { tenantId } = tenantOf(ctx);
       const def = validateCrew(input as CrewInputShape);
+      const retry = parseRetryInput('input.retry', input.retry);
       const crew = await createCrewRecords(ctx.db, tenantId, def);
+      if (Object.keys(retry).length) await ctx.db.crew.update({ where: { id: crew.id }, data: retry });
       await audit(ctx, ctx.db, tenantId, 'crew.create', { type: 'Crew', id: crew.id }, { name: def.name });
       return crew;
     },
@@ -247,7 +252,9 @@ builder.mutationField('updateCrew', (t) =>
         tasks: (input.tasks ?? current.tasks) as CrewInputShape['tasks'],
       };
       const def = validateCrew(merged);
+      const retry = parseRetryInput('input.retry', input.retry);
       await updateCrewRecords(ctx.db, tenantId, id, def);
+      if (Object.keys(retry).length) await ctx.db.crew.update({ where: { id }, data: retry });
       await audit(ctx, ctx.db, tenantId, 'crew.update', { type: 'Crew', id });
       return { id };
     },

@@ -217,7 +217,7 @@ builder.mutationField('startRun', (t) =>
       }
       const crew = await ctx.db.crew.findUnique({
         where: { id: crewId },
-        select: { id: true, version: true },
+        select: { id: true, version: true, maxAttempts: true, backoffMs: true },
       });
       if (!crew) throw notFound('Crew', String(input.crewId));
       const version = await ctx.db.crewVersion.findUniqueOrThrow({
@@ -232,6 +232,8 @@ builder.mutationField('startRun', (t) =>
           crewVersionId: version.id,
           inputs: inputs as Prisma.InputJsonValue,
           idempotencyKey: key,
+          maxAttempts: crew.maxAttempts,
+          backoffMs: crew.backoffMs,
           taskRuns: {
             create: def.tasks.map((task, position) => ({ tenantId, taskName: task.name, position })),
           },
@@ -421,7 +423,7 @@ builder.mutationField('retryRun', (t) =>
       }
       await ctx.db.run.update({
         where: { id },
-        data: { status: 'QUEUED', error: Prisma.DbNull, finishedAt: null },
+        data: { status: 'QUEUED', error: Prisma.DbNull, finishedAt: null, failedAttempts: 0 },
       });
       await ctx.db.taskRun.updateMany({
         where: { runId: id, status: { not: 'SUCCEEDED' } },

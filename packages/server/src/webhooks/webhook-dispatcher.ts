@@ -1,0 +1,241 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import type { Database, Tx } from '../db/database.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import { deriveHookSecret, signatureHeader } from './webhook-signature.js';
+
+export interface WebhookDispatcherOptions {
+  database: Database;
+  /** The server secret (TROUPE_SECRET) the signing secrets derive from. */
+  secret: string;
+  /** Attempts per delivery before it is FAILED. Default 6. */
+  maxAttempts?: number;
+  /** Time limit of one attempt (connect to last byte). Default 10 s. */
+  timeoutMs?: number;
+  /** Wait after the first failed attempt; doubles after each. Default 30 s (30 s, 1 min, 2 min, …). */
+  backoffMs?: number;
+  /** How often due deliveries are looked for. Default 1 s. */
+  pollMs?: number;
+  /** Deliveries sent at once. Default 8. */
+  concurrency?: number;
+}
+
+export interface WebhookDispatcher {
+  /** Looks for due deliveries now (after a run finished in this process). */
+  wake(): void;
+  /** Resolves once no due delivery is left and none is in flight (tests). */
+  drain(): Promise<void>;
+  /** Stops claiming; attempts in flight finish first. Unsent deliveries stay PENDING for the next start. */
+  close(): Promise<void>;
+}
+
+interface Claimed {
+  id: string;
+  tenantId: string;
+  attempts: number;
+}
+
+interface AttemptLogEntry {
+  at: string;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+const RESPONSE_EXCERPT = 200;
+
+/**
+ * Claims due PENDING deliveries of every tenant, atomically: one UPDATE … WHERE id IN (SELECT … FOR
+ * UPDATE SKIP LOCKED) pushes their nextAttemptAt past the attempt's time limit (a lease), so no
+ * other dispatcher claims the same attempt; a dispatcher that dies mid-attempt leaves the row to be
+ * claimed again once the lease runs out. The dispatch policy exposes only PENDING rows, and only
+ * inside this transaction; the work on each row happens in its own tenant's transaction.
+ */
+async function claimDue(database: Database, limit: number, leaseSeconds: number): Promise<Claimed[]> {
+  return database.prisma.$transaction(async (tx) => {
+    await tx.$executeRawUnsafe(`SELECT set_config('app.webhook_dispatch', 'on', true)`);
+    return tx.$queryRawUnsafe<Claimed[]>(
+      `UPDATE "WebhookDelivery"
+          SET "nextAttemptAt" = (now() AT TIME ZONE 'UTC') + make_interval(secs => $1)
+        WHERE id IN (
+          SELECT id FROM "WebhookDelivery"
+           WHERE status = 'PENDING' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')
+           ORDER BY "nextAttemptAt"
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED)
+        RETURNING id, "tenantId", attempts`,
+      leaseSeconds,
+      limit,
+    );
+  });
+}
+
+function describeError(err: unknown, timeoutMs: number): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
+  const cause = e?.cause?.code ?? e?.cause?.message;
+  return cause ? `${e.message}: ${cause}` : String(e?.message ?? err);
+}
+
+/**
+ * The delivery loop (in `troupe dev` / embedded servers and in `troupe worker`): POSTs each due
+ * delivery's payload to its webhook's URL, signed, and records every attempt. Non-2xx answers,
+ * network errors and timeouts are retried with exponential backoff up to maxAttempts. Redirects
+ * are not followed (a 3xx is a failed attempt). Signing secrets are derived per attempt and never logged.
+ */
+export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookDispatcher {
+  const maxAttempts = opts.maxAttempts ?? 6;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const backoffMs = opts.backoffMs ?? 30_000;
+  const pollMs = opts.pollMs ?? 1000;
+  const concurrency = opts.concurrency ?? 8;
+  const leaseSeconds = Math.ceil(timeoutMs / 1000) + 30;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let again = false;
+  const drainWaiters: (() => void)[] = [];
+
+  const record = async (
+    c: Claimed,
+    result: { statusCode: number | null; error: string | null },
+    at: Date,
+    ms: number,
+  ) => {
+    const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
+    const attempts = c.attempts + 1;
+    const final = !ok && attempts >= maxAttempts;
+    const entry: AttemptLogEntry = { at: at.toISOString(), ...result, durationMs: ms };
+    await opts.database.withTenant(c.tenantId, async (tx) => {
+      const row = await tx.webhookDelivery.findUnique({ where: { id: c.id }, select: { attemptLog: true } });
+      if (!row) return;
+      // Only the claim that made this attempt records it (attempts still as claimed).
+      await tx.webhookDelivery.updateMany({
+        where: { id: c.id, attempts: c.attempts, status: 'PENDING' },
+        data: {
+          attempts,
+          status: ok ? 'SUCCEEDED' : final ? 'FAILED' : 'PENDING',
+          lastStatusCode: result.statusCode,
+          lastError: result.error,
+          deliveredAt: ok ? new Date() : null,
+          nextAttemptAt: ok || final ? null : new Date(Date.now() + backoffMs * 2 ** (attempts - 1)),
+          attemptLog: [
+            ...((row.attemptLog as unknown as AttemptLogEntry[]) ?? []),
+            entry,
+          ] as unknown as Prisma.InputJsonValue,
+        },
+      });
+    });
+    if (final)
+      console.warn(
+        `troupe: webhook delivery ${encodeGlobalID('WebhookDelivery', c.id)} failed after ${attempts} attempts: ${result.error}`,
+      );
+  };
+
+  const deliver = async (c: Claimed) => {
+    const loaded = await opts.database.withTenant(c.tenantId, (tx: Tx) =>
+      tx.webhookDelivery.findUnique({
+        where: { id: c.id },
+        select: { event: true, payload: true, webhook: { select: { id: true, url: true, enabled: true } } },
+      }),
+    );
+    if (!loaded) return;
+    const at = new Date();
+    if (!loaded.webhook.enabled) {
+      await record(c, { statusCode: null, error: 'the webhook is disabled' }, at, 0);
+      return;
+    }
+    const body = JSON.stringify(loaded.payload);
+    const secret = deriveHookSecret(opts.secret, 'webhook', loaded.webhook.id);
+    const t0 = performance.now();
+    let result: { statusCode: number | null; error: string | null };
+    try {
+      const res = await fetch(loaded.webhook.url, {
+        method: 'POST',
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Troupe-Webhooks/1',
+          'x-troupe-event': loaded.event,
+          'x-troupe-delivery': encodeGlobalID('WebhookDelivery', c.id),
+          'x-troupe-signature': signatureHeader(secret, body),
+        },
+        body,
+      });
+      const text = await res.text().catch(() => '');
+      result =
+        res.status >= 200 && res.status < 300
+          ? { statusCode: res.status, error: null }
+          : {
+              statusCode: res.status,
+              error: `HTTP ${res.status}${text ? `: ${text.slice(0, RESPONSE_EXCERPT)}` : ''}`,
+            };
+    } catch (err) {
+      result = { statusCode: null, error: describeError(err, timeoutMs) };
+    }
+    await record(c, result, at, Math.round(performance.now() - t0));
+  };
+
+  const tick = async () => {
+    for (;;) {
+      again = false;
+      let claimed: Claimed[] = [];
+      try {
+        claimed = await claimDue(opts.database, concurrency, leaseSeconds);
+      } catch (err) {
+        if (!closed)
+          console.error('troupe: webhook deliveries could not be claimed:', (err as Error).message);
+      }
+      await Promise.all(
+        claimed.map((c) =>
+          deliver(c).catch((err) =>
+            console.error(
+              `troupe: webhook delivery ${encodeGlobalID('WebhookDelivery', c.id)}:`,
+              (err as Error).message,
+            ),
+          ),
+        ),
+      );
+      if (closed || (claimed.length < concurrency && !again)) break;
+    }
+  };
+
+  const run = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = tick().finally(() => {
+      running = undefined;
+      for (const w of drainWaiters.splice(0)) w();
+      if (!closed) timer = setTimeout(run, pollMs);
+    });
+  };
+  timer = setTimeout(run, 0);
+
+  return {
+    wake: run,
+    async drain() {
+      for (;;) {
+        const done = new Promise<void>((resolve) => drainWaiters.push(resolve));
+        run();
+        await done;
+        const due = await opts.database.prisma.$transaction(async (tx) => {
+          await tx.$executeRawUnsafe(`SELECT set_config('app.webhook_dispatch', 'on', true)`);
+          return tx.$queryRawUnsafe<{ n: number }[]>(
+            `SELECT count(*)::int AS n FROM "WebhookDelivery" WHERE status = 'PENDING' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')`,
+          );
+        });
+        if ((due[0]?.n ?? 0) === 0) return;
+      }
+    },
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,501 @@
+// Outbound webhooks (signed, retried, outbox-backed deliveries) and inbound hooks (signed POSTs
+// that start runs), against real HTTP receivers and senders on port 0.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { startServer, type TroupeServer } from '../src/server.js';
+import { startWebhookDispatcher } from '../src/webhooks/webhook-dispatcher.js';
+import { ADMIN_KEY, BACKEND, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
+import { CREATE_CREW, createTenant, gql, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+
+const CREW = {
+  ...SAMPLE_CREW,
+  agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'test-model' } })),
+};
+const START = 'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }';
+const CREATE_WEBHOOK = `mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id url events enabled } secret } }`;
+const DELIVERIES = `query($id: ID!) { node(id: $id) { ... on Webhook { deliveries(first: 10) { edges { node {
+  id event status attempts lastStatusCode lastError deliveredAt attemptLog { statusCode error } run { id } } } } } } }`;
+
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** An HTTP receiver on port 0 that records every request and answers from a script. */
+async function startReceiver(answer: (n: number) => number = () => 200) {
+  const received: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(answer(received.length));
+      res.end(received.length > 0 ? 'receiver says hi' : '');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  return {
+    url,
+    received,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** What the README tells receivers to do. */
+function verify(secret: string, header: string, body: string): boolean {
+  const { t, v1 } = Object.fromEntries(header.split(',').map((p) => p.split('=') as [string, string]));
+  if (Math.abs(Date.now() / 1000 - Number(t)) > 300) return false;
+  const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest();
+  const given = Buffer.from(v1 ?? '', 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function sign(secret: string, body: string, t = Math.floor(Date.now() / 1000)): string {
+  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
+}
+
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  ms = 15_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let llm: OpenAICompatibleTestServer;
+let tdb: TestDatabase;
+let server: TroupeServer;
+let dataDir: string;
+let key: string;
+let crewId: string;
+
+beforeAll(async () => {
+  llm = await createOpenAICompatibleTestServer();
+  llm.setFallback(() => ({ text: 'done' }));
+  tdb = await createTestDatabase();
+  dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-hooks-'));
+  const { config } = loadConfig(
+    'embedded',
+    { port: 0, host: '127.0.0.1', dataDir },
+    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET, TROUPE_MAX_REQUEST_BYTES: '20000' },
+  );
+  server = await startServer(config, {
+    database: tdb.database,
+    providers: { openai: { baseUrl: llm.url, apiKey: 'test' } },
+    webhooks: { pollMs: 50, backoffMs: 100, timeoutMs: 2000, maxAttempts: 4 },
+  });
+  ({ key } = await createTenant(server.url, ADMIN_KEY, 'hooks'));
+  crewId = (await gqlOk(server.url, CREATE_CREW, { input: { ...CREW, name: 'hooked' } }, key)).createCrew.crew
+    .id;
+});
+afterAll(async () => {
+  await server?.close();
+  await tdb?.close();
+  await llm?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function runToEnd(topic: string, crew = crewId): Promise<string> {
+  const runId = (await gqlOk(server.url, START, { input: { crewId: crew, inputs: { topic } } }, key)).startRun
+    .run.id as string;
+  await until(`run ${topic} to end`, async () => {
+    const d = await gqlOk(server.url, 'query($id: ID!) { run(id: $id) { status } }', { id: runId }, key);
+    return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(d.run.status) || undefined;
+  });
+  return runId;
+}
+
+async function deliveries(webhookId: string) {
+  const d = await gqlOk(server.url, DELIVERIES, { id: webhookId }, key);
+  return d.node.deliveries.edges.map((e: any) => e.node) as any[];
+}
+
+describe(`outbound webhooks (${BACKEND})`, () => {
+  test('createWebhook checks its input, shows the secret once, and is not for session tokens', async () => {
+    const bad = async (input: Record<string, unknown>, field: string, rule: RegExp) => {
+      const r = await gql(server.url, CREATE_WEBHOOK, { input: { crewId, ...input } }, key);
+      expect(r.errors?.[0]?.extensions, JSON.stringify(r)).toMatchObject({ code: 'BAD_INPUT', field });
+      expect(r.errors?.[0]?.message).toMatch(rule);
+    };
+    await bad({ url: 'ftp://example.com/x' }, 'input.url', /http:\/\/ or https:\/\/ URL \(got ftp\)/);
+    await bad({ url: 'not a url' }, 'input.url', /absolute http/);
+    await bad({ url: 'https://u:p@example.com/' }, 'input.url', /credentials/);
+    await bad({ url: 'https://example.com/', events: [] }, 'input.events', /at least one of RUN_SUCCEEDED/);
+    const session = (
+      await gqlOk(
+        server.url,
+        'mutation { createSessionToken(input: { subject: "u", scopes: [ADMIN] }) { token } }',
+        {},
+        key,
+      )
+    ).createSessionToken.token;
+    const forbidden = await gql(
+      server.url,
+      CREATE_WEBHOOK,
+      { input: { crewId, url: 'https://example.com/' } },
+      session,
+    );
+    expect(forbidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const hidden = await gql(
+      server.url,
+      'query($id: ID!) { crew(id: $id) { webhooks { id } } }',
+      { id: crewId },
+      session,
+    );
+    expect(hidden.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const q = 'query($id: ID!) { crew(id: $id) { webhooks { id } } }';
+    expect((await gqlOk(server.url, q, { id: crewId }, key)).crew.webhooks).toEqual([]);
+  });
+
+  test('a finished run produces one signed delivery that verifies with the secret', async () => {
+    const receiver = await startReceiver();
+    try {
+      const created = (await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId, url: receiver.url } }, key))
+        .createWebhook;
+      expect(created.secret).toMatch(/^whsec_/);
+      expect(created.webhook.events).toEqual(['RUN_SUCCEEDED', 'RUN_FAILED', 'RUN_CANCELLED']);
+      const runId = await runToEnd('signed');
+      await until('the delivery', () => receiver.received.length === 1 || undefined);
+      const got = receiver.received[0]!;
+      expect(verify(created.secret, String(got.headers['x-troupe-signature']), got.body)).toBe(true);
+      expect(verify(`${created.secret}x`, String(got.headers['x-troupe-signature']), got.body)).toBe(false);
+      expect(got.headers['x-troupe-event']).toBe('RUN_SUCCEEDED');
+      expect(got.headers['content-type']).toBe('application/json');
+      const payload = JSON.parse(got.body);
+      expect(payload).toMatchObject({
+        event: 'RUN_SUCCEEDED',
+        runId,
+        crewId,
+        status: 'SUCCEEDED',
+        output: 'done',
+        error: null,
+      });
+      expect(payload.usage.totalTokens).toBeGreaterThan(0);
+      expect(new Date(payload.finishedAt).getTime()).toBeLessThanOrEqual(Date.now());
+      const [d] = await until('SUCCEEDED in the log', async () => {
+        const list = await deliveries(created.webhook.id);
+        return list[0]?.status === 'SUCCEEDED' ? list : undefined;
+      });
+      expect(d).toMatchObject({
+        event: 'RUN_SUCCEEDED',
+        attempts: 1,
+        lastStatusCode: 200,
+        run: { id: runId },
+      });
+      expect(got.headers['x-troupe-delivery']).toBe(d.id);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(receiver.received).toHaveLength(1);
+      await gqlOk(
+        server.url,
+        'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
+        {
+          id: created.webhook.id,
+        },
+        key,
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test('a receiver answering 500 twice then 200 gets 3 attempts, each in the log', async () => {
+    const receiver = await startReceiver((n) => (n <= 2 ? 500 : 200));
+    try {
+      const created = (
+        await gqlOk(
+          server.url,
+          CREATE_WEBHOOK,
+          { input: { crewId, url: receiver.url, events: ['RUN_SUCCEEDED'] } },
+          key,
+        )
+      ).createWebhook;
+      await runToEnd('flaky receiver');
+      const [d] = await until('SUCCEEDED after retries', async () => {
+        const list = await deliveries(created.webhook.id);
+        return list[0]?.status === 'SUCCEEDED' ? list : undefined;
+      });
+      expect(d.attempts).toBe(3);
+      expect(d.attemptLog.map((a: any) => a.statusCode)).toEqual([500, 500, 200]);
+      expect(d.attemptLog[0].error).toMatch(/^HTTP 500: receiver says hi/);
+      expect(receiver.received).toHaveLength(3);
+      // One delivery, three attempts: receivers can drop duplicates by X-Troupe-Delivery.
+      expect(new Set(receiver.received.map((r) => r.headers['x-troupe-delivery']))).toEqual(new Set([d.id]));
+      for (const r of receiver.received)
+        expect(verify(created.secret, String(r.headers['x-troupe-signature']), r.body)).toBe(true);
+      await gqlOk(
+        server.url,
+        'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
+        {
+          id: created.webhook.id,
+        },
+        key,
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test('a receiver that never answers 2xx: FAILED after maxAttempts; redeliverWebhook sends it again', async () => {
+    let healthy = false;
+    const receiver = await startReceiver(() => (healthy ? 204 : 503));
+    try {
+      const created = (await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId, url: receiver.url } }, key))
+        .createWebhook;
+      await runToEnd('down receiver');
+      const [d] = await until('FAILED', async () => {
+        const list = await deliveries(created.webhook.id);
+        return list[0]?.status === 'FAILED' ? list : undefined;
+      });
+      expect(d.attempts).toBe(4);
+      expect(d.lastStatusCode).toBe(503);
+      healthy = true;
+      const again = await gqlOk(
+        server.url,
+        'mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { delivery { status attempts } } }',
+        { id: d.id },
+        key,
+      );
+      expect(again.redeliverWebhook.delivery).toEqual({ status: 'PENDING', attempts: 0 });
+      const [after] = await until('redelivered', async () => {
+        const list = await deliveries(created.webhook.id);
+        return list[0]?.status === 'SUCCEEDED' ? list : undefined;
+      });
+      expect(after.lastStatusCode).toBe(204);
+      expect(after.attemptLog).toHaveLength(5);
+      await gqlOk(
+        server.url,
+        'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
+        {
+          id: created.webhook.id,
+        },
+        key,
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test('deliveries pending when the loop stops are sent by the next loops, each exactly once', async () => {
+    const receiver = await startReceiver();
+    try {
+      const created = (await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId, url: receiver.url } }, key))
+        .createWebhook;
+      // The server's delivery loop stops (as at a process stop); runs still finish and queue deliveries.
+      await server.webhooks!.close();
+      await runToEnd('after stop 1');
+      await runToEnd('after stop 2');
+      await runToEnd('after stop 3');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(receiver.received).toHaveLength(0);
+      const pending = await deliveries(created.webhook.id);
+      expect(pending.map((d) => d.status)).toEqual(['PENDING', 'PENDING', 'PENDING']);
+      // Two loops start at once (a restart, or two workers): they never send the same attempt twice.
+      const loops = [1, 2].map(() =>
+        startWebhookDispatcher({ database: tdb.database, secret: SECRET, pollMs: 20, concurrency: 1 }),
+      );
+      try {
+        await until('three deliveries', () => receiver.received.length >= 3 || undefined);
+        await Promise.all(loops.map((l) => l.drain()));
+        await new Promise((r) => setTimeout(r, 300));
+        const ids = receiver.received.map((r) => r.headers['x-troupe-delivery']);
+        expect(ids).toHaveLength(3);
+        expect(new Set(ids).size).toBe(3);
+        const done = await deliveries(created.webhook.id);
+        expect(done.map((d) => [d.status, d.attempts])).toEqual([
+          ['SUCCEEDED', 1],
+          ['SUCCEEDED', 1],
+          ['SUCCEEDED', 1],
+        ]);
+      } finally {
+        await Promise.all(loops.map((l) => l.close()));
+      }
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe(`inbound hooks (${BACKEND})`, () => {
+  let secret: string;
+  let hookPath: string;
+  let otherCrewId: string;
+  let otherKey: string;
+
+  const post = (p: string, body: string, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}${p}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+  const runCount = async () =>
+    (await gqlOk(server.url, '{ runs(first: 100) { edges { node { id } } } }', {}, key)).runs.edges.length;
+
+  beforeAll(async () => {
+    const d = await gqlOk(
+      server.url,
+      'mutation($id: ID!) { createInboundHook(crewId: $id) { hook { id path crew { id } } secret } }',
+      { id: crewId },
+      key,
+    );
+    secret = d.createInboundHook.secret;
+    hookPath = d.createInboundHook.hook.path;
+    expect(secret).toMatch(/^trhk_/);
+    expect(hookPath).toBe(`/hooks/crews/${encodeURIComponent(crewId)}/runs`);
+    const other = await createTenant(server.url, ADMIN_KEY, 'other');
+    otherKey = other.key;
+    otherCrewId = (await gqlOk(server.url, CREATE_CREW, { input: { ...CREW, name: 'theirs' } }, otherKey))
+      .createCrew.crew.id;
+    await gqlOk(
+      server.url,
+      'mutation($id: ID!) { createInboundHook(crewId: $id) { secret } }',
+      { id: otherCrewId },
+      otherKey,
+    );
+  });
+
+  test('a signed request starts a run that executes', async () => {
+    const body = JSON.stringify({ inputs: { topic: 'from n8n' } });
+    const r = await post(hookPath, body, { 'x-troupe-signature': sign(secret, body) });
+    expect(r.status).toBe(202);
+    expect(r.body.status).toBe('QUEUED');
+    const done = await until('the hooked run', async () => {
+      const d = await gqlOk(
+        server.url,
+        'query($id: ID!) { run(id: $id) { status inputs crew { id } } }',
+        {
+          id: r.body.runId,
+        },
+        key,
+      );
+      return d.run.status === 'SUCCEEDED' ? d.run : undefined;
+    });
+    expect(done).toMatchObject({ inputs: { topic: 'from n8n' }, crew: { id: crewId } });
+    // The same idempotencyKey (a sender's retry, signed afresh) does not start a second run.
+    const keyed = JSON.stringify({ inputs: { topic: 'k' }, idempotencyKey: 'zap-1' });
+    const first = await post(hookPath, keyed, { 'x-troupe-signature': sign(secret, keyed) });
+    expect(first.status).toBe(202);
+    const second = await post(hookPath, keyed, {
+      'x-troupe-signature': sign(secret, keyed, Math.floor(Date.now() / 1000) - 1),
+    });
+    expect(second.status).toBe(409);
+    expect(second.body.runId).toBe(first.body.runId);
+  });
+
+  test('unsigned, badly signed, stale, replayed, wrong-crew, bad-input and oversized requests start nothing', async () => {
+    const body = JSON.stringify({ inputs: { topic: 'refused' } });
+    const good = sign(secret, body);
+    expect((await post(hookPath, body, { 'x-troupe-signature': good })).status).toBe(202);
+    const before = await runCount();
+
+    const unsigned = await post(hookPath, body);
+    expect(unsigned.status).toBe(401);
+    expect(unsigned.body.error).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      message: expect.stringMatching(/Missing X-Troupe-Signature/),
+    });
+
+    const wrongSecret = await post(hookPath, body, { 'x-troupe-signature': sign(`${secret}x`, body) });
+    expect(wrongSecret.status).toBe(401);
+    expect(wrongSecret.body.error.message).toMatch(/does not match/);
+
+    const tampered = await post(hookPath, body.replace('refused', 'tampered'), {
+      'x-troupe-signature': good,
+    });
+    expect(tampered.status).toBe(401);
+
+    const malformed = await post(hookPath, body, { 'x-troupe-signature': 'sha256=abc' });
+    expect(malformed.status).toBe(401);
+    expect(malformed.body.error.message).toMatch(/Malformed/);
+
+    const stale = await post(hookPath, body, {
+      'x-troupe-signature': sign(secret, body, Math.floor(Date.now() / 1000) - 301),
+    });
+    expect(stale.status).toBe(401);
+    expect(stale.body.error.message).toMatch(/outside the 5-minute window/);
+
+    const replay = await post(hookPath, body, { 'x-troupe-signature': good });
+    expect(replay.status).toBe(409);
+    expect(replay.body.error.message).toMatch(/Replayed request/);
+
+    // Another tenant's crew: our secret does not sign for it.
+    const theirs = await post(`/hooks/crews/${encodeURIComponent(otherCrewId)}/runs`, body, {
+      'x-troupe-signature': sign(secret, body),
+    });
+    expect(theirs.status).toBe(401);
+    // A crew that does not exist, or that has no hook, or an id of something else.
+    const missing = Buffer.from('Crew:cl000000000000000000000000').toString('base64');
+    for (const id of [missing, 'garbage', Buffer.from('Run:x').toString('base64')]) {
+      const r = await post(`/hooks/crews/${encodeURIComponent(id)}/runs`, body, {
+        'x-troupe-signature': good,
+      });
+      expect(r.status).toBe(404);
+      expect(r.body.error.message).toBe('No inbound hook for this crew.');
+    }
+    const noHook = (await gqlOk(server.url, CREATE_CREW, { input: { ...CREW, name: 'no hook' } }, key))
+      .createCrew.crew.id;
+    expect(
+      (await post(`/hooks/crews/${encodeURIComponent(noHook)}/runs`, body, { 'x-troupe-signature': good }))
+        .status,
+    ).toBe(404);
+
+    const noTopic = JSON.stringify({ inputs: {} });
+    const badInput = await post(hookPath, noTopic, { 'x-troupe-signature': sign(secret, noTopic) });
+    expect(badInput.status).toBe(400);
+    expect(badInput.body.error).toMatchObject({ code: 'BAD_INPUT', field: 'inputs.topic' });
+    const notJson = 'inputs=1';
+    expect(
+      (await post(hookPath, notJson, { 'x-troupe-signature': sign(secret, notJson) })).body.error.field,
+    ).toBe('body');
+
+    const huge = JSON.stringify({ inputs: { topic: 'x'.repeat(30_000) } });
+    const oversized = await post(hookPath, huge, { 'x-troupe-signature': sign(secret, huge) });
+    expect(oversized.status).toBe(413);
+
+    const get = await fetch(`${server.url}${hookPath}`);
+    expect(get.status).toBe(405);
+
+    expect(await runCount()).toBe(before);
+    const otherRuns = await gqlOk(server.url, '{ runs(first: 100) { edges { node { id } } } }', {}, otherKey);
+    expect(otherRuns.runs.edges).toHaveLength(0);
+    // The signature digest is only a lookup key, never a secret at rest.
+    expect(createHash('sha256').update(good).digest('hex')).toHaveLength(64);
+  });
+
+  test('deleting the hook retires its secret', async () => {
+    const d = await gqlOk(
+      server.url,
+      'query($id: ID!) { crew(id: $id) { inboundHook { id } } }',
+      { id: crewId },
+      key,
+    );
+    await gqlOk(
+      server.url,
+      'mutation($id: ID!) { deleteInboundHook(id: $id) { deletedId } }',
+      {
+        id: d.crew.inboundHook.id,
+      },
+      key,
+    );
+    const body = JSON.stringify({ inputs: { topic: 'late' } });
+    const r = await post(hookPath, body, { 'x-troupe-signature': sign(secret, body) });
+    expect(r.status).toBe(404);
+  });
+});
