@@ -9,6 +9,7 @@ let counting = false;
 let statements = 0;
 beforeAll(async () => {
   server = await startTestServer({
+    quiet: true,
     onQuery: () => {
       if (counting) statements++;
     },

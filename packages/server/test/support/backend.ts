@@ -83,6 +83,8 @@ export async function startTestServer(
     providers?: import('@troupe/agents').ProviderSettings;
     onQuery?: (sql: string) => void;
     production?: boolean;
+    /** No background database work (webhook delivery loop, resuming runs): for statement counting. */
+    quiet?: boolean;
   } = {},
 ): Promise<TestServer> {
   const tdb = await createTestDatabase(opts);
@@ -97,6 +99,7 @@ export async function startTestServer(
   const server = await startServer(config, {
     database: tdb.database,
     ...(opts.providers ? { providers: opts.providers } : {}),
+    ...(opts.quiet ? { webhooks: false, recoverRuns: false } : {}),
   });
   return {
     ...server,
