@@ -72,6 +72,8 @@ export {
   type TaskCheckpoint,
 } from './runtime/run-crew.js';
 
+// The SSRF address policy of http_request, shared with the server's outbound webhooks.
+export { type BlockedAddressKind, blockedAddressKind, isMetadataHostname } from './tools/address-policy.js';
 export { type AgentTool, defineTool, type ToolContext } from './tools/define-tool.js';
 export { DELEGATION_TOOL_NAME } from './tools/delegation-tool.js';
 export {

@@ -137,6 +137,7 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
     secret: config.secret,
     maxAttempts: config.webhookMaxAttempts,
     timeoutMs: config.webhookTimeoutMs,
+    allowPrivate: config.webhookAllowPrivate,
   });
   let stopping = false;
   const stop = async (signal: string) => {

@@ -33,6 +33,12 @@ export interface TroupeConfig {
   /** Outbound webhooks: attempts per delivery (TROUPE_WEBHOOK_MAX_ATTEMPTS) and per-attempt limit (TROUPE_WEBHOOK_TIMEOUT_MS). */
   webhookMaxAttempts: number;
   webhookTimeoutMs: number;
+  /**
+   * Outbound webhooks may go to loopback, private, link-local and other non-public addresses
+   * (TROUPE_WEBHOOK_ALLOW_PRIVATE). Default: true for `troupe dev` (receivers under test run on the
+   * developer's machine), false everywhere else, embedded servers included.
+   */
+  webhookAllowPrivate: boolean;
 }
 
 export interface ConfigOverrides {
@@ -131,6 +137,7 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
       maxRequestBytes: int(env, 'TROUPE_MAX_REQUEST_BYTES', 1_000_000),
       webhookMaxAttempts: Math.max(1, int(env, 'TROUPE_WEBHOOK_MAX_ATTEMPTS', 6)),
       webhookTimeoutMs: Math.max(1, int(env, 'TROUPE_WEBHOOK_TIMEOUT_MS', 10_000)),
+      webhookAllowPrivate: bool(env, 'TROUPE_WEBHOOK_ALLOW_PRIVATE') ?? mode === 'dev',
     },
     generatedAdminKey,
   };

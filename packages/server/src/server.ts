@@ -108,6 +108,7 @@ export async function startServer(
           secret: config.secret,
           maxAttempts: config.webhookMaxAttempts,
           timeoutMs: config.webhookTimeoutMs,
+          allowPrivate: config.webhookAllowPrivate,
           ...(typeof opts.webhooks === 'object' ? opts.webhooks : {}),
         })
       : undefined;
@@ -118,10 +119,15 @@ export async function startServer(
     bus,
     maxBodyBytes: Math.min(config.maxRequestBytes, 1_000_000),
   };
+  const settings = {
+    secret: config.secret,
+    adminKey: config.adminKey,
+    webhookAllowPrivate: config.webhookAllowPrivate,
+  };
   const yoga = createYogaApp({
     database,
     runs: { bus, executor },
-    settings: { secret: config.secret, adminKey: config.adminKey },
+    settings,
     graphiql: config.graphiql,
     exposeErrors: config.exposeErrors,
     corsOrigins: config.corsOrigins,
@@ -169,7 +175,6 @@ export async function startServer(
     yoga(req, res);
   };
   const http = createServer(handler);
-  const settings = { secret: config.secret, adminKey: config.adminKey };
   const websockets = attachWebSocketSubscriptions(http, yoga, { database, settings });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

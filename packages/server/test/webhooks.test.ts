@@ -10,6 +10,7 @@ import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } fro
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startServer, type TroupeServer } from '../src/server.js';
+import { resolveWithSystem } from '../src/webhooks/webhook-destination.js';
 import { startWebhookDispatcher } from '../src/webhooks/webhook-dispatcher.js';
 import { ADMIN_KEY, BACKEND, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
 import { CREATE_CREW, createTenant, gql, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
@@ -86,6 +87,8 @@ let server: TroupeServer;
 let dataDir: string;
 let key: string;
 let crewId: string;
+/** Names the main server's delivery loop resolved (a test name resolves to the receivers' loopback). */
+const resolved: string[] = [];
 
 beforeAll(async () => {
   llm = await createOpenAICompatibleTestServer();
@@ -95,12 +98,30 @@ beforeAll(async () => {
   const { config } = loadConfig(
     'embedded',
     { port: 0, host: '127.0.0.1', dataDir },
-    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET, TROUPE_MAX_REQUEST_BYTES: '20000' },
+    {
+      TROUPE_ADMIN_KEY: ADMIN_KEY,
+      TROUPE_SECRET: SECRET,
+      TROUPE_MAX_REQUEST_BYTES: '20000',
+      // The receivers listen on 127.0.0.1: this server may send there (the default refuses).
+      TROUPE_WEBHOOK_ALLOW_PRIVATE: 'true',
+    },
   );
+  expect(config.webhookAllowPrivate).toBe(true);
   server = await startServer(config, {
     database: tdb.database,
     providers: { openai: { baseUrl: llm.url, apiKey: 'test' } },
-    webhooks: { pollMs: 50, backoffMs: 100, timeoutMs: 2000, maxAttempts: 4 },
+    webhooks: {
+      pollMs: 50,
+      backoffMs: 100,
+      timeoutMs: 2000,
+      maxAttempts: 4,
+      resolveHost: async (host) => {
+        resolved.push(host);
+        return host === 'rebind.example.test'
+          ? [{ address: '127.0.0.1', family: 4 }]
+          : resolveWithSystem(host);
+      },
+    },
   });
   ({ key } = await createTenant(server.url, ADMIN_KEY, 'hooks'));
   crewId = (await gqlOk(server.url, CREATE_CREW, { input: { ...CREW, name: 'hooked' } }, key)).createCrew.crew
@@ -293,6 +314,35 @@ describe(`outbound webhooks (${BACKEND})`, () => {
     }
   });
 
+  test('a named host is resolved once per attempt and connected to at the checked address, Host header kept', async () => {
+    const receiver = await startReceiver();
+    try {
+      const port = new URL(receiver.url).port;
+      const url = `http://rebind.example.test:${port}/hook`;
+      const created = (await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId, url } }, key))
+        .createWebhook;
+      resolved.length = 0;
+      await runToEnd('named host');
+      const [d] = await until('SUCCEEDED', async () => {
+        const list = await deliveries(created.webhook.id);
+        return list[0]?.status === 'SUCCEEDED' ? list : undefined;
+      });
+      expect(d.attempts).toBe(1);
+      // The system resolver knows no rebind.example.test: the connection used the checked answer.
+      expect(resolved).toEqual(['rebind.example.test']);
+      expect(receiver.received).toHaveLength(1);
+      expect(receiver.received[0]!.headers.host).toBe(`rebind.example.test:${port}`);
+      await gqlOk(
+        server.url,
+        'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
+        { id: created.webhook.id },
+        key,
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+
   test('deliveries pending when the loop stops are sent by the next loops, each exactly once', async () => {
     const receiver = await startReceiver();
     try {
@@ -309,7 +359,13 @@ describe(`outbound webhooks (${BACKEND})`, () => {
       expect(pending.map((d) => d.status)).toEqual(['PENDING', 'PENDING', 'PENDING']);
       // Two loops start at once (a restart, or two workers): they never send the same attempt twice.
       const loops = [1, 2].map(() =>
-        startWebhookDispatcher({ database: tdb.database, secret: SECRET, pollMs: 20, concurrency: 1 }),
+        startWebhookDispatcher({
+          database: tdb.database,
+          secret: SECRET,
+          pollMs: 20,
+          concurrency: 1,
+          allowPrivate: true,
+        }),
       );
       try {
         await until('three deliveries', () => receiver.received.length >= 3 || undefined);
@@ -327,6 +383,183 @@ describe(`outbound webhooks (${BACKEND})`, () => {
       } finally {
         await Promise.all(loops.map((l) => l.close()));
       }
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe(`webhook destinations: SSRF protection (${BACKEND})`, () => {
+  // A server with the default policy (private destinations refused), on its own database so that
+  // only its delivery loop sends its deliveries. Its resolver answers for test names.
+  let strictDb: TestDatabase;
+  let strict: TroupeServer;
+  let strictKey: string;
+  let strictCrewId: string;
+  const lookups: string[] = [];
+
+  beforeAll(async () => {
+    strictDb = await createTestDatabase();
+    const { config } = loadConfig(
+      'embedded',
+      { port: 0, host: '127.0.0.1', dataDir },
+      { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET },
+    );
+    expect(config.webhookAllowPrivate).toBe(false);
+    strict = await startServer(config, {
+      database: strictDb.database,
+      providers: { openai: { baseUrl: llm.url, apiKey: 'test' } },
+      webhooks: {
+        pollMs: 50,
+        backoffMs: 100,
+        timeoutMs: 2000,
+        maxAttempts: 4,
+        resolveHost: async (host) => {
+          lookups.push(host);
+          if (host === 'receiver.example.test') return [{ address: '127.0.0.1', family: 4 }];
+          if (host === 'mixed.example.test')
+            return [
+              { address: '93.184.215.14', family: 4 },
+              { address: '10.0.0.5', family: 4 },
+            ];
+          throw new Error(`unexpected lookup of ${host}`);
+        },
+      },
+    });
+    ({ key: strictKey } = await createTenant(strict.url, ADMIN_KEY, 'strict'));
+    strictCrewId = (await gqlOk(strict.url, CREATE_CREW, { input: { ...CREW, name: 'strict' } }, strictKey))
+      .createCrew.crew.id;
+  });
+  afterAll(async () => {
+    await strict?.close();
+    await strictDb?.close();
+  });
+
+  test('private destinations are allowed by default only in troupe dev', () => {
+    const env = { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET };
+    expect(loadConfig('dev', { dataDir }, env).config.webhookAllowPrivate).toBe(true);
+    expect(loadConfig('serve', { dataDir }, env).config.webhookAllowPrivate).toBe(false);
+    expect(loadConfig('worker', { dataDir }, env).config.webhookAllowPrivate).toBe(false);
+    expect(
+      loadConfig('dev', { dataDir }, { ...env, TROUPE_WEBHOOK_ALLOW_PRIVATE: 'false' }).config
+        .webhookAllowPrivate,
+    ).toBe(false);
+  });
+
+  test('createWebhook and updateWebhook refuse loopback, private and metadata destinations, naming the rule', async () => {
+    const bad = async (url: string, rule: RegExp, on = strict.url, k = strictKey, crew = strictCrewId) => {
+      const r = await gql(on, CREATE_WEBHOOK, { input: { crewId: crew, url } }, k);
+      expect(r.errors?.[0]?.extensions, JSON.stringify(r)).toMatchObject({
+        code: 'BAD_INPUT',
+        field: 'input.url',
+      });
+      expect(r.errors?.[0]?.message).toMatch(rule);
+    };
+    const hint = /\(set TROUPE_WEBHOOK_ALLOW_PRIVATE=true to allow\)$/;
+    await bad('http://127.0.0.1:8080/hook', /^input\.url: .*destination 127\.0\.0\.1 is a loopback address/);
+    await bad('http://127.0.0.1:8080/hook', hint);
+    await bad('http://localhost:8080/hook', /destination localhost is a loopback host/);
+    await bad('http://app.localhost./hook', /destination app\.localhost is a loopback host/);
+    await bad('https://10.0.0.5/hook', /destination 10\.0\.0\.5 is a private address/);
+    await bad('https://192.168.1.20/hook', /private address/);
+    await bad('http://100.64.0.1/', /carrier-grade NAT address/);
+    await bad('http://[fd12::1]/', /destination fd12::1 is a unique-local address/);
+    await bad('http://[::ffff:10.0.0.5]/', /destination ::ffff:a00:5 is a private address/);
+    await bad('http://0x7f000001/', /destination 127\.0\.0\.1 is a loopback address/);
+    await bad('http://0.0.0.0:8080/', /unspecified address/);
+    await bad('http://224.0.0.1/', /multicast address/);
+    await bad(
+      'http://169.254.169.254/latest/meta-data/',
+      /destination 169\.254\.169\.254 is a cloud metadata endpoint/,
+    );
+    await bad('http://metadata.google.internal/computeMetadata/v1/', /cloud metadata endpoint/);
+    // Where private destinations are allowed, cloud metadata endpoints are still refused.
+    await bad('http://169.254.169.254/', /cloud metadata endpoint$/, server.url, key, crewId);
+    await bad('http://Metadata.Google.Internal./', /cloud metadata endpoint$/, server.url, key, crewId);
+
+    const ok = (
+      await gqlOk(
+        strict.url,
+        CREATE_WEBHOOK,
+        { input: { crewId: strictCrewId, url: 'https://hooks.example.com/in' } },
+        strictKey,
+      )
+    ).createWebhook.webhook;
+    const update = await gql(
+      strict.url,
+      'mutation($input: UpdateWebhookInput!) { updateWebhook(input: $input) { webhook { url } } }',
+      { input: { id: ok.id, url: 'http://[::1]:9000/' } },
+      strictKey,
+    );
+    expect(update.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_INPUT', field: 'input.url' });
+    expect(update.errors?.[0]?.message).toMatch(/destination ::1 is a loopback address/);
+    const after = await gqlOk(
+      strict.url,
+      'query($id: ID!) { node(id: $id) { ... on Webhook { url } } }',
+      {
+        id: ok.id,
+      },
+      strictKey,
+    );
+    expect(after.node.url).toBe('https://hooks.example.com/in');
+    await gqlOk(
+      strict.url,
+      'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
+      { id: ok.id },
+      strictKey,
+    );
+  });
+
+  test('a name that resolves to a non-public address is refused at delivery: one attempt, FAILED, nothing sent', async () => {
+    const receiver = await startReceiver();
+    try {
+      const port = new URL(receiver.url).port;
+      const create = async (host: string) =>
+        (
+          await gqlOk(
+            strict.url,
+            CREATE_WEBHOOK,
+            { input: { crewId: strictCrewId, url: `http://${host}:${port}/hook` } },
+            strictKey,
+          )
+        ).createWebhook.webhook.id as string;
+      const loopbackHook = await create('receiver.example.test');
+      const mixedHook = await create('mixed.example.test');
+      const runId = (
+        await gqlOk(
+          strict.url,
+          START,
+          { input: { crewId: strictCrewId, inputs: { topic: 'ssrf' } } },
+          strictKey,
+        )
+      ).startRun.run.id;
+      const failed = async (webhookId: string) =>
+        until(`FAILED delivery of ${webhookId}`, async () => {
+          const d = await gqlOk(strict.url, DELIVERIES, { id: webhookId }, strictKey);
+          const first = d.node.deliveries.edges[0]?.node;
+          return first?.status === 'FAILED' ? first : undefined;
+        });
+      const loopback = await failed(loopbackHook);
+      expect(loopback).toMatchObject({
+        attempts: 1,
+        lastStatusCode: null,
+        lastError:
+          'destination receiver.example.test resolves to 127.0.0.1, a loopback address (set TROUPE_WEBHOOK_ALLOW_PRIVATE=true to allow)',
+        run: { id: runId },
+      });
+      expect(loopback.attemptLog).toEqual([{ statusCode: null, error: loopback.lastError }]);
+      // One private address among public ones is enough to refuse the name.
+      const mixed = await failed(mixedHook);
+      expect(mixed.attempts).toBe(1);
+      expect(mixed.lastError).toBe(
+        'destination mixed.example.test resolves to 10.0.0.5, a private address (set TROUPE_WEBHOOK_ALLOW_PRIVATE=true to allow)',
+      );
+      // Not retried: the loop keeps polling, and neither name is looked up again.
+      const seen = lookups.length;
+      await new Promise((r) => setTimeout(r, 400));
+      expect(lookups.length).toBe(seen);
+      expect(lookups.filter((h) => h === 'receiver.example.test')).toHaveLength(1);
+      expect(receiver.received).toHaveLength(0);
     } finally {
       await receiver.close();
     }

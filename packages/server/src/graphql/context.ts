@@ -7,6 +7,8 @@ import type { RunExecutor } from '../runs/run-executor.js';
 export interface ServerSettings {
   secret: string;
   adminKey?: string;
+  /** Webhook URLs may name non-public addresses (TROUPE_WEBHOOK_ALLOW_PRIVATE). Default false. */
+  webhookAllowPrivate?: boolean;
 }
 
 /** The GraphQL context of one operation. */

@@ -1,6 +1,16 @@
+import type { LookupAddress } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { Database, Tx } from '../db/database.js';
 import type { Prisma } from '../generated/prisma/client.js';
+import {
+  RefusedDestinationError,
+  type ResolveHost,
+  resolveDestination,
+  resolveWithSystem,
+} from './webhook-destination.js';
 import { deriveHookSecret, signatureHeader } from './webhook-signature.js';
 
 export interface WebhookDispatcherOptions {
@@ -17,6 +27,14 @@ export interface WebhookDispatcherOptions {
   pollMs?: number;
   /** Deliveries sent at once. Default 8. */
   concurrency?: number;
+  /**
+   * Send to loopback, private, link-local, CGNAT and other non-public addresses too
+   * (TROUPE_WEBHOOK_ALLOW_PRIVATE). Default false: such destinations are refused, checked on every
+   * address the host resolves to, before each attempt. Cloud metadata endpoints are always refused.
+   */
+  allowPrivate?: boolean;
+  /** DNS resolution of webhook hosts (default: the system resolver). Every answer is checked, then connected to as is. */
+  resolveHost?: ResolveHost;
 }
 
 export interface WebhookDispatcher {
@@ -42,6 +60,72 @@ interface AttemptLogEntry {
 }
 
 const RESPONSE_EXCERPT = 200;
+/** Response bytes read (for the excerpt in the log); the rest is not waited for. */
+const RESPONSE_READ_LIMIT = 4096;
+
+interface AttemptResult {
+  statusCode: number | null;
+  error: string | null;
+  /** No further attempt can succeed (a refused destination): FAILED now. */
+  permanent?: boolean;
+}
+
+/** A lookup that answers with addresses already checked, so the connection goes where the check looked. */
+function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
+  return (_hostname, options, callback) => {
+    const wanted = options.family === 4 || options.family === 6 ? options.family : 0;
+    const usable = wanted ? addresses.filter((a) => a.family === wanted) : addresses;
+    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
+    const first = usable[0];
+    if (!first) return callback(new Error('no checked address of the requested family'), '', 4);
+    callback(null, first.address, first.family);
+  };
+}
+
+/**
+ * One POST over node:http(s), connected to a checked address: the URL keeps its hostname, so the
+ * Host header and TLS SNI/certificate check are the webhook's. Redirects are not followed.
+ */
+function post(
+  url: URL,
+  addresses: LookupAddress[],
+  headers: Record<string, string>,
+  body: string,
+  signal: AbortSignal,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const transport = url.protocol === 'https:' ? https : http;
+    const req = transport.request(
+      url,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        signal,
+        lookup: pinnedLookup(addresses),
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const done = () => {
+          res.destroy();
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        };
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          size += chunk.length;
+          if (size >= RESPONSE_READ_LIMIT) done();
+        });
+        res.on('end', done);
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    // However far the exchange got, the time limit ends it (the promise settles once).
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    req.end(body);
+  });
+}
 
 /**
  * Claims due PENDING deliveries of every tenant, atomically: one UPDATE … WHERE id IN (SELECT … FOR
@@ -69,9 +153,10 @@ async function claimDue(database: Database, limit: number, leaseSeconds: number)
   });
 }
 
-function describeError(err: unknown, timeoutMs: number): string {
+function describeError(err: unknown, timeoutMs: number, signal: AbortSignal): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `timed out after ${timeoutMs} ms`;
+  if (signal.aborted || e?.name === 'TimeoutError' || e?.name === 'AbortError')
+    return `timed out after ${timeoutMs} ms`;
   const cause = e?.cause?.code ?? e?.cause?.message;
   return cause ? `${e.message}: ${cause}` : String(e?.message ?? err);
 }
@@ -80,7 +165,9 @@ function describeError(err: unknown, timeoutMs: number): string {
  * The delivery loop (in `troupe dev` / embedded servers and in `troupe worker`): POSTs each due
  * delivery's payload to its webhook's URL, signed, and records every attempt. Non-2xx answers,
  * network errors and timeouts are retried with exponential backoff up to maxAttempts. Redirects
- * are not followed (a 3xx is a failed attempt). Signing secrets are derived per attempt and never logged.
+ * are not followed (a 3xx is a failed attempt). Before each attempt the host is resolved and every
+ * address checked (see allowPrivate); a refused destination FAILs the delivery at once, and the
+ * connection goes to the checked address. Signing secrets are derived per attempt and never logged.
  */
 export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookDispatcher {
   const maxAttempts = opts.maxAttempts ?? 6;
@@ -88,6 +175,8 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
   const backoffMs = opts.backoffMs ?? 30_000;
   const pollMs = opts.pollMs ?? 1000;
   const concurrency = opts.concurrency ?? 8;
+  const allowPrivate = opts.allowPrivate ?? false;
+  const resolveHost = opts.resolveHost ?? resolveWithSystem;
   const leaseSeconds = Math.ceil(timeoutMs / 1000) + 30;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -95,16 +184,16 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
   let again = false;
   const drainWaiters: (() => void)[] = [];
 
-  const record = async (
-    c: Claimed,
-    result: { statusCode: number | null; error: string | null },
-    at: Date,
-    ms: number,
-  ) => {
+  const record = async (c: Claimed, result: AttemptResult, at: Date, ms: number) => {
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
     const attempts = c.attempts + 1;
-    const final = !ok && attempts >= maxAttempts;
-    const entry: AttemptLogEntry = { at: at.toISOString(), ...result, durationMs: ms };
+    const final = !ok && (attempts >= maxAttempts || result.permanent === true);
+    const entry: AttemptLogEntry = {
+      at: at.toISOString(),
+      statusCode: result.statusCode,
+      error: result.error,
+      durationMs: ms,
+    };
     await opts.database.withTenant(c.tenantId, async (tx) => {
       const row = await tx.webhookDelivery.findUnique({ where: { id: c.id }, select: { attemptLog: true } });
       if (!row) return;
@@ -127,7 +216,7 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
     });
     if (final)
       console.warn(
-        `troupe: webhook delivery ${encodeGlobalID('WebhookDelivery', c.id)} failed after ${attempts} attempts: ${result.error}`,
+        `troupe: webhook delivery ${encodeGlobalID('WebhookDelivery', c.id)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${result.error}`,
       );
   };
 
@@ -147,13 +236,20 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
     const body = JSON.stringify(loaded.payload);
     const secret = deriveHookSecret(opts.secret, 'webhook', loaded.webhook.id);
     const t0 = performance.now();
-    let result: { statusCode: number | null; error: string | null };
+    const signal = AbortSignal.timeout(timeoutMs);
+    let result: AttemptResult;
     try {
-      const res = await fetch(loaded.webhook.url, {
-        method: 'POST',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-        headers: {
+      const url = new URL(loaded.webhook.url);
+      const addresses = await Promise.race([
+        resolveDestination(url, { allowPrivate, resolveHost }),
+        new Promise<never>((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+        ),
+      ]);
+      const res = await post(
+        url,
+        addresses,
+        {
           'content-type': 'application/json',
           'user-agent': 'Troupe-Webhooks/1',
           'x-troupe-event': loaded.event,
@@ -161,17 +257,20 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
           'x-troupe-signature': signatureHeader(secret, body),
         },
         body,
-      });
-      const text = await res.text().catch(() => '');
+        signal,
+      );
       result =
         res.status >= 200 && res.status < 300
           ? { statusCode: res.status, error: null }
           : {
               statusCode: res.status,
-              error: `HTTP ${res.status}${text ? `: ${text.slice(0, RESPONSE_EXCERPT)}` : ''}`,
+              error: `HTTP ${res.status}${res.text ? `: ${res.text.slice(0, RESPONSE_EXCERPT)}` : ''}`,
             };
     } catch (err) {
-      result = { statusCode: null, error: describeError(err, timeoutMs) };
+      result =
+        err instanceof RefusedDestinationError
+          ? { statusCode: null, error: err.message, permanent: true }
+          : { statusCode: null, error: describeError(err, timeoutMs, signal) };
     }
     await record(c, result, at, Math.round(performance.now() - t0));
   };

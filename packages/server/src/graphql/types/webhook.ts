@@ -1,6 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { WebhookDeliveryStatus, WebhookEvent } from '../../generated/prisma/enums.js';
+import { destinationHost, refusedDestination } from '../../webhooks/webhook-destination.js';
 import { deriveHookSecret } from '../../webhooks/webhook-signature.js';
 import { audit } from '../audit.js';
 import { builder } from '../builder.js';
@@ -19,8 +20,12 @@ const WebhookDeliveryStatusEnum = builder.enumType(WebhookDeliveryStatus, { name
 
 const URL_MAX = 2000;
 
-/** An absolute http(s) URL without credentials in it. */
-export function parseWebhookUrl(field: string, value: string): string {
+/**
+ * An absolute http(s) URL without credentials in it, whose host is not a loopback, private or other
+ * non-public IP address nor `localhost` (unless allowPrivate), nor a cloud metadata endpoint. Names
+ * are checked again, on every address they resolve to, before each delivery attempt.
+ */
+export function parseWebhookUrl(field: string, value: string, allowPrivate = false): string {
   const raw = value.trim();
   if (!raw) throw badInput(field, 'must not be empty');
   if (raw.length > URL_MAX)
@@ -35,6 +40,8 @@ export function parseWebhookUrl(field: string, value: string): string {
     throw badInput(field, `must be an http:// or https:// URL (got ${url.protocol.replace(':', '')})`);
   if (url.username || url.password)
     throw badInput(field, 'must not contain credentials (user:password@); verify the signature instead');
+  const refused = refusedDestination(destinationHost(url), allowPrivate);
+  if (refused) throw badInput(field, `must be a public destination: ${refused}`);
   return url.toString();
 }
 
@@ -125,7 +132,11 @@ builder.prismaObjectField('Crew', 'webhooks', (t) =>
 const CreateWebhookInput = builder.inputType('CreateWebhookInput', {
   fields: (t) => ({
     crewId: t.id({ required: true }),
-    url: t.string({ required: true, description: 'An http:// or https:// URL that receives the POSTs.' }),
+    url: t.string({
+      required: true,
+      description:
+        'An http:// or https:// URL that receives the POSTs. Loopback, private, link-local and other non-public destinations are refused (checked here and on every address the host resolves to, before each attempt) unless the server sets TROUPE_WEBHOOK_ALLOW_PRIVATE; cloud metadata endpoints always are.',
+    }),
     events: t.field({ type: [WebhookEventEnum], description: 'Default: every run outcome.' }),
     enabled: t.boolean({ defaultValue: true }),
   }),
@@ -153,7 +164,7 @@ builder.mutationField('createWebhook', (t) =>
     resolve: async (_r, { input }, ctx) => {
       const { tenantId } = tenantOf(ctx);
       const crewId = parseGlobalId('input.crewId', String(input.crewId), 'Crew');
-      const url = parseWebhookUrl('input.url', input.url);
+      const url = parseWebhookUrl('input.url', input.url, ctx.settings.webhookAllowPrivate);
       const events = parseEvents('input.events', input.events);
       const crew = await ctx.db.crew.findUnique({ where: { id: crewId }, select: { id: true } });
       if (!crew) throw notFound('Crew', String(input.crewId));
@@ -196,7 +207,9 @@ builder.mutationField('updateWebhook', (t) =>
       const { tenantId } = tenantOf(ctx);
       const id = parseGlobalId('input.id', String(input.id), 'Webhook');
       const data = {
-        ...(input.url != null ? { url: parseWebhookUrl('input.url', input.url) } : {}),
+        ...(input.url != null
+          ? { url: parseWebhookUrl('input.url', input.url, ctx.settings.webhookAllowPrivate) }
+          : {}),
         ...(input.events !== undefined ? { events: parseEvents('input.events', input.events) } : {}),
         ...(input.enabled != null ? { enabled: input.enabled } : {}),
       };
