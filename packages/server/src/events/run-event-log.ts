@@ -1,5 +1,5 @@
 import type { Tx } from '../db/database.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { Prisma, RunEvent as RunEventRow } from '../generated/prisma/client.js';
 import type { RunEventType } from '../generated/prisma/enums.js';
 import { enqueueWebhookDeliveries } from '../webhooks/webhook-outbox.js';
 
@@ -88,6 +88,11 @@ export async function appendRunEvents(
   return stored;
 }
 
+function toStoredEvent(r: RunEventRow): StoredRunEvent {
+  const { tenantId: _t, ...event } = r;
+  return event;
+}
+
 /** Events of a run after `afterSeq`, in order, at most `limit`. */
 export async function readRunEvents(
   tx: Tx,
@@ -100,17 +105,7 @@ export async function readRunEvents(
     orderBy: { seq: 'asc' },
     take: limit,
   });
-  return rows.map((r) => ({
-    runId: r.runId,
-    seq: r.seq,
-    type: r.type,
-    at: r.at,
-    taskRunId: r.taskRunId,
-    delta: r.delta,
-    data: r.data,
-    threadId: r.threadId,
-    threadSeq: r.threadSeq,
-  }));
+  return rows.map(toStoredEvent);
 }
 
 /** Events of a thread's log (every chat run's events) after `afterSeq`, in order, at most `limit`. */
@@ -125,15 +120,5 @@ export async function readThreadEvents(
     orderBy: { threadSeq: 'asc' },
     take: limit,
   });
-  return rows.map((r) => ({
-    runId: r.runId,
-    seq: r.seq,
-    type: r.type,
-    at: r.at,
-    taskRunId: r.taskRunId,
-    delta: r.delta,
-    data: r.data,
-    threadId: r.threadId,
-    threadSeq: r.threadSeq,
-  }));
+  return rows.map(toStoredEvent);
 }
