@@ -167,6 +167,26 @@ async function applyState(
   }
 }
 
+const publishFailures = new Set<string>();
+
+/**
+ * Live delivery is best effort: the event is already in the durable log, and streams re-read the
+ * log after a gap, a bus reconnect or a quiet period. A publish that fails while Redis is briefly
+ * unreachable must not fail (or crash) the run; it is reported once per run until publishing works again.
+ */
+async function publishBestEffort(runId: string, publish: () => Promise<void>): Promise<void> {
+  try {
+    await publish();
+    publishFailures.delete(runId);
+  } catch (err) {
+    if (publishFailures.has(runId)) return;
+    publishFailures.add(runId);
+    console.warn(
+      `troupe: run ${runId}: live events could not be published (${(err as Error).message}); subscribers will read them from the log`,
+    );
+  }
+}
+
 /**
  * Executes one run: loads it with its pinned crew version, marks it RUNNING, resumes after the
  * tasks its checkpoints say are done, and appends every runtime event to the run's durable log
@@ -236,23 +256,30 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
           if (e.type !== 'TOKEN') await applyState(tx, job.tenantId, job.runId, e, taskRunIds);
         return out;
       });
-      for (const e of stored) await bus.publish(runChannel(job.runId), encodeLiveEvent(e));
-      if (stored.some((e) => STATUS_EVENTS.has(e.type))) await publishRunUpdate(bus, job.tenantId, job.runId);
+      await publishBestEffort(job.runId, async () => {
+        for (const e of stored) await bus.publish(runChannel(job.runId), encodeLiveEvent(e));
+        if (stored.some((e) => STATUS_EVENTS.has(e.type)))
+          await publishRunUpdate(bus, job.tenantId, job.runId);
+      });
     });
     return chain;
   };
+  // A flush started by the timer is awaited by nobody: its failure must not be an unhandled
+  // rejection (which ends the process). The chain stays rejected, so the next awaited flush throws.
+  const flushLater = () => void flush().catch(() => {});
   try {
     for await (const e of crewRun) {
       // Once released, nothing more is recorded: the run's outcome belongs to whoever resumes it.
       if (released) break;
       pending.push(e);
-      if (e.type === 'TOKEN') timer ??= setTimeout(flush, flushMs);
+      if (e.type === 'TOKEN') timer ??= setTimeout(flushLater, flushMs);
       else await flush();
     }
     await flush();
   } finally {
     if (timer) clearTimeout(timer);
     opts.signal?.removeEventListener('abort', release);
+    publishFailures.delete(job.runId);
   }
   return released ? 'released' : 'finished';
 }
