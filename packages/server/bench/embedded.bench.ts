@@ -92,7 +92,8 @@ async function main() {
     await Promise.all(
       Array.from({ length: STREAMING_RUNS }, (_, i) =>
         follow(clients[i % CLIENTS]!, `s${i}`, (e) => {
-          if (e.type === 'TOKEN') tokens++;
+          // A TOKEN event may carry several tokens (the server batches them): count the tokens.
+          if (e.type === 'TOKEN') tokens += e.delta?.match(/t\d+ /g)?.length ?? 0;
         }),
       ),
     );

@@ -167,6 +167,27 @@ async function applyState(
   }
 }
 
+/**
+ * Adjacent TOKEN events of one task and agent become one event whose delta is their text: a batch
+ * costs one log row, one message and one frame per subscriber instead of one per token. The
+ * concatenated deltas are unchanged.
+ */
+function coalesceTokens(events: RunEvent[]): RunEvent[] {
+  const out: RunEvent[] = [];
+  for (const e of events) {
+    const prev = out.at(-1);
+    if (
+      e.type === 'TOKEN' &&
+      prev?.type === 'TOKEN' &&
+      prev.taskName === e.taskName &&
+      prev.agentName === e.agentName
+    )
+      out[out.length - 1] = { ...prev, delta: prev.delta + e.delta };
+    else out.push(e);
+  }
+  return out;
+}
+
 const publishFailures = new Set<string>();
 
 /**
@@ -241,7 +262,7 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    const batch = pending;
+    const batch = coalesceTokens(pending);
     pending = [];
     if (batch.length === 0 || released) return chain;
     chain = chain.then(async () => {
@@ -267,13 +288,22 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   // A flush started by the timer is awaited by nobody: its failure must not be an unhandled
   // rejection (which ends the process). The chain stays rejected, so the next awaited flush throws.
   const flushLater = () => void flush().catch(() => {});
+  // Tokens are flushed at most once per flushMs, the first at once (leading edge): a stream's
+  // first token is not held back for a whole interval.
+  let tokensFlushedAt = Number.NEGATIVE_INFINITY;
+  const flushTokens = () => {
+    tokensFlushedAt = performance.now();
+    flushLater();
+  };
   try {
     for await (const e of crewRun) {
       // Once released, nothing more is recorded: the run's outcome belongs to whoever resumes it.
       if (released) break;
       pending.push(e);
-      if (e.type === 'TOKEN') timer ??= setTimeout(flushLater, flushMs);
-      else await flush();
+      if (e.type === 'TOKEN') {
+        if (timer === undefined && performance.now() - tokensFlushedAt >= flushMs) flushTokens();
+        else timer ??= setTimeout(flushTokens, flushMs);
+      } else await flush();
     }
     await flush();
   } finally {
