@@ -287,7 +287,22 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   };
   // A flush started by the timer is awaited by nobody: its failure must not be an unhandled
   // rejection (which ends the process). The chain stays rejected, so the next awaited flush throws.
-  const flushLater = () => void flush().catch(() => {});
+  let failure: unknown;
+  const flushLater = () =>
+    void flush().catch((err) => {
+      failure ??= err;
+    });
+  // Group commit: other events are stored one tick later, together with whatever the run emitted
+  // meanwhile (RUN_STARTED with TASK_STARTED, USAGE with TASK_COMPLETED, ...), in one transaction.
+  // The runtime does not wait for the store anyway (its event channel buffers), so awaiting each
+  // event only cost a transaction per event.
+  let soon: NodeJS.Immediate | undefined;
+  const flushSoon = () => {
+    soon ??= setImmediate(() => {
+      soon = undefined;
+      flushLater();
+    });
+  };
   // Tokens are flushed at most once per flushMs, the first at once (leading edge): a stream's
   // first token is not held back for a whole interval.
   let tokensFlushedAt = Number.NEGATIVE_INFINITY;
@@ -303,11 +318,15 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
       if (e.type === 'TOKEN') {
         if (timer === undefined && performance.now() - tokensFlushedAt >= flushMs) flushTokens();
         else timer ??= setTimeout(flushTokens, flushMs);
-      } else await flush();
+      } else flushSoon();
+      // A failed store stops the run here (the job is retried) instead of at its end.
+      if (failure) throw failure;
     }
+    if (soon) clearImmediate(soon);
     await flush();
   } finally {
     if (timer) clearTimeout(timer);
+    if (soon) clearImmediate(soon);
     opts.signal?.removeEventListener('abort', release);
     publishFailures.delete(job.runId);
   }
