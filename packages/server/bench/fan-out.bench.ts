@@ -25,9 +25,7 @@ const GAP_MS = 50;
 
 async function main() {
   const backend = await freshBackend();
-  const server = await troupeServe(backend.databaseUrl, backend.prefix, {
-    NODE_OPTIONS: '--expose-gc',
-  });
+  const server = await troupeServe(backend.databaseUrl, backend.prefix);
   const pub = new Redis(REDIS_URL);
   const clients: ReturnType<typeof wsClient>[] = [];
   const closers: (() => Promise<void>)[] = [];

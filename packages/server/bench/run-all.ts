@@ -1,6 +1,6 @@
-// `npm run bench`: every bench/*.bench.ts in its own process, one after another (they measure
+// `npm run bench` (here, or turbo from the repo root): every bench/*.bench.ts in its own process, one after another (they measure
 // ratios against baselines taken in the same process, on a shared machine). Each prints its
-// table and writes bench-results/<name>.json. `npm run bench -- fan-out` runs the matching ones;
+// table and writes bench-results/<name>.json. In packages/server, `npm run bench -- fan-out` runs the matching ones;
 // BENCH_SCALE=0.5 halves the sample counts.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
