@@ -111,6 +111,8 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
   if (!config.redisUrl) fail('`troupe worker` needs REDIS_URL (the queue it takes runs from).');
   const workers = concurrency ?? config.workerConcurrency;
   if (workers < 1) fail(`TROUPE_WORKER_CONCURRENCY must be at least 1, got ${workers}`);
+  if (config.workerLockMs < 500)
+    fail(`TROUPE_WORKER_LOCK_MS must be at least 500, got ${config.workerLockMs}`);
   const [{ openDatabase }, { createRedisEventBus }, { startRunWorker }, { startWebhookDispatcher }] =
     await Promise.all([
       import('./db/database.js'),
@@ -130,6 +132,7 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
     concurrency: workers,
+    lockMs: config.workerLockMs,
   });
   // Workers also send webhook deliveries (the servers only queue them, with the runs' outcomes).
   const webhooks = startWebhookDispatcher({

@@ -17,6 +17,11 @@ export interface TroupeConfig {
   queuePrefix: string;
   /** Runs one `troupe worker` executes at once (TROUPE_WORKER_CONCURRENCY). */
   workerConcurrency: number;
+  /**
+   * How long a worker's lock on a run lasts (TROUPE_WORKER_LOCK_MS, default 4000): a run whose worker
+   * died is handed to another worker after at most about 1.5 times this.
+   */
+  workerLockMs: number;
   dataDir: string;
   /** Hash-compared against bearer tokens that start with trpa_. */
   adminKey?: string;
@@ -123,6 +128,7 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
       redisUrl: env.REDIS_URL || undefined,
       queuePrefix: env.TROUPE_QUEUE_PREFIX || 'troupe',
       workerConcurrency: int(env, 'TROUPE_WORKER_CONCURRENCY', 4),
+      workerLockMs: int(env, 'TROUPE_WORKER_LOCK_MS', 4000),
       dataDir,
       adminKey,
       secret,

@@ -207,6 +207,47 @@ async function applyState(
 }
 
 /**
+ * Adjacent TOKEN events of one task and agent become one event whose delta is their text: a batch
+ * costs one log row, one message and one frame per subscriber instead of one per token. The
+ * concatenated deltas are unchanged.
+ */
+function coalesceTokens(events: RunEvent[]): RunEvent[] {
+  const out: RunEvent[] = [];
+  for (const e of events) {
+    const prev = out.at(-1);
+    if (
+      e.type === 'TOKEN' &&
+      prev?.type === 'TOKEN' &&
+      prev.taskName === e.taskName &&
+      prev.agentName === e.agentName
+    )
+      out[out.length - 1] = { ...prev, delta: prev.delta + e.delta };
+    else out.push(e);
+  }
+  return out;
+}
+
+const publishFailures = new Set<string>();
+
+/**
+ * Live delivery is best effort: the event is already in the durable log, and streams re-read the
+ * log after a gap, a bus reconnect or a quiet period. A publish that fails while Redis is briefly
+ * unreachable must not fail (or crash) the run; it is reported once per run until publishing works again.
+ */
+async function publishBestEffort(runId: string, publish: () => Promise<void>): Promise<void> {
+  try {
+    await publish();
+    publishFailures.delete(runId);
+  } catch (err) {
+    if (publishFailures.has(runId)) return;
+    publishFailures.add(runId);
+    console.warn(
+      `troupe: run ${runId}: live events could not be published (${(err as Error).message}); subscribers will read them from the log`,
+    );
+  }
+}
+
+/**
  * Executes one run: loads it with its pinned crew version, marks it RUNNING, resumes after the
  * tasks its checkpoints say are done, and appends every runtime event to the run's durable log
  * (with the state it implies, in one transaction) before publishing it on the run's channel.
@@ -280,7 +321,7 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    const batch = pending;
+    const batch = coalesceTokens(pending);
     pending = [];
     if (batch.length === 0 || released) return chain;
     chain = chain.then(async () => {
@@ -311,11 +352,39 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
           next = await releaseNextThreadRun(tx, thread.id);
         return out;
       });
-      await publishEvents(bus, stored);
-      if (stored.some((e) => STATUS_EVENTS.has(e.type))) await publishRunUpdate(bus, job.tenantId, job.runId);
+      await publishBestEffort(job.runId, async () => {
+        await publishEvents(bus, stored);
+        if (stored.some((e) => STATUS_EVENTS.has(e.type)))
+          await publishRunUpdate(bus, job.tenantId, job.runId);
+      });
       if (next) await queueNext(opts, { tenantId: job.tenantId, runId: next });
     });
     return chain;
+  };
+  // A flush started by the timer is awaited by nobody: its failure must not be an unhandled
+  // rejection (which ends the process). The chain stays rejected, so the next awaited flush throws.
+  let failure: unknown;
+  const flushLater = () =>
+    void flush().catch((err) => {
+      failure ??= err;
+    });
+  // Group commit: other events are stored one tick later, together with whatever the run emitted
+  // meanwhile (RUN_STARTED with TASK_STARTED, USAGE with TASK_COMPLETED, ...), in one transaction.
+  // The runtime does not wait for the store anyway (its event channel buffers), so awaiting each
+  // event only cost a transaction per event.
+  let soon: NodeJS.Immediate | undefined;
+  const flushSoon = () => {
+    soon ??= setImmediate(() => {
+      soon = undefined;
+      flushLater();
+    });
+  };
+  // Tokens are flushed at most once per flushMs, the first at once (leading edge): a stream's
+  // first token is not held back for a whole interval.
+  let tokensFlushedAt = Number.NEGATIVE_INFINITY;
+  const flushTokens = () => {
+    tokensFlushedAt = performance.now();
+    flushLater();
   };
   try {
     for await (const e of crewRun) {
@@ -331,13 +400,20 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
         }
       }
       pending.push(e);
-      if (e.type === 'TOKEN') timer ??= setTimeout(flush, flushMs);
-      else await flush();
+      if (e.type === 'TOKEN') {
+        if (timer === undefined && performance.now() - tokensFlushedAt >= flushMs) flushTokens();
+        else timer ??= setTimeout(flushTokens, flushMs);
+      } else flushSoon();
+      // A failed store stops the run here (the job is retried) instead of at its end.
+      if (failure) throw failure;
     }
+    if (soon) clearImmediate(soon);
     await flush();
   } finally {
     if (timer) clearTimeout(timer);
+    if (soon) clearImmediate(soon);
     opts.signal?.removeEventListener('abort', release);
+    publishFailures.delete(job.runId);
   }
   if (released) return 'released';
   return retryInMs !== null ? { retryInMs } : 'finished';

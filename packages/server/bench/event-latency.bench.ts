@@ -1,0 +1,205 @@
+// Event latency: a worker's publish on Redis -> a graphql-ws subscriber of a `troupe serve` process.
+// Baseline, same run: raw ioredis pub/sub round trip (publisher and subscriber in this process).
+// The bench process publishes exactly what a worker publishes (after the event is stored), with
+// the send time in `delta`, and subscribes over graphql-ws; `troupe serve` is its own process.
+import { Redis } from 'ioredis';
+import {
+  dbId,
+  freshBackend,
+  now,
+  percentile,
+  pgAdmin,
+  REDIS_URL,
+  report,
+  scaled,
+  sleep,
+  startRun,
+  subscribeRun,
+  tenantAndCrew,
+  troupeServe,
+  wsClient,
+} from './bench-kit.js';
+
+const SEQUENTIAL = scaled(2000);
+const CONCURRENT_RUNS = 100;
+const CONCURRENT_MS = scaled(4000);
+const PER_RUN_INTERVAL_MS = 20; // each run streams 50 events/s: 5,000 events/s in all
+
+const liveEvent = (runId: string, seq: number, sentAt: number) =>
+  JSON.stringify({
+    runId,
+    seq,
+    type: 'TOKEN',
+    at: new Date().toISOString(),
+    taskRunId: null,
+    delta: String(sentAt),
+    data: null,
+  });
+
+async function rawRedis(samples: number): Promise<number[]> {
+  const pub = new Redis(REDIS_URL);
+  const sub = new Redis(REDIS_URL);
+  const channel = `troupe-bench-raw-${process.pid}`;
+  let waiting: ((t: number) => void) | undefined;
+  sub.on('message', (_c, m: string) => waiting?.(now() - Number(m)));
+  await sub.subscribe(channel);
+  const out: number[] = [];
+  for (let i = 0; i < samples + 200; i++) {
+    const got = new Promise<number>((r) => (waiting = r));
+    await pub.publish(channel, String(now()));
+    const ms = await got;
+    if (i >= 200) out.push(ms);
+  }
+  pub.disconnect();
+  sub.disconnect();
+  return out;
+}
+
+async function main() {
+  const backend = await freshBackend();
+  const server = await troupeServe(backend.databaseUrl, backend.prefix);
+  const pub = new Redis(REDIS_URL);
+  try {
+    const { key, tenantId, crewId } = await tenantAndCrew(server.url, { provider: 'OPENAI' });
+    // Runs stay QUEUED (no worker): this process plays the worker that publishes their events.
+    const runs: string[] = [];
+    for (let i = 0; i < CONCURRENT_RUNS + 1; i += 20)
+      runs.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(20, CONCURRENT_RUNS + 1 - i) }, (_, k) =>
+            startRun(server.url, key, crewId, `r${i + k}`),
+          ),
+        )),
+      );
+    // Seq 1 is in the log: a subscriber that has replayed it is live, so the next seq cannot be missed.
+    await pgAdmin(
+      (c) =>
+        c.query(
+          `INSERT INTO "RunEvent" ("tenantId", "runId", seq, type, at) SELECT $1, unnest($2::text[]), 1, 'RUN_STARTED', now()`,
+          [tenantId, runs.map(dbId)],
+        ),
+      backend.databaseUrl,
+    );
+    const channel = (run: string) => `${backend.prefix}:run:${dbId(run)}`;
+
+    const raw = await rawRedis(SEQUENTIAL);
+
+    // One run, one event at a time.
+    const client = wsClient(server.url, key);
+    const seq: number[] = [];
+    {
+      const run = runs[0]!;
+      let waiting: ((e: { seq: number; delta: string | null }) => void) | undefined;
+      let first!: () => void;
+      const ready = new Promise<void>((r) => (first = r));
+      void subscribeRun(client, run, (e) => (e.seq === 1 ? first() : waiting?.(e))).catch(() => {});
+      await ready;
+      for (let i = 0; i < SEQUENTIAL + 200; i++) {
+        const got = new Promise<{ seq: number; delta: string | null }>((r) => (waiting = r));
+        await pub.publish(channel(run), liveEvent(dbId(run), i + 2, now()));
+        const e = await got;
+        if (i >= 200) seq.push(now() - Number(e.delta));
+      }
+    }
+
+    // 100 runs streaming at once, over 10 connections.
+    const concurrent: number[] = [];
+    const steady: number[] = []; // after the first second (JIT warm-up, subscriptions settling)
+    let t0 = Number.POSITIVE_INFINITY;
+    const clients = Array.from({ length: 10 }, () => wsClient(server.url, key));
+    const live = runs.slice(1);
+    let subscribed = 0;
+    let allReady!: () => void;
+    const ready = new Promise<void>((r) => (allReady = r));
+    live.forEach((run, i) => {
+      void subscribeRun(clients[i % clients.length]!, run, (e) => {
+        if (e.seq === 1) {
+          if (++subscribed === live.length) allReady();
+        } else {
+          const sent = Number(e.delta);
+          concurrent.push(now() - sent);
+          if (sent - t0 >= 1000) steady.push(now() - sent);
+        }
+      }).catch(() => {});
+    });
+    await ready;
+    const next = new Map(live.map((r) => [r, 2]));
+    t0 = now();
+    let published = 0;
+    // Round robin over the runs, on schedule: by time t, t / 20 ms events per run in all.
+    for (;;) {
+      const t = now() - t0;
+      if (t >= CONCURRENT_MS) break;
+      const due = Math.floor((t / PER_RUN_INTERVAL_MS) * live.length);
+      const p = pub.pipeline();
+      for (; published < due; published++) {
+        const run = live[published % live.length]!;
+        const s = next.get(run)!;
+        next.set(run, s + 1);
+        p.publish(channel(run), liveEvent(dbId(run), s, now()));
+      }
+      await p.exec();
+      await sleep(1);
+    }
+    const elapsed = now() - t0;
+    await sleep(200);
+    await Promise.all([client, ...clients].map((c) => c.dispose()));
+
+    const rawP50 = percentile(raw, 50);
+    const p50 = percentile(seq, 50);
+    const p99c = percentile(concurrent, 99);
+    report(
+      'event-latency',
+      [
+        { metric: 'raw ioredis pub/sub p50', value: rawP50 * 1000, unit: 'µs' },
+        { metric: 'raw ioredis pub/sub p99', value: percentile(raw, 99) * 1000, unit: 'µs' },
+        {
+          metric: 'publish -> graphql-ws p50 (1 run)',
+          value: p50 * 1000,
+          unit: 'µs',
+          baseline: rawP50 * 1000,
+          ratio: p50 / rawP50,
+          goal: '<= 4x raw',
+          met: p50 / rawP50 <= 4,
+        },
+        {
+          metric: 'publish -> graphql-ws p99 (1 run)',
+          value: percentile(seq, 99) * 1000,
+          unit: 'µs',
+          baseline: percentile(raw, 99) * 1000,
+          ratio: percentile(seq, 99) / percentile(raw, 99),
+        },
+        {
+          metric: `publish -> graphql-ws p50 (${CONCURRENT_RUNS} runs)`,
+          value: percentile(concurrent, 50),
+          unit: 'ms',
+        },
+        {
+          metric: `publish -> graphql-ws p99 (${CONCURRENT_RUNS} runs, incl. first second)`,
+          value: p99c,
+          unit: 'ms',
+        },
+        { metric: `... p90 (${CONCURRENT_RUNS} runs)`, value: percentile(concurrent, 90), unit: 'ms' },
+        {
+          metric: `... p99 after the first second (${CONCURRENT_RUNS} runs)`,
+          value: percentile(steady, 99),
+          unit: 'ms',
+          goal: '< 5 ms',
+          met: percentile(steady, 99) < 5,
+        },
+        {
+          metric: `events/s delivered (${CONCURRENT_RUNS} runs)`,
+          value: (concurrent.length / elapsed) * 1000,
+          unit: '/s',
+        },
+      ],
+      { samples: { raw: raw.length, sequential: seq.length, concurrent: concurrent.length, published } },
+    );
+  } finally {
+    pub.disconnect();
+    await server.stop();
+    await backend.drop();
+  }
+}
+
+await main();

@@ -1,0 +1,127 @@
+// Run throughput on Postgres + Redis: one `troupe serve` process, one worker process (concurrency
+// 20) with the scripted provider, 20 clients calling startRun; runs/s until every run SUCCEEDED.
+// Baseline, same run: raw BullMQ no-op jobs through one worker at concurrency 50 (jobs/s).
+import path from 'node:path';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  freshBackend,
+  here,
+  now,
+  pgAdmin,
+  REDIS_URL,
+  report,
+  SECRET,
+  scaled,
+  sleep,
+  spawnReady,
+  startRun,
+  tenantAndCrew,
+  troupeServe,
+} from './bench-kit.js';
+
+const RUNS = scaled(600);
+const CLIENTS = 20;
+const RAW_JOBS = scaled(20_000);
+
+async function rawBullMq(prefix: string): Promise<number> {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue('raw', { connection, prefix });
+  for (let i = 0; i < RAW_JOBS; i += 1000)
+    await queue.addBulk(
+      Array.from({ length: Math.min(1000, RAW_JOBS - i) }, (_, k) => ({
+        name: 'noop',
+        data: { i: i + k },
+        opts: { removeOnComplete: true },
+      })),
+    );
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const t0 = now();
+  const workerConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const worker = new Worker('raw', async () => {}, {
+    connection: workerConnection,
+    prefix,
+    concurrency: 50,
+  });
+  worker.on('completed', () => {
+    if (++done === RAW_JOBS) finish();
+  });
+  await finished;
+  const rate = (RAW_JOBS / (now() - t0)) * 1000;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  connection.disconnect();
+  workerConnection.disconnect();
+  return rate;
+}
+
+async function main() {
+  const backend = await freshBackend();
+  const server = await troupeServe(backend.databaseUrl, backend.prefix);
+  const worker = await spawnReady(
+    ['--import', 'tsx', path.join(here, 'scripted-worker.ts')],
+    {
+      DATABASE_URL: backend.databaseUrl,
+      REDIS_URL,
+      TROUPE_QUEUE_PREFIX: backend.prefix,
+      TROUPE_SECRET: SECRET,
+      TROUPE_WORKER_CONCURRENCY: '20',
+    },
+    /scripted worker ready()/,
+  );
+  try {
+    const { key, crewId } = await tenantAndCrew(server.url, { provider: 'SCRIPTED' });
+    const succeeded = () =>
+      pgAdmin(
+        async (c) =>
+          Number((await c.query(`SELECT count(*) FROM "Run" WHERE status = 'SUCCEEDED'`)).rows[0].count),
+        backend.databaseUrl,
+      );
+    const batch = async (n: number, tag: string) => {
+      const before = await succeeded();
+      const t0 = now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (next < n) await startRun(server.url, key, crewId, `${tag}${next++}`);
+        }),
+      );
+      const startedIn = now() - t0;
+      while ((await succeeded()) < before + n) await sleep(20);
+      return { ms: now() - t0, startedIn };
+    };
+    await batch(40, 'warm');
+    const { ms, startedIn } = await batch(RUNS, 'r');
+    console.error(`  ${RUNS} runs in ${Math.round(ms)} ms (started in ${Math.round(startedIn)} ms)`);
+    const runsPerSec = (RUNS / ms) * 1000;
+    const t1 = now();
+    const raw = await rawBullMq(`${backend.prefix}-raw`);
+    console.error(`  raw BullMQ: ${RAW_JOBS} jobs, ${Math.round(now() - t1)} ms with adding`);
+    report(
+      'run-throughput',
+      [
+        { metric: 'raw BullMQ no-op jobs (1 worker, concurrency 50)', value: raw, unit: 'jobs/s' },
+        { metric: 'startRun mutations (20 clients)', value: (RUNS / startedIn) * 1000, unit: '/s' },
+        {
+          metric: 'one-task runs to SUCCEEDED (1 server + 1 worker)',
+          value: runsPerSec,
+          unit: 'runs/s',
+          baseline: raw,
+          ratio: runsPerSec / raw,
+          goal: '>= 1/20 of raw (0.05x)',
+          met: runsPerSec / raw >= 0.05,
+        },
+      ],
+      { runs: RUNS, rawJobs: RAW_JOBS },
+    );
+  } finally {
+    await worker.stop();
+    await server.stop();
+    await backend.drop();
+  }
+}
+
+await main();
