@@ -46,10 +46,14 @@ export async function enqueueWebhookDeliveries(
     select: { crewId: true, promptTokens: true, completionTokens: true, costUsd: true },
   });
   if (!run?.crewId) return;
-  const hooks = await tx.webhook.findMany({
-    where: { crewId: run.crewId, enabled: true, events: { has: event } },
-    select: { id: true },
-  });
+  // The event filter is applied here, not as an array condition in SQL: pglite-prisma-adapter
+  // sends an enum-array parameter as a bare string ("malformed array literal") outside vitest.
+  const hooks = (
+    await tx.webhook.findMany({
+      where: { crewId: run.crewId, enabled: true },
+      select: { id: true, events: true },
+    })
+  ).filter((h) => h.events.includes(event));
   if (hooks.length === 0) return;
   const data = (terminal.data ?? {}) as {
     output?: string;
