@@ -7,6 +7,8 @@ export interface TroupeServerHandle {
   /** Base URL, e.g. http://127.0.0.1:4000 (GraphQL on /graphql, readiness on /health). */
   readonly url: string;
   readonly http: Server;
+  /** Live event-bus subscriptions: one per GraphQL subscription (WebSocket or SSE) following live events. */
+  subscriberCount(): number;
   /** Stops accepting requests, closes the database and releases the data folder. */
   close(): Promise<void>;
 }
@@ -14,5 +16,5 @@ export interface TroupeServerHandle {
 /** Starts a Troupe server in this process: the programmatic form of `troupe dev` / `troupe serve`. */
 export async function startTroupeServer(config: TroupeConfig): Promise<TroupeServerHandle> {
   const s = await start(config);
-  return { url: s.url, http: s.http, close: () => s.close() };
+  return { url: s.url, http: s.http, subscriberCount: () => s.bus.subscriberCount(), close: () => s.close() };
 }

@@ -149,4 +149,19 @@ describe.each(buses)(`run event log and stream (%s bus, ${BACKEND})`, (_name, ma
     for await (const e of it) if (e.seq === 3) break;
     expect(bus.subscriberCount()).toBe(before);
   });
+
+  test('a consumer that leaves while the run is idle unsubscribes at once, not at the next event', async () => {
+    const runId = await newRun();
+    await write(bus, runId, range(1, 2).map(token));
+    const before = bus.subscriberCount();
+    const it = streamRunEvents(source(bus, runId), { pollMs: 60_000 });
+    expect((await it.next()).value?.seq).toBe(1);
+    expect((await it.next()).value?.seq).toBe(2);
+    const pending = it.next(); // waits: the run is quiet
+    await new Promise((r) => setTimeout(r, 20));
+    expect(bus.subscriberCount()).toBe(before + 1);
+    await expect(it.return(undefined)).resolves.toEqual({ done: true, value: undefined });
+    await expect(pending).resolves.toEqual({ done: true, value: undefined });
+    expect(bus.subscriberCount()).toBe(before);
+  });
 });

@@ -39,13 +39,49 @@ function decodeLiveEvent(message: string): StoredRunEvent | undefined {
 }
 
 /**
+ * A run's events after `afterSeq` (see `runEventGenerator`). Ending it early (`return()`, which
+ * GraphQL servers call when a client unsubscribes or disconnects) takes effect at once: a
+ * generator's own `return()` would wait for the next event, holding the bus subscription of an
+ * idle or stalled run until then.
+ */
+export function streamRunEvents(
+  source: RunEventSource,
+  opts: StreamOptions = {},
+): AsyncGenerator<StoredRunEvent> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  if (opts.signal?.aborted) controller.abort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const generator = runEventGenerator(source, { ...opts, signal: controller.signal });
+  const stop = () => {
+    opts.signal?.removeEventListener('abort', onAbort);
+    controller.abort();
+  };
+  const stream: AsyncGenerator<StoredRunEvent> = {
+    next: (...args) => generator.next(...args),
+    return(value) {
+      stop();
+      return generator.return(value);
+    },
+    throw(error) {
+      stop();
+      return generator.throw(error);
+    },
+    [Symbol.asyncIterator]() {
+      return stream;
+    },
+  };
+  return stream;
+}
+
+/**
  * A run's events after `afterSeq`, each exactly once and in order, ending after the terminal event.
  * It subscribes first, then replays the durable log, then switches to live messages; a live
  * message that skips ahead (a gap), a bus reconnect or a quiet period makes it re-read the log,
  * so nothing published while it was not listening is lost and nothing is yielded twice.
  * Writers must publish an event only after the transaction that stored it has committed.
  */
-export async function* streamRunEvents(
+async function* runEventGenerator(
   source: RunEventSource,
   opts: StreamOptions = {},
 ): AsyncGenerator<StoredRunEvent> {
