@@ -1,8 +1,16 @@
 import { type ApiKeysResource, apiKeysResource } from './resources/api-keys';
 import { type CrewsResource, crewsResource } from './resources/crews';
+import { type RunsResource, runsResource } from './resources/runs';
 import { type SessionTokensResource, sessionTokensResource } from './resources/session-tokens';
 import { type TenantsResource, tenantsResource } from './resources/tenants';
 import { type Viewer, viewerResource } from './resources/viewer';
+import {
+  createStreamContext,
+  type StreamTransport,
+  type WebSocketConstructor,
+} from './streaming/stream-context';
+import { authorization } from './transport/authorization';
+import { endpointUrl } from './transport/endpoint-url';
 import { createHttpTransport } from './transport/http-transport';
 import type { RetryOptions } from './transport/retry-policy';
 import {
@@ -29,6 +37,21 @@ export interface TroupeClientOptions {
   headers?: Record<string, string>;
   /** Retries of queries when the server is unreachable or answers 502/503/504; `false` turns them off. */
   retry?: RetryOptions | false;
+  /**
+   * The WebSocket constructor streams use; default: `globalThis.WebSocket` (browsers, edge runtimes,
+   * Node 22+). On Node 20 pass `ws`'s default export; without one, streams use SSE.
+   */
+  webSocketImpl?: WebSocketConstructor;
+  /**
+   * How streams travel: `'auto'` (default) uses a WebSocket and falls back to SSE (over `fetch`) when
+   * none is available or none can be established; `'websocket'` or `'sse'` force one.
+   */
+  streamTransport?: StreamTransport;
+  /**
+   * Reconnects of a stream after its connection is lost (it resumes after the last event seen).
+   * Default: 10 attempts in a row, 250 ms doubling up to 5 s; `false` turns them off.
+   */
+  reconnect?: RetryOptions | false;
 }
 
 export interface TroupeClient {
@@ -46,6 +69,7 @@ export interface TroupeClient {
   /** Who is calling. */
   viewer(options?: RequestOptions): Promise<Viewer>;
   crews: CrewsResource;
+  runs: RunsResource;
   apiKeys: ApiKeysResource;
   sessionTokens: SessionTokensResource;
   tenants: TenantsResource;
@@ -60,6 +84,15 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
     throw new TypeError('createTroupeClient: `url` is required, e.g. "https://troupe.example.com"');
   }
   const execute = createHttpTransport(options);
+  const streams = createStreamContext({
+    endpoint: endpointUrl(options.url),
+    authorization: authorization(options),
+    fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    headers: options.headers,
+    webSocketImpl: options.webSocketImpl,
+    transport: options.streamTransport ?? 'auto',
+    reconnect: options.reconnect,
+  });
   // async: a document without text rejects like every other failure instead of throwing.
   const send = async (document: unknown, variables: unknown, requestOptions: RequestOptions | undefined) =>
     execute(documentText(document), variables as Record<string, unknown> | undefined, requestOptions);
@@ -76,6 +109,7 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
     },
     viewer: viewerResource(run),
     crews: crewsResource(run),
+    runs: runsResource(run, streams),
     apiKeys: apiKeysResource(run),
     sessionTokens: sessionTokensResource(run),
     tenants: tenantsResource(run),

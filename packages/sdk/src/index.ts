@@ -10,16 +10,38 @@ export type {
   ModelInput,
   ModelProvider,
   PrincipalKind,
+  RespondToRunInput,
+  RunEventType,
+  RunStatus,
   Scope,
+  StartRunInput,
   TaskInput,
+  TaskRunStatus,
   UpdateCrewInput,
 } from './generated/graphql';
 export type { ApiKey, ApiKeysResource, CreatedApiKey } from './resources/api-keys';
 export type { Crew, CrewAgent, CrewsResource, CrewTask, ListCrewsOptions } from './resources/crews';
 export type { Page, PageInfo } from './resources/page';
+export type { ListRunsOptions, Run, RunsResource, TaskRun, Usage } from './resources/runs';
 export type { SessionToken, SessionTokensResource } from './resources/session-tokens';
 export type { CreatedTenant, Tenant, TenantsResource } from './resources/tenants';
 export type { Viewer } from './resources/viewer';
+export type {
+  PendingApproval,
+  RunState,
+  RunUsage,
+  TaskState,
+} from './streaming/accumulate-run';
+export { accumulateRun, initialRunState, runStateOf } from './streaming/accumulate-run';
+export type { CollectTextOptions, TextEvent } from './streaming/collect-text';
+export { collectText } from './streaming/collect-text';
+export type { RunEvent, RunEventDataByType, RunEventOf, RunUsageTotals } from './streaming/run-event';
+export type {
+  StreamOptions,
+  StreamTransport,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './streaming/stream-context';
 export type { RetryOptions } from './transport/retry-policy';
 export type { GraphQLErrorPayload, TroupeErrorCode, TroupeErrorOptions } from './troupe-error';
 export { isTroupeError, TROUPE_ERROR_CODES, TroupeError } from './troupe-error';

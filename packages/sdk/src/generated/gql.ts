@@ -25,6 +25,14 @@ type Documents = {
     "\n  mutation CreateCrew($input: CreateCrewInput!) {\n    createCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": typeof types.CreateCrewDocument,
     "\n  mutation UpdateCrew($input: UpdateCrewInput!) {\n    updateCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": typeof types.UpdateCrewDocument,
     "\n  mutation DeleteCrew($id: ID!) {\n    deleteCrew(id: $id) {\n      deletedId\n    }\n  }\n": typeof types.DeleteCrewDocument,
+    "\n  fragment RunFields on Run {\n    id\n    status\n    crewVersion\n    inputs\n    output\n    structuredOutput\n    error\n    errorDetails\n    idempotencyKey\n    attempts\n    lastSeq\n    createdAt\n    startedAt\n    finishedAt\n    crew {\n      id\n      name\n    }\n    usage {\n      promptTokens\n      completionTokens\n      totalTokens\n      costUsd\n    }\n    taskRuns {\n      id\n      status\n      output\n      structuredOutput\n      error\n      approved\n      approvalFeedback\n      attempts\n      startedAt\n      finishedAt\n      task {\n        name\n        agentName\n      }\n      usage {\n        promptTokens\n        completionTokens\n        totalTokens\n        costUsd\n      }\n    }\n  }\n": typeof types.RunFieldsFragmentDoc,
+    "\n  mutation StartRun($input: StartRunInput!) {\n    startRun(input: $input) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": typeof types.StartRunDocument,
+    "\n  query Run($id: ID!) {\n    run(id: $id) {\n      ...RunFields\n    }\n  }\n": typeof types.RunDocument,
+    "\n  query Runs($first: Int, $after: String, $status: RunStatus, $crewId: ID) {\n    runs(first: $first, after: $after, status: $status, crewId: $crewId) {\n      edges {\n        node {\n          ...RunFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": typeof types.RunsDocument,
+    "\n  mutation CancelRun($id: ID!) {\n    cancelRun(id: $id) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": typeof types.CancelRunDocument,
+    "\n  mutation RespondToRun($input: RespondToRunInput!) {\n    respondToRun(input: $input) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": typeof types.RespondToRunDocument,
+    "\n  mutation RetryRun($id: ID!) {\n    retryRun(id: $id) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": typeof types.RetryRunDocument,
+    "\n  subscription RunEvents($runId: ID!, $afterSeq: Int) {\n    runEvents(runId: $runId, afterSeq: $afterSeq) {\n      seq\n      type\n      at\n      taskRunId\n      delta\n      data\n    }\n  }\n": typeof types.RunEventsDocument,
     "\n  mutation CreateSessionToken($input: CreateSessionTokenInput!) {\n    createSessionToken(input: $input) {\n      token\n      expiresAt\n    }\n  }\n": typeof types.CreateSessionTokenDocument,
     "\n  mutation CreateTenant($input: CreateTenantInput!) {\n    createTenant(input: $input) {\n      tenant {\n        id\n        name\n        createdAt\n      }\n      apiKey {\n        id\n        name\n        prefix\n        scopes\n        createdAt\n        secret\n      }\n    }\n  }\n": typeof types.CreateTenantDocument,
     "\n  query Viewer {\n    viewer {\n      kind\n      scopes\n      subject\n      tenant {\n        id\n        name\n        createdAt\n      }\n    }\n  }\n": typeof types.ViewerDocument,
@@ -40,6 +48,14 @@ const documents: Documents = {
     "\n  mutation CreateCrew($input: CreateCrewInput!) {\n    createCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": types.CreateCrewDocument,
     "\n  mutation UpdateCrew($input: UpdateCrewInput!) {\n    updateCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": types.UpdateCrewDocument,
     "\n  mutation DeleteCrew($id: ID!) {\n    deleteCrew(id: $id) {\n      deletedId\n    }\n  }\n": types.DeleteCrewDocument,
+    "\n  fragment RunFields on Run {\n    id\n    status\n    crewVersion\n    inputs\n    output\n    structuredOutput\n    error\n    errorDetails\n    idempotencyKey\n    attempts\n    lastSeq\n    createdAt\n    startedAt\n    finishedAt\n    crew {\n      id\n      name\n    }\n    usage {\n      promptTokens\n      completionTokens\n      totalTokens\n      costUsd\n    }\n    taskRuns {\n      id\n      status\n      output\n      structuredOutput\n      error\n      approved\n      approvalFeedback\n      attempts\n      startedAt\n      finishedAt\n      task {\n        name\n        agentName\n      }\n      usage {\n        promptTokens\n        completionTokens\n        totalTokens\n        costUsd\n      }\n    }\n  }\n": types.RunFieldsFragmentDoc,
+    "\n  mutation StartRun($input: StartRunInput!) {\n    startRun(input: $input) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": types.StartRunDocument,
+    "\n  query Run($id: ID!) {\n    run(id: $id) {\n      ...RunFields\n    }\n  }\n": types.RunDocument,
+    "\n  query Runs($first: Int, $after: String, $status: RunStatus, $crewId: ID) {\n    runs(first: $first, after: $after, status: $status, crewId: $crewId) {\n      edges {\n        node {\n          ...RunFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": types.RunsDocument,
+    "\n  mutation CancelRun($id: ID!) {\n    cancelRun(id: $id) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": types.CancelRunDocument,
+    "\n  mutation RespondToRun($input: RespondToRunInput!) {\n    respondToRun(input: $input) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": types.RespondToRunDocument,
+    "\n  mutation RetryRun($id: ID!) {\n    retryRun(id: $id) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": types.RetryRunDocument,
+    "\n  subscription RunEvents($runId: ID!, $afterSeq: Int) {\n    runEvents(runId: $runId, afterSeq: $afterSeq) {\n      seq\n      type\n      at\n      taskRunId\n      delta\n      data\n    }\n  }\n": types.RunEventsDocument,
     "\n  mutation CreateSessionToken($input: CreateSessionTokenInput!) {\n    createSessionToken(input: $input) {\n      token\n      expiresAt\n    }\n  }\n": types.CreateSessionTokenDocument,
     "\n  mutation CreateTenant($input: CreateTenantInput!) {\n    createTenant(input: $input) {\n      tenant {\n        id\n        name\n        createdAt\n      }\n      apiKey {\n        id\n        name\n        prefix\n        scopes\n        createdAt\n        secret\n      }\n    }\n  }\n": types.CreateTenantDocument,
     "\n  query Viewer {\n    viewer {\n      kind\n      scopes\n      subject\n      tenant {\n        id\n        name\n        createdAt\n      }\n    }\n  }\n": types.ViewerDocument,
@@ -85,6 +101,38 @@ export function graphql(source: "\n  mutation UpdateCrew($input: UpdateCrewInput
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation DeleteCrew($id: ID!) {\n    deleteCrew(id: $id) {\n      deletedId\n    }\n  }\n"): typeof import('./graphql').DeleteCrewDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment RunFields on Run {\n    id\n    status\n    crewVersion\n    inputs\n    output\n    structuredOutput\n    error\n    errorDetails\n    idempotencyKey\n    attempts\n    lastSeq\n    createdAt\n    startedAt\n    finishedAt\n    crew {\n      id\n      name\n    }\n    usage {\n      promptTokens\n      completionTokens\n      totalTokens\n      costUsd\n    }\n    taskRuns {\n      id\n      status\n      output\n      structuredOutput\n      error\n      approved\n      approvalFeedback\n      attempts\n      startedAt\n      finishedAt\n      task {\n        name\n        agentName\n      }\n      usage {\n        promptTokens\n        completionTokens\n        totalTokens\n        costUsd\n      }\n    }\n  }\n"): typeof import('./graphql').RunFieldsFragmentDoc;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation StartRun($input: StartRunInput!) {\n    startRun(input: $input) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n"): typeof import('./graphql').StartRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Run($id: ID!) {\n    run(id: $id) {\n      ...RunFields\n    }\n  }\n"): typeof import('./graphql').RunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Runs($first: Int, $after: String, $status: RunStatus, $crewId: ID) {\n    runs(first: $first, after: $after, status: $status, crewId: $crewId) {\n      edges {\n        node {\n          ...RunFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n"): typeof import('./graphql').RunsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CancelRun($id: ID!) {\n    cancelRun(id: $id) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n"): typeof import('./graphql').CancelRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RespondToRun($input: RespondToRunInput!) {\n    respondToRun(input: $input) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n"): typeof import('./graphql').RespondToRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RetryRun($id: ID!) {\n    retryRun(id: $id) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n"): typeof import('./graphql').RetryRunDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription RunEvents($runId: ID!, $afterSeq: Int) {\n    runEvents(runId: $runId, afterSeq: $afterSeq) {\n      seq\n      type\n      at\n      taskRunId\n      delta\n      data\n    }\n  }\n"): typeof import('./graphql').RunEventsDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -79,6 +79,13 @@ export type PrincipalKind =
   | 'API_KEY'
   | 'SESSION';
 
+export type RespondToRunInput = {
+  approved: boolean;
+  feedback?: string | null | undefined;
+  runId: string;
+  taskRunId: string;
+};
+
 export type RetryPolicyInput = {
   /** Wait before the first retry: 0 to 3600000 ms. */
   backoffMs?: number | null | undefined;
@@ -86,11 +93,42 @@ export type RetryPolicyInput = {
   maxAttempts?: number | null | undefined;
 };
 
+export type RunEventType =
+  | 'APPROVAL_REQUESTED'
+  | 'MESSAGE_CREATED'
+  | 'RUN_CANCELLED'
+  | 'RUN_FAILED'
+  | 'RUN_RETRYING'
+  | 'RUN_STARTED'
+  | 'RUN_SUCCEEDED'
+  | 'TASK_COMPLETED'
+  | 'TASK_STARTED'
+  | 'TOKEN'
+  | 'TOOL_CALL'
+  | 'TOOL_RESULT'
+  | 'USAGE';
+
+export type RunStatus =
+  | 'CANCELLED'
+  | 'FAILED'
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'WAITING_FOR_APPROVAL';
+
 /** API key scopes: ADMIN implies WRITE, which implies READ. */
 export type Scope =
   | 'ADMIN'
   | 'READ'
   | 'WRITE';
+
+export type StartRunInput = {
+  crewId: string;
+  /** The same key returns the same run instead of starting another. */
+  idempotencyKey?: string | null | undefined;
+  /** Values for the {{placeholders}} of the crew’s task templates. */
+  inputs?: unknown;
+};
 
 export type TaskInput = {
   /** Name of one of the crew’s agents. */
@@ -106,6 +144,14 @@ export type TaskInput = {
   outputSchema?: unknown;
   requiresApproval?: boolean | null | undefined;
 };
+
+export type TaskRunStatus =
+  | 'CANCELLED'
+  | 'FAILED'
+  | 'PENDING'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'WAITING_FOR_APPROVAL';
 
 /** Fields left out keep their value; agents and tasks, when given, replace the lists (matched by name). */
 export type UpdateCrewInput = {
@@ -178,6 +224,61 @@ export type DeleteCrewMutationVariables = Exact<{
 
 
 export type DeleteCrewMutation = { deleteCrew: { deletedId: string } };
+
+export type RunFieldsFragment = { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> };
+
+export type StartRunMutationVariables = Exact<{
+  input: StartRunInput;
+}>;
+
+
+export type StartRunMutation = { startRun: { run: { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> } } };
+
+export type RunQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RunQuery = { run: { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> } | null };
+
+export type RunsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  status?: RunStatus | null | undefined;
+  crewId?: string | null | undefined;
+}>;
+
+
+export type RunsQuery = { runs: { edges: Array<{ node: { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+
+export type CancelRunMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type CancelRunMutation = { cancelRun: { run: { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> } } };
+
+export type RespondToRunMutationVariables = Exact<{
+  input: RespondToRunInput;
+}>;
+
+
+export type RespondToRunMutation = { respondToRun: { run: { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> } } };
+
+export type RetryRunMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type RetryRunMutation = { retryRun: { run: { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> } } };
+
+export type RunEventsSubscriptionVariables = Exact<{
+  runId: string;
+  afterSeq?: number | null | undefined;
+}>;
+
+
+export type RunEventsSubscription = { runEvents: { seq: number, type: RunEventType, at: string, taskRunId: string | null, delta: string | null, data: unknown } };
 
 export type CreateSessionTokenMutationVariables = Exact<{
   input: CreateSessionTokenInput;
@@ -272,6 +373,56 @@ export const CrewFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"CrewFields"}) as unknown as TypedDocumentString<CrewFieldsFragment, unknown>;
+export const RunFieldsFragmentDoc = new TypedDocumentString(`
+    fragment RunFields on Run {
+  id
+  status
+  crewVersion
+  inputs
+  output
+  structuredOutput
+  error
+  errorDetails
+  idempotencyKey
+  attempts
+  lastSeq
+  createdAt
+  startedAt
+  finishedAt
+  crew {
+    id
+    name
+  }
+  usage {
+    promptTokens
+    completionTokens
+    totalTokens
+    costUsd
+  }
+  taskRuns {
+    id
+    status
+    output
+    structuredOutput
+    error
+    approved
+    approvalFeedback
+    attempts
+    startedAt
+    finishedAt
+    task {
+      name
+      agentName
+    }
+    usage {
+      promptTokens
+      completionTokens
+      totalTokens
+      costUsd
+    }
+  }
+}
+    `, {"fragmentName":"RunFields"}) as unknown as TypedDocumentString<RunFieldsFragment, unknown>;
 export const ApiKeysDocument = new TypedDocumentString(`
     query ApiKeys {
   apiKeys {
@@ -537,6 +688,358 @@ export const DeleteCrewDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<DeleteCrewMutation, DeleteCrewMutationVariables>;
+export const StartRunDocument = new TypedDocumentString(`
+    mutation StartRun($input: StartRunInput!) {
+  startRun(input: $input) {
+    run {
+      ...RunFields
+    }
+  }
+}
+    fragment RunFields on Run {
+  id
+  status
+  crewVersion
+  inputs
+  output
+  structuredOutput
+  error
+  errorDetails
+  idempotencyKey
+  attempts
+  lastSeq
+  createdAt
+  startedAt
+  finishedAt
+  crew {
+    id
+    name
+  }
+  usage {
+    promptTokens
+    completionTokens
+    totalTokens
+    costUsd
+  }
+  taskRuns {
+    id
+    status
+    output
+    structuredOutput
+    error
+    approved
+    approvalFeedback
+    attempts
+    startedAt
+    finishedAt
+    task {
+      name
+      agentName
+    }
+    usage {
+      promptTokens
+      completionTokens
+      totalTokens
+      costUsd
+    }
+  }
+}`) as unknown as TypedDocumentString<StartRunMutation, StartRunMutationVariables>;
+export const RunDocument = new TypedDocumentString(`
+    query Run($id: ID!) {
+  run(id: $id) {
+    ...RunFields
+  }
+}
+    fragment RunFields on Run {
+  id
+  status
+  crewVersion
+  inputs
+  output
+  structuredOutput
+  error
+  errorDetails
+  idempotencyKey
+  attempts
+  lastSeq
+  createdAt
+  startedAt
+  finishedAt
+  crew {
+    id
+    name
+  }
+  usage {
+    promptTokens
+    completionTokens
+    totalTokens
+    costUsd
+  }
+  taskRuns {
+    id
+    status
+    output
+    structuredOutput
+    error
+    approved
+    approvalFeedback
+    attempts
+    startedAt
+    finishedAt
+    task {
+      name
+      agentName
+    }
+    usage {
+      promptTokens
+      completionTokens
+      totalTokens
+      costUsd
+    }
+  }
+}`) as unknown as TypedDocumentString<RunQuery, RunQueryVariables>;
+export const RunsDocument = new TypedDocumentString(`
+    query Runs($first: Int, $after: String, $status: RunStatus, $crewId: ID) {
+  runs(first: $first, after: $after, status: $status, crewId: $crewId) {
+    edges {
+      node {
+        ...RunFields
+      }
+    }
+    pageInfo {
+      endCursor
+      hasNextPage
+    }
+  }
+}
+    fragment RunFields on Run {
+  id
+  status
+  crewVersion
+  inputs
+  output
+  structuredOutput
+  error
+  errorDetails
+  idempotencyKey
+  attempts
+  lastSeq
+  createdAt
+  startedAt
+  finishedAt
+  crew {
+    id
+    name
+  }
+  usage {
+    promptTokens
+    completionTokens
+    totalTokens
+    costUsd
+  }
+  taskRuns {
+    id
+    status
+    output
+    structuredOutput
+    error
+    approved
+    approvalFeedback
+    attempts
+    startedAt
+    finishedAt
+    task {
+      name
+      agentName
+    }
+    usage {
+      promptTokens
+      completionTokens
+      totalTokens
+      costUsd
+    }
+  }
+}`) as unknown as TypedDocumentString<RunsQuery, RunsQueryVariables>;
+export const CancelRunDocument = new TypedDocumentString(`
+    mutation CancelRun($id: ID!) {
+  cancelRun(id: $id) {
+    run {
+      ...RunFields
+    }
+  }
+}
+    fragment RunFields on Run {
+  id
+  status
+  crewVersion
+  inputs
+  output
+  structuredOutput
+  error
+  errorDetails
+  idempotencyKey
+  attempts
+  lastSeq
+  createdAt
+  startedAt
+  finishedAt
+  crew {
+    id
+    name
+  }
+  usage {
+    promptTokens
+    completionTokens
+    totalTokens
+    costUsd
+  }
+  taskRuns {
+    id
+    status
+    output
+    structuredOutput
+    error
+    approved
+    approvalFeedback
+    attempts
+    startedAt
+    finishedAt
+    task {
+      name
+      agentName
+    }
+    usage {
+      promptTokens
+      completionTokens
+      totalTokens
+      costUsd
+    }
+  }
+}`) as unknown as TypedDocumentString<CancelRunMutation, CancelRunMutationVariables>;
+export const RespondToRunDocument = new TypedDocumentString(`
+    mutation RespondToRun($input: RespondToRunInput!) {
+  respondToRun(input: $input) {
+    run {
+      ...RunFields
+    }
+  }
+}
+    fragment RunFields on Run {
+  id
+  status
+  crewVersion
+  inputs
+  output
+  structuredOutput
+  error
+  errorDetails
+  idempotencyKey
+  attempts
+  lastSeq
+  createdAt
+  startedAt
+  finishedAt
+  crew {
+    id
+    name
+  }
+  usage {
+    promptTokens
+    completionTokens
+    totalTokens
+    costUsd
+  }
+  taskRuns {
+    id
+    status
+    output
+    structuredOutput
+    error
+    approved
+    approvalFeedback
+    attempts
+    startedAt
+    finishedAt
+    task {
+      name
+      agentName
+    }
+    usage {
+      promptTokens
+      completionTokens
+      totalTokens
+      costUsd
+    }
+  }
+}`) as unknown as TypedDocumentString<RespondToRunMutation, RespondToRunMutationVariables>;
+export const RetryRunDocument = new TypedDocumentString(`
+    mutation RetryRun($id: ID!) {
+  retryRun(id: $id) {
+    run {
+      ...RunFields
+    }
+  }
+}
+    fragment RunFields on Run {
+  id
+  status
+  crewVersion
+  inputs
+  output
+  structuredOutput
+  error
+  errorDetails
+  idempotencyKey
+  attempts
+  lastSeq
+  createdAt
+  startedAt
+  finishedAt
+  crew {
+    id
+    name
+  }
+  usage {
+    promptTokens
+    completionTokens
+    totalTokens
+    costUsd
+  }
+  taskRuns {
+    id
+    status
+    output
+    structuredOutput
+    error
+    approved
+    approvalFeedback
+    attempts
+    startedAt
+    finishedAt
+    task {
+      name
+      agentName
+    }
+    usage {
+      promptTokens
+      completionTokens
+      totalTokens
+      costUsd
+    }
+  }
+}`) as unknown as TypedDocumentString<RetryRunMutation, RetryRunMutationVariables>;
+export const RunEventsDocument = new TypedDocumentString(`
+    subscription RunEvents($runId: ID!, $afterSeq: Int) {
+  runEvents(runId: $runId, afterSeq: $afterSeq) {
+    seq
+    type
+    at
+    taskRunId
+    delta
+    data
+  }
+}
+    `) as unknown as TypedDocumentString<RunEventsSubscription, RunEventsSubscriptionVariables>;
 export const CreateSessionTokenDocument = new TypedDocumentString(`
     mutation CreateSessionToken($input: CreateSessionTokenInput!) {
   createSessionToken(input: $input) {

@@ -1,5 +1,6 @@
 import { TroupeError } from '../troupe-error';
 import type { RequestOptions } from '../typed-document';
+import { authorization } from './authorization';
 import { endpointUrl } from './endpoint-url';
 import { operationInfo } from './operation-info';
 import { errorFromGraphQLErrors, errorFromStatus, readGraphQLErrors } from './response-error';
@@ -33,18 +34,11 @@ export function createHttpTransport(options: HttpTransportOptions): Execute {
   // Looked up per call: `fetch` detached from its global can throw "Illegal invocation" in browsers.
   const fetchImpl: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
-  async function authorization(): Promise<string | undefined> {
-    if (!options.getToken) return options.apiKey;
-    try {
-      return (await options.getToken()) ?? options.apiKey;
-    } catch (cause) {
-      throw new TroupeError('getToken() failed', { code: 'UNAUTHENTICATED', cause });
-    }
-  }
+  const authorize = authorization(options);
 
   async function attempt(body: string, requestOptions: RequestOptions | undefined): Promise<Attempt> {
     const signal = requestOptions?.signal;
-    const token = await authorization();
+    const token = await authorize();
     signal?.throwIfAborted();
     // Headers merges names case-insensitively: `Authorization` in options cannot double up.
     const headers = new Headers(options.headers);

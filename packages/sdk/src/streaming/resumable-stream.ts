@@ -1,0 +1,165 @@
+import { errorFromGraphQLErrors, readGraphQLErrors } from '../transport/response-error';
+import { retryDelay, retryPolicy } from '../transport/retry-policy';
+import type { TroupeError } from '../troupe-error';
+import { sseTransport } from './sse-transport';
+import type { StreamOptions, StreamSettings, StreamSpec, WebSocketConstructor } from './stream-context';
+import type { SubscriptionTransport } from './subscription-transport';
+import { websocketTransport } from './websocket-transport';
+
+type Waiter<T> = { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void };
+
+/**
+ * A subscription as an async iterator that survives lost connections: it resubscribes with
+ * backoff after the last sequence number seen and drops anything at or below it, so consumers see
+ * every event exactly once. It subscribes over WebSocket and falls back to SSE when no WebSocket
+ * can be established.
+ */
+export function resumableStream<TEvent extends { seq: number }>(
+  settings: StreamSettings,
+  spec: StreamSpec<TEvent>,
+  options: StreamOptions | undefined,
+): AsyncIterableIterator<TEvent> {
+  const policy = retryPolicy(
+    settings.reconnect === false
+      ? false
+      : { retries: 10, minDelayMs: 250, maxDelayMs: 5000, ...settings.reconnect },
+  );
+  const WebSocketImpl: WebSocketConstructor | undefined =
+    settings.webSocketImpl ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  const signal = options?.signal;
+  let lastSeq = options?.afterSeq ?? 0;
+  let useSse =
+    settings.transport === 'sse' ||
+    (settings.transport === 'auto' && (!WebSocketImpl || settings.webSocketFailed));
+  let webSocketEstablished = false;
+  let failures = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let unsubscribe: (() => void) | undefined;
+
+  // Events not yet taken, as an array with a moving head (shift() would be O(n) per event).
+  let queue: TEvent[] = [];
+  let head = 0;
+  let waiter: Waiter<TEvent> | undefined;
+  let ended = false;
+  let failure: { error: unknown } | undefined;
+
+  const finish = () => {
+    if (ended) return;
+    ended = true;
+    clearTimeout(timer);
+    unsubscribe?.();
+    unsubscribe = undefined;
+    signal?.removeEventListener('abort', onAbort);
+    const pending = waiter;
+    waiter = undefined;
+    if (!pending) return;
+    if (failure && head >= queue.length) {
+      const { error } = failure;
+      failure = undefined;
+      pending.reject(error);
+    } else pending.resolve({ done: true, value: undefined });
+  };
+  const fail = (error: unknown) => {
+    if (ended) return;
+    failure = { error };
+    finish();
+  };
+  function onAbort() {
+    queue = [];
+    head = 0;
+    fail(signal?.reason);
+  }
+
+  const connect = () => {
+    if (ended) return;
+    let current = true;
+    const transport: SubscriptionTransport = useSse
+      ? sseTransport(settings)
+      : websocketTransport(settings, WebSocketImpl as WebSocketConstructor);
+    const viaWebSocket = !useSse;
+    unsubscribe = transport(
+      { query: spec.query, operationName: spec.operationName, variables: spec.variables(lastSeq) },
+      {
+        established() {
+          failures = 0;
+          if (viaWebSocket) webSocketEstablished = true;
+        },
+        next(payload) {
+          if (!current || ended) return;
+          const result = payload as { data?: Record<string, unknown> | null; errors?: unknown } | null;
+          const errors = readGraphQLErrors(result?.errors);
+          if (errors) return fail(errorFromGraphQLErrors(errors, undefined));
+          const event = result?.data?.[spec.field] as TEvent | undefined;
+          // At or below the last seen: a replay after a reconnect.
+          if (!event || !(event.seq > lastSeq)) return;
+          lastSeq = event.seq;
+          if (waiter) {
+            const pending = waiter;
+            waiter = undefined;
+            pending.resolve({ done: false, value: event });
+          } else queue.push(event);
+          if (spec.isLast?.(event)) finish();
+        },
+        error(error: TroupeError) {
+          if (!current || ended) return;
+          current = false;
+          unsubscribe = undefined;
+          if (error.code !== 'UNAVAILABLE') return fail(error);
+          if (viaWebSocket && !webSocketEstablished && settings.transport === 'auto') {
+            // No WebSocket here (a proxy that refuses upgrades, a runtime without one): use SSE.
+            settings.webSocketFailed = true;
+            useSse = true;
+            return connect();
+          }
+          if (failures >= policy.retries) return fail(error);
+          timer = setTimeout(connect, retryDelay(policy, failures++, undefined));
+        },
+        complete() {
+          if (!current) return;
+          current = false;
+          unsubscribe = undefined;
+          finish();
+        },
+      },
+    );
+  };
+
+  const iterator: AsyncIterableIterator<TEvent> = {
+    next() {
+      if (head < queue.length) {
+        const value = queue[head++] as TEvent;
+        if (head === queue.length) {
+          queue = [];
+          head = 0;
+        }
+        return Promise.resolve({ done: false, value });
+      }
+      if (failure) {
+        const { error } = failure;
+        failure = undefined;
+        return Promise.reject(error);
+      }
+      if (ended) return Promise.resolve({ done: true, value: undefined });
+      return new Promise((resolve, reject) => {
+        waiter = { resolve, reject };
+      });
+    },
+    return() {
+      queue = [];
+      head = 0;
+      failure = undefined;
+      finish();
+      return Promise.resolve({ done: true, value: undefined });
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+
+  if (signal?.aborted) onAbort();
+  else {
+    signal?.addEventListener('abort', onAbort, { once: true });
+    connect();
+  }
+  return iterator;
+}

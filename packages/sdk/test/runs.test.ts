@@ -1,0 +1,297 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import {
+  collectText,
+  createTroupeClient,
+  isTroupeError,
+  type RunEvent,
+  runStateOf,
+  type TroupeClient,
+  type TroupeClientOptions,
+  type WebSocketConstructor,
+} from '../src/index';
+import { startTcpProxy } from './support/tcp-proxy';
+import { startTroupeTestServer, type TroupeTestServer, TWO_TASK_CREW } from './support/troupe-server';
+
+let server: TroupeTestServer;
+let apiKey: string;
+let crewId: string;
+
+const words = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`).join(' ');
+const RESEARCH_TEXT = words('r', 30);
+const WRITE_TEXT = words('w', 30);
+const fastReconnect = { minDelayMs: 10, maxDelayMs: 50 };
+
+function client(options: Partial<TroupeClientOptions> = {}): TroupeClient {
+  return createTroupeClient({
+    url: server.url,
+    apiKey,
+    webSocketImpl: WebSocket as unknown as WebSocketConstructor,
+    reconnect: fastReconnect,
+    ...options,
+  });
+}
+
+async function collect<T>(iterable: AsyncIterable<T>, onEach?: (item: T) => void): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) {
+    items.push(item);
+    onEach?.(item);
+  }
+  return items;
+}
+
+function expectWholeLog(events: RunEvent[]) {
+  expect(events.map((e) => e.seq)).toEqual(events.map((_e, i) => i + 1));
+  expect(events.at(-1)?.type).toBe('RUN_SUCCEEDED');
+}
+
+beforeAll(async () => {
+  server = await startTroupeTestServer();
+  server.llm.setFallback((request) => {
+    const research = JSON.stringify(request.body).includes('Research ');
+    return { text: research ? RESEARCH_TEXT : WRITE_TEXT, chunkDelayMs: 8 };
+  });
+  apiKey = await server.createTenant('sdk-runs');
+  crewId = (await client().crews.create(TWO_TASK_CREW)).id;
+}, 60_000);
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('runs resource', () => {
+  it('starts, gets, lists, cancels and retries runs', async () => {
+    const troupe = client();
+    const run = await troupe.runs.start({ crewId, inputs: { topic: 'otters' }, idempotencyKey: 'k1' });
+    expect(run).toMatchObject({ status: 'QUEUED', inputs: { topic: 'otters' }, idempotencyKey: 'k1' });
+    expect((await troupe.runs.start({ crewId, inputs: { topic: 'otters' }, idempotencyKey: 'k1' })).id).toBe(
+      run.id,
+    );
+    await expect(troupe.runs.get(run.id)).resolves.toMatchObject({ id: run.id, crew: { id: crewId } });
+    await expect(troupe.runs.get('UnVuOjk5OTk5')).resolves.toBeNull();
+
+    expect((await troupe.runs.cancel(run.id)).id).toBe(run.id);
+    // A running run is aborted where it executes: its stream ends with RUN_CANCELLED.
+    expect((await collect(troupe.runs.stream(run.id))).at(-1)?.type).toBe('RUN_CANCELLED');
+    await expect(troupe.runs.get(run.id)).resolves.toMatchObject({ status: 'CANCELLED' });
+    const page = await troupe.runs.list({ first: 10, crewId, status: 'CANCELLED' });
+    expect(page.nodes.map((r) => r.id)).toContain(run.id);
+
+    const retried = await troupe.runs.retry(run.id);
+    expect(retried.status).toBe('QUEUED');
+    // The log continues after the cancellation: follow the retry from its lastSeq.
+    const events = await collect(troupe.runs.stream(run.id, { afterSeq: retried.lastSeq }));
+    expect(events[0]?.seq).toBe(retried.lastSeq + 1);
+    expect(events.at(-1)?.type).toBe('RUN_SUCCEEDED');
+    const done = await troupe.runs.get(run.id);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', output: WRITE_TEXT });
+    expect(done?.taskRuns.map((t) => [t.task.name, t.status, t.output])).toEqual([
+      ['research', 'SUCCEEDED', RESEARCH_TEXT],
+      ['write', 'SUCCEEDED', WRITE_TEXT],
+    ]);
+  });
+
+  it('approves a task waiting for approval with respond()', async () => {
+    const troupe = client();
+    const crew = await troupe.crews.create({
+      ...TWO_TASK_CREW,
+      name: 'Reviewed',
+      tasks: TWO_TASK_CREW.tasks.map((t) => (t.name === 'research' ? { ...t, requiresApproval: true } : t)),
+    });
+    const run = await troupe.runs.start({ crewId: crew.id, inputs: { topic: 'owls' } });
+    const states = troupe.runs.watch(run.id);
+    let approved = false;
+    let last: Awaited<ReturnType<typeof states.next>>['value'];
+    for await (const state of states) {
+      last = state;
+      if (state.approval && !approved) {
+        approved = true;
+        expect(state.status).toBe('WAITING_FOR_APPROVAL');
+        expect(state.approval).toMatchObject({ taskName: 'research', output: RESEARCH_TEXT });
+        const responded = await troupe.runs.respond({
+          runId: run.id,
+          taskRunId: state.approval.taskRunId!,
+          approved: true,
+        });
+        expect(responded.id).toBe(run.id);
+      }
+    }
+    expect(approved).toBe(true);
+    expect(last).toMatchObject({ status: 'SUCCEEDED', output: WRITE_TEXT, approval: null });
+  });
+});
+
+describe('runs.stream over WebSocket', () => {
+  it('streams every event once, in order, ends with the run, and leaves no subscription', async () => {
+    const troupe = client();
+    const run = await troupe.runs.start({ crewId, inputs: { topic: 'ws' } });
+    const events = await collect(troupe.runs.stream(run.id));
+    expectWholeLog(events);
+    const stored = await troupe.runs.get(run.id);
+    expect(stored?.lastSeq).toBe(events.length);
+    const state = runStateOf(events);
+    expect(state).toMatchObject({
+      status: 'SUCCEEDED',
+      output: stored?.output,
+      textByTask: { research: RESEARCH_TEXT, write: WRITE_TEXT },
+    });
+    expect(state.usage.totalTokens).toBe(stored?.usage.totalTokens);
+    expect(state.usage.totalTokens).toBeGreaterThan(0);
+    await server.waitForSubscribers(0);
+  });
+
+  it('resumes after afterSeq, and collectText joins the tokens (of one task)', async () => {
+    const troupe = client();
+    const run = await troupe.runs.start({ crewId, inputs: { topic: 'resume' } });
+    const all = await collect(troupe.runs.stream(run.id));
+    const rest = await collect(troupe.runs.stream(run.id, { afterSeq: 5 }));
+    expect(rest.map((e) => e.seq)).toEqual(all.slice(5).map((e) => e.seq));
+    expect(await collectText(troupe.runs.stream(run.id), { task: 'write' })).toBe(WRITE_TEXT);
+    expect(await collectText(all)).toBe(RESEARCH_TEXT + WRITE_TEXT);
+  });
+
+  it('survives its connection being cut twice mid-run: no event lost or doubled', async () => {
+    const proxy = await startTcpProxy(server.url);
+    try {
+      const troupe = client({ url: proxy.url });
+      const run = await troupe.runs.start({ crewId, inputs: { topic: 'cut' } });
+      const cutAt = new Set([8, 40]);
+      const events = await collect(troupe.runs.stream(run.id), (event) => {
+        if (cutAt.has(event.seq)) proxy.cut();
+      });
+      expectWholeLog(events);
+      // 1 mutation + 3 sockets at least: the stream really reconnected twice.
+      expect(proxy.accepted()).toBeGreaterThanOrEqual(4);
+      const stored = await troupe.runs.get(run.id);
+      expect(events).toHaveLength(stored!.lastSeq);
+      expect(runStateOf(events).output).toBe(stored?.output);
+      expect(await collectText(events, { task: 'write' })).toBe(stored?.taskRuns[1]?.output);
+      expect(await collectText(events, { task: 'research' })).toBe(stored?.taskRuns[0]?.output);
+      await server.waitForSubscribers(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('unsubscribes when the loop breaks, and when the signal aborts', async () => {
+    const troupe = client();
+    server.llm.enqueue({ hang: true });
+    const run = await troupe.runs.start({ crewId, inputs: { topic: 'break' } });
+    for await (const event of troupe.runs.stream(run.id)) {
+      if (event.type === 'TASK_STARTED') break;
+    }
+    await server.waitForSubscribers(0);
+
+    const controller = new AbortController();
+    const stream = troupe.runs.stream(run.id, { signal: controller.signal });
+    const seen: RunEvent[] = [];
+    const done = collect(stream, (e) => seen.push(e));
+    await server.waitForSubscribers(1);
+    await expect.poll(() => seen.length).toBe(2);
+    controller.abort(new Error('user left'));
+    await expect(done).rejects.toThrow('user left');
+    await server.waitForSubscribers(0);
+    expect(seen.map((e) => e.type)).toEqual(['RUN_STARTED', 'TASK_STARTED']);
+    await troupe.runs.cancel(run.id);
+  });
+});
+
+describe('runs.stream over SSE', () => {
+  it('uses SSE without a WebSocket implementation (Node 20 has none)', async () => {
+    expect((globalThis as { WebSocket?: unknown }).WebSocket).toBeUndefined();
+    const troupe = client({ webSocketImpl: undefined });
+    const run = await troupe.runs.start({ crewId, inputs: { topic: 'sse' } });
+    const events = await collect(troupe.runs.stream(run.id));
+    expectWholeLog(events);
+    expect(runStateOf(events).textByTask).toEqual({ research: RESEARCH_TEXT, write: WRITE_TEXT });
+    await server.waitForSubscribers(0);
+  });
+
+  it('falls back to SSE when no WebSocket can be established', async () => {
+    const opened: string[] = [];
+    class RefusedWebSocket {
+      readyState = 0;
+      onopen = null;
+      onmessage = null;
+      onerror: (() => void) | null = null;
+      onclose: ((event: { code: number; reason: string }) => void) | null = null;
+      constructor(url: string) {
+        opened.push(url);
+        setTimeout(() => {
+          this.onerror?.();
+          this.onclose?.({ code: 1006, reason: '' });
+        }, 1);
+      }
+      send() {}
+      close() {}
+    }
+    const troupe = client({ webSocketImpl: RefusedWebSocket as unknown as WebSocketConstructor });
+    const run = await troupe.runs.start({ crewId, inputs: { topic: 'fallback' } });
+    const events = await collect(troupe.runs.stream(run.id));
+    expectWholeLog(events);
+    expect(opened).toEqual([`${server.url.replace('http', 'ws')}/graphql`]);
+    // The client remembers: the next stream goes to SSE at once.
+    await collect(troupe.runs.stream(run.id, { afterSeq: events.length - 1 }));
+    expect(opened).toHaveLength(1);
+  });
+
+  it('survives its connection being cut twice mid-run', async () => {
+    const proxy = await startTcpProxy(server.url);
+    try {
+      const troupe = client({ url: proxy.url, streamTransport: 'sse' });
+      const run = await troupe.runs.start({ crewId, inputs: { topic: 'sse-cut' } });
+      const cutAt = new Set([5, 45]);
+      const events = await collect(troupe.runs.stream(run.id), (event) => {
+        if (cutAt.has(event.seq)) proxy.cut();
+      });
+      expectWholeLog(events);
+      const stored = await troupe.runs.get(run.id);
+      expect(events).toHaveLength(stored!.lastSeq);
+      expect(runStateOf(events).output).toBe(stored?.output);
+      await server.waitForSubscribers(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('stream access', () => {
+  async function streamError(troupe: TroupeClient, runId: string) {
+    try {
+      await collect(troupe.runs.stream(runId));
+    } catch (error) {
+      expect(isTroupeError(error)).toBe(true);
+      return error as { code: string };
+    }
+    throw new Error('expected the stream to fail');
+  }
+
+  it.each(['websocket', 'sse'] as const)(
+    'over %s: another tenant gets NOT_FOUND, a bad key UNAUTHENTICATED, the admin key FORBIDDEN',
+    async (streamTransport) => {
+      const run = await client().runs.start({ crewId, inputs: { topic: 'private' } });
+      const otherKey = await server.createTenant(`other-${streamTransport}`);
+      const token = await client({ apiKey: otherKey }).sessionTokens.create({ subject: 'u1' });
+      expect(
+        (
+          await streamError(
+            client({ apiKey: undefined, getToken: () => token.token, streamTransport }),
+            run.id,
+          )
+        ).code,
+      ).toBe('NOT_FOUND');
+      expect((await streamError(client({ apiKey: otherKey, streamTransport }), run.id)).code).toBe(
+        'NOT_FOUND',
+      );
+      expect((await streamError(client({ apiKey: 'trp_nope', streamTransport }), run.id)).code).toBe(
+        'UNAUTHENTICATED',
+      );
+      if (streamTransport === 'websocket') {
+        expect((await streamError(client({ apiKey: server.adminKey, streamTransport }), run.id)).code).toBe(
+          'FORBIDDEN',
+        );
+      }
+      await server.waitForSubscribers(0);
+    },
+  );
+});
