@@ -3,6 +3,7 @@ import { type CrewsResource, crewsResource } from './resources/crews';
 import { type RunsResource, runsResource } from './resources/runs';
 import { type SessionTokensResource, sessionTokensResource } from './resources/session-tokens';
 import { type TenantsResource, tenantsResource } from './resources/tenants';
+import { type ThreadsResource, threadsResource } from './resources/threads';
 import { type Viewer, viewerResource } from './resources/viewer';
 import {
   createStreamContext,
@@ -70,6 +71,7 @@ export interface TroupeClient {
   viewer(options?: RequestOptions): Promise<Viewer>;
   crews: CrewsResource;
   runs: RunsResource;
+  threads: ThreadsResource;
   apiKeys: ApiKeysResource;
   sessionTokens: SessionTokensResource;
   tenants: TenantsResource;
@@ -110,6 +112,7 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
     viewer: viewerResource(run),
     crews: crewsResource(run),
     runs: runsResource(run, streams),
+    threads: threadsResource(run, streams),
     apiKeys: apiKeysResource(run),
     sessionTokens: sessionTokensResource(run),
     tenants: tenantsResource(run),

@@ -6,7 +6,9 @@ export type {
   CreateCrewInput,
   CreateSessionTokenInput,
   CreateTenantInput,
+  CreateThreadInput,
   CrewProcess,
+  MessageRole,
   ModelInput,
   ModelProvider,
   PrincipalKind,
@@ -14,9 +16,11 @@ export type {
   RunEventType,
   RunStatus,
   Scope,
+  SendMessageInput,
   StartRunInput,
   TaskInput,
   TaskRunStatus,
+  ThreadConcurrency,
   UpdateCrewInput,
 } from './generated/graphql';
 export type { ApiKey, ApiKeysResource, CreatedApiKey } from './resources/api-keys';
@@ -25,7 +29,17 @@ export type { Page, PageInfo } from './resources/page';
 export type { ListRunsOptions, Run, RunsResource, TaskRun, Usage } from './resources/runs';
 export type { SessionToken, SessionTokensResource } from './resources/session-tokens';
 export type { CreatedTenant, Tenant, TenantsResource } from './resources/tenants';
+export type {
+  ListMessagesOptions,
+  ListThreadsOptions,
+  Message,
+  SentMessage,
+  Thread,
+  ThreadsResource,
+} from './resources/threads';
 export type { Viewer } from './resources/viewer';
+export type { ChatMessage, ChatState, StreamingReply } from './streaming/accumulate-chat';
+export { accumulateChat, initialChatState } from './streaming/accumulate-chat';
 export type {
   PendingApproval,
   RunState,
@@ -35,7 +49,13 @@ export type {
 export { accumulateRun, initialRunState, runStateOf } from './streaming/accumulate-run';
 export type { CollectTextOptions, TextEvent } from './streaming/collect-text';
 export { collectText } from './streaming/collect-text';
-export type { RunEvent, RunEventDataByType, RunEventOf, RunUsageTotals } from './streaming/run-event';
+export type {
+  RunEvent,
+  RunEventDataByType,
+  RunEventOf,
+  RunUsageTotals,
+  ThreadEvent,
+} from './streaming/run-event';
 export type {
   StreamOptions,
   StreamTransport,

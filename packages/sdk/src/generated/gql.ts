@@ -35,6 +35,15 @@ type Documents = {
     "\n  subscription RunEvents($runId: ID!, $afterSeq: Int) {\n    runEvents(runId: $runId, afterSeq: $afterSeq) {\n      seq\n      type\n      at\n      taskRunId\n      delta\n      data\n    }\n  }\n": typeof types.RunEventsDocument,
     "\n  mutation CreateSessionToken($input: CreateSessionTokenInput!) {\n    createSessionToken(input: $input) {\n      token\n      expiresAt\n    }\n  }\n": typeof types.CreateSessionTokenDocument,
     "\n  mutation CreateTenant($input: CreateTenantInput!) {\n    createTenant(input: $input) {\n      tenant {\n        id\n        name\n        createdAt\n      }\n      apiKey {\n        id\n        name\n        prefix\n        scopes\n        createdAt\n        secret\n      }\n    }\n  }\n": typeof types.CreateTenantDocument,
+    "\n  fragment ThreadFields on Thread {\n    id\n    title\n    concurrency\n    historyTokens\n    lastSeq\n    subject\n    createdAt\n    updatedAt\n    agent {\n      id\n      name\n    }\n    crew {\n      id\n      name\n    }\n  }\n": typeof types.ThreadFieldsFragmentDoc,
+    "\n  fragment MessageFields on Message {\n    id\n    role\n    content\n    createdAt\n    run {\n      id\n      status\n    }\n  }\n": typeof types.MessageFieldsFragmentDoc,
+    "\n  mutation CreateThread($input: CreateThreadInput!) {\n    createThread(input: $input) {\n      thread {\n        ...ThreadFields\n      }\n    }\n  }\n": typeof types.CreateThreadDocument,
+    "\n  query Thread($id: ID!) {\n    thread(id: $id) {\n      ...ThreadFields\n    }\n  }\n": typeof types.ThreadDocument,
+    "\n  query Threads($first: Int, $after: String, $agentId: ID, $crewId: ID) {\n    threads(first: $first, after: $after, agentId: $agentId, crewId: $crewId) {\n      edges {\n        node {\n          ...ThreadFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": typeof types.ThreadsDocument,
+    "\n  mutation DeleteThread($id: ID!) {\n    deleteThread(id: $id) {\n      deletedId\n    }\n  }\n": typeof types.DeleteThreadDocument,
+    "\n  mutation SendMessage($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      message {\n        ...MessageFields\n      }\n      run {\n        id\n        status\n      }\n    }\n  }\n": typeof types.SendMessageDocument,
+    "\n  query ThreadMessages($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {\n    thread(id: $id) {\n      messages(first: $first, after: $after, last: $last, before: $before) {\n        edges {\n          node {\n            ...MessageFields\n          }\n        }\n        pageInfo {\n          endCursor\n          hasNextPage\n        }\n      }\n    }\n  }\n": typeof types.ThreadMessagesDocument,
+    "\n  subscription ThreadEvents($threadId: ID!, $afterSeq: Int) {\n    threadEvents(threadId: $threadId, afterSeq: $afterSeq) {\n      seq\n      runId\n      runSeq\n      type\n      at\n      taskRunId\n      delta\n      data\n    }\n  }\n": typeof types.ThreadEventsDocument,
     "\n  query Viewer {\n    viewer {\n      kind\n      scopes\n      subject\n      tenant {\n        id\n        name\n        createdAt\n      }\n    }\n  }\n": typeof types.ViewerDocument,
 };
 const documents: Documents = {
@@ -58,6 +67,15 @@ const documents: Documents = {
     "\n  subscription RunEvents($runId: ID!, $afterSeq: Int) {\n    runEvents(runId: $runId, afterSeq: $afterSeq) {\n      seq\n      type\n      at\n      taskRunId\n      delta\n      data\n    }\n  }\n": types.RunEventsDocument,
     "\n  mutation CreateSessionToken($input: CreateSessionTokenInput!) {\n    createSessionToken(input: $input) {\n      token\n      expiresAt\n    }\n  }\n": types.CreateSessionTokenDocument,
     "\n  mutation CreateTenant($input: CreateTenantInput!) {\n    createTenant(input: $input) {\n      tenant {\n        id\n        name\n        createdAt\n      }\n      apiKey {\n        id\n        name\n        prefix\n        scopes\n        createdAt\n        secret\n      }\n    }\n  }\n": types.CreateTenantDocument,
+    "\n  fragment ThreadFields on Thread {\n    id\n    title\n    concurrency\n    historyTokens\n    lastSeq\n    subject\n    createdAt\n    updatedAt\n    agent {\n      id\n      name\n    }\n    crew {\n      id\n      name\n    }\n  }\n": types.ThreadFieldsFragmentDoc,
+    "\n  fragment MessageFields on Message {\n    id\n    role\n    content\n    createdAt\n    run {\n      id\n      status\n    }\n  }\n": types.MessageFieldsFragmentDoc,
+    "\n  mutation CreateThread($input: CreateThreadInput!) {\n    createThread(input: $input) {\n      thread {\n        ...ThreadFields\n      }\n    }\n  }\n": types.CreateThreadDocument,
+    "\n  query Thread($id: ID!) {\n    thread(id: $id) {\n      ...ThreadFields\n    }\n  }\n": types.ThreadDocument,
+    "\n  query Threads($first: Int, $after: String, $agentId: ID, $crewId: ID) {\n    threads(first: $first, after: $after, agentId: $agentId, crewId: $crewId) {\n      edges {\n        node {\n          ...ThreadFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": types.ThreadsDocument,
+    "\n  mutation DeleteThread($id: ID!) {\n    deleteThread(id: $id) {\n      deletedId\n    }\n  }\n": types.DeleteThreadDocument,
+    "\n  mutation SendMessage($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      message {\n        ...MessageFields\n      }\n      run {\n        id\n        status\n      }\n    }\n  }\n": types.SendMessageDocument,
+    "\n  query ThreadMessages($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {\n    thread(id: $id) {\n      messages(first: $first, after: $after, last: $last, before: $before) {\n        edges {\n          node {\n            ...MessageFields\n          }\n        }\n        pageInfo {\n          endCursor\n          hasNextPage\n        }\n      }\n    }\n  }\n": types.ThreadMessagesDocument,
+    "\n  subscription ThreadEvents($threadId: ID!, $afterSeq: Int) {\n    threadEvents(threadId: $threadId, afterSeq: $afterSeq) {\n      seq\n      runId\n      runSeq\n      type\n      at\n      taskRunId\n      delta\n      data\n    }\n  }\n": types.ThreadEventsDocument,
     "\n  query Viewer {\n    viewer {\n      kind\n      scopes\n      subject\n      tenant {\n        id\n        name\n        createdAt\n      }\n    }\n  }\n": types.ViewerDocument,
 };
 
@@ -141,6 +159,42 @@ export function graphql(source: "\n  mutation CreateSessionToken($input: CreateS
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation CreateTenant($input: CreateTenantInput!) {\n    createTenant(input: $input) {\n      tenant {\n        id\n        name\n        createdAt\n      }\n      apiKey {\n        id\n        name\n        prefix\n        scopes\n        createdAt\n        secret\n      }\n    }\n  }\n"): typeof import('./graphql').CreateTenantDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment ThreadFields on Thread {\n    id\n    title\n    concurrency\n    historyTokens\n    lastSeq\n    subject\n    createdAt\n    updatedAt\n    agent {\n      id\n      name\n    }\n    crew {\n      id\n      name\n    }\n  }\n"): typeof import('./graphql').ThreadFieldsFragmentDoc;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment MessageFields on Message {\n    id\n    role\n    content\n    createdAt\n    run {\n      id\n      status\n    }\n  }\n"): typeof import('./graphql').MessageFieldsFragmentDoc;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateThread($input: CreateThreadInput!) {\n    createThread(input: $input) {\n      thread {\n        ...ThreadFields\n      }\n    }\n  }\n"): typeof import('./graphql').CreateThreadDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Thread($id: ID!) {\n    thread(id: $id) {\n      ...ThreadFields\n    }\n  }\n"): typeof import('./graphql').ThreadDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Threads($first: Int, $after: String, $agentId: ID, $crewId: ID) {\n    threads(first: $first, after: $after, agentId: $agentId, crewId: $crewId) {\n      edges {\n        node {\n          ...ThreadFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n"): typeof import('./graphql').ThreadsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeleteThread($id: ID!) {\n    deleteThread(id: $id) {\n      deletedId\n    }\n  }\n"): typeof import('./graphql').DeleteThreadDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SendMessage($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      message {\n        ...MessageFields\n      }\n      run {\n        id\n        status\n      }\n    }\n  }\n"): typeof import('./graphql').SendMessageDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ThreadMessages($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {\n    thread(id: $id) {\n      messages(first: $first, after: $after, last: $last, before: $before) {\n        edges {\n          node {\n            ...MessageFields\n          }\n        }\n        pageInfo {\n          endCursor\n          hasNextPage\n        }\n      }\n    }\n  }\n"): typeof import('./graphql').ThreadMessagesDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription ThreadEvents($threadId: ID!, $afterSeq: Int) {\n    threadEvents(threadId: $threadId, afterSeq: $afterSeq) {\n      seq\n      runId\n      runSeq\n      type\n      at\n      taskRunId\n      delta\n      data\n    }\n  }\n"): typeof import('./graphql').ThreadEventsDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

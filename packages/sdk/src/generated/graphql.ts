@@ -52,11 +52,28 @@ export type CreateTenantInput = {
   name: string;
 };
 
+export type CreateThreadInput = {
+  /** One agent answers each message (give this or crewId). */
+  agentId?: string | null | undefined;
+  /** Default REJECT. */
+  concurrency?: ThreadConcurrency | null | undefined;
+  /** The whole crew answers each message (give this or agentId). */
+  crewId?: string | null | undefined;
+  /** Default 4000; 0 sends no history. */
+  historyTokens?: number | null | undefined;
+  title?: string | null | undefined;
+};
+
 /** How a crew runs its tasks. */
 export type CrewProcess =
   | 'HIERARCHICAL'
   | 'PARALLEL'
   | 'SEQUENTIAL';
+
+export type MessageRole =
+  | 'ASSISTANT'
+  | 'SYSTEM'
+  | 'USER';
 
 export type ModelInput = {
   maxTokens?: number | null | undefined;
@@ -122,6 +139,13 @@ export type Scope =
   | 'READ'
   | 'WRITE';
 
+export type SendMessageInput = {
+  content: string;
+  /** The same key returns the same message and run. */
+  idempotencyKey?: string | null | undefined;
+  threadId: string;
+};
+
 export type StartRunInput = {
   crewId: string;
   /** The same key returns the same run instead of starting another. */
@@ -152,6 +176,11 @@ export type TaskRunStatus =
   | 'RUNNING'
   | 'SUCCEEDED'
   | 'WAITING_FOR_APPROVAL';
+
+/** What a message sent while the thread’s previous run is still going does: REJECT it (CONFLICT) or ENQUEUE it (its run starts when the previous one ends). */
+export type ThreadConcurrency =
+  | 'ENQUEUE'
+  | 'REJECT';
 
 /** Fields left out keep their value; agents and tasks, when given, replace the lists (matched by name). */
 export type UpdateCrewInput = {
@@ -294,6 +323,67 @@ export type CreateTenantMutationVariables = Exact<{
 
 export type CreateTenantMutation = { createTenant: { tenant: { id: string, name: string, createdAt: string }, apiKey: { id: string, name: string, prefix: string, scopes: Array<Scope>, createdAt: string, secret: string } } };
 
+export type ThreadFieldsFragment = { id: string, title: string, concurrency: ThreadConcurrency, historyTokens: number, lastSeq: number, subject: string | null, createdAt: string, updatedAt: string, agent: { id: string, name: string } | null, crew: { id: string, name: string } | null };
+
+export type MessageFieldsFragment = { id: string, role: MessageRole, content: string, createdAt: string, run: { id: string, status: RunStatus } | null };
+
+export type CreateThreadMutationVariables = Exact<{
+  input: CreateThreadInput;
+}>;
+
+
+export type CreateThreadMutation = { createThread: { thread: { id: string, title: string, concurrency: ThreadConcurrency, historyTokens: number, lastSeq: number, subject: string | null, createdAt: string, updatedAt: string, agent: { id: string, name: string } | null, crew: { id: string, name: string } | null } } };
+
+export type ThreadQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type ThreadQuery = { thread: { id: string, title: string, concurrency: ThreadConcurrency, historyTokens: number, lastSeq: number, subject: string | null, createdAt: string, updatedAt: string, agent: { id: string, name: string } | null, crew: { id: string, name: string } | null } | null };
+
+export type ThreadsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  agentId?: string | null | undefined;
+  crewId?: string | null | undefined;
+}>;
+
+
+export type ThreadsQuery = { threads: { edges: Array<{ node: { id: string, title: string, concurrency: ThreadConcurrency, historyTokens: number, lastSeq: number, subject: string | null, createdAt: string, updatedAt: string, agent: { id: string, name: string } | null, crew: { id: string, name: string } | null } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+
+export type DeleteThreadMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DeleteThreadMutation = { deleteThread: { deletedId: string } };
+
+export type SendMessageMutationVariables = Exact<{
+  input: SendMessageInput;
+}>;
+
+
+export type SendMessageMutation = { sendMessage: { message: { id: string, role: MessageRole, content: string, createdAt: string, run: { id: string, status: RunStatus } | null }, run: { id: string, status: RunStatus } } };
+
+export type ThreadMessagesQueryVariables = Exact<{
+  id: string;
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  last?: number | null | undefined;
+  before?: string | null | undefined;
+}>;
+
+
+export type ThreadMessagesQuery = { thread: { messages: { edges: Array<{ node: { id: string, role: MessageRole, content: string, createdAt: string, run: { id: string, status: RunStatus } | null } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } } | null };
+
+export type ThreadEventsSubscriptionVariables = Exact<{
+  threadId: string;
+  afterSeq?: number | null | undefined;
+}>;
+
+
+export type ThreadEventsSubscription = { threadEvents: { seq: number, runId: string, runSeq: number, type: RunEventType, at: string, taskRunId: string | null, delta: string | null, data: unknown } };
+
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -423,6 +513,38 @@ export const RunFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"RunFields"}) as unknown as TypedDocumentString<RunFieldsFragment, unknown>;
+export const ThreadFieldsFragmentDoc = new TypedDocumentString(`
+    fragment ThreadFields on Thread {
+  id
+  title
+  concurrency
+  historyTokens
+  lastSeq
+  subject
+  createdAt
+  updatedAt
+  agent {
+    id
+    name
+  }
+  crew {
+    id
+    name
+  }
+}
+    `, {"fragmentName":"ThreadFields"}) as unknown as TypedDocumentString<ThreadFieldsFragment, unknown>;
+export const MessageFieldsFragmentDoc = new TypedDocumentString(`
+    fragment MessageFields on Message {
+  id
+  role
+  content
+  createdAt
+  run {
+    id
+    status
+  }
+}
+    `, {"fragmentName":"MessageFields"}) as unknown as TypedDocumentString<MessageFieldsFragment, unknown>;
 export const ApiKeysDocument = new TypedDocumentString(`
     query ApiKeys {
   apiKeys {
@@ -1067,6 +1189,157 @@ export const CreateTenantDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<CreateTenantMutation, CreateTenantMutationVariables>;
+export const CreateThreadDocument = new TypedDocumentString(`
+    mutation CreateThread($input: CreateThreadInput!) {
+  createThread(input: $input) {
+    thread {
+      ...ThreadFields
+    }
+  }
+}
+    fragment ThreadFields on Thread {
+  id
+  title
+  concurrency
+  historyTokens
+  lastSeq
+  subject
+  createdAt
+  updatedAt
+  agent {
+    id
+    name
+  }
+  crew {
+    id
+    name
+  }
+}`) as unknown as TypedDocumentString<CreateThreadMutation, CreateThreadMutationVariables>;
+export const ThreadDocument = new TypedDocumentString(`
+    query Thread($id: ID!) {
+  thread(id: $id) {
+    ...ThreadFields
+  }
+}
+    fragment ThreadFields on Thread {
+  id
+  title
+  concurrency
+  historyTokens
+  lastSeq
+  subject
+  createdAt
+  updatedAt
+  agent {
+    id
+    name
+  }
+  crew {
+    id
+    name
+  }
+}`) as unknown as TypedDocumentString<ThreadQuery, ThreadQueryVariables>;
+export const ThreadsDocument = new TypedDocumentString(`
+    query Threads($first: Int, $after: String, $agentId: ID, $crewId: ID) {
+  threads(first: $first, after: $after, agentId: $agentId, crewId: $crewId) {
+    edges {
+      node {
+        ...ThreadFields
+      }
+    }
+    pageInfo {
+      endCursor
+      hasNextPage
+    }
+  }
+}
+    fragment ThreadFields on Thread {
+  id
+  title
+  concurrency
+  historyTokens
+  lastSeq
+  subject
+  createdAt
+  updatedAt
+  agent {
+    id
+    name
+  }
+  crew {
+    id
+    name
+  }
+}`) as unknown as TypedDocumentString<ThreadsQuery, ThreadsQueryVariables>;
+export const DeleteThreadDocument = new TypedDocumentString(`
+    mutation DeleteThread($id: ID!) {
+  deleteThread(id: $id) {
+    deletedId
+  }
+}
+    `) as unknown as TypedDocumentString<DeleteThreadMutation, DeleteThreadMutationVariables>;
+export const SendMessageDocument = new TypedDocumentString(`
+    mutation SendMessage($input: SendMessageInput!) {
+  sendMessage(input: $input) {
+    message {
+      ...MessageFields
+    }
+    run {
+      id
+      status
+    }
+  }
+}
+    fragment MessageFields on Message {
+  id
+  role
+  content
+  createdAt
+  run {
+    id
+    status
+  }
+}`) as unknown as TypedDocumentString<SendMessageMutation, SendMessageMutationVariables>;
+export const ThreadMessagesDocument = new TypedDocumentString(`
+    query ThreadMessages($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+  thread(id: $id) {
+    messages(first: $first, after: $after, last: $last, before: $before) {
+      edges {
+        node {
+          ...MessageFields
+        }
+      }
+      pageInfo {
+        endCursor
+        hasNextPage
+      }
+    }
+  }
+}
+    fragment MessageFields on Message {
+  id
+  role
+  content
+  createdAt
+  run {
+    id
+    status
+  }
+}`) as unknown as TypedDocumentString<ThreadMessagesQuery, ThreadMessagesQueryVariables>;
+export const ThreadEventsDocument = new TypedDocumentString(`
+    subscription ThreadEvents($threadId: ID!, $afterSeq: Int) {
+  threadEvents(threadId: $threadId, afterSeq: $afterSeq) {
+    seq
+    runId
+    runSeq
+    type
+    at
+    taskRunId
+    delta
+    data
+  }
+}
+    `) as unknown as TypedDocumentString<ThreadEventsSubscription, ThreadEventsSubscriptionVariables>;
 export const ViewerDocument = new TypedDocumentString(`
     query Viewer {
   viewer {

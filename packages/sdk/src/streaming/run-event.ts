@@ -1,4 +1,4 @@
-import type { RunEventType } from '../generated/graphql';
+import type { MessageRole, RunEventType } from '../generated/graphql';
 
 /** Token and cost totals, as events carry them. */
 export interface RunUsageTotals {
@@ -53,6 +53,8 @@ export interface RunEventDataByType {
   };
   RUN_FAILED: { error: { code: string; message: string; details?: unknown }; usage: RunUsageTotals };
   RUN_CANCELLED: { reason: string; usage: RunUsageTotals };
+  /** A message joined the thread (threads only): the user's, or the reply just before RUN_SUCCEEDED. */
+  MESSAGE_CREATED: { message: { id: string; role: MessageRole; content: string; createdAt: string } };
 }
 
 /** One entry of a run's event log with fields common to every event type. */
@@ -71,3 +73,15 @@ export interface RunEventOf<TType extends RunEventType> {
 
 /** One entry of a run's event log, discriminated by `type`. */
 export type RunEvent = { [TType in RunEventType]: RunEventOf<TType> }[RunEventType];
+
+/** One entry of a thread's log: its messages and the events of the runs answering them. */
+export type ThreadEvent = {
+  [TType in RunEventType]: Omit<RunEventOf<TType>, 'seq'> & {
+    /** The thread's own sequence number: 1, 2, 3, … without holes. */
+    seq: number;
+    /** The run the event belongs to. */
+    runId: string;
+    /** The event's number in its run's log. */
+    runSeq: number;
+  };
+}[RunEventType];

@@ -1,0 +1,83 @@
+import type { MessageRole } from '../generated/graphql';
+import type { ThreadEvent } from './run-event';
+
+/** A message of a chat. */
+export interface ChatMessage {
+  id: string;
+  role: MessageRole;
+  content: string;
+  createdAt: string;
+  /** USER: the run the message started; ASSISTANT: the run that wrote it. */
+  runId: string | null;
+}
+
+/** The reply being written, before it becomes a message. */
+export interface StreamingReply {
+  runId: string;
+  /** Text of the current step so far. */
+  text: string;
+}
+
+/** What a thread's events add up to: the state `useChat()` shows. */
+export interface ChatState {
+  /** Thread sequence number of the last event applied. */
+  lastSeq: number;
+  /** Oldest first, each once. */
+  messages: ChatMessage[];
+  streaming: StreamingReply | null;
+  /** `running` from the user's message until the reply (or failure); `waiting` for an approval. */
+  status: 'idle' | 'running' | 'waiting';
+  /** The run answering now (or queued to). */
+  activeRunId: string | null;
+  /** Why the last run failed or was cancelled. */
+  error: { code: string; message: string } | null;
+}
+
+/** A chat state from loaded messages, to be continued by events after `lastSeq`. */
+export function initialChatState(messages: ChatMessage[] = [], lastSeq = 0): ChatState {
+  return { lastSeq, messages, streaming: null, status: 'idle', activeRunId: null, error: null };
+}
+
+const idle = { streaming: null, status: 'idle', activeRunId: null } as const;
+
+/**
+ * Applies one thread event and returns the next state (a reducer). Events at or below
+ * `state.lastSeq` are ignored, and a message already in the list is not added twice.
+ */
+export function accumulateChat(state: ChatState, event: ThreadEvent): ChatState {
+  if (event.seq <= state.lastSeq) return state;
+  const next: ChatState = { ...state, lastSeq: event.seq };
+  const runId = event.runId;
+  switch (event.type) {
+    case 'MESSAGE_CREATED': {
+      const { message } = event.data;
+      const messages = state.messages.some((m) => m.id === message.id)
+        ? state.messages
+        : [...state.messages, { ...message, runId }];
+      if (message.role === 'USER')
+        return { ...next, messages, status: 'running', activeRunId: runId, error: null };
+      if (message.role === 'ASSISTANT') return { ...next, messages, streaming: null };
+      return { ...next, messages };
+    }
+    case 'RUN_STARTED':
+      return { ...next, status: 'running', activeRunId: runId, streaming: { runId, text: '' }, error: null };
+    case 'TASK_STARTED':
+      return { ...next, status: 'running', streaming: { runId, text: '' } };
+    case 'TOKEN': {
+      const text = (state.streaming?.runId === runId ? state.streaming.text : '') + event.delta;
+      return { ...next, streaming: { runId, text } };
+    }
+    case 'APPROVAL_REQUESTED':
+      return { ...next, status: 'waiting' };
+    case 'TASK_COMPLETED':
+      return { ...next, status: 'running' };
+    case 'RUN_SUCCEEDED':
+      return { ...next, ...idle };
+    case 'RUN_FAILED':
+      return { ...next, ...idle, error: { code: event.data.error.code, message: event.data.error.message } };
+    case 'RUN_CANCELLED':
+      return { ...next, ...idle, error: { code: 'CANCELLED', message: event.data.reason } };
+    default:
+      return next;
+  }
+}
