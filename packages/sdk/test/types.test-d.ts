@@ -2,11 +2,22 @@ import { describe, expectTypeOf, it } from 'vitest';
 import { graphql } from '../src/generated/gql';
 import {
   type ApiKey,
+  accumulateRun,
+  type ChatState,
   type Crew,
+  collectText,
   createTroupeClient,
+  initialChatState,
+  initialRunState,
   isTroupeError,
+  type Message,
   type Page,
   type ResultOf,
+  type Run,
+  type RunEvent,
+  type RunState,
+  type Thread,
+  type ThreadEvent,
   type TroupeError,
   type TroupeErrorCode,
   type VariablesOf,
@@ -122,5 +133,76 @@ describe('errors', () => {
       | 'UNAVAILABLE'
       | 'INTERNAL'
     >();
+  });
+});
+
+describe('runs and threads', () => {
+  it('types the resources', async () => {
+    expectTypeOf(await client.runs.start({ crewId: 'c', inputs: { topic: 'x' } })).toEqualTypeOf<Run>();
+    expectTypeOf(await client.runs.get('r')).toEqualTypeOf<Run | null>();
+    expectTypeOf((await client.runs.list({ status: 'RUNNING' })).nodes).toEqualTypeOf<Run[]>();
+    const run = (await client.runs.get('r'))!;
+    expectTypeOf(run.status).toEqualTypeOf<
+      'CANCELLED' | 'FAILED' | 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'WAITING_FOR_APPROVAL'
+    >();
+    expectTypeOf(run.taskRuns[0]!.task.name).toEqualTypeOf<string>();
+    expectTypeOf(await client.threads.create({ agentId: 'a' })).toEqualTypeOf<Thread>();
+    expectTypeOf((await client.threads.messages('t', { last: 5 })).nodes).toEqualTypeOf<Message[]>();
+    expectTypeOf(
+      (await client.threads.send({ threadId: 't', content: 'hi' })).run.id,
+    ).toEqualTypeOf<string>();
+    // @ts-expect-error crewId is required
+    client.runs.start({ inputs: {} });
+    // @ts-expect-error status is a RunStatus
+    client.runs.list({ status: 'DONE' });
+    // @ts-expect-error approved is a boolean
+    client.runs.respond({ runId: 'r', taskRunId: 't', approved: 'yes' });
+    // @ts-expect-error content, not text
+    client.threads.send({ threadId: 't', text: 'hi' });
+    // @ts-expect-error concurrency is REJECT or ENQUEUE
+    client.threads.create({ agentId: 'a', concurrency: 'QUEUE' });
+    // @ts-expect-error afterSeq is a number
+    client.runs.stream('r', { afterSeq: '3' });
+  });
+
+  it('discriminates stream events by type', async () => {
+    for await (const event of client.runs.stream('r')) {
+      expectTypeOf(event).toEqualTypeOf<RunEvent>();
+      expectTypeOf(event.seq).toEqualTypeOf<number>();
+      if (event.type === 'TOKEN') {
+        expectTypeOf(event.delta).toEqualTypeOf<string>();
+        expectTypeOf(event.data.taskName).toEqualTypeOf<string>();
+        // @ts-expect-error misspelled field
+        event.data.taskNmae;
+      }
+      if (event.type === 'RUN_SUCCEEDED') {
+        expectTypeOf(event.data.output).toEqualTypeOf<string>();
+        expectTypeOf(event.delta).toEqualTypeOf<null>();
+        // @ts-expect-error run-level events carry no task name
+        event.data.taskName;
+      }
+      // @ts-expect-error not an event type
+      if (event.type === 'TOKENS') break;
+    }
+    for await (const event of client.threads.stream('t')) {
+      expectTypeOf(event).toEqualTypeOf<ThreadEvent>();
+      expectTypeOf(event.runId).toEqualTypeOf<string>();
+      if (event.type === 'MESSAGE_CREATED') {
+        expectTypeOf(event.data.message.role).toEqualTypeOf<'ASSISTANT' | 'SYSTEM' | 'USER'>();
+      }
+    }
+  });
+
+  it('types the accumulators', async () => {
+    for await (const state of client.runs.watch('r')) {
+      expectTypeOf(state).toEqualTypeOf<RunState>();
+      expectTypeOf(state.textByTask).toEqualTypeOf<Record<string, string>>();
+      expectTypeOf(state.output).toEqualTypeOf<string | null>();
+    }
+    expectTypeOf(accumulateRun(initialRunState, {} as RunEvent)).toEqualTypeOf<RunState>();
+    expectTypeOf(await collectText(client.runs.stream('r'))).toEqualTypeOf<string>();
+    expectTypeOf<ChatState['status']>().toEqualTypeOf<'idle' | 'running' | 'waiting'>();
+    // @ts-expect-error a run event is not a thread event (no runId)
+    accumulateChat(initialChatState(), {} as RunEvent);
   });
 });
