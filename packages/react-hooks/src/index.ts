@@ -1,5 +1,11 @@
 export type { TroupeProviderProps } from './troupe-provider';
 export { TroupeProvider, useTroupeClient } from './troupe-provider';
+export type { UseChatOptions, UseChatResult } from './use-chat';
+export { useChat } from './use-chat';
 export type { UseCrewsOptions } from './use-crews';
 export { useCrews } from './use-crews';
+export type { RespondOptions, UseRunOptions, UseRunResult } from './use-run';
+export { useRun } from './use-run';
+export type { UseStartRunResult } from './use-start-run';
+export { useStartRun } from './use-start-run';
 export type { TroupeQueryResult } from './use-troupe-query';

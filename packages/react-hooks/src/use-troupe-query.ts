@@ -1,5 +1,6 @@
-import { isTroupeError, type TroupeClient, TroupeError } from '@troupe/sdk';
+import type { TroupeClient, TroupeError } from '@troupe/sdk';
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { asTroupeError } from './as-troupe-error';
 import { useTroupeClient } from './troupe-provider';
 
 export interface TroupeQueryResult<TData> {
@@ -17,14 +18,6 @@ interface State<TData> {
   data: TData | undefined;
   error: TroupeError | undefined;
   loading: boolean;
-}
-
-function asTroupeError(error: unknown): TroupeError {
-  if (isTroupeError(error)) return error;
-  return new TroupeError(error instanceof Error ? error.message : String(error), {
-    code: 'INTERNAL',
-    cause: error,
-  });
 }
 
 /**

@@ -2,7 +2,7 @@
 import { createTroupeClient } from '@troupe/sdk';
 import { renderToString } from 'react-dom/server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TroupeProvider, useCrews } from '../src/index';
+import { TroupeProvider, useChat, useCrews, useRun } from '../src/index';
 import { type CrewsServer, crew, crewsPage, startCrewsServer } from './crews-server';
 
 let server: CrewsServer | undefined;
@@ -16,6 +16,16 @@ function CrewCount() {
   return <p>{loading ? 'loading' : `${data?.nodes.length} crews`}</p>;
 }
 
+function Streams() {
+  const run = useRun('UnVuOjE=');
+  const chat = useChat('VGhyZWFkOjE=');
+  return (
+    <p>
+      {run.status} {run.events.length} {chat.status} {chat.messages.length}
+    </p>
+  );
+}
+
 describe('server rendering', () => {
   it('renders the loading state without a window and without sending a request', async () => {
     expect(typeof window).toBe('undefined');
@@ -27,6 +37,19 @@ describe('server rendering', () => {
       </TroupeProvider>,
     );
     expect(html).toBe('<p>loading</p>');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('renders useRun and useChat initial states without streaming or loading anything', async () => {
+    server = await startCrewsServer(() => ({ body: { data: null } }));
+    const client = createTroupeClient({ url: server.url, streamTransport: 'sse' });
+    const html = renderToString(
+      <TroupeProvider client={client}>
+        <Streams />
+      </TroupeProvider>,
+    );
+    expect(html).toBe('<p>QUEUED<!-- --> <!-- -->0<!-- --> <!-- -->loading<!-- --> <!-- -->0</p>');
     await new Promise((r) => setTimeout(r, 50));
     expect(server.requests).toHaveLength(0);
   });

@@ -20,7 +20,9 @@ export interface TroupeTestServer {
   close(): Promise<void>;
 }
 
-export async function startTroupeTestServer(): Promise<TroupeTestServer> {
+export async function startTroupeTestServer(
+  options: { corsOrigins?: string[] } = {},
+): Promise<TroupeTestServer> {
   const llm = await createOpenAICompatibleTestServer();
   // Agents with provider OPENAI read these at run time.
   process.env.OPENAI_BASE_URL = llm.url;
@@ -30,7 +32,11 @@ export async function startTroupeTestServer(): Promise<TroupeTestServer> {
   const { config } = loadConfig(
     'embedded',
     { port: 0, host: '127.0.0.1', dataDir },
-    { TROUPE_ADMIN_KEY: adminKey, TROUPE_SECRET: randomBytes(32).toString('hex') },
+    {
+      TROUPE_ADMIN_KEY: adminKey,
+      TROUPE_SECRET: randomBytes(32).toString('hex'),
+      TROUPE_CORS_ORIGINS: options.corsOrigins?.join(',') ?? '',
+    },
   );
   let server: TroupeServerHandle;
   try {

@@ -1,0 +1,164 @@
+import {
+  accumulateChat,
+  type ChatMessage,
+  type ChatState,
+  initialChatState,
+  type Message,
+  type SentMessage,
+  type StreamingReply,
+  type Thread,
+  TroupeError,
+} from '@troupe/sdk';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { asTroupeError } from './as-troupe-error';
+import { deferredStart } from './deferred-start';
+import { useTroupeClient } from './troupe-provider';
+
+export interface UseChatOptions {
+  /** How many of the newest messages to load first (default 50). */
+  history?: number;
+}
+
+export interface UseChatResult {
+  /** The thread, once loaded. */
+  thread: Thread | undefined;
+  /** Oldest first: the loaded history, then every message since (yours at once, when sent). */
+  messages: ChatMessage[];
+  /** The reply being written, before it becomes a message. */
+  streaming: StreamingReply | null;
+  /** `loading` until the history is in; `running` while a reply is written; `waiting` for an approval. */
+  status: 'loading' | ChatState['status'];
+  /** A failed load, stream or send (NOT_FOUND, CONFLICT, …). */
+  error: TroupeError | undefined;
+  /** Why the last reply failed or was cancelled. */
+  runError: ChatState['error'];
+  /** Sends a message; resolves to it and its run, or undefined when it failed (see `error`). */
+  send(content: string): Promise<SentMessage | undefined>;
+  /** Cancels the reply being written. */
+  stop(): Promise<void>;
+}
+
+interface Snapshot {
+  threadId: string | null | undefined;
+  thread: Thread | undefined;
+  chat: ChatState;
+  loaded: boolean;
+  error: TroupeError | undefined;
+}
+
+const fresh = (threadId: string | null | undefined): Snapshot => ({
+  threadId,
+  thread: undefined,
+  chat: initialChatState(),
+  loaded: false,
+  error: undefined,
+});
+
+function chatMessage(message: Message): ChatMessage {
+  const { id, role, content, createdAt } = message;
+  return { id, role, content, createdAt, runId: message.run?.id ?? null };
+}
+
+/** `messages` followed by those of `more` it does not hold yet. */
+function withMessages(messages: ChatMessage[], more: ChatMessage[]): ChatMessage[] {
+  const known = new Set(messages.map((m) => m.id));
+  const added = more.filter((m) => !known.has(m.id));
+  return added.length ? [...messages, ...added] : messages;
+}
+
+/**
+ * A chat over a thread: its history, then every message and the reply as it is written, with
+ * `send()` and `stop()`. One subscription per mounted hook (StrictMode included), closed on
+ * unmount or when `threadId` changes.
+ */
+export function useChat(threadId: string | null | undefined, options: UseChatOptions = {}): UseChatResult {
+  const client = useTroupeClient();
+  const history = options.history ?? 50;
+  const [snapshot, setSnapshot] = useState<Snapshot>(() => fresh(threadId));
+  const current = snapshot.threadId === threadId ? snapshot : fresh(threadId);
+  const activeRunRef = useRef<string | null>(null);
+  activeRunRef.current = current.chat.activeRunId;
+
+  const update = useCallback(
+    (change: (previous: Snapshot) => Snapshot) =>
+      setSnapshot((previous) => change(previous.threadId === threadId ? previous : fresh(threadId))),
+    [threadId],
+  );
+
+  useEffect(() => {
+    if (!threadId) return;
+    return deferredStart(async (signal) => {
+      update((previous) => previous);
+      try {
+        // The thread's lastSeq first, then the messages: a message in both is shown once.
+        const thread = await client.threads.get(threadId, { signal });
+        if (!thread) throw new TroupeError(`Thread not found: ${threadId}`, { code: 'NOT_FOUND' });
+        const page = await client.threads.messages(threadId, { last: history }, { signal });
+        update((previous) => ({
+          ...previous,
+          thread,
+          loaded: true,
+          chat: {
+            ...previous.chat,
+            lastSeq: Math.max(previous.chat.lastSeq, thread.lastSeq),
+            messages: withMessages(previous.chat.messages, page.nodes.map(chatMessage)),
+          },
+        }));
+        for await (const event of client.threads.stream(threadId, { afterSeq: thread.lastSeq, signal })) {
+          update((previous) => ({ ...previous, chat: accumulateChat(previous.chat, event) }));
+        }
+      } catch (error) {
+        if (!signal.aborted)
+          update((previous) => ({ ...previous, loaded: true, error: asTroupeError(error) }));
+      }
+    });
+  }, [client, threadId, history, update]);
+
+  const send = useCallback(
+    async (content: string) => {
+      if (!threadId) return undefined;
+      try {
+        const sent = await client.threads.send({ threadId, content });
+        update((previous) => {
+          const { chat } = previous;
+          return {
+            ...previous,
+            error: undefined,
+            chat: {
+              ...chat,
+              messages: withMessages(chat.messages, [chatMessage(sent.message)]),
+              status: chat.status === 'idle' ? 'running' : chat.status,
+              activeRunId: chat.activeRunId ?? sent.run.id,
+              error: null,
+            },
+          };
+        });
+        return sent;
+      } catch (error) {
+        update((previous) => ({ ...previous, error: asTroupeError(error) }));
+        return undefined;
+      }
+    },
+    [client, threadId, update],
+  );
+
+  const stop = useCallback(async () => {
+    const runId = activeRunRef.current;
+    if (!runId) return;
+    await client.runs.cancel(runId).then(
+      () => undefined,
+      (error: unknown) => update((previous) => ({ ...previous, error: asTroupeError(error) })),
+    );
+  }, [client, update]);
+
+  return {
+    thread: current.thread,
+    messages: current.chat.messages,
+    streaming: current.chat.streaming,
+    status: current.loaded ? current.chat.status : 'loading',
+    error: current.error,
+    runError: current.chat.error,
+    send,
+    stop,
+  };
+}

@@ -1,0 +1,48 @@
+import type { Run, StartRunInput, TroupeError } from '@troupe/sdk';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { asTroupeError } from './as-troupe-error';
+import { useTroupeClient } from './troupe-provider';
+
+export interface UseStartRunResult {
+  /** Starts a run; resolves to it, or to undefined when it failed (see `error`). */
+  start(input: StartRunInput): Promise<Run | undefined>;
+  /** The run last started. */
+  run: Run | undefined;
+  loading: boolean;
+  error: TroupeError | undefined;
+  /** Forgets the last run and error. */
+  reset(): void;
+}
+
+/** Starts runs; pair with `useRun(run?.id)` to follow the one started. */
+export function useStartRun(): UseStartRunResult {
+  const client = useTroupeClient();
+  const [state, setState] = useState<{ run?: Run; loading: boolean; error?: TroupeError }>({
+    loading: false,
+  });
+  const mounted = useRef(true);
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
+
+  const start = useCallback(
+    async (input: StartRunInput) => {
+      setState((previous) => ({ run: previous.run, loading: true }));
+      try {
+        const run = await client.runs.start(input);
+        if (mounted.current) setState({ run, loading: false });
+        return run;
+      } catch (error) {
+        if (mounted.current)
+          setState((previous) => ({ run: previous.run, loading: false, error: asTroupeError(error) }));
+        return undefined;
+      }
+    },
+    [client],
+  );
+  const reset = useCallback(() => setState({ loading: false }), []);
+  return { start, run: state.run, loading: state.loading, error: state.error, reset };
+}

@@ -1,0 +1,194 @@
+import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import type { TroupeClient } from '@troupe/sdk';
+import { StrictMode, useState } from 'react';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TroupeProvider, useChat, useRun, useStartRun } from '../src/index';
+import { CREW, subscribers, tenantClient, WRITE_TEXT, waitForSubscribers } from './troupe';
+
+let client: TroupeClient;
+let crewId: string;
+let agentId: string;
+
+beforeAll(async () => {
+  client = await tenantClient(`hooks-${Math.random()}`);
+  const crew = await client.crews.create(CREW);
+  crewId = crew.id;
+  agentId = crew.agents.find((a) => a.name === 'writer')!.id;
+});
+afterEach(async () => {
+  cleanup();
+  await waitForSubscribers(0);
+});
+
+function RunView({ runId }: { runId: string }) {
+  const { status, textByTask, output, usage, events, error, cancel } = useRun(runId);
+  return (
+    <div>
+      <p data-testid="status">{status}</p>
+      <p data-testid="write">{textByTask.write ?? ''}</p>
+      <p data-testid="output">{output ?? ''}</p>
+      <p data-testid="tokens">{usage.totalTokens}</p>
+      <p data-testid="events">{events.length}</p>
+      {error && <p role="alert">{error.code}</p>}
+      <button type="button" onClick={() => void cancel()}>
+        cancel
+      </button>
+    </div>
+  );
+}
+
+const text = (id: string) => screen.getByTestId(id).textContent;
+
+function withClient(node: React.ReactNode, strict = false) {
+  const tree = <TroupeProvider client={client}>{node}</TroupeProvider>;
+  return render(strict ? <StrictMode>{tree}</StrictMode> : tree);
+}
+
+describe('useRun', () => {
+  it('streams a run into the DOM: text per task, status, usage and output', async () => {
+    const run = await client.runs.start({ crewId, inputs: { topic: 'dom' } });
+    withClient(<RunView runId={run.id} />);
+    await waitFor(() => expect(text('write')).toMatch(/^w0/), { timeout: 10_000 });
+    await waitFor(() => expect(text('status')).toBe('SUCCEEDED'), { timeout: 10_000 });
+    expect(text('write')).toBe(WRITE_TEXT);
+    expect(text('output')).toBe(WRITE_TEXT);
+    const stored = await client.runs.get(run.id);
+    expect(Number(text('tokens'))).toBe(stored?.usage.totalTokens);
+    expect(Number(text('events'))).toBe(stored?.lastSeq);
+  });
+
+  it('cancel() cancels the run and the stream ends with it', async () => {
+    const run = await client.runs.start({ crewId, inputs: { topic: 'cancel' } });
+    withClient(<RunView runId={run.id} />);
+    await waitFor(() => expect(text('status')).toBe('RUNNING'), { timeout: 10_000 });
+    await act(async () => fireEvent.click(screen.getByText('cancel')));
+    await waitFor(() => expect(text('status')).toBe('CANCELLED'), { timeout: 10_000 });
+    expect(text('output')).toBe('');
+    await expect(client.runs.get(run.id)).resolves.toMatchObject({ status: 'CANCELLED' });
+  });
+
+  it('holds exactly one subscription under StrictMode, and none after unmount', async () => {
+    const run = await client.runs.start({ crewId, inputs: { topic: 'strict' } });
+    const view = withClient(<RunView runId={run.id} />, true);
+    await waitFor(() => expect(Number(text('events'))).toBeGreaterThan(2), { timeout: 10_000 });
+    expect(await subscribers()).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await subscribers()).toBe(1);
+    view.unmount();
+    await waitForSubscribers(0);
+    await client.runs.cancel(run.id);
+  });
+
+  it('reports a run this caller cannot see as NOT_FOUND', async () => {
+    const run = await client.runs.start({ crewId, inputs: { topic: 'private' } });
+    const other = await tenantClient(`other-${Math.random()}`);
+    render(
+      <TroupeProvider client={other}>
+        <RunView runId={run.id} />
+      </TroupeProvider>,
+    );
+    expect((await screen.findByRole('alert', {}, { timeout: 10_000 })).textContent).toBe('NOT_FOUND');
+    await client.runs.cancel(run.id);
+  });
+});
+
+function Starter() {
+  const { start, run, loading, error } = useStartRun();
+  const { status, output } = useRun(run?.id);
+  return (
+    <div>
+      <button type="button" onClick={() => void start({ crewId, inputs: { topic: 'start' } })}>
+        start
+      </button>
+      <button type="button" onClick={() => void start({ crewId: 'Q3Jldzpub3BlCg==', inputs: {} })}>
+        bad
+      </button>
+      {loading && <p>starting</p>}
+      {error && <p role="alert">{error.code}</p>}
+      <p data-testid="status">{run ? status : 'none'}</p>
+      <p data-testid="output">{output ?? ''}</p>
+    </div>
+  );
+}
+
+describe('useStartRun', () => {
+  it('starts a run that useRun then follows; a failed start shows its error', async () => {
+    withClient(<Starter />);
+    expect(text('status')).toBe('none');
+    await act(async () => fireEvent.click(screen.getByText('start')));
+    await waitFor(() => expect(text('status')).toBe('SUCCEEDED'), { timeout: 10_000 });
+    expect(text('output')).toBe(WRITE_TEXT);
+    await act(async () => fireEvent.click(screen.getByText('bad')));
+    expect(['NOT_FOUND', 'BAD_INPUT']).toContain((await screen.findByRole('alert')).textContent);
+  });
+});
+
+function Chat({ threadId }: { threadId: string }) {
+  const { messages, streaming, status, send, stop, error } = useChat(threadId);
+  const [draft, setDraft] = useState('');
+  return (
+    <div>
+      <p data-testid="chat-status">{status}</p>
+      <ul>
+        {messages.map((m) => (
+          <li key={m.id}>
+            {m.role}: {m.content}
+          </li>
+        ))}
+      </ul>
+      <p data-testid="streaming">{streaming?.text ?? ''}</p>
+      {error && <p role="alert">{error.code}</p>}
+      <input aria-label="message" value={draft} onChange={(e) => setDraft(e.target.value)} />
+      <button type="button" onClick={() => void send(draft)}>
+        send
+      </button>
+      <button type="button" onClick={() => void stop()}>
+        stop
+      </button>
+    </div>
+  );
+}
+
+describe('useChat', () => {
+  it('loads the history, shows the message sent and the reply as it is written', async () => {
+    const thread = await client.threads.create({ agentId, title: 'chat' });
+    await client.threads.send({ threadId: thread.id, content: 'Earlier' });
+    for await (const e of client.threads.stream(thread.id)) if (e.type === 'RUN_SUCCEEDED') break;
+
+    withClient(<Chat threadId={thread.id} />, true);
+    expect(await screen.findByText('USER: Earlier', {}, { timeout: 10_000 })).toBeTruthy();
+    expect(screen.getByText(`ASSISTANT: ${WRITE_TEXT}`)).toBeTruthy();
+    expect(text('chat-status')).toBe('idle');
+    await waitFor(async () => expect(await subscribers()).toBe(1));
+
+    fireEvent.change(screen.getByLabelText('message'), { target: { value: 'Now' } });
+    await act(async () => fireEvent.click(screen.getByText('send')));
+    expect(await screen.findByText('USER: Now')).toBeTruthy();
+    await waitFor(() => expect(text('streaming')).toMatch(/^w0 w1/), { timeout: 10_000 });
+    expect(text('chat-status')).toBe('running');
+    await waitFor(() => expect(screen.getAllByText(`ASSISTANT: ${WRITE_TEXT}`)).toHaveLength(2), {
+      timeout: 10_000,
+    });
+    expect(text('streaming')).toBe('');
+    expect(text('chat-status')).toBe('idle');
+    expect(screen.getAllByRole('listitem')).toHaveLength(4);
+    // StrictMode, and a thread that stays open: still one subscription.
+    expect(await subscribers()).toBe(1);
+  });
+
+  it('stop() cancels the reply; a second message while one is answered is a CONFLICT', async () => {
+    const thread = await client.threads.create({ agentId });
+    withClient(<Chat threadId={thread.id} />);
+    await waitFor(() => expect(text('chat-status')).toBe('idle'));
+    fireEvent.change(screen.getByLabelText('message'), { target: { value: 'Long answer please' } });
+    await act(async () => fireEvent.click(screen.getByText('send')));
+    await waitFor(() => expect(text('streaming')).not.toBe(''), { timeout: 10_000 });
+    await act(async () => fireEvent.click(screen.getByText('send')));
+    expect((await screen.findByRole('alert')).textContent).toBe('CONFLICT');
+    await act(async () => fireEvent.click(screen.getByText('stop')));
+    await waitFor(() => expect(text('chat-status')).toBe('idle'), { timeout: 10_000 });
+    expect(screen.queryByText(/^ASSISTANT:/)).toBeNull();
+    const runs = await client.runs.list({ first: 1 });
+    expect(runs.nodes[0]?.status).toBe('CANCELLED');
+  });
+});
