@@ -5,7 +5,23 @@ import path from 'node:path';
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { loadConfig, startTroupeServer, type TroupeServerHandle } from '@troupe/server';
 
-/** A real Troupe server (embedded PGlite, in-process runs) on port 0, with a scripted LLM behind it. */
+/** Which backend: TROUPE_TEST_BACKEND=pglite (default: embedded, in-process bus) or postgres (+ Redis bus). */
+export const BACKEND = (process.env.TROUPE_TEST_BACKEND ?? 'pglite') as 'pglite' | 'postgres';
+const PG_URL = process.env.TROUPE_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.TROUPE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function pgAdmin(sql: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A real Troupe server on port 0 with a scripted LLM behind it; runs execute in this process. */
 export interface TroupeTestServer {
   url: string;
   adminKey: string;
@@ -29,6 +45,19 @@ export async function startTroupeTestServer(
   process.env.OPENAI_API_KEY = 'test';
   const dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-sdk-'));
   const adminKey = `trpa_${randomBytes(24).toString('hex')}`;
+  // Postgres: a database of its own; Redis: a key prefix of its own (live events go through Redis).
+  const database = `troupe_sdk_${randomBytes(5).toString('hex')}`;
+  const backendEnv: Record<string, string> = {};
+  if (BACKEND === 'postgres') {
+    await pgAdmin(`CREATE DATABASE "${database}"`);
+    const url = new URL(PG_URL);
+    url.pathname = `/${database}`;
+    Object.assign(backendEnv, {
+      DATABASE_URL: url.toString(),
+      REDIS_URL,
+      TROUPE_QUEUE_PREFIX: database,
+    });
+  }
   const { config } = loadConfig(
     'embedded',
     { port: 0, host: '127.0.0.1', dataDir },
@@ -36,6 +65,7 @@ export async function startTroupeTestServer(
       TROUPE_ADMIN_KEY: adminKey,
       TROUPE_SECRET: randomBytes(32).toString('hex'),
       TROUPE_CORS_ORIGINS: options.corsOrigins?.join(',') ?? '',
+      ...backendEnv,
     },
   );
   let server: TroupeServerHandle;
@@ -43,6 +73,7 @@ export async function startTroupeTestServer(
     server = await startTroupeServer(config);
   } catch (error) {
     await llm.close();
+    if (BACKEND === 'postgres') await pgAdmin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
     throw error;
   }
   return {
@@ -76,6 +107,7 @@ export async function startTroupeTestServer(
     async close() {
       await server.close();
       await llm.close();
+      if (BACKEND === 'postgres') await pgAdmin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
