@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import {
   collectText,
@@ -57,6 +57,9 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await server?.close();
+});
+afterEach(() => {
+  vi.unstubAllGlobals();
 });
 
 describe('runs resource', () => {
@@ -140,6 +143,21 @@ describe('runs.stream over WebSocket', () => {
     await server.waitForSubscribers(0);
   });
 
+  it('uses globalThis.WebSocket when there is one (browsers, edge, Node 22+)', async () => {
+    const opened: string[] = [];
+    class GlobalWebSocket extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        opened.push(url);
+      }
+    }
+    vi.stubGlobal('WebSocket', GlobalWebSocket);
+    const troupe = client({ webSocketImpl: undefined });
+    const run = await troupe.runs.start({ crewId, inputs: { topic: 'global' } });
+    expectWholeLog(await collect(troupe.runs.stream(run.id)));
+    expect(opened).toEqual([`${server.url.replace('http', 'ws')}/graphql`]);
+  });
+
   it('resumes after afterSeq, and collectText joins the tokens (of one task)', async () => {
     const troupe = client();
     const run = await troupe.runs.start({ crewId, inputs: { topic: 'resume' } });
@@ -197,8 +215,8 @@ describe('runs.stream over WebSocket', () => {
 });
 
 describe('runs.stream over SSE', () => {
-  it('uses SSE without a WebSocket implementation (Node 20 has none)', async () => {
-    expect((globalThis as { WebSocket?: unknown }).WebSocket).toBeUndefined();
+  it('uses SSE without a WebSocket implementation (like Node 20)', async () => {
+    vi.stubGlobal('WebSocket', undefined);
     const troupe = client({ webSocketImpl: undefined });
     const run = await troupe.runs.start({ crewId, inputs: { topic: 'sse' } });
     const events = await collect(troupe.runs.stream(run.id));
