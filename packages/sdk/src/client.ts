@@ -53,6 +53,11 @@ export interface TroupeClientOptions {
    * Default: 10 attempts in a row, 250 ms doubling up to 5 s; `false` turns them off.
    */
   reconnect?: RetryOptions | false;
+  /**
+   * A stream connection that receives nothing, not even the server's keep-alives (every 12 s), for
+   * this long counts as lost and is reopened. Default 30000 ms.
+   */
+  streamIdleTimeoutMs?: number;
 }
 
 export interface TroupeClient {
@@ -94,6 +99,7 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
     webSocketImpl: options.webSocketImpl,
     transport: options.streamTransport ?? 'auto',
     reconnect: options.reconnect,
+    idleTimeoutMs: options.streamIdleTimeoutMs ?? 30_000,
   });
   // async: a document without text rejects like every other failure instead of throwing.
   const send = async (document: unknown, variables: unknown, requestOptions: RequestOptions | undefined) =>

@@ -191,6 +191,45 @@ describe('runs.stream over WebSocket', () => {
     }
   });
 
+  it('keeps a quiet WebSocket connection (pings answered), and reopens one that went silent', async () => {
+    const proxy = await startTcpProxy(server.url);
+    try {
+      server.llm.enqueue({ hang: true });
+      const run = await client().runs.start({ crewId, inputs: { topic: 'quiet' } });
+      const troupe = client({ url: proxy.url, streamIdleTimeoutMs: 300 });
+      const before = proxy.accepted();
+      const seen: RunEvent[] = [];
+      const done = collect(troupe.runs.stream(run.id), (e) => seen.push(e));
+      await expect.poll(() => seen.length).toBe(2);
+      await new Promise((r) => setTimeout(r, 1000)); // the run is stuck: nothing but pings
+      expect(proxy.accepted() - before).toBe(1);
+      await client().runs.cancel(run.id);
+      expect((await done).at(-1)?.type).toBe('RUN_CANCELLED');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('reopens a connection that went silent (no events, no keep-alives)', async () => {
+    const proxy = await startTcpProxy(server.url);
+    try {
+      for (const streamTransport of ['websocket', 'sse'] as const) {
+        // Only the stream goes through the proxy.
+        const troupe = client({ url: proxy.url, streamTransport, streamIdleTimeoutMs: 300 });
+        const run = await client().runs.start({ crewId, inputs: { topic: `silent-${streamTransport}` } });
+        const before = proxy.accepted();
+        const events = await collect(troupe.runs.stream(run.id), (event) => {
+          if (event.seq === 10) proxy.freeze();
+        });
+        expectWholeLog(events);
+        expect(proxy.accepted() - before).toBe(2);
+        expect(runStateOf(events).output).toBe((await client().runs.get(run.id))?.output);
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('unsubscribes when the loop breaks, and when the signal aborts', async () => {
     const troupe = client();
     server.llm.enqueue({ hang: true });

@@ -1,9 +1,9 @@
 import { errorFromGraphQLErrors, readGraphQLErrors } from '../transport/response-error';
 import { retryDelay, retryPolicy } from '../transport/retry-policy';
-import type { TroupeError } from '../troupe-error';
+import { TroupeError } from '../troupe-error';
 import { sseTransport } from './sse-transport';
 import type { StreamOptions, StreamSettings, StreamSpec, WebSocketConstructor } from './stream-context';
-import type { SubscriptionTransport } from './subscription-transport';
+import type { SubscriptionSink, SubscriptionTransport } from './subscription-transport';
 import { websocketTransport } from './websocket-transport';
 
 type Waiter<T> = { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void };
@@ -34,6 +34,7 @@ export function resumableStream<TEvent extends { seq: number }>(
   let webSocketEstablished = false;
   let failures = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let watchdog: ReturnType<typeof setInterval> | undefined;
   let unsubscribe: (() => void) | undefined;
 
   // Events not yet taken, as an array with a moving head (shift() would be O(n) per event).
@@ -47,6 +48,7 @@ export function resumableStream<TEvent extends { seq: number }>(
     if (ended) return;
     ended = true;
     clearTimeout(timer);
+    clearInterval(watchdog);
     unsubscribe?.();
     unsubscribe = undefined;
     signal?.removeEventListener('abort', onAbort);
@@ -77,50 +79,71 @@ export function resumableStream<TEvent extends { seq: number }>(
       ? sseTransport(settings)
       : websocketTransport(settings, WebSocketImpl as WebSocketConstructor);
     const viaWebSocket = !useSse;
+    // A half-open connection (a dead network, a sleeping laptop) can stay silent forever: the
+    // server's keep-alives stop arriving. A full idleTimeoutMs without anything counts as lost.
+    // (A counter checked by an interval: cheaper than resetting a timer on every event.)
+    let activity = 0;
+    let checked = -1;
+    clearInterval(watchdog);
+    watchdog = setInterval(() => {
+      if (activity !== checked) {
+        checked = activity;
+        return;
+      }
+      if (!current || ended) return;
+      unsubscribe?.();
+      sink.error(new TroupeError('The stream connection went silent', { code: 'UNAVAILABLE' }));
+    }, settings.idleTimeoutMs);
+    const alive = () => {
+      activity++;
+    };
+    const sink: SubscriptionSink = {
+      established() {
+        failures = 0;
+        if (viaWebSocket) webSocketEstablished = true;
+      },
+      alive,
+      next(payload) {
+        if (!current || ended) return;
+        const result = payload as { data?: Record<string, unknown> | null; errors?: unknown } | null;
+        const errors = readGraphQLErrors(result?.errors);
+        if (errors) return fail(errorFromGraphQLErrors(errors, undefined));
+        const event = result?.data?.[spec.field] as TEvent | undefined;
+        // At or below the last seen: a replay after a reconnect.
+        if (!event || !(event.seq > lastSeq)) return;
+        lastSeq = event.seq;
+        if (waiter) {
+          const pending = waiter;
+          waiter = undefined;
+          pending.resolve({ done: false, value: event });
+        } else queue.push(event);
+        if (spec.isLast?.(event)) finish();
+      },
+      error(error: TroupeError) {
+        if (!current || ended) return;
+        current = false;
+        clearInterval(watchdog);
+        unsubscribe = undefined;
+        if (error.code !== 'UNAVAILABLE') return fail(error);
+        if (viaWebSocket && !webSocketEstablished && settings.transport === 'auto') {
+          // No WebSocket here (a proxy that refuses upgrades, a runtime without one): use SSE.
+          settings.webSocketFailed = true;
+          useSse = true;
+          return connect();
+        }
+        if (failures >= policy.retries) return fail(error);
+        timer = setTimeout(connect, retryDelay(policy, failures++, undefined));
+      },
+      complete() {
+        if (!current) return;
+        current = false;
+        unsubscribe = undefined;
+        finish();
+      },
+    };
     unsubscribe = transport(
       { query: spec.query, operationName: spec.operationName, variables: spec.variables(lastSeq) },
-      {
-        established() {
-          failures = 0;
-          if (viaWebSocket) webSocketEstablished = true;
-        },
-        next(payload) {
-          if (!current || ended) return;
-          const result = payload as { data?: Record<string, unknown> | null; errors?: unknown } | null;
-          const errors = readGraphQLErrors(result?.errors);
-          if (errors) return fail(errorFromGraphQLErrors(errors, undefined));
-          const event = result?.data?.[spec.field] as TEvent | undefined;
-          // At or below the last seen: a replay after a reconnect.
-          if (!event || !(event.seq > lastSeq)) return;
-          lastSeq = event.seq;
-          if (waiter) {
-            const pending = waiter;
-            waiter = undefined;
-            pending.resolve({ done: false, value: event });
-          } else queue.push(event);
-          if (spec.isLast?.(event)) finish();
-        },
-        error(error: TroupeError) {
-          if (!current || ended) return;
-          current = false;
-          unsubscribe = undefined;
-          if (error.code !== 'UNAVAILABLE') return fail(error);
-          if (viaWebSocket && !webSocketEstablished && settings.transport === 'auto') {
-            // No WebSocket here (a proxy that refuses upgrades, a runtime without one): use SSE.
-            settings.webSocketFailed = true;
-            useSse = true;
-            return connect();
-          }
-          if (failures >= policy.retries) return fail(error);
-          timer = setTimeout(connect, retryDelay(policy, failures++, undefined));
-        },
-        complete() {
-          if (!current) return;
-          current = false;
-          unsubscribe = undefined;
-          finish();
-        },
-      },
+      sink,
     );
   };
 

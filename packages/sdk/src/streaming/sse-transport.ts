@@ -77,6 +77,7 @@ export function sseTransport(settings: StreamSettings): SubscriptionTransport {
         const { done, value } = await reader.read();
         if (ended) return void reader.cancel().catch(() => {});
         if (done) break;
+        sink.alive();
         buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
         for (let index = buffer.indexOf('\n\n'); index >= 0 && !ended; index = buffer.indexOf('\n\n')) {
           const frame = buffer.slice(0, index);

@@ -45,6 +45,8 @@ export interface StreamSettings {
   webSocketImpl: WebSocketConstructor | undefined;
   transport: StreamTransport;
   reconnect: RetryOptions | false | undefined;
+  /** A connection silent for this long (no event, no keep-alive) counts as lost. */
+  idleTimeoutMs: number;
   /** Set once a WebSocket could not be established: later streams use SSE at once. */
   webSocketFailed?: boolean;
 }

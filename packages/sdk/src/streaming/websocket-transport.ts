@@ -29,9 +29,11 @@ export function websocketTransport(
     const send = (message: object) => {
       if (socket?.readyState === OPEN) socket.send(JSON.stringify(message));
     };
+    let pinger: ReturnType<typeof setInterval> | undefined;
     const end = () => {
       ended = true;
       clearTimeout(timer);
+      clearInterval(pinger);
       socket?.close(1000, 'Normal Closure');
     };
     const fail = (error: TroupeError) => {
@@ -60,6 +62,7 @@ export function websocketTransport(
         send({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} });
       socket.onmessage = (event) => {
         if (ended) return;
+        sink.alive();
         let message: { type?: unknown; id?: unknown; payload?: unknown };
         try {
           message = JSON.parse(String(event.data));
@@ -74,6 +77,9 @@ export function websocketTransport(
             return;
           case 'connection_ack':
             clearTimeout(timer);
+            // The server's keep-alives are WebSocket ping frames, which browsers do not surface:
+            // protocol pings, answered with pongs, show the connection still works.
+            pinger = setInterval(() => send({ type: 'ping' }), settings.idleTimeoutMs / 3);
             send({ id: '1', type: 'subscribe', payload: request });
             return sink.established();
           case 'ping':

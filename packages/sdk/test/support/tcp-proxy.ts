@@ -10,6 +10,8 @@ export interface TcpProxy {
   accepted(): number;
   /** Destroys every open connection at once, both sides, without a close handshake. */
   cut(): void;
+  /** Stops moving bytes on every open connection without closing it (a network gone silent). */
+  freeze(): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,14 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     url: `http://127.0.0.1:${address.port}`,
     connections: () => pairs.size,
     accepted: () => accepted,
+    freeze() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
     cut() {
       for (const [client, upstream] of pairs) {
         client.resetAndDestroy();
