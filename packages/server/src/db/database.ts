@@ -227,6 +227,9 @@ async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
     await db.exec('RESET ROLE');
     const migrations =
       opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'pglite', db });
+    // PGlite learns the array types at start-up: arrays of enums the migrations just created
+    // (Webhook.events) would be sent as text ("malformed array literal") until it reads them again.
+    if (migrations.applied.length > 0) await db.refreshArrayTypes();
     // PGlite's user is a superuser, which bypasses RLS even with FORCE: switch to the app role.
     await db.exec(`SET ROLE ${APP_ROLE}`);
     const prisma = new PrismaClient({ adapter: new PrismaPGlite(db), log: [...prismaLog(opts)] });
