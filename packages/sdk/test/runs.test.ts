@@ -124,6 +124,28 @@ describe('runs resource', () => {
   });
 });
 
+describe('a crew with a retry policy', () => {
+  it('streams through RUN_RETRYING to the next attempt, and watch() shows the retry', async () => {
+    const troupe = client();
+    const crew = await troupe.crews.create({
+      ...TWO_TASK_CREW,
+      name: 'Retried',
+      retry: { maxAttempts: 2, backoffMs: 50 },
+    });
+    // The provider retries a 503 three times itself; the fourth fails the attempt.
+    const unavailable = { error: { status: 503, message: 'overloaded', headers: { 'retry-after': '0' } } };
+    server.llm.enqueue(unavailable, unavailable, unavailable, unavailable);
+    const run = await troupe.runs.start({ crewId: crew.id, inputs: { topic: 'retry' } });
+    const states = await collect(troupe.runs.watch(run.id));
+    const retrying = states.find((s) => s.status === 'QUEUED' && s.error);
+    expect(retrying?.error?.message).toMatch(/overloaded/);
+    expect(states.at(-1)).toMatchObject({ status: 'SUCCEEDED', output: WRITE_TEXT, error: null });
+    const events = await collect(troupe.runs.stream(run.id));
+    expect(events.filter((e) => e.type === 'RUN_RETRYING')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'RUN_STARTED')).toHaveLength(2);
+  });
+});
+
 describe('runs.stream over WebSocket', () => {
   it('streams every event once, in order, ends with the run, and leaves no subscription', async () => {
     const troupe = client();

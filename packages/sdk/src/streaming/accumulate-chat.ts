@@ -71,6 +71,9 @@ export function accumulateChat(state: ChatState, event: ThreadEvent): ChatState 
       return { ...next, status: 'waiting' };
     case 'TASK_COMPLETED':
       return { ...next, status: 'running' };
+    case 'RUN_RETRYING':
+      // The reply starts over with the next attempt.
+      return { ...next, streaming: null };
     case 'RUN_SUCCEEDED':
       return { ...next, ...idle };
     case 'RUN_FAILED':

@@ -42,7 +42,7 @@ export interface RunState {
   output: string | null;
   structuredOutput: unknown;
   usage: RunUsage;
-  /** Why the run failed or was cancelled. */
+  /** Why the run failed or was cancelled, or why the attempt being retried failed. */
   error: { code: string; message: string } | null;
   approval: PendingApproval | null;
 }
@@ -155,6 +155,17 @@ export function accumulateRun(state: RunState, event: RunEvent): RunState {
         usage: usageOf(event.data.usage),
         approval: null,
         tasks: state.tasks.map((task) => (task.status === 'RUNNING' ? { ...task, status: 'FAILED' } : task)),
+      };
+    case 'RUN_RETRYING':
+      // The failed attempt's error shows until the next attempt starts (RUN_STARTED clears it).
+      return {
+        ...next,
+        status: 'QUEUED',
+        error: { code: event.data.error.code, message: event.data.error.message },
+        approval: null,
+        tasks: state.tasks.map((task) =>
+          task.status === 'SUCCEEDED' ? task : { ...task, status: 'PENDING' },
+        ),
       };
     case 'RUN_CANCELLED':
       return {

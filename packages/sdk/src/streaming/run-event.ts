@@ -53,6 +53,14 @@ export interface RunEventDataByType {
   };
   RUN_FAILED: { error: { code: string; message: string; details?: unknown }; usage: RunUsageTotals };
   RUN_CANCELLED: { reason: string; usage: RunUsageTotals };
+  /** An attempt failed and the crew's retry policy runs the run again after `delayMs` (the stream stays open). */
+  RUN_RETRYING: {
+    attempt: number;
+    maxAttempts: number;
+    delayMs: number;
+    nextAttemptAt: string;
+    error: { code: string; message: string; details?: unknown };
+  };
   /** A message joined the thread (threads only): the user's, or the reply just before RUN_SUCCEEDED. */
   MESSAGE_CREATED: { message: { id: string; role: MessageRole; content: string; createdAt: string } };
 }
