@@ -134,10 +134,17 @@ describe('threads.stream', () => {
         const troupe = client({ url: proxy.url, streamTransport });
         const thread = await troupe.threads.create({ agentId });
         await troupe.threads.send({ threadId: thread.id, content: 'Cut me' });
-        const cutAt = new Set([6, 20]);
+        // Cut at the reply's first token, and again when the reply becomes a message.
+        let cuts = 0;
         const events = await readUntil(troupe.threads.stream(thread.id), replies(1), (event) => {
-          if (cutAt.has(event.seq)) proxy.cut();
+          const firstToken = event.type === 'TOKEN' && cuts === 0;
+          const reply = event.type === 'MESSAGE_CREATED' && event.data.message.role === 'ASSISTANT';
+          if (firstToken || reply) {
+            cuts++;
+            proxy.cut();
+          }
         });
+        expect(cuts).toBe(2);
         expect(events.map((e) => e.seq)).toEqual(events.map((_e, i) => i + 1));
         const text = events
           .filter((e) => e.type === 'TOKEN')
