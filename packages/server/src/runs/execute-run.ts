@@ -3,13 +3,8 @@ import type { ConversationTurn, CrewRun, ProviderSettings, RunEvent, TaskOutput 
 import type { CrewDefinition } from '../crews/crew-definition.js';
 import type { Database, Tx } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
-import { publishEvents, runChannel } from '../events/run-channels.js';
-import {
-  appendRunEvents,
-  type NewRunEvent,
-  type StoredRunEvent,
-  TERMINAL_EVENT_TYPES,
-} from '../events/run-event-log.js';
+import { publishEvents } from '../events/run-channels.js';
+import { appendRunEvents, type NewRunEvent, TERMINAL_EVENT_TYPES } from '../events/run-event-log.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { agentChatCrew, CHAT_MESSAGE_INPUT, estimateTokens } from '../threads/chat-crew.js';
 import { loadConversation } from '../threads/conversation.js';
