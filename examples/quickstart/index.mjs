@@ -4,8 +4,22 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createOpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { createTroupeClient, isTroupeError } from '@troupe/sdk';
 import { loadConfig, startTroupeServer } from '@troupe/server';
+
+// No LLM needed to try it: a local server that speaks OpenAI's chat-completions protocol stands in.
+// With a real model, set OPENAI_API_KEY (and OPENAI_BASE_URL for any compatible server) instead.
+const llm = await createOpenAICompatibleTestServer();
+llm.setFallback((request) => {
+  const prompt = JSON.stringify(request.body);
+  if (prompt.includes('Research otters')) return { text: 'Otters hold hands while they sleep.' };
+  if (prompt.includes('Write about otters'))
+    return { text: ['Sea otters ', 'hold hands ', 'so they do not drift apart.'] };
+  return { text: 'Hello! Ask me anything about otters.' };
+});
+process.env.OPENAI_BASE_URL = llm.url;
+process.env.OPENAI_API_KEY ??= 'not-needed-locally';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-quickstart-'));
 // Embedded mode: PGlite in dataDir, no configuration; the admin key is generated on first start.
@@ -35,7 +49,7 @@ try {
         name: 'writer',
         role: 'Writer',
         goal: 'Write clearly',
-        model: { provider: 'OLLAMA', name: 'llama3.2' },
+        model: { provider: 'OPENAI', name: 'gpt-4o-mini' },
       },
     ],
     tasks: [
@@ -76,7 +90,41 @@ try {
   assert.equal((await globex.crews.list({ first: 10 })).nodes.length, 0);
   assert.equal(await globex.crews.get(crew.id), null);
   console.log('Tenant isolation holds: Globex sees no crews.');
+
+  // Run the crew and watch it: the state after each streamed event (text per task, status, usage).
+  const run = await acme.runs.start({
+    crewId: crew.id,
+    inputs: { topic: 'otters' },
+    idempotencyKey: 'otters-1',
+  });
+  let state;
+  for await (const s of acme.runs.watch(run.id)) state = s;
+  assert.equal(state.status, 'SUCCEEDED');
+  const stored = await acme.runs.get(run.id);
+  assert.equal(state.output, stored.output);
+  console.log(`Run ${stored.status}: "${stored.output}"`);
+
+  // Chat with one agent: the reply streams on the thread, then is stored as a message.
+  const writer = crew.agents.find((a) => a.name === 'writer');
+  const thread = await acme.threads.create({ agentId: writer.id });
+  await acme.threads.send({ threadId: thread.id, content: 'Hi! Tell me about otters.' });
+  let reply = '';
+  for await (const e of acme.threads.stream(thread.id)) {
+    if (e.type === 'TOKEN') reply += e.delta;
+    if (e.type === 'RUN_SUCCEEDED' || e.type === 'RUN_FAILED') break;
+  }
+  const messages = await acme.threads.messages(thread.id, { first: 10 });
+  assert.deepEqual(
+    messages.nodes.map((m) => [m.role, m.content]),
+    [
+      ['USER', 'Hi! Tell me about otters.'],
+      ['ASSISTANT', reply],
+    ],
+  );
+  console.log(`Chat reply streamed and stored: "${reply}"`);
+  assert.equal(server.subscriberCount(), 0);
 } finally {
   await server.close();
+  await llm.close();
   rmSync(dataDir, { recursive: true, force: true });
 }
