@@ -37,6 +37,15 @@ describe.skipIf(!built)('published entry points', () => {
     expect(testing).toEqual(['createOllamaTestServer', 'createOpenAICompatibleTestServer']);
   });
 
+  it('serves the address policy from a light subpath that loads no LLM client', () => {
+    const loaded = run([
+      '--input-type=module',
+      '-e',
+      "const p = await import('@troupe/agents/address-policy'); const c = (await import('node:module')).createRequire(process.cwd() + '/')('@troupe/agents/address-policy'); console.log(JSON.stringify([p.blockedAddressKind('10.0.0.5'), c.blockedAddressKind('8.8.8.8'), p.isMetadataHostname('metadata.google.internal')]))",
+    ]);
+    expect(JSON.parse(loaded)).toEqual(['private', null, true]);
+  });
+
   it('runs a crew end to end from the CJS build against the built test server', () => {
     const output = run([
       '-e',

@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
-import { blockedAddressKind, isMetadataHostname } from '@troupe/agents';
+// The light subpath: the agent runtime itself (LangChain, LLM clients) loads only when a run starts.
+import { blockedAddressKind, isMetadataHostname } from '@troupe/agents/address-policy';
 
 /** Resolves a hostname to every address it has (default: the system resolver, `dns.lookup` with `all`). */
 export type ResolveHost = (hostname: string) => Promise<LookupAddress[]>;
