@@ -21,7 +21,7 @@ import {
   type TestDatabase,
 } from './support/backend.js';
 import { BIN, runCli } from './support/cli-process.js';
-import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
 
 // Servers queue runs in Redis, workers execute them: Postgres only (a worker is its own process,
@@ -29,10 +29,7 @@ import { sseSubscribe } from './support/sse-client.js';
 const REDIS_URL = process.env.TROUPE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `troupe-test-${randomBytes(5).toString('hex')}`;
 
-const CREW = {
-  ...SAMPLE_CREW,
-  agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'test-model' } })),
-};
+const CREW = OPENAI_CREW;
 const EVENTS = `subscription($runId: ID!, $afterSeq: Int) { runEvents(runId: $runId, afterSeq: $afterSeq) { seq type taskRunId } }`;
 const RUN = `query($id: ID!) { run(id: $id) { status output taskRuns { task { name } status attempts } } }`;
 const CANCEL = 'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startServer, type TroupeServer } from '../src/server.js';
 import { ADMIN_KEY, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
-import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
 
 // A process that executes runs itself (troupe dev) and stops, or crashes, mid-run: the next
@@ -47,10 +47,7 @@ afterAll(async () => {
 test('a run left unfinished by a stopped server resumes on the next start; its finished task is not paid twice', async () => {
   const first = await start();
   const { key } = await createTenant(first.url, ADMIN_KEY, 'recovery');
-  const crew = {
-    ...SAMPLE_CREW,
-    agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'test-model' } })),
-  };
+  const crew = OPENAI_CREW;
   const crewId = (await gqlOk(first.url, CREATE_CREW, { input: crew }, key)).createCrew.crew.id;
   llm.enqueue(
     { text: 'Research notes.' },

@@ -17,14 +17,11 @@ import { createRedisEventBus } from '../src/events/redis-event-bus.js';
 import { type RunWorker, startRunWorker } from '../src/runs/run-worker.js';
 import { startServer, type TroupeServer } from '../src/server.js';
 import { ADMIN_KEY, BACKEND, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
-import { CREATE_CREW, createTenant, gql, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { CREATE_CREW, createTenant, gql, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
 
 const REDIS_URL = process.env.TROUPE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const CREW = {
-  ...SAMPLE_CREW,
-  agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'test-model' } })),
-};
+const CREW = OPENAI_CREW;
 const EVENTS = `subscription($runId: ID!) { runEvents(runId: $runId) { seq type data } }`;
 const RUN = `query($id: ID!) { run(id: $id) { status output error attempts taskRuns { task { name } status attempts } } }`;
 const START = 'mutation($input: StartRunInput!) { startRun(input: $input) { run { id status } } }';

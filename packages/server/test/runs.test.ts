@@ -1,7 +1,7 @@
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startTestServer, type TestServer } from './support/backend.js';
-import { CREATE_CREW, createTenant, gql, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { CREATE_CREW, createTenant, gql, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
 
 let llm: OpenAICompatibleTestServer;
@@ -9,10 +9,7 @@ let server: TestServer;
 let key: string;
 let crewId: string;
 
-const CREW = {
-  ...SAMPLE_CREW,
-  agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'test-model' } })),
-};
+const CREW = OPENAI_CREW;
 const EVENTS = `subscription($runId: ID!, $afterSeq: Int) { runEvents(runId: $runId, afterSeq: $afterSeq) { seq type taskRunId delta data } }`;
 const RUN = `query($id: ID!) { run(id: $id) { status output error crewVersion lastSeq taskRuns { task { name } status output attempts usage { promptTokens completionTokens } } usage { promptTokens completionTokens costUsd } } }`;
 

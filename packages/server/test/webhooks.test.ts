@@ -13,12 +13,9 @@ import { startServer, type TroupeServer } from '../src/server.js';
 import { resolveWithSystem } from '../src/webhooks/webhook-destination.js';
 import { startWebhookDispatcher } from '../src/webhooks/webhook-dispatcher.js';
 import { ADMIN_KEY, BACKEND, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
-import { CREATE_CREW, createTenant, gql, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { CREATE_CREW, createTenant, gql, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
 
-const CREW = {
-  ...SAMPLE_CREW,
-  agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'test-model' } })),
-};
+const CREW = OPENAI_CREW;
 const START = 'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }';
 const CREATE_WEBHOOK = `mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id url events enabled } secret } }`;
 const DELIVERIES = `query($id: ID!) { node(id: $id) { ... on Webhook { deliveries(first: 10) { edges { node {
@@ -144,6 +141,10 @@ async function runToEnd(topic: string, crew = crewId): Promise<string> {
   return runId;
 }
 
+async function deleteWebhook(id: string, url = server.url, token = key): Promise<void> {
+  await gqlOk(url, 'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }', { id }, token);
+}
+
 async function deliveries(webhookId: string) {
   const d = await gqlOk(server.url, DELIVERIES, { id: webhookId }, key);
   return d.node.deliveries.edges.map((e: any) => e.node) as any[];
@@ -224,14 +225,7 @@ describe(`outbound webhooks (${BACKEND})`, () => {
       expect(got.headers['x-troupe-delivery']).toBe(d.id);
       await new Promise((r) => setTimeout(r, 300));
       expect(receiver.received).toHaveLength(1);
-      await gqlOk(
-        server.url,
-        'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
-        {
-          id: created.webhook.id,
-        },
-        key,
-      );
+      await deleteWebhook(created.webhook.id);
     } finally {
       await receiver.close();
     }
@@ -261,14 +255,7 @@ describe(`outbound webhooks (${BACKEND})`, () => {
       expect(new Set(receiver.received.map((r) => r.headers['x-troupe-delivery']))).toEqual(new Set([d.id]));
       for (const r of receiver.received)
         expect(verify(created.secret, String(r.headers['x-troupe-signature']), r.body)).toBe(true);
-      await gqlOk(
-        server.url,
-        'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
-        {
-          id: created.webhook.id,
-        },
-        key,
-      );
+      await deleteWebhook(created.webhook.id);
     } finally {
       await receiver.close();
     }
@@ -301,14 +288,7 @@ describe(`outbound webhooks (${BACKEND})`, () => {
       });
       expect(after.lastStatusCode).toBe(204);
       expect(after.attemptLog).toHaveLength(5);
-      await gqlOk(
-        server.url,
-        'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
-        {
-          id: created.webhook.id,
-        },
-        key,
-      );
+      await deleteWebhook(created.webhook.id);
     } finally {
       await receiver.close();
     }
@@ -332,12 +312,7 @@ describe(`outbound webhooks (${BACKEND})`, () => {
       expect(resolved).toEqual(['rebind.example.test']);
       expect(receiver.received).toHaveLength(1);
       expect(receiver.received[0]!.headers.host).toBe(`rebind.example.test:${port}`);
-      await gqlOk(
-        server.url,
-        'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
-        { id: created.webhook.id },
-        key,
-      );
+      await deleteWebhook(created.webhook.id);
     } finally {
       await receiver.close();
     }
@@ -502,12 +477,7 @@ describe(`webhook destinations: SSRF protection (${BACKEND})`, () => {
       strictKey,
     );
     expect(after.node.url).toBe('https://hooks.example.com/in');
-    await gqlOk(
-      strict.url,
-      'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId } }',
-      { id: ok.id },
-      strictKey,
-    );
+    await deleteWebhook(ok.id, strict.url, strictKey);
   });
 
   test('a name that resolves to a non-public address is refused at delivery: one attempt, FAILED, nothing sent', async () => {

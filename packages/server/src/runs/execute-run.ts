@@ -42,8 +42,6 @@ export interface ExecuteRunOptions {
  */
 export type ExecuteRunOutcome = 'finished' | 'skipped' | 'released' | { retryInMs: number };
 
-export { publishEvents, runChannel, threadChannel } from '../events/run-channels.js';
-
 /** The log event announcing a thread message (its data is what clients see: global ids). */
 export function messageCreatedEvent(message: {
   id: string;
@@ -253,21 +251,22 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   const loaded = await database.withTenant(job.tenantId, async (tx) => {
     const run = await tx.run.findUnique({
       where: { id: job.runId },
-      include: {
-        crewVersion: { select: { definition: true } },
-        taskRuns: true,
-        thread: { select: { id: true, historyTokens: true, agent: { select: { name: true } } } },
-      },
+      include: { crewVersion: { select: { definition: true } }, taskRuns: true },
     });
     if (!run || ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status)) return null;
     await tx.run.update({
       where: { id: run.id },
       data: { status: 'RUNNING', startedAt: run.startedAt ?? new Date(), attempts: { increment: 1 } },
     });
-    const conversation = run.thread
-      ? await loadConversation(tx, run.thread.id, run, run.thread.historyTokens)
-      : [];
-    return { ...run, conversation };
+    // Chat runs only: their thread and its history (other runs spend no query on them).
+    const thread = run.threadId
+      ? await tx.thread.findUnique({
+          where: { id: run.threadId },
+          select: { id: true, historyTokens: true, agent: { select: { name: true } } },
+        })
+      : null;
+    const conversation = thread ? await loadConversation(tx, thread.id, run, thread.historyTokens) : [];
+    return { ...run, thread, conversation };
   });
   if (!loaded) return 'skipped';
   const thread = loaded.thread;

@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
 import { executeRun, type RunJob } from './execute-run.js';
 
-export { loadRuntime, publishEvents, type RunJob, runChannel, threadChannel } from './execute-run.js';
+export { loadRuntime, type RunJob } from './execute-run.js';
 
 export interface RunExecutor {
   /** Queues a committed run for execution. */

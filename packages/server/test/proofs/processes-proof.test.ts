@@ -3,7 +3,7 @@
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_KEY, BACKEND } from '../support/backend.js';
-import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from '../support/graphql-client.js';
+import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW } from '../support/graphql-client.js';
 import {
   type Cluster,
   isGapless,
@@ -15,10 +15,7 @@ import {
 } from '../support/process-cluster.js';
 import { sseSubscribe } from '../support/sse-client.js';
 
-const CREW = {
-  ...SAMPLE_CREW,
-  agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'test-model' } })),
-};
+const CREW = OPENAI_CREW;
 const RUN = `query($id: ID!) { run(id: $id) { status output taskRuns { task { name } status output attempts } } }`;
 const START = 'mutation($input: StartRunInput!) { startRun(input: $input) { run { id status } } }';
 

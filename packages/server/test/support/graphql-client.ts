@@ -85,3 +85,9 @@ export const SAMPLE_CREW = {
 };
 
 export const CREATE_CREW = `mutation($input: CreateCrewInput!) { createCrew(input: $input) { crew { id name process version agents { id name role model { provider name } } tasks { id name agent { name } dependsOn { name } } } } }`;
+
+/** SAMPLE_CREW with every agent on the OpenAI-compatible test server's model. */
+export const OPENAI_CREW = {
+  ...SAMPLE_CREW,
+  agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'test-model' } })),
+};
