@@ -37,7 +37,7 @@ describe.skipIf(!built)('published entry points', () => {
     expect(testing).toEqual(['createOllamaTestServer', 'createOpenAICompatibleTestServer']);
   });
 
-  it('serves the address policy from a light subpath that loads no LLM client', () => {
+  it('serves the address policy from its own subpath, in ESM and CJS', () => {
     const loaded = run([
       '--input-type=module',
       '-e',
