@@ -24,6 +24,13 @@ export function parseRetryAfter(
   return Math.max(0, date - Date.now());
 }
 
+/** What to tell the user to do, replacing the chat-oriented advice (e.g. for embedding calls). */
+export interface ProviderErrorAdvice {
+  auth?: string;
+  notFound?: string;
+  unreachable?: string;
+}
+
 interface StatusErrorInput {
   provider: ProviderName;
   url: string;
@@ -32,8 +39,7 @@ interface StatusErrorInput {
   message: string;
   retryAfterMs?: number;
   cause?: unknown;
-  /** What to do, replacing the chat-oriented advice (e.g. for embedding calls). */
-  fix?: { auth?: string; notFound?: string };
+  fix?: ProviderErrorAdvice;
 }
 
 /** Maps an HTTP error status to an `AgentsError` with a message that says what to do. */

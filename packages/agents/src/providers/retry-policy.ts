@@ -39,6 +39,8 @@ export interface RetryHooks extends RetryObserver {
   passThrough?: () => { error: unknown } | undefined;
   /** False once repeating the call would repeat side effects (e.g. chunks were already delivered). */
   mayRetry?: () => boolean;
+  /** Message of the CANCELLED error. Default: "The run was cancelled." */
+  cancelledMessage?: string;
 }
 
 /**
@@ -81,7 +83,7 @@ export async function withRetry<T>(
     } catch (caught) {
       const passed = hooks.passThrough?.();
       if (passed) throw passed.error;
-      if (signal.aborted) throw cancelledError(signal);
+      if (signal.aborted) throw cancelledError(signal, hooks.cancelledMessage);
       const error = timedOut
         ? new AgentsError(
             'TIMEOUT',
@@ -101,7 +103,7 @@ export async function withRetry<T>(
       try {
         await abortableDelay(delayMs, signal);
       } catch {
-        throw cancelledError(signal);
+        throw cancelledError(signal, hooks.cancelledMessage);
       }
     } finally {
       clearTimeout(timer);
