@@ -4,6 +4,7 @@ import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } fro
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN_KEY, BACKEND } from '../support/backend.js';
 import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW } from '../support/graphql-client.js';
+import { makePdf } from '../support/pdf.js';
 import {
   type Cluster,
   isGapless,
@@ -202,5 +203,45 @@ describe.runIf(BACKEND === 'postgres')('real processes: 2 servers, 2 workers', (
     expect(isGapless(all)).toBe(true);
     expect(all.at(-1)!.type).toBe('RUN_SUCCEEDED');
     expectTextMatches(all, await readRun(run.id));
+  });
+  test('documents: a PDF uploaded to server A is processed by a worker process and found by a search on server B', async () => {
+    const pdf = makePdf([
+      'Quarterly board meetings are held in the Oslo office.',
+      'Minutes are filed within a week.',
+    ]);
+    const res = await fetch(`${A}/documents`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/pdf',
+        'x-troupe-document-name': encodeURIComponent('board minutes.pdf'),
+      },
+      body: pdf,
+    });
+    expect(res.status).toBe(201);
+    const id = ((await res.json()) as { document: { id: string } }).document.id;
+    // The servers only store it (runs and documents are the workers' work).
+    let doc: { status: string; progress: number; error: string | null } = {
+      status: 'PENDING',
+      progress: 0,
+      error: null,
+    };
+    const t0 = Date.now();
+    while (doc.status !== 'READY' && doc.status !== 'FAILED' && Date.now() - t0 < 20_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      doc = (await gqlOk(B, 'query($id: ID!) { document(id: $id) { status progress error } }', { id }, key))
+        .document;
+    }
+    expect(doc).toEqual({ status: 'READY', progress: 1, error: null });
+    const hits = (
+      await gqlOk(
+        B,
+        'query($q: String!) { searchDocuments(input: { query: $q, limit: 1 }) { content document { name } } }',
+        { q: 'where are board meetings held' },
+        key,
+      )
+    ).searchDocuments;
+    expect(hits[0]).toMatchObject({ document: { name: 'board minutes.pdf' } });
+    expect(hits[0].content).toContain('Oslo office');
   });
 });
