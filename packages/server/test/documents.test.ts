@@ -499,3 +499,17 @@ describe('processing stopped midway', () => {
     }
   });
 });
+
+describe('configuration', () => {
+  test('TROUPE_EMBEDDINGS accepts local, openai:<model> and ollama:<model>, and names the forms otherwise', async () => {
+    const { loadConfig } = await import('../src/config.js');
+    const env = (v: string) => ({ TROUPE_SECRET: 'x'.repeat(32), TROUPE_EMBEDDINGS: v });
+    expect(loadConfig('serve', {}, env('openai:text-embedding-3-small')).config.embeddings).toBe(
+      'openai:text-embedding-3-small',
+    );
+    expect(loadConfig('serve', {}, { TROUPE_SECRET: 'x'.repeat(32) }).config.embeddings).toBe('local');
+    expect(() => loadConfig('serve', {}, env('cohere'))).toThrow(
+      /TROUPE_EMBEDDINGS must be "local", "local:<dimensions>", "openai:<model>" or "ollama:<model>", got "cohere"/,
+    );
+  });
+});
