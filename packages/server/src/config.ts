@@ -22,6 +22,8 @@ export interface TroupeConfig {
    * died is handed to another worker after at most about 1.5 times this.
    */
   workerLockMs: number;
+  /** How often servers check QUEUED runs against the Redis queue (TROUPE_QUEUE_RECONCILE_MS, default 30 s). */
+  queueReconcileMs: number;
   dataDir: string;
   /** Hash-compared against bearer tokens that start with trpa_. */
   adminKey?: string;
@@ -142,6 +144,7 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
       queuePrefix: env.TROUPE_QUEUE_PREFIX || 'troupe',
       workerConcurrency: int(env, 'TROUPE_WORKER_CONCURRENCY', 4),
       workerLockMs: int(env, 'TROUPE_WORKER_LOCK_MS', 4000),
+      queueReconcileMs: Math.max(100, int(env, 'TROUPE_QUEUE_RECONCILE_MS', 30_000)),
       dataDir,
       adminKey,
       secret,

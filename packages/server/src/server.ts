@@ -114,6 +114,7 @@ export async function startServer(
           bus,
           redisUrl: config.redisUrl!,
           prefix: config.queuePrefix,
+          reconcileMs: config.queueReconcileMs,
         })
       : createInProcessExecutor({ database, bus, providers: opts.providers, embedder });
   const webhooks =

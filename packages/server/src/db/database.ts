@@ -48,7 +48,7 @@ export interface Database {
    * Every tenant's runs left unfinished (queued, running, waiting for approval; not those waiting
    * for their thread), oldest first: the one cross-tenant read, for resuming them at start.
    */
-  unfinishedRuns(): Promise<{ tenantId: string; id: string }[]>;
+  unfinishedRuns(opts?: { onlyQueued?: boolean }): Promise<{ tenantId: string; id: string }[]>;
   close(): Promise<void>;
 }
 
@@ -141,11 +141,14 @@ function makeDatabase(
         return fn(tx);
       }, TX_OPTIONS);
     },
-    unfinishedRuns() {
+    unfinishedRuns(opts = {}) {
       return prisma.$transaction(async (tx) => {
         await setLocal(tx, 'app.run_recovery', 'on');
         return tx.run.findMany({
-          where: { status: { in: ['QUEUED', 'RUNNING', 'WAITING_FOR_APPROVAL'] }, waitingForThread: false },
+          where: {
+            status: { in: opts.onlyQueued ? ['QUEUED'] : ['QUEUED', 'RUNNING', 'WAITING_FOR_APPROVAL'] },
+            waitingForThread: false,
+          },
           select: { tenantId: true, id: true },
           orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
           take: 10_000,

@@ -25,6 +25,12 @@ export interface BullMqExecutorOptions extends RunQueueOptions {
   bus: EventBus;
   /** How long respondToRun waits for the worker holding the run to take the answer. Default 3 s. */
   ackTimeoutMs?: number;
+  /**
+   * How often QUEUED runs are checked against the Redis queue (TROUPE_QUEUE_RECONCILE_MS; default
+   * 30 s, and at once whenever the Redis connection comes back): a run whose job is missing (Redis
+   * restarted without persistence, or was unreachable when the run started) is queued again.
+   */
+  reconcileMs?: number;
 }
 
 /**
@@ -51,6 +57,33 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
     const t = p.catch((err) => console.error(`troupe: ${what}:`, err)).finally(() => inFlight.delete(t));
     inFlight.add(t);
   };
+  // The database is the source of truth: queued runs the Redis queue lost are queued again.
+  let reconciling = false;
+  const reconcile = () => {
+    if (closed || reconciling) return;
+    reconciling = true;
+    const work = (async () => {
+      let requeued = 0;
+      for (const run of await opts.database.unfinishedRuns({ onlyQueued: true })) {
+        if (closed) break;
+        if (await addRunJob(queue, { tenantId: run.tenantId, runId: run.id })) requeued++;
+      }
+      if (requeued > 0)
+        console.warn(
+          `troupe: queued ${requeued} run${requeued === 1 ? '' : 's'} again that the Redis queue did not hold (was Redis restarted without persistence, or unreachable?)`,
+        );
+    })().finally(() => {
+      reconciling = false;
+    });
+    track(work, 'queued runs could not be checked against the Redis queue');
+  };
+  const reconcileTimer = setInterval(reconcile, opts.reconcileMs ?? 30_000);
+  reconcileTimer.unref();
+  let connections = 0;
+  connection.on('ready', () => {
+    // Not the first connection: Redis was away and may have come back empty.
+    if (connections++ > 0) reconcile();
+  });
   const broadcast = (message: RunControlMessage) =>
     track(
       opts.bus.publish(RUN_CONTROL_CHANNEL, encodeRunControl(message)),
@@ -101,6 +134,7 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
     },
     async close() {
       closed = true;
+      clearInterval(reconcileTimer);
       while (inFlight.size > 0) await Promise.all([...inFlight]);
       await queue.close();
       await connection.quit().catch(() => connection.disconnect());

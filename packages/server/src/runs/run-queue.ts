@@ -26,16 +26,17 @@ export const RUN_JOB_OPTIONS = {
 };
 
 /**
- * Queues a run's job; its id is the run's id, so a run is never queued twice at once. A finished
+ * Queues a run's job (true), unless it is queued already (false); its id is the run's id, so a run is never queued twice at once. A finished
  * job of the same run (a run being retried) is removed first, since BullMQ ignores an add whose id
  * it still holds.
  */
-export async function addRunJob(queue: Queue<RunJob>, job: RunJob): Promise<void> {
+export async function addRunJob(queue: Queue<RunJob>, job: RunJob): Promise<boolean> {
   const existing = await queue.getJob(job.runId);
   if (existing) {
     const state = await existing.getState();
-    if (state !== 'completed' && state !== 'failed') return; // waiting, delayed or running already
+    if (state !== 'completed' && state !== 'failed') return false; // waiting, delayed or running already
     await existing.remove();
   }
   await queue.add('run', job, { jobId: job.runId, ...RUN_JOB_OPTIONS });
+  return true;
 }

@@ -216,7 +216,7 @@ describe.runIf(BACKEND === 'postgres')('real processes: 2 servers, 2 workers', (
         'content-type': 'application/pdf',
         'x-troupe-document-name': encodeURIComponent('board minutes.pdf'),
       },
-      body: pdf,
+      body: Buffer.from(pdf),
     });
     expect(res.status).toBe(201);
     const id = ((await res.json()) as { document: { id: string } }).document.id;

@@ -1,7 +1,9 @@
 // Redis goes away in the middle of a run and comes back (empty: no persistence) a second later.
 // Servers and workers are real processes on a private redis-server that this test kills and restarts.
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { parseGlobalId } from '../../src/graphql/global-id.js';
 import { ADMIN_KEY, BACKEND } from '../support/backend.js';
 import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW } from '../support/graphql-client.js';
 import {
@@ -110,5 +112,43 @@ describe.runIf(BACKEND === 'postgres')('Redis restarts during a run', () => {
     } finally {
       await ws.dispose();
     }
+  });
+  test('a run still queued when Redis comes back empty is queued again from the database and finishes', async () => {
+    const [A] = cluster.servers.map((s) => s.url) as [string];
+    llm.setFallback(() => ({ text: words(5, 'q') }));
+    // No worker: the run waits in the queue.
+    await cluster.workers[0]!.kill('SIGTERM');
+    const run = (await gqlOk(A, START, { input: { crewId, inputs: { topic: 'queued' } } }, key)).startRun
+      .run as {
+      id: string;
+      status: string;
+    };
+    expect(run.status).toBe('QUEUED');
+    // Its job is in Redis before Redis goes.
+    const probe = new Redis(redis.url);
+    const jobKey = `${cluster.prefix}:runs:${parseGlobalId('id', run.id, 'Run')}`;
+    try {
+      const t = Date.now();
+      while ((await probe.exists(jobKey)) === 0 && Date.now() - t < 5000)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(await probe.exists(jobKey)).toBe(1);
+    } finally {
+      probe.disconnect();
+    }
+    await redis.kill();
+    await new Promise((r) => setTimeout(r, 500));
+    await redis.start(); // empty: the run's job is gone
+    await cluster.startWorker(0);
+    let stored: { status: string } = { status: 'QUEUED' };
+    const t0 = Date.now();
+    while (stored.status !== 'SUCCEEDED' && Date.now() - t0 < 30_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      stored = (await gqlOk(A, RUN, { id: run.id }, key)).run;
+    }
+    if (stored.status !== 'SUCCEEDED')
+      for (const p of [...cluster.servers, ...cluster.workers]) console.log(p.name, p.output().slice(-3000));
+    expect(stored.status).toBe('SUCCEEDED');
+    const servers = cluster.servers.map((p) => p.output()).join('\n');
+    expect(servers).toMatch(/queued 1 run again that the Redis queue did not hold/);
   });
 });
