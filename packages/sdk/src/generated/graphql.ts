@@ -36,6 +36,13 @@ export type CreateCrewInput = {
   tasks: Array<TaskInput>;
 };
 
+export type CreateDocumentInput = {
+  content: string;
+  metadata?: unknown;
+  mimeType?: string | null | undefined;
+  name: string;
+};
+
 /** A short-lived token for one end user of a host app. */
 export type CreateSessionTokenInput = {
   /** At most the scopes of the key that mints it. Default: READ. */
@@ -69,6 +76,12 @@ export type CrewProcess =
   | 'HIERARCHICAL'
   | 'PARALLEL'
   | 'SEQUENTIAL';
+
+export type DocumentStatus =
+  | 'FAILED'
+  | 'PENDING'
+  | 'PROCESSING'
+  | 'READY';
 
 export type MessageRole =
   | 'ASSISTANT'
@@ -138,6 +151,13 @@ export type Scope =
   | 'ADMIN'
   | 'READ'
   | 'WRITE';
+
+export type SearchDocumentsInput = {
+  documentIds?: Array<string> | null | undefined;
+  limit?: number | null | undefined;
+  minScore?: number | null | undefined;
+  query: string;
+};
 
 export type SendMessageInput = {
   content: string;
@@ -253,6 +273,45 @@ export type DeleteCrewMutationVariables = Exact<{
 
 
 export type DeleteCrewMutation = { deleteCrew: { deletedId: string } };
+
+export type DocumentFieldsFragment = { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string };
+
+export type CreateDocumentMutationVariables = Exact<{
+  input: CreateDocumentInput;
+}>;
+
+
+export type CreateDocumentMutation = { createDocument: { document: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } } };
+
+export type DocumentQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DocumentQuery = { document: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } | null };
+
+export type DocumentsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  status?: DocumentStatus | null | undefined;
+}>;
+
+
+export type DocumentsQuery = { documents: { edges: Array<{ node: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+
+export type DeleteDocumentMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DeleteDocumentMutation = { deleteDocument: { deletedId: string } };
+
+export type SearchDocumentsQueryVariables = Exact<{
+  input: SearchDocumentsInput;
+}>;
+
+
+export type SearchDocumentsQuery = { searchDocuments: Array<{ score: number, content: string, chunkIndex: number, document: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } }> };
 
 export type RunFieldsFragment = { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> };
 
@@ -463,6 +522,23 @@ export const CrewFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"CrewFields"}) as unknown as TypedDocumentString<CrewFieldsFragment, unknown>;
+export const DocumentFieldsFragmentDoc = new TypedDocumentString(`
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}
+    `, {"fragmentName":"DocumentFields"}) as unknown as TypedDocumentString<DocumentFieldsFragment, unknown>;
 export const RunFieldsFragmentDoc = new TypedDocumentString(`
     fragment RunFields on Run {
   id
@@ -810,6 +886,112 @@ export const DeleteCrewDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<DeleteCrewMutation, DeleteCrewMutationVariables>;
+export const CreateDocumentDocument = new TypedDocumentString(`
+    mutation CreateDocument($input: CreateDocumentInput!) {
+  createDocument(input: $input) {
+    document {
+      ...DocumentFields
+    }
+  }
+}
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<CreateDocumentMutation, CreateDocumentMutationVariables>;
+export const DocumentDocument = new TypedDocumentString(`
+    query Document($id: ID!) {
+  document(id: $id) {
+    ...DocumentFields
+  }
+}
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<DocumentQuery, DocumentQueryVariables>;
+export const DocumentsDocument = new TypedDocumentString(`
+    query Documents($first: Int, $after: String, $status: DocumentStatus) {
+  documents(first: $first, after: $after, status: $status) {
+    edges {
+      node {
+        ...DocumentFields
+      }
+    }
+    pageInfo {
+      endCursor
+      hasNextPage
+    }
+  }
+}
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<DocumentsQuery, DocumentsQueryVariables>;
+export const DeleteDocumentDocument = new TypedDocumentString(`
+    mutation DeleteDocument($id: ID!) {
+  deleteDocument(id: $id) {
+    deletedId
+  }
+}
+    `) as unknown as TypedDocumentString<DeleteDocumentMutation, DeleteDocumentMutationVariables>;
+export const SearchDocumentsDocument = new TypedDocumentString(`
+    query SearchDocuments($input: SearchDocumentsInput!) {
+  searchDocuments(input: $input) {
+    score
+    content
+    chunkIndex
+    document {
+      ...DocumentFields
+    }
+  }
+}
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<SearchDocumentsQuery, SearchDocumentsQueryVariables>;
 export const StartRunDocument = new TypedDocumentString(`
     mutation StartRun($input: StartRunInput!) {
   startRun(input: $input) {
