@@ -20,6 +20,10 @@ export type {
 export { type ValidatedCrew, validateCrew } from './crew/crew-validation.js';
 export { templateVariables } from './crew/template-variables.js';
 
+export { createEmbedder } from './embeddings/create-embedder.js';
+export type { Embedder, EmbedderOptions, EmbedderSpec, EmbeddingResult } from './embeddings/embedder.js';
+export { parseEmbedderSpec } from './embeddings/embedder-spec.js';
+
 export {
   AGENTS_ERROR_CODES,
   AgentsError,
@@ -72,10 +76,20 @@ export {
   type TaskCheckpoint,
 } from './runtime/run-crew.js';
 
+export { type ChunkTextOptions, chunkText, type TextChunk } from './text/chunk-text.js';
+export { estimateTokens } from './text/estimate-tokens.js';
+
 // The SSRF address policy of http_request, shared with the server's outbound webhooks.
 export { type BlockedAddressKind, blockedAddressKind, isMetadataHostname } from './tools/address-policy.js';
 export { type AgentTool, defineTool, type ToolContext } from './tools/define-tool.js';
 export { DELEGATION_TOOL_NAME } from './tools/delegation-tool.js';
+export {
+  createDocumentSearchTool,
+  DOCUMENT_SEARCH_TOOL_NAME,
+  type DocumentSearchFunction,
+  type DocumentSearchHit,
+  type DocumentSearchResult,
+} from './tools/document-search-tool.js';
 export {
   createHttpRequestTool,
   type HttpRequestResult,

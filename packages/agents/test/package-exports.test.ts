@@ -32,6 +32,10 @@ describe.skipIf(!built)('published entry points', () => {
         'AgentsError',
         'templateVariables',
         'createScriptedProvider',
+        'createEmbedder',
+        'parseEmbedderSpec',
+        'chunkText',
+        'createDocumentSearchTool',
       ]),
     );
     expect(testing).toEqual(['createOllamaTestServer', 'createOpenAICompatibleTestServer']);
@@ -46,7 +50,7 @@ describe.skipIf(!built)('published entry points', () => {
     expect(JSON.parse(loaded)).toEqual(['private', null, true]);
   });
 
-  it('runs a crew end to end from the CJS build against the built test server', () => {
+  it('runs a crew end to end and embeds from the CJS build against the built test server', () => {
     const output = run([
       '-e',
       `(async () => {
@@ -59,10 +63,12 @@ describe.skipIf(!built)('published entry points', () => {
                   tasks: [{ name: 't', description: 'd', agent: 'a' }] },
           providers: { openai: { apiKey: 'k' } },
         }).result();
+        const { createEmbedder } = require('@troupe/agents');
+        const embedded = await createEmbedder({ provider: 'openai', model: 'e', baseUrl: server.url, apiKey: 'k' }).embed(['a b']);
         await server.close();
-        console.log(result.status + ':' + result.output);
+        console.log(result.status + ':' + result.output + ':' + embedded.vectors[0].length);
       })()`,
     ]);
-    expect(output).toBe('succeeded:hello from cjs');
+    expect(output).toBe('succeeded:hello from cjs:64');
   });
 });

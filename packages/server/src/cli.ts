@@ -142,6 +142,12 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
     timeoutMs: config.webhookTimeoutMs,
     allowPrivate: config.webhookAllowPrivate,
   });
+  // Workers also process uploaded documents (the servers only store them).
+  const [{ startDocumentIngest }, { embedderSource }] = await Promise.all([
+    import('./documents/document-ingest.js'),
+    import('./documents/document-search.js'),
+  ]);
+  const documents = startDocumentIngest({ database, embedder: embedderSource(config.embeddings) });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -151,6 +157,7 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
     force.unref();
     await runWorker.close();
     await webhooks.close();
+    await documents.close();
     await bus.close();
     await database.close();
     process.exit(0);

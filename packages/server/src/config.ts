@@ -44,6 +44,13 @@ export interface TroupeConfig {
    * developer's machine), false everywhere else, embedded servers included.
    */
   webhookAllowPrivate: boolean;
+  /**
+   * The embedder documents and searches use (TROUPE_EMBEDDINGS): "local" (default: offline feature
+   * hashing, lexical matching, no model needed), "openai:<model>" or "ollama:<model>".
+   */
+  embeddings: string;
+  /** Largest document upload in bytes (TROUPE_DOCUMENT_MAX_BYTES, default 25 MB). */
+  documentMaxBytes: number;
 }
 
 export interface ConfigOverrides {
@@ -118,6 +125,12 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
   }
   if (secret.length < 32) throw new ConfigError('TROUPE_SECRET must be at least 32 characters');
 
+  const embeddings = env.TROUPE_EMBEDDINGS?.trim() || 'local';
+  if (!/^(local(:\d+)?|openai:\S+|ollama:\S+)$/.test(embeddings)) {
+    throw new ConfigError(
+      `TROUPE_EMBEDDINGS must be "local", "local:<dimensions>", "openai:<model>" or "ollama:<model>", got "${embeddings}"`,
+    );
+  }
   const production = env.NODE_ENV === 'production';
   return {
     config: {
@@ -144,6 +157,8 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
       webhookMaxAttempts: Math.max(1, int(env, 'TROUPE_WEBHOOK_MAX_ATTEMPTS', 6)),
       webhookTimeoutMs: Math.max(1, int(env, 'TROUPE_WEBHOOK_TIMEOUT_MS', 10_000)),
       webhookAllowPrivate: bool(env, 'TROUPE_WEBHOOK_ALLOW_PRIVATE') ?? mode === 'dev',
+      embeddings,
+      documentMaxBytes: Math.max(1, int(env, 'TROUPE_DOCUMENT_MAX_BYTES', 25 * 1024 * 1024)),
     },
     generatedAdminKey,
   };

@@ -3,6 +3,13 @@ import type { AddressInfo } from 'node:net';
 import type { ProviderSettings } from '@troupe/agents';
 import { ConfigError, type TroupeConfig } from './config.js';
 import { type Database, type DatabaseOptions, openDatabase } from './db/database.js';
+import {
+  type DocumentIngest,
+  type DocumentIngestOptions,
+  startDocumentIngest,
+} from './documents/document-ingest.js';
+import { embedderSource } from './documents/document-search.js';
+import { handleDocumentUpload } from './documents/upload-endpoint.js';
 import { createInProcessEventBus, type EventBus } from './events/event-bus.js';
 import { createRedisEventBus } from './events/redis-event-bus.js';
 import { serveUnsizedBody } from './http/unsized-body.js';
@@ -27,6 +34,8 @@ export interface TroupeServer {
   websockets: WebSocketSubscriptions;
   /** The webhook delivery loop, where this process runs one (runs executing here). */
   webhooks?: WebhookDispatcher;
+  /** The document processing loop, where this process runs one (runs executing here). */
+  documents?: DocumentIngest;
   close(): Promise<void>;
 }
 
@@ -57,6 +66,11 @@ export interface StartServerOptions {
    * runs it otherwise); false turns it off; an object tunes it.
    */
   webhooks?: boolean | Partial<Omit<WebhookDispatcherOptions, 'database' | 'secret'>>;
+  /**
+   * The document processing loop: on by default where runs execute in this process (`troupe worker`
+   * runs it otherwise); false turns it off; an object tunes it.
+   */
+  documents?: boolean | Partial<Omit<DocumentIngestOptions, 'database' | 'embedder'>>;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -91,6 +105,7 @@ export async function startServer(
     (config.redisUrl
       ? await createRedisEventBus({ url: config.redisUrl, prefix: `${config.queuePrefix}:` })
       : createInProcessEventBus());
+  const embedder = embedderSource(config.embeddings, opts.providers);
   const executor =
     runsOn === 'workers'
       ? // BullMQ loads only where it is used: `troupe dev` starts without it.
@@ -100,7 +115,7 @@ export async function startServer(
           redisUrl: config.redisUrl!,
           prefix: config.queuePrefix,
         })
-      : createInProcessExecutor({ database, bus, providers: opts.providers });
+      : createInProcessExecutor({ database, bus, providers: opts.providers, embedder });
   const webhooks =
     (opts.webhooks ?? runsOn === 'this-process')
       ? startWebhookDispatcher({
@@ -112,6 +127,22 @@ export async function startServer(
           ...(typeof opts.webhooks === 'object' ? opts.webhooks : {}),
         })
       : undefined;
+  const ingest =
+    (opts.documents ?? runsOn === 'this-process')
+      ? startDocumentIngest({
+          database,
+          embedder,
+          ...(typeof opts.documents === 'object' ? opts.documents : {}),
+        })
+      : undefined;
+  const documents = { embedder, wake: () => ingest?.wake(), maxBytes: config.documentMaxBytes };
+  const uploadOptions = {
+    database,
+    settings: { secret: config.secret, adminKey: config.adminKey },
+    maxBytes: config.documentMaxBytes,
+    corsOrigins: config.corsOrigins,
+    onCreated: documents.wake,
+  };
   const hookOptions = {
     database,
     secret: config.secret,
@@ -127,6 +158,7 @@ export async function startServer(
   const yoga = createYogaApp({
     database,
     runs: { bus, executor },
+    documents,
     settings,
     graphiql: config.graphiql,
     exposeErrors: config.exposeErrors,
@@ -146,6 +178,10 @@ export async function startServer(
     if (path?.startsWith('/hooks/')) {
       if (closing) return json(res, 503, { error: { code: 'UNAVAILABLE', message: 'shutting down' } });
       return void handleInboundHook(hookOptions, req, res, path);
+    }
+    if (path === '/documents' || path?.startsWith('/documents/')) {
+      if (closing) return json(res, 503, { error: { code: 'UNAVAILABLE', message: 'shutting down' } });
+      return void handleDocumentUpload(uploadOptions, req, res, path);
     }
     const tooLarge = () =>
       json(res, 413, {
@@ -203,11 +239,13 @@ export async function startServer(
     executor,
     websockets,
     ...(webhooks ? { webhooks } : {}),
+    ...(ingest ? { documents: ingest } : {}),
     async close() {
       closing = true;
       await websockets.close();
       await executor.close();
       await webhooks?.close();
+      await ingest?.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();

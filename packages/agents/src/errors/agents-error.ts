@@ -17,6 +17,7 @@ export const AGENTS_ERROR_CODES = [
   'CANCELLED',
   'TOOL_ERROR',
   'MAX_ITERATIONS',
+  'INVALID_ARGUMENT',
   'INTERNAL_ERROR',
 ] as const;
 

@@ -3,7 +3,12 @@ import { Ollama, type Message as OllamaMessage, type Tool as OllamaTool } from '
 import { AgentsError } from '../errors/agents-error.js';
 import type { ChatChunk, ChatProvider, ChatRequest } from './chat-provider.js';
 import { messageText, messageToolCalls, toolMessageFields } from './langchain-messages.js';
-import { parseRetryAfter, providerStatusError, providerUnreachableError } from './provider-errors.js';
+import {
+  type ProviderErrorAdvice,
+  parseRetryAfter,
+  providerStatusError,
+  providerUnreachableError,
+} from './provider-errors.js';
 
 export interface OllamaProviderOptions {
   /** Default: `OLLAMA_HOST`, else `http://127.0.0.1:11434`. */
@@ -11,9 +16,10 @@ export interface OllamaProviderOptions {
   headers?: Record<string, string>;
 }
 
-const DEFAULT_OLLAMA_HOST = 'http://127.0.0.1:11434';
+export const DEFAULT_OLLAMA_HOST = 'http://127.0.0.1:11434';
 
-function normaliseHost(host: string): string {
+/** `OLLAMA_HOST`-style host ("localhost:11434", "http://h:1/") as a URL without trailing slash. */
+export function normaliseHost(host: string): string {
   const withScheme = /^https?:\/\//.test(host) ? host : `http://${host}`;
   return withScheme.replace(/\/+$/, '');
 }
@@ -145,12 +151,14 @@ function toOllamaMessage(message: BaseMessage): OllamaMessage {
   return { role: 'user', content: messageText(message) };
 }
 
-function mapOllamaError(
+/** Maps an `ollama` client error to an `AgentsError` (aborts pass through). Shared with the embedder. */
+export function mapOllamaError(
   error: unknown,
   url: string,
   model: string,
   signal: AbortSignal,
   retryAfterMs: number | undefined,
+  advice: ProviderErrorAdvice = {},
 ): unknown {
   if (signal.aborted) return error;
   if (error instanceof Error && error.name === 'ResponseError') {
@@ -163,9 +171,11 @@ function mapOllamaError(
       message: error.message,
       retryAfterMs,
       cause: error,
+      fix: advice,
     });
   }
-  if (error instanceof TypeError) return providerUnreachableError('ollama', url, model, error);
+  if (error instanceof TypeError)
+    return providerUnreachableError('ollama', url, model, error, advice.unreachable);
   if (error instanceof Error && error.name !== 'AbortError' && !(error instanceof AgentsError)) {
     return new AgentsError('PROVIDER_ERROR', `Ollama at ${url} reported an error: ${error.message}`, {
       details: { provider: 'ollama', url, model, retryable: false },

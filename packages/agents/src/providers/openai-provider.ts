@@ -9,7 +9,12 @@ import type {
 import { AgentsError } from '../errors/agents-error.js';
 import type { ChatChunk, ChatProvider, ChatRequest } from './chat-provider.js';
 import { messageText, messageToolCalls, toolMessageFields } from './langchain-messages.js';
-import { parseRetryAfter, providerStatusError, providerUnreachableError } from './provider-errors.js';
+import {
+  type ProviderErrorAdvice,
+  parseRetryAfter,
+  providerStatusError,
+  providerUnreachableError,
+} from './provider-errors.js';
 
 export interface OpenAIProviderOptions {
   /** Default: `OPENAI_API_KEY`. Not required for local OpenAI-compatible servers. */
@@ -25,7 +30,7 @@ export interface OpenAIProviderOptions {
   headers?: Record<string, string>;
 }
 
-const DEFAULT_OPENAI_URL = 'https://api.openai.com/v1';
+export const DEFAULT_OPENAI_URL = 'https://api.openai.com/v1';
 
 /** OpenAI (or any OpenAI-compatible server) through the official `openai` client, with its own retries off. */
 export function createOpenAIProvider(options: OpenAIProviderOptions = {}): ChatProvider {
@@ -199,10 +204,16 @@ function toOpenAIMessage(message: BaseMessage): ChatCompletionMessageParam {
   return { role: 'user', content: messageText(message) };
 }
 
-function mapOpenAIError(error: unknown, url: string, model: string): unknown {
+/** Maps an `openai` client error to an `AgentsError` (aborts pass through). Shared with the embedder. */
+export function mapOpenAIError(
+  error: unknown,
+  url: string,
+  model: string,
+  advice: ProviderErrorAdvice = {},
+): unknown {
   if (error instanceof OpenAI.APIUserAbortError) return error;
   if (error instanceof OpenAI.APIConnectionError)
-    return providerUnreachableError('openai', url, model, error.cause ?? error);
+    return providerUnreachableError('openai', url, model, error.cause ?? error, advice.unreachable);
   if (error instanceof OpenAI.APIError) {
     if (error.status === undefined) {
       // An error object inside the SSE stream.
@@ -224,8 +235,10 @@ function mapOpenAIError(error: unknown, url: string, model: string): unknown {
       message: error.message,
       retryAfterMs: parseRetryAfter(headers?.get('retry-after'), headers?.get('retry-after-ms')),
       cause: error,
+      fix: advice,
     });
   }
-  if (error instanceof TypeError) return providerUnreachableError('openai', url, model, error);
+  if (error instanceof TypeError)
+    return providerUnreachableError('openai', url, model, error, advice.unreachable);
   return error;
 }

@@ -24,6 +24,13 @@ export function parseRetryAfter(
   return Math.max(0, date - Date.now());
 }
 
+/** What to tell the user to do, replacing the chat-oriented advice (e.g. for embedding calls). */
+export interface ProviderErrorAdvice {
+  auth?: string;
+  notFound?: string;
+  unreachable?: string;
+}
+
 interface StatusErrorInput {
   provider: ProviderName;
   url: string;
@@ -32,6 +39,7 @@ interface StatusErrorInput {
   message: string;
   retryAfterMs?: number;
   cause?: unknown;
+  fix?: ProviderErrorAdvice;
 }
 
 /** Maps an HTTP error status to an `AgentsError` with a message that says what to do. */
@@ -57,9 +65,10 @@ export function providerStatusError(input: StatusErrorInput): AgentsError {
   }
   if (status === 401 || status === 403) {
     const fix =
-      provider === 'openai'
+      input.fix?.auth ??
+      (provider === 'openai'
         ? 'Set OPENAI_API_KEY or pass providers.openai.apiKey.'
-        : 'Check the credentials or proxy in front of the server.';
+        : 'Check the credentials or proxy in front of the server.');
     return new AgentsError(
       'PROVIDER_AUTH',
       `${label} at ${url} rejected the credentials (HTTP ${status}). ${fix}`,
@@ -71,9 +80,10 @@ export function providerStatusError(input: StatusErrorInput): AgentsError {
   }
   if (status === 404) {
     const fix =
-      provider === 'ollama'
+      input.fix?.notFound ??
+      (provider === 'ollama'
         ? `Run "ollama pull ${model}" on that host or change the agent's model.name.`
-        : `Check the agent's model.name and that ${url} serves this model (and is an OpenAI-compatible /v1 URL).`;
+        : `Check the agent's model.name and that ${url} serves this model (and is an OpenAI-compatible /v1 URL).`);
     return new AgentsError(
       'MODEL_NOT_FOUND',
       `Model "${model}" was not found by ${label} at ${url}: ${message}. ${fix}`,
@@ -99,14 +109,16 @@ export function providerUnreachableError(
   url: string,
   model: string,
   cause: unknown,
+  fixOverride?: string,
 ): AgentsError {
   const reason = describeCause(cause);
   const fix =
-    provider === 'ollama'
+    fixOverride ??
+    (provider === 'ollama'
       ? 'Start Ollama ("ollama serve") or set OLLAMA_HOST (or the agent\'s model.baseUrl) to where it runs.'
       : provider === 'openai'
         ? "Check that the server is running and that OPENAI_BASE_URL (or the agent's model.baseUrl) points to it."
-        : 'Check the provider configuration.';
+        : 'Check the provider configuration.');
   return new AgentsError(
     'PROVIDER_UNREACHABLE',
     `Cannot reach ${LABEL[provider]} at ${url} (${reason}). ${fix}`,

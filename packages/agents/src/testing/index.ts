@@ -13,4 +13,5 @@ export {
   type OpenAITestResponder,
   type OpenAITestServerOptions,
 } from './openai-test-server.js';
+export type { EmbeddingTestReply } from './test-embeddings.js';
 export type { RecordedRequest } from './test-http-server.js';

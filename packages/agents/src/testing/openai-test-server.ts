@@ -1,5 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import {
+  DEFAULT_TEST_EMBEDDING_DIMENSIONS,
+  type EmbeddingTestReply,
+  float32Base64,
+  testEmbedding,
+  testEmbeddingPromptTokens,
+} from './test-embeddings.js';
+import {
   estimatePromptTokens,
   type RecordedRequest,
   splitTokens,
@@ -40,8 +47,14 @@ export interface OpenAICompatibleTestServer {
   readonly chatRequests: RecordedRequest[];
   /** Usage the server actually reported to clients, one entry per answered completion. */
   readonly reportedUsage: Array<{ promptTokens: number; completionTokens: number }>;
+  /** `POST /v1/embeddings` requests only (errors included). */
+  readonly embeddingRequests: RecordedRequest[];
+  /** Prompt tokens the server reported, one entry per answered embeddings request. */
+  readonly reportedEmbeddingUsage: number[];
   /** Queue replies, used in order (FIFO) by the next completion requests. */
   enqueue(...replies: OpenAITestReply[]): void;
+  /** Queue embeddings replies (FIFO); when none is queued, requests get the default test vectors. */
+  enqueueEmbeddings(...replies: EmbeddingTestReply[]): void;
   /** Answers requests when the queue is empty. Default: HTTP 500 "no scripted reply". */
   setFallback(responder: OpenAITestResponder): void;
   close(): Promise<void>;
@@ -49,8 +62,10 @@ export interface OpenAICompatibleTestServer {
 }
 
 export interface OpenAITestServerOptions {
-  /** Model ids listed by `GET /v1/models` and accepted by completions (others get 404). Default: any. */
+  /** Model ids listed by `GET /v1/models` and accepted by completions and embeddings (others get 404). Default: any. */
   models?: string[];
+  /** Length of the default test vectors of `/v1/embeddings` (a request's `dimensions` wins). Default 64. */
+  embeddingDimensions?: number;
 }
 
 function sse(response: ServerResponse, payload: unknown): void {
@@ -60,7 +75,8 @@ function sse(response: ServerResponse, payload: unknown): void {
 /**
  * An OpenAI chat-completions server on 127.0.0.1:0 that answers from a script: SSE streaming with
  * text and tool-call deltas, the `include_usage` usage chunk, `[DONE]`, error statuses with headers
- * such as `Retry-After`, and hanging responses. Drive it with the real `openai` client.
+ * such as `Retry-After`, and hanging responses. Also `POST /v1/embeddings` with deterministic vectors
+ * (float or base64). Drive it with the real `openai` client.
  */
 export async function createOpenAICompatibleTestServer(
   options: OpenAITestServerOptions = {},
@@ -68,6 +84,9 @@ export async function createOpenAICompatibleTestServer(
   const queue: OpenAITestReply[] = [];
   const reportedUsage: Array<{ promptTokens: number; completionTokens: number }> = [];
   const chatRequests: RecordedRequest[] = [];
+  const embeddingRequests: RecordedRequest[] = [];
+  const embeddingQueue: EmbeddingTestReply[] = [];
+  const reportedEmbeddingUsage: number[] = [];
   let fallback: OpenAITestResponder = () => ({ error: { status: 500, message: 'no scripted reply left' } });
 
   const http = await startTestHttpServer(async (request, response) => {
@@ -79,6 +98,11 @@ export async function createOpenAICompatibleTestServer(
           data: (options.models ?? []).map((id) => ({ id, object: 'model', created: 0, owned_by: 'test' })),
         }),
       );
+      return;
+    }
+    if (request.method === 'POST' && request.path.endsWith('/embeddings')) {
+      embeddingRequests.push(request);
+      await answerEmbeddings(request, response);
       return;
     }
     if (request.method !== 'POST' || !request.path.endsWith('/chat/completions')) {
@@ -241,13 +265,97 @@ export async function createOpenAICompatibleTestServer(
     response.end('data: [DONE]\n\n');
   });
 
+  function sendError(response: ServerResponse, status: number, message: string, extra: object = {}): void {
+    response.writeHead(status, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ error: { message, type: 'invalid_request_error', ...extra } }));
+  }
+
+  /** `POST /v1/embeddings`: `data[{ object, index, embedding }]` (float arrays or base64 float32), `usage`. */
+  async function answerEmbeddings(request: RecordedRequest, response: ServerResponse): Promise<void> {
+    const body = (request.body ?? {}) as {
+      model?: string;
+      input?: unknown;
+      encoding_format?: string;
+      dimensions?: number;
+    };
+    const inputs = typeof body.input === 'string' ? [body.input] : body.input;
+    if (
+      !Array.isArray(inputs) ||
+      inputs.length === 0 ||
+      inputs.length > 2048 ||
+      inputs.some((input) => typeof input !== 'string' || input === '')
+    ) {
+      sendError(
+        response,
+        400,
+        "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+      );
+      return;
+    }
+    if (options.models && !options.models.includes(body.model ?? '')) {
+      sendError(
+        response,
+        404,
+        `The model \`${body.model}\` does not exist or you do not have access to it.`,
+        {
+          code: 'model_not_found',
+        },
+      );
+      return;
+    }
+    const reply = embeddingQueue.shift() ?? {};
+    if ('hang' in reply) {
+      await new Promise<void>((resolve) => response.once('close', () => resolve()));
+      return;
+    }
+    if ('error' in reply) {
+      response.writeHead(reply.error.status, {
+        'content-type': 'application/json',
+        ...(reply.error.headers ?? {}),
+      });
+      response.end(
+        JSON.stringify({
+          error: {
+            message: reply.error.message ?? `HTTP ${reply.error.status}`,
+            type: reply.error.type ?? 'error',
+          },
+        }),
+      );
+      return;
+    }
+    if (!(await waitUnlessClosed(reply.delayMs ?? 0, response))) return;
+    const dimensions = body.dimensions ?? options.embeddingDimensions ?? DEFAULT_TEST_EMBEDDING_DIMENSIONS;
+    const vectors = reply.embeddings ?? (inputs as string[]).map((input) => testEmbedding(input, dimensions));
+    const format = reply.encodingFormat ?? (body.encoding_format === 'base64' ? 'base64' : 'float');
+    const promptTokens = reply.promptTokens ?? testEmbeddingPromptTokens(inputs as string[]);
+    reportedEmbeddingUsage.push(promptTokens);
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify({
+        object: 'list',
+        data: vectors.map((vector, index) => ({
+          object: 'embedding',
+          index,
+          embedding: format === 'base64' ? float32Base64(vector) : vector,
+        })),
+        model: body.model ?? 'test-embedding-model',
+        usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+      }),
+    );
+  }
+
   return {
     url: `${http.origin}/v1`,
     requests: http.requests,
     chatRequests,
+    embeddingRequests,
     reportedUsage,
+    reportedEmbeddingUsage,
     enqueue: (...replies) => {
       queue.push(...replies);
+    },
+    enqueueEmbeddings: (...replies) => {
+      embeddingQueue.push(...replies);
     },
     setFallback: (responder) => {
       fallback = responder;

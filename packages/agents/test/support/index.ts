@@ -2,6 +2,7 @@
 export {
   createOllamaTestServer,
   createOpenAICompatibleTestServer,
+  type EmbeddingTestReply,
   type OllamaTestReply,
   type OllamaTestServer,
   type OpenAICompatibleTestServer,

@@ -1,5 +1,6 @@
 import type { Principal, TenantPrincipal } from '../auth/principal.js';
 import type { Database, Tx } from '../db/database.js';
+import type { EmbedderSource } from '../documents/document-ingest.js';
 import { TroupeServerError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { RunExecutor } from '../runs/run-executor.js';
@@ -25,6 +26,16 @@ export interface Context {
   afterCommit: (fn: () => void | Promise<void>) => void;
   /** Run execution and live events. */
   runs: RunServices;
+  documents: DocumentServices;
+}
+
+export interface DocumentServices {
+  /** The embedder of TROUPE_EMBEDDINGS (loaded on first use). */
+  embedder: EmbedderSource;
+  /** Tells this process's ingest loop, if it runs one, that a document is waiting. */
+  wake(): void;
+  /** Largest document in bytes (TROUPE_DOCUMENT_MAX_BYTES). */
+  maxBytes: number;
 }
 
 export interface RunServices {

@@ -8,6 +8,7 @@ import './types/crew.js';
 import './types/run.js';
 import './types/thread.js';
 import './types/webhook.js';
+import './types/document.js';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -3,7 +3,13 @@ import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import { authenticate, bearerToken } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import type { Database } from '../db/database.js';
-import { type Context, NO_TENANT_DB, type RunServices, type ServerSettings } from '../graphql/context.js';
+import {
+  type Context,
+  type DocumentServices,
+  NO_TENANT_DB,
+  type RunServices,
+  type ServerSettings,
+} from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
 import { useTenantTransaction } from './tenant-transaction-plugin.js';
 
@@ -11,6 +17,7 @@ export interface YogaAppOptions {
   database: Database;
   settings: ServerSettings;
   runs: RunServices;
+  documents: DocumentServices;
   graphiql: boolean;
   exposeErrors: boolean;
   corsOrigins?: string[];
@@ -64,6 +71,7 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
         settings: opts.settings,
         db: NO_TENANT_DB,
         runs: opts.runs,
+        documents: opts.documents,
         afterCommit: (fn: () => void | Promise<void>) => void fn(),
       };
     },

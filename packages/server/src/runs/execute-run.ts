@@ -2,6 +2,9 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { ConversationTurn, CrewRun, ProviderSettings, RunEvent, TaskOutput } from '@troupe/agents';
 import type { CrewDefinition } from '../crews/crew-definition.js';
 import type { Database, Tx } from '../db/database.js';
+import type { EmbedderSource } from '../documents/document-ingest.js';
+import { embedderSource } from '../documents/document-search.js';
+import { documentSearchTool, SEARCH_DOCUMENTS_TOOL } from '../documents/run-tool.js';
 import type { EventBus } from '../events/event-bus.js';
 import { publishEvents } from '../events/run-channels.js';
 import { appendRunEvents, type NewRunEvent, TERMINAL_EVENT_TYPES } from '../events/run-event-log.js';
@@ -16,6 +19,19 @@ import { publishRunUpdate, STATUS_EVENTS } from './run-updates.js';
 export interface RunJob {
   tenantId: string;
   runId: string;
+}
+
+let sharedEmbedder: { providers: ProviderSettings | undefined; source: EmbedderSource } | undefined;
+
+/** TROUPE_EMBEDDINGS (else local), created once per process and provider settings. */
+function defaultEmbedder(providers: ProviderSettings | undefined): EmbedderSource {
+  if (!sharedEmbedder || sharedEmbedder.providers !== providers) {
+    sharedEmbedder = {
+      providers,
+      source: embedderSource(process.env.TROUPE_EMBEDDINGS?.trim() || 'local', providers),
+    };
+  }
+  return sharedEmbedder.source;
 }
 
 export interface ExecuteRunOptions {
@@ -33,6 +49,8 @@ export interface ExecuteRunOptions {
   onCrewRun?: (run: CrewRun) => void;
   /** Queues a chat run that waited for this one to end (its thread's ENQUEUE policy). */
   enqueue?: (job: RunJob) => void | Promise<void>;
+  /** The embedder of the `search_documents` tool (default: TROUPE_EMBEDDINGS, else local). */
+  embedder?: EmbedderSource;
 }
 
 /**
@@ -262,7 +280,7 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     const thread = run.threadId
       ? await tx.thread.findUnique({
           where: { id: run.threadId },
-          select: { id: true, historyTokens: true, agent: { select: { name: true } } },
+          select: { id: true, historyTokens: true, subject: true, agent: { select: { name: true } } },
         })
       : null;
     const conversation = thread ? await loadConversation(tx, thread.id, run, thread.historyTokens) : [];
@@ -292,6 +310,17 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     if (!quoted)
       conversation = [...conversation, { role: 'user', content: String(inputs[CHAT_MESSAGE_INPUT]) }];
   }
+  // Agents that list search_documents search the tenant's documents (and a chat user's own).
+  const tools = def.agents.some((a) => a.tools.includes(SEARCH_DOCUMENTS_TOOL))
+    ? [
+        await documentSearchTool(
+          database,
+          opts.embedder ?? defaultEmbedder(opts.providers),
+          job.tenantId,
+          thread?.subject ?? null,
+        ),
+      ]
+    : undefined;
   const crewRun = runCrew({
     crew: toRuntimeCrew(def),
     inputs,
@@ -299,6 +328,7 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     completedTasks,
     runId: loaded.id,
     conversation,
+    ...(tools ? { tools } : {}),
   });
   let released = false;
   const release = () => {

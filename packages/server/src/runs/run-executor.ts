@@ -1,5 +1,6 @@
 import type { CrewRun, ProviderSettings } from '@troupe/agents';
 import type { Database } from '../db/database.js';
+import type { EmbedderSource } from '../documents/document-ingest.js';
 import type { EventBus } from '../events/event-bus.js';
 import { executeRun, type RunJob } from './execute-run.js';
 
@@ -29,6 +30,8 @@ export interface ExecutorOptions {
   concurrency?: number;
   /** TOKEN events are stored in batches flushed this often; the stream carries the same text. */
   flushMs?: number;
+  /** The embedder of the `search_documents` tool (TROUPE_EMBEDDINGS). */
+  embedder?: EmbedderSource;
 }
 
 /**
@@ -87,6 +90,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
           database: opts.database,
           bus: opts.bus,
           providers: opts.providers,
+          ...(opts.embedder ? { embedder: opts.embedder } : {}),
           flushMs,
           signal: release.signal,
           onCrewRun: (run) => running.set(job.runId, run),

@@ -85,6 +85,10 @@ export async function startTestServer(
     production?: boolean;
     /** No background database work (webhook delivery loop, resuming runs): for statement counting. */
     quiet?: boolean;
+    /** More environment for the server's configuration (e.g. TROUPE_EMBEDDINGS). */
+    env?: Record<string, string>;
+    /** The document processing loop's settings (or false: none). */
+    documents?: import('../../src/server.js').StartServerOptions['documents'];
   } = {},
 ): Promise<TestServer> {
   const tdb = await createTestDatabase(opts);
@@ -93,13 +97,15 @@ export async function startTestServer(
     TROUPE_ADMIN_KEY: ADMIN_KEY,
     TROUPE_SECRET: SECRET,
     ...(opts.production ? { NODE_ENV: 'production' } : {}),
+    ...opts.env,
   };
   if (EXECUTION === 'workers') return startWithWorker(tdb, dataDir, env, opts.providers);
   const { config } = loadConfig('embedded', { port: 0, host: '127.0.0.1', dataDir }, env);
   const server = await startServer(config, {
     database: tdb.database,
     ...(opts.providers ? { providers: opts.providers } : {}),
-    ...(opts.quiet ? { webhooks: false, recoverRuns: false } : {}),
+    ...(opts.quiet ? { webhooks: false, recoverRuns: false, documents: false } : {}),
+    ...(opts.documents !== undefined ? { documents: opts.documents } : {}),
   });
   return {
     ...server,

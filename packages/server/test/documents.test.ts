@@ -1,0 +1,501 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { parseGlobalId } from '../src/graphql/global-id.js';
+import { startTestServer, type TestServer } from './support/backend.js';
+import { createTenant, gql, gqlOk } from './support/graphql-client.js';
+import { makePdf } from './support/pdf.js';
+
+const MAX_BYTES = 200_000;
+let server: TestServer;
+let key: string;
+let readOnlyKey: string;
+let otherKey: string;
+
+const DOC_FIELDS =
+  'id name mimeType sizeBytes status error metadata chunkCount progress embeddingModel subject';
+const CREATE_DOCUMENT = `mutation($input: CreateDocumentInput!) { createDocument(input: $input) { document { ${DOC_FIELDS} } } }`;
+const DOCUMENT = `query($id: ID!) { document(id: $id) { ${DOC_FIELDS} } }`;
+const SEARCH = `query($input: SearchDocumentsInput!) { searchDocuments(input: $input) { score content chunkIndex document { id name } } }`;
+
+const REFUNDS = `# Refund policy
+
+Customers can return damaged goods within 30 days of delivery. A refund for damaged goods is paid to the original payment method within 14 days of the return being received.
+
+Opened software cannot be refunded unless it is faulty.`;
+
+const SHIPPING = `# Shipping
+
+Orders ship from our warehouse in Rotterdam. Standard delivery takes three to five working days; express delivery arrives the next working day when ordered before noon.
+
+International parcels may be held at customs.`;
+
+interface Upload {
+  status: number;
+  body: any;
+}
+
+async function upload(
+  bytes: Uint8Array | string,
+  opts: { name?: string; type?: string; token?: string; metadata?: string; chunked?: boolean } = {},
+): Promise<Upload> {
+  const body = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
+  const headers: Record<string, string> = {};
+  if (opts.token !== '') headers.authorization = `Bearer ${opts.token ?? key}`;
+  if (opts.type !== '') headers['content-type'] = opts.type ?? 'text/markdown';
+  if (opts.name !== '') headers['x-troupe-document-name'] = encodeURIComponent(opts.name ?? 'notes.md');
+  if (opts.metadata !== undefined) headers['x-troupe-document-metadata'] = opts.metadata;
+  const res = await fetch(`${server.url}/documents`, {
+    method: 'POST',
+    headers,
+    body: opts.chunked
+      ? new ReadableStream({
+          start(c) {
+            c.enqueue(body);
+            c.close();
+          },
+        })
+      : body,
+    ...(opts.chunked ? { duplex: 'half' } : {}),
+  } as RequestInit);
+  return { status: res.status, body: await res.json() };
+}
+
+/** Processes what is pending, then reads the document. */
+async function settled(id: string, token = key) {
+  await server.documents!.drain();
+  return (await gqlOk(server.url, DOCUMENT, { id }, token)).document;
+}
+
+beforeAll(async () => {
+  server = await startTestServer({
+    env: { TROUPE_DOCUMENT_MAX_BYTES: String(MAX_BYTES) },
+    documents: { pollMs: 60_000, batchSize: 4 },
+  });
+  ({ key } = await createTenant(server.url, server.admin, 'docs-a'));
+  ({ key: otherKey } = await createTenant(server.url, server.admin, 'docs-b'));
+  const ro = await gqlOk(
+    server.url,
+    'mutation { createApiKey(input: { name: "reader", scopes: [READ] }) { secret } }',
+    {},
+    key,
+  );
+  readOnlyKey = ro.createApiKey.secret;
+});
+afterAll(async () => {
+  await server?.closeAll();
+});
+
+describe('adding documents', () => {
+  test('an upload is stored PENDING at once and becomes READY, split into chunks with progress 1', async () => {
+    const up = await upload(REFUNDS, { name: 'Refund policy.md', metadata: '{"team":"support"}' });
+    expect(up.status).toBe(201);
+    expect(up.body.document).toMatchObject({
+      name: 'Refund policy.md',
+      mimeType: 'text/markdown',
+      sizeBytes: new TextEncoder().encode(REFUNDS).length,
+      status: 'PENDING',
+    });
+    const doc = await settled(up.body.document.id);
+    expect(doc).toMatchObject({
+      status: 'READY',
+      error: null,
+      progress: 1,
+      embeddingModel: 'local:hash-512',
+      metadata: { team: 'support' },
+      subject: null,
+    });
+    expect(doc.chunkCount).toBeGreaterThan(0);
+  });
+
+  test('createDocument adds text through GraphQL; a long text is embedded in batches and progress moves', async () => {
+    const paragraphs = Array.from(
+      { length: 60 },
+      (_, i) => `Paragraph ${i} about topic ${i % 7}: ${'lorem ipsum dolor sit amet '.repeat(20)}`,
+    );
+    const created = await gqlOk(
+      server.url,
+      CREATE_DOCUMENT,
+      { input: { name: 'long.txt', content: paragraphs.join('\n\n') } },
+      key,
+    );
+    const id = created.createDocument.document.id;
+    expect(created.createDocument.document).toMatchObject({
+      status: 'PENDING',
+      progress: 0,
+      mimeType: 'text/plain',
+    });
+    const doc = await settled(id);
+    expect(doc.status).toBe('READY');
+    // batchSize 4: many batches, each stored with its progress.
+    expect(doc.chunkCount).toBeGreaterThan(8);
+  });
+
+  test('HTML is read as text without tags, scripts or styles; JSON is searchable by its values', async () => {
+    const html = await upload(
+      '<html><head><style>p{color:red}</style><script>alert("x")</script></head><body><h1>Warranty</h1><p>Every kettle has a two&nbsp;year warranty &amp; free repairs.</p></body></html>',
+      { name: 'warranty.html', type: 'text/html; charset=utf-8' },
+    );
+    expect(html.status).toBe(201);
+    const json = await upload(JSON.stringify({ product: 'toaster', voltage: '230V', colour: 'graphite' }), {
+      name: 'toaster.json',
+      type: 'application/json',
+    });
+    expect(json.status).toBe(201);
+    expect((await settled(html.body.document.id)).status).toBe('READY');
+    expect((await settled(json.body.document.id)).status).toBe('READY');
+    const hits = (
+      await gqlOk(
+        server.url,
+        SEARCH,
+        { input: { query: 'kettle warranty repairs', documentIds: [html.body.document.id] } },
+        key,
+      )
+    ).searchDocuments;
+    expect(hits[0].content).toContain('two year warranty & free repairs');
+    expect(hits[0].content).not.toMatch(/alert|color:red|<p>/);
+    const toaster = (await gqlOk(server.url, SEARCH, { input: { query: 'graphite toaster', limit: 1 } }, key))
+      .searchDocuments;
+    expect(toaster[0].document.name).toBe('toaster.json');
+  });
+
+  test('a PDF is uploaded as a file and its text layer becomes searchable', async () => {
+    const pdf = makePdf([
+      'Travel expenses are reimbursed within ten working days.',
+      'Receipts must be attached to every expense claim.',
+    ]);
+    const up = await upload(pdf, { name: 'expenses.pdf', type: 'application/pdf' });
+    expect(up.status).toBe(201);
+    const doc = await settled(up.body.document.id);
+    expect(doc).toMatchObject({ status: 'READY', mimeType: 'application/pdf', sizeBytes: pdf.length });
+    const hits = (
+      await gqlOk(server.url, SEARCH, { input: { query: 'expense receipts reimbursed', limit: 1 } }, key)
+    ).searchDocuments;
+    expect(hits[0].document.name).toBe('expenses.pdf');
+    expect(hits[0].content).toContain('Receipts must be attached');
+  });
+
+  test('a chunked upload (no Content-Length) is counted as it arrives', async () => {
+    const ok = await upload('short chunked note about parking permits', {
+      name: 'parking.txt',
+      type: 'text/plain',
+      chunked: true,
+    });
+    expect(ok.status).toBe(201);
+    const tooBig = await upload('x'.repeat(MAX_BYTES + 1), { type: 'text/plain', chunked: true });
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body.error.code).toBe('BAD_INPUT');
+  });
+});
+
+describe('bad uploads are refused with a clear error, and nothing is stored', () => {
+  test.each([
+    ['no credentials', { token: '' }, 401, 'UNAUTHENTICATED', /Authorization/],
+    ['a read-only key', { tokenFrom: 'readOnly' }, 403, 'FORBIDDEN', /write scope/],
+    [
+      'an unsupported type',
+      { type: 'application/zip' },
+      415,
+      'BAD_INPUT',
+      /unsupported type "application\/zip"/,
+    ],
+    ['no name', { name: '' }, 400, 'BAD_INPUT', /X-Troupe-Document-Name: required/],
+    ['metadata that is not a JSON object', { metadata: '[1,2]' }, 400, 'BAD_INPUT', /must be a JSON object/],
+    [
+      'bytes that are not UTF-8 text',
+      { bytes: new Uint8Array([0x66, 0xff, 0xfe, 0x41]) },
+      400,
+      'BAD_INPUT',
+      /not valid UTF-8/,
+    ],
+    ['an empty file', { bytes: new Uint8Array() }, 400, 'BAD_INPUT', /empty/],
+    ['a "PDF" that is not one', { bytes: 'hello', type: 'application/pdf' }, 400, 'BAD_INPUT', /not a PDF/],
+    [
+      'a file over the limit',
+      { bytes: 'y'.repeat(MAX_BYTES + 1) },
+      413,
+      'BAD_INPUT',
+      /too large: at most 200000 bytes/,
+    ],
+  ] as const)('%s', async (_what, o: any, status, code, message) => {
+    const before = (await gqlOk(server.url, '{ documents(first: 100) { edges { node { id } } } }', {}, key))
+      .documents.edges.length;
+    const res = await upload(o.bytes ?? 'some text', {
+      ...o,
+      ...(o.tokenFrom === 'readOnly' ? { token: readOnlyKey } : {}),
+    });
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    expect(res.body.error.message).toMatch(message);
+    const after = (await gqlOk(server.url, '{ documents(first: 100) { edges { node { id } } } }', {}, key))
+      .documents.edges.length;
+    expect(after).toBe(before);
+  });
+
+  test('createDocument names the field at fault', async () => {
+    const r = await gql(server.url, CREATE_DOCUMENT, { input: { name: '  ', content: 'x' } }, key);
+    expect(r.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
+    expect(r.errors?.[0]?.extensions?.field).toBe('input.name');
+    const t = await gql(
+      server.url,
+      CREATE_DOCUMENT,
+      { input: { name: 'a', content: 'x', mimeType: 'image/png' } },
+      key,
+    );
+    expect(t.errors?.[0]?.extensions?.field).toBe('input.mimeType');
+  });
+});
+
+describe('search', () => {
+  let refundsId: string;
+  let shippingId: string;
+  beforeAll(async () => {
+    refundsId = (await upload(REFUNDS, { name: 'refunds.md' })).body.document.id;
+    shippingId = (await upload(SHIPPING, { name: 'shipping.md' })).body.document.id;
+    await settled(refundsId);
+  });
+
+  test('the passage that answers the question comes first, scores best first', async () => {
+    const hits = (
+      await gqlOk(
+        server.url,
+        SEARCH,
+        { input: { query: 'refund for damaged goods', documentIds: [refundsId, shippingId] } },
+        key,
+      )
+    ).searchDocuments;
+    expect(hits.length).toBeGreaterThan(0);
+    expect(hits[0].document.id).toBe(refundsId);
+    expect(hits[0].content).toContain('damaged goods');
+    const scores = hits.map((h: { score: number }) => h.score);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+    const shipping = (
+      await gqlOk(
+        server.url,
+        SEARCH,
+        {
+          input: {
+            query: 'how long does express delivery take',
+            documentIds: [refundsId, shippingId],
+            limit: 1,
+          },
+        },
+        key,
+      )
+    ).searchDocuments;
+    expect(shipping[0].document.id).toBe(shippingId);
+  });
+
+  test('limit, minScore and documentIds narrow the hits; bad input is BAD_INPUT', async () => {
+    const one = (await gqlOk(server.url, SEARCH, { input: { query: 'delivery', limit: 1 } }, key))
+      .searchDocuments;
+    expect(one).toHaveLength(1);
+    const strict = (
+      await gqlOk(server.url, SEARCH, { input: { query: 'refund damaged goods', minScore: 0.99 } }, key)
+    ).searchDocuments;
+    expect(strict).toEqual([]);
+    const onlyShipping = (
+      await gqlOk(
+        server.url,
+        SEARCH,
+        { input: { query: 'refund damaged goods', documentIds: [shippingId] } },
+        key,
+      )
+    ).searchDocuments;
+    expect(onlyShipping.every((h: any) => h.document.id === shippingId)).toBe(true);
+    const bad = await gql(server.url, SEARCH, { input: { query: 'x', limit: 500 } }, key);
+    expect(bad.errors?.[0]?.extensions?.field).toBe('input.limit');
+    const empty = await gql(server.url, SEARCH, { input: { query: '   ' } }, key);
+    expect(empty.errors?.[0]?.extensions?.field).toBe('input.query');
+  });
+
+  test('a deleted document is gone from search at once, with its chunks', async () => {
+    const id = (
+      await upload('The office cat is called Biscuit and likes sardines.', {
+        name: 'cat.txt',
+        type: 'text/plain',
+      })
+    ).body.document.id;
+    await settled(id);
+    const q = { input: { query: 'office cat sardines', limit: 1 } };
+    expect((await gqlOk(server.url, SEARCH, q, key)).searchDocuments[0].document.id).toBe(id);
+    const del = await gqlOk(
+      server.url,
+      'mutation($id: ID!) { deleteDocument(id: $id) { deletedId } }',
+      { id },
+      key,
+    );
+    expect(del.deleteDocument.deletedId).toBe(id);
+    const after = (await gqlOk(server.url, SEARCH, q, key)).searchDocuments;
+    expect(after.map((h: any) => h.document.id)).not.toContain(id);
+    const gone = await gql(server.url, DOCUMENT, { id }, key);
+    expect(gone.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  test('reprocessDocument splits and embeds a document again; it is searchable once READY', async () => {
+    const r = await gqlOk(
+      server.url,
+      `mutation($id: ID!) { reprocessDocument(id: $id) { document { status progress chunkCount embeddingModel } } }`,
+      { id: refundsId },
+      key,
+    );
+    expect(r.reprocessDocument.document).toMatchObject({
+      status: 'PENDING',
+      progress: 0,
+      chunkCount: 0,
+      embeddingModel: null,
+    });
+    const q = { input: { query: 'refund for damaged goods', documentIds: [refundsId] } };
+    expect((await settled(refundsId)).status).toBe('READY');
+    expect((await gqlOk(server.url, SEARCH, q, key)).searchDocuments[0].content).toContain('damaged goods');
+  });
+
+  test('a read-only key can search and list but not add or delete', async () => {
+    const hits = (await gqlOk(server.url, SEARCH, { input: { query: 'refund' } }, readOnlyKey))
+      .searchDocuments;
+    expect(hits.length).toBeGreaterThan(0);
+    const del = await gql(
+      server.url,
+      'mutation($id: ID!) { deleteDocument(id: $id) { deletedId } }',
+      { id: refundsId },
+      readOnlyKey,
+    );
+    expect(del.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const add = await gql(server.url, CREATE_DOCUMENT, { input: { name: 'x', content: 'x' } }, readOnlyKey);
+    expect(add.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('isolation', () => {
+  test("another tenant cannot read, search or delete a tenant's documents", async () => {
+    const id = (
+      await upload('Tenant A secret launch date is March 3rd.', { name: 'secret.txt', type: 'text/plain' })
+    ).body.document.id;
+    await settled(id);
+    const read = await gql(server.url, DOCUMENT, { id }, otherKey);
+    expect(read.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const found = (
+      await gqlOk(server.url, SEARCH, { input: { query: 'secret launch date March' } }, otherKey)
+    ).searchDocuments;
+    expect(found).toEqual([]);
+    const del = await gql(
+      server.url,
+      'mutation($id: ID!) { deleteDocument(id: $id) { deletedId } }',
+      { id },
+      otherKey,
+    );
+    expect(del.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const list = (
+      await gqlOk(server.url, '{ documents(first: 100) { edges { node { id } } } }', {}, otherKey)
+    ).documents;
+    expect(list.edges).toEqual([]);
+    // Still there for its owner.
+    expect((await gqlOk(server.url, DOCUMENT, { id }, key)).document.status).toBe('READY');
+  });
+
+  test("a session token sees the tenant's shared documents and its own uploads, not another user's", async () => {
+    const mint = (subject: string, extra = '') =>
+      gqlOk(
+        server.url,
+        `mutation { createSessionToken(input: { subject: "${subject}"${extra} }) { token } }`,
+        {},
+        key,
+      ).then((d) => d.createSessionToken.token as string);
+    const alice = await mint('alice', ', scopes: [READ, WRITE]');
+    const bob = await mint('bob', ', scopes: [READ, WRITE]');
+    const mine = await upload('Alice private notes: the blue folder holds the tax forms.', {
+      name: 'alice.txt',
+      type: 'text/plain',
+      token: alice,
+    });
+    expect(mine.status).toBe(201);
+    const aliceDoc = await settled(mine.body.document.id, alice);
+    expect(aliceDoc.subject).toBe('alice');
+    const q = { input: { query: 'blue folder tax forms' } };
+    expect((await gqlOk(server.url, SEARCH, q, alice)).searchDocuments[0].document.id).toBe(aliceDoc.id);
+    expect(
+      (await gqlOk(server.url, SEARCH, q, bob)).searchDocuments.map((h: any) => h.document.id),
+    ).not.toContain(aliceDoc.id);
+    expect((await gql(server.url, DOCUMENT, { id: aliceDoc.id }, bob)).errors?.[0]?.extensions?.code).toBe(
+      'NOT_FOUND',
+    );
+    // Shared documents (uploaded with an API key) are visible to both; the API key sees Alice's too.
+    expect(
+      (await gqlOk(server.url, SEARCH, { input: { query: 'refund damaged goods' } }, bob)).searchDocuments
+        .length,
+    ).toBeGreaterThan(0);
+    expect((await gqlOk(server.url, DOCUMENT, { id: aliceDoc.id }, key)).document.subject).toBe('alice');
+  });
+});
+
+describe('processing stopped midway', () => {
+  test('resumes after its stored batches: every chunk is embedded and stored exactly once', async () => {
+    // A server without its own ingest loop: two loops are driven by hand over its database.
+    const quiet = await startTestServer({ documents: false });
+    try {
+      const { tenant, key: k } = await createTenant(quiet.url, quiet.admin, 'docs-resume');
+      const text = Array.from(
+        { length: 40 },
+        (_, i) => `Section ${i}. ${'words about subject matter '.repeat(40)}`,
+      ).join('\n\n');
+      const id = (
+        await gqlOk(quiet.url, CREATE_DOCUMENT, { input: { name: 'resume.txt', content: text } }, k)
+      ).createDocument.document.id;
+      const { startDocumentIngest } = await import('../src/documents/document-ingest.js');
+      const rt = await (await import('../src/runs/execute-run.js')).loadRuntime();
+      const base = rt.createEmbedder({ provider: 'local' });
+      const counting = (onCall: (texts: number) => void) => async () => ({
+        model: base.model,
+        async embed(texts: string[], o?: { signal?: AbortSignal }) {
+          const result = await base.embed(texts, o);
+          onCall(texts.length);
+          return result;
+        },
+      });
+      // First loop: stopped (as by a restart) after its second batch.
+      let first = 0;
+      let calls = 0;
+      await new Promise<void>((resolve) => {
+        const ingest = startDocumentIngest({
+          database: quiet.database,
+          batchSize: 4,
+          pollMs: 60_000,
+          embedder: counting((n) => {
+            first += n;
+            // Stops taking batches; the one being embedded is still stored.
+            if (++calls === 2) void ingest.close().then(resolve);
+          }),
+        });
+      });
+      const mid = (await gqlOk(quiet.url, DOCUMENT, { id }, k)).document;
+      expect(mid.status).toBe('PENDING');
+      expect(mid.progress).toBeGreaterThan(0);
+      expect(mid.progress).toBeLessThan(1);
+      // Second loop: picks the document up and finishes it.
+      let second = 0;
+      const ingest = startDocumentIngest({
+        database: quiet.database,
+        batchSize: 4,
+        pollMs: 60_000,
+        embedder: counting((n) => {
+          second += n;
+        }),
+      });
+      await ingest.drain();
+      await ingest.close();
+      const doc = (await gqlOk(quiet.url, DOCUMENT, { id }, k)).document;
+      expect(doc.status).toBe('READY');
+      expect(first + second).toBe(doc.chunkCount);
+      const dbId = parseGlobalId('id', id, 'Document');
+      const tenantId = parseGlobalId('id', tenant.id, 'Tenant');
+      const rows = await quiet.database.withTenant(tenantId, (tx) =>
+        tx.documentChunk.findMany({
+          where: { documentId: dbId },
+          select: { index: true },
+          orderBy: { index: 'asc' },
+        }),
+      );
+      expect(rows.map((r) => r.index)).toEqual(Array.from({ length: doc.chunkCount }, (_, i) => i));
+    } finally {
+      await quiet.closeAll();
+    }
+  });
+});
