@@ -37,8 +37,11 @@ export type CreateCrewInput = {
 };
 
 export type CreateDocumentInput = {
+  /** The text (files of any type: POST /documents). */
   content: string;
+  /** A JSON object kept with the document. */
   metadata?: unknown;
+  /** text/plain (default), text/markdown, text/csv, text/html or application/json. */
   mimeType?: string | null | undefined;
   name: string;
 };
@@ -77,6 +80,7 @@ export type CrewProcess =
   | 'PARALLEL'
   | 'SEQUENTIAL';
 
+/** PENDING: stored, waiting to be processed; PROCESSING: being split and embedded (see progress); READY: searchable; FAILED: see error. */
 export type DocumentStatus =
   | 'FAILED'
   | 'PENDING'
@@ -153,8 +157,11 @@ export type Scope =
   | 'WRITE';
 
 export type SearchDocumentsInput = {
+  /** Search only these documents. */
   documentIds?: Array<string> | null | undefined;
+  /** Hits returned, 1 to 50. Default 5. */
   limit?: number | null | undefined;
+  /** Leave out hits scoring below this (cosine similarity, -1 to 1). */
   minScore?: number | null | undefined;
   query: string;
 };
