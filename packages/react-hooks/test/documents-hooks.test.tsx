@@ -105,9 +105,9 @@ describe('useDocuments', () => {
   });
 });
 
-function Search({ limit = 3 }: { limit?: number }) {
+function Search({ debounceMs }: { debounceMs?: number }) {
   const [query, setQuery] = useState('');
-  const { hits, loading, error } = useDocumentSearch(query, { limit });
+  const { hits, loading, error } = useDocumentSearch(query, { limit: 3, debounceMs });
   return (
     <div>
       <input aria-label="query" value={query} onChange={(e) => setQuery(e.currentTarget.value)} />
@@ -127,15 +127,16 @@ describe('useDocumentSearch', () => {
     render(
       <StrictMode>
         <TroupeProvider client={counted}>
-          <Search />
+          <Search debounceMs={400} />
         </TroupeProvider>
       </StrictMode>,
     );
     operations.length = 0;
     const input = screen.getByLabelText('query');
+    // Typing: a keystroke every 30 ms, each rendered; the search waits for a pause of debounceMs.
     for (const text of ['o', 'ot', 'otters', 'otters hold', 'otters hold hands']) {
       fireEvent.change(input, { target: { value: text } });
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 30));
     }
     expect(screen.getByTestId('state').textContent).toBe('searching');
     await waitFor(() => expect(items('hits')[0]).toBe('otters.md'));
@@ -149,7 +150,7 @@ describe('useDocumentSearch', () => {
     // An empty query searches nothing and shows no hits.
     fireEvent.change(input, { target: { value: '  ' } });
     await waitFor(() => expect(items('hits')).toEqual([]));
-    await new Promise((r) => setTimeout(r, 400));
+    await new Promise((r) => setTimeout(r, 600));
     expect(operations).toHaveLength(2);
     expect(screen.getByTestId('state').textContent).toBe('idle');
   });

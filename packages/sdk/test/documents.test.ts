@@ -59,7 +59,7 @@ describe('documents', () => {
 
     const uploaded = await troupe.documents.upload(new Blob([text], { type: 'text/markdown' }), {
       name: 'otters.md',
-      metadata: { source: 'test' },
+      metadata: { source: 'test', note: 'Zürich ✓' },
       onProgress: (p) => events.push(p),
     });
 
@@ -74,7 +74,7 @@ describe('documents', () => {
       id: uploaded.id,
       status: 'READY',
       progress: 1,
-      metadata: { source: 'test' },
+      metadata: { source: 'test', note: 'Zürich ✓' },
       error: null,
     });
     expect(ready.chunkCount).toBeGreaterThan(0);
@@ -127,8 +127,10 @@ describe('documents', () => {
 
   it('a session token sees its own uploads, not another end user’s', async () => {
     const troupe = client();
-    const alice = client((await troupe.sessionTokens.create({ subject: 'alice' })).token);
-    const bob = client((await troupe.sessionTokens.create({ subject: 'bob' })).token);
+    const session = async (subject: string) =>
+      client((await troupe.sessionTokens.create({ subject, scopes: ['READ', 'WRITE'] })).token);
+    const alice = await session('alice');
+    const bob = await session('bob');
 
     const mine = await alice.documents.upload('Alice keeps her garden notes about tomatoes here.', {
       name: 'garden.txt',
@@ -147,7 +149,7 @@ describe('documents', () => {
     expect((await troupe.documents.list({ first: 50 })).nodes.map((d) => d.id)).toContain(mine.id);
   });
 
-  it('a read-only API key may not upload (FORBIDDEN)', async () => {
+  it('a read-only API key or session token may not upload (FORBIDDEN)', async () => {
     const { secret } = await client().apiKeys.create({ name: 'reader', scopes: ['READ'] });
     const reader = client(secret);
     const error = await rejection(reader.documents.upload('x', { name: 'a.txt' }));
@@ -157,6 +159,12 @@ describe('documents', () => {
     );
     // Reading is allowed.
     await expect(reader.documents.list()).resolves.toMatchObject({ nodes: expect.any(Array) });
+    // So may a session token with the default scope (READ).
+    const viewer = client((await client().sessionTokens.create({ subject: 'carol' })).token);
+    await expect(rejection(viewer.documents.upload('x', { name: 'a.txt' }))).resolves.toMatchObject({
+      code: 'FORBIDDEN',
+      status: 403,
+    });
   });
 
   it('rejects an unsupported type with BAD_INPUT, and a bad key with UNAUTHENTICATED', async () => {
