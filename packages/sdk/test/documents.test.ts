@@ -147,6 +147,9 @@ describe('documents', () => {
     expect(aliceHits[0]?.document.id).toBe(mine.id);
     // The tenant's API key sees every end user's documents.
     expect((await troupe.documents.list({ first: 50 })).nodes.map((d) => d.id)).toContain(mine.id);
+    // What the API key adds is shared with every end user.
+    const shared = await troupe.documents.create({ name: 'handbook.txt', content: 'Shared handbook' });
+    await expect(bob.documents.get(shared.id)).resolves.toMatchObject({ id: shared.id, subject: null });
   });
 
   it('a read-only API key or session token may not upload (FORBIDDEN)', async () => {
