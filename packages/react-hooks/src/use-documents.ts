@@ -92,10 +92,6 @@ export function useDocuments(options: UseDocumentsOptions = {}): UseDocumentsRes
       if (outer?.aborted) abortOnOuter();
       else outer?.addEventListener('abort', abortOnOuter, { once: true });
       controllers.current.add(controller);
-      const done = () => {
-        controllers.current.delete(controller);
-        outer?.removeEventListener('abort', abortOnOuter);
-      };
       const update = (patch: Partial<DocumentUpload> | null) => {
         if (!mounted.current) return;
         setUploads((all) =>
@@ -122,8 +118,11 @@ export function useDocuments(options: UseDocumentsOptions = {}): UseDocumentsRes
       } catch (error) {
         // An upload the caller aborted leaves the list; a failed one stays with its error.
         update(signal.aborted ? null : { status: 'failed', error: asTroupeError(error) });
-        done();
+        controllers.current.delete(controller);
         return undefined;
+      } finally {
+        // The caller's signal stops the upload, not the processing of a stored document.
+        outer?.removeEventListener('abort', abortOnOuter);
       }
       update({ status: 'processing', document: uploaded });
       if (mounted.current) refetch();
@@ -137,7 +136,7 @@ export function useDocuments(options: UseDocumentsOptions = {}): UseDocumentsRes
           },
         )
         .finally(() => {
-          done();
+          controllers.current.delete(controller);
           if (mounted.current) refetch();
         });
       return uploaded;

@@ -35,11 +35,28 @@ afterEach(() => {
   cleanup();
 });
 
-function Library({ file, onProgress }: { file: File; onProgress?: (p: UploadProgress) => void }) {
+function Library({
+  file,
+  onProgress,
+  signal,
+  onUploaded,
+}: {
+  file: File;
+  onProgress?: (p: UploadProgress) => void;
+  signal?: AbortSignal;
+  onUploaded?: (document: unknown) => void;
+}) {
   const { documents, uploads, upload, loading, error } = useDocuments({ first: 20 });
   return (
     <div>
-      <button type="button" onClick={() => void upload(file, onProgress ? { onProgress } : {})}>
+      <button
+        type="button"
+        onClick={() =>
+          void upload(file, { ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}) }).then(
+            onUploaded,
+          )
+        }
+      >
         upload
       </button>
       {loading && <p>loading</p>}
@@ -91,6 +108,28 @@ describe('useDocuments', () => {
     expect(progress.at(-1)).toEqual({ loaded: file.size, total: file.size });
     for (let i = 1; i < progress.length; i++)
       expect(progress[i]!.loaded).toBeGreaterThan(progress[i - 1]!.loaded);
+  });
+
+  it('drops an upload its signal aborted; upload() resolves to undefined', async () => {
+    const controller = new AbortController();
+    const results: unknown[] = [];
+    render(
+      <TroupeProvider client={client}>
+        <Library
+          file={new File(['x'.repeat(1024)], 'aborted.txt', { type: 'text/plain' })}
+          signal={controller.signal}
+          onUploaded={(document) => results.push(document)}
+        />
+      </TroupeProvider>,
+    );
+    await act(async () => {
+      screen.getByText('upload').click();
+      controller.abort();
+    });
+    await waitFor(() => expect(results).toEqual([undefined]));
+    expect(items('uploads')).toEqual([]);
+    const { nodes } = await client.documents.list({ first: 50 });
+    expect(nodes.map((d) => d.name)).not.toContain('aborted.txt');
   });
 
   it('shows a failed upload with its TroupeError code', async () => {
