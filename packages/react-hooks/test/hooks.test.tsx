@@ -1,8 +1,8 @@
-import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { createTroupeClient, type TroupeClient } from '@troupe/sdk';
 import { StrictMode, useState } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TroupeProvider, useCrews, useTroupeClient } from '../src/index';
+import { TroupeProvider, useCrews, useDocumentSearch, useTroupeClient } from '../src/index';
 import { type CrewsServer, crew, crewsPage, type Reply, startCrewsServer } from './crews-server';
 
 let server: CrewsServer | undefined;
@@ -158,3 +158,69 @@ describe('useCrews', () => {
     expect(server!.requests.map((r) => r.body.variables)).toEqual([{ first: 1 }, { first: 1 }, { first: 5 }]);
   });
 });
+
+function SearchBox() {
+  const [query, setQuery] = useState('');
+  const { hits } = useDocumentSearch(query, { debounceMs: 10 });
+  return (
+    <div>
+      <input aria-label="query" value={query} onChange={(e) => setQuery(e.currentTarget.value)} />
+      <ol aria-label="hits">
+        {hits.map((h) => (
+          <li key={h.document.id}>{h.document.name}</li>
+        ))}
+      </ol>
+    </div>
+  );
+}
+
+describe('useDocumentSearch', () => {
+  it('drops the answer to a query that changed while it was searched', async () => {
+    // The first query is never answered: its request is aborted, and the second query's hits show.
+    const client = await clientFor((request): Reply => {
+      const query = queryOf(request.body.variables);
+      return query === 'slow' ? { hang: true } : { body: { data: { searchDocuments: [hit(query)] } } };
+    });
+    render(
+      <TroupeProvider client={client}>
+        <SearchBox />
+      </TroupeProvider>,
+    );
+    const input = screen.getByLabelText('query');
+    fireEvent.change(input, { target: { value: 'slow' } });
+    await waitFor(() => expect(server!.requests).toHaveLength(1));
+    fireEvent.change(input, { target: { value: 'fast' } });
+    await waitFor(() => expect(hitNames()).toEqual(['fast.md']));
+    await waitFor(() => expect(server!.aborted()).toBe(1));
+    expect(server!.requests.map((r) => queryOf(r.body.variables))).toEqual(['slow', 'fast']);
+  });
+});
+
+const hitNames = () => Array.from(screen.getByLabelText('hits').children).map((li) => li.textContent);
+
+function queryOf(variables: Record<string, unknown> | undefined): string {
+  return (variables!.input as { query: string }).query;
+}
+
+function hit(query: string) {
+  return {
+    score: 0.9,
+    content: query,
+    chunkIndex: 0,
+    document: {
+      id: `doc-${query}`,
+      name: `${query}.md`,
+      mimeType: 'text/markdown',
+      sizeBytes: 10,
+      status: 'READY',
+      error: null,
+      metadata: {},
+      chunkCount: 1,
+      progress: 1,
+      embeddingModel: null,
+      subject: null,
+      createdAt: '2026-11-22T00:00:00.000Z',
+      updatedAt: '2026-11-22T00:00:00.000Z',
+    },
+  };
+}

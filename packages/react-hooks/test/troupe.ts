@@ -1,4 +1,9 @@
-import { createTroupeClient, type TroupeClient, type WebSocketConstructor } from '@troupe/sdk';
+import {
+  createTroupeClient,
+  type TroupeClient,
+  type TroupeClientOptions,
+  type WebSocketConstructor,
+} from '@troupe/sdk';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
 
@@ -22,7 +27,10 @@ export async function waitForSubscribers(count: number, timeoutMs = 5000): Promi
 }
 
 /** A tenant of its own, and a client for it (WebSocket streams through `ws`). */
-export async function tenantClient(name: string): Promise<TroupeClient> {
+export async function tenantClient(
+  name: string,
+  options: Partial<TroupeClientOptions> = {},
+): Promise<TroupeClient> {
   const admin = createTroupeClient({ url, apiKey: adminKey });
   const { apiKey } = await admin.tenants.create({ name });
   return createTroupeClient({
@@ -30,6 +38,7 @@ export async function tenantClient(name: string): Promise<TroupeClient> {
     apiKey: apiKey.secret,
     webSocketImpl: WebSocket as unknown as WebSocketConstructor,
     reconnect: { minDelayMs: 10, maxDelayMs: 50 },
+    ...options,
   });
 }
 

@@ -1,5 +1,6 @@
 import { type ApiKeysResource, apiKeysResource } from './resources/api-keys';
 import { type CrewsResource, crewsResource } from './resources/crews';
+import { type DocumentsResource, documentsResource } from './resources/documents';
 import { type RunsResource, runsResource } from './resources/runs';
 import { type SessionTokensResource, sessionTokensResource } from './resources/session-tokens';
 import { type TenantsResource, tenantsResource } from './resources/tenants';
@@ -11,7 +12,7 @@ import {
   type WebSocketConstructor,
 } from './streaming/stream-context';
 import { authorization } from './transport/authorization';
-import { endpointUrl } from './transport/endpoint-url';
+import { documentsUrl, endpointUrl } from './transport/endpoint-url';
 import { createHttpTransport } from './transport/http-transport';
 import type { RetryOptions } from './transport/retry-policy';
 import {
@@ -77,6 +78,8 @@ export interface TroupeClient {
   crews: CrewsResource;
   runs: RunsResource;
   threads: ThreadsResource;
+  /** Documents to search: upload files, create from text, search their chunks. */
+  documents: DocumentsResource;
   apiKeys: ApiKeysResource;
   sessionTokens: SessionTokensResource;
   tenants: TenantsResource;
@@ -91,9 +94,10 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
     throw new TypeError('createTroupeClient: `url` is required, e.g. "https://troupe.example.com"');
   }
   const execute = createHttpTransport(options);
+  const authorize = authorization(options);
   const streams = createStreamContext({
     endpoint: endpointUrl(options.url),
-    authorization: authorization(options),
+    authorization: authorize,
     fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     headers: options.headers,
     webSocketImpl: options.webSocketImpl,
@@ -119,6 +123,12 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
     crews: crewsResource(run),
     runs: runsResource(run, streams),
     threads: threadsResource(run, streams),
+    documents: documentsResource(run, {
+      url: documentsUrl(options.url),
+      authorization: authorize,
+      fetch: options.fetch,
+      headers: options.headers,
+    }),
     apiKeys: apiKeysResource(run),
     sessionTokens: sessionTokensResource(run),
     tenants: tenantsResource(run),

@@ -4,10 +4,12 @@ export type {
   AgentInput,
   CreateApiKeyInput,
   CreateCrewInput,
+  CreateDocumentInput,
   CreateSessionTokenInput,
   CreateTenantInput,
   CreateThreadInput,
   CrewProcess,
+  DocumentStatus,
   MessageRole,
   ModelInput,
   ModelProvider,
@@ -25,6 +27,18 @@ export type {
 } from './generated/graphql';
 export type { ApiKey, ApiKeysResource, CreatedApiKey } from './resources/api-keys';
 export type { Crew, CrewAgent, CrewsResource, CrewTask, ListCrewsOptions } from './resources/crews';
+export type {
+  Document,
+  DocumentSearchHit,
+  DocumentsResource,
+  ListDocumentsOptions,
+  SearchDocumentsOptions,
+  UploadData,
+  UploadDocumentOptions,
+  UploadedDocument,
+  UploadProgress,
+  WaitUntilReadyOptions,
+} from './resources/documents';
 export type { Page, PageInfo } from './resources/page';
 export type { ListRunsOptions, Run, RunsResource, TaskRun, Usage } from './resources/runs';
 export type { SessionToken, SessionTokensResource } from './resources/session-tokens';

@@ -53,10 +53,12 @@ afterAll(() => {
   if (app) rmSync(app, { recursive: true, force: true });
 });
 
-// A stream against a closed port: proves the lazily loaded stream chunk resolves and reports a TroupeError.
+// A stream and an upload against a closed port: proves the lazily loaded stream and upload chunks
+// resolve and report a TroupeError.
 const streamCheck = `
   const client = createTroupeClient({ url: 'http://127.0.0.1:9', reconnect: false, streamTransport: 'sse' });
   const failure = await client.runs.stream('UnVuOjE=').next().catch((e) => e);
+  const upload = await client.documents.upload('x', { name: 'a.txt' }).catch((e) => e);
   const html = renderToString(createElement(TroupeProvider, { client }, createElement(() => {
     const run = useRun('UnVuOjE=');
     const chat = useChat(null);
@@ -65,16 +67,18 @@ const streamCheck = `
   console.log(JSON.stringify({
     client: typeof client.runs.stream,
     code: isTroupeError(failure) && failure.code,
+    uploadCode: isTroupeError(upload) && upload.code,
     helpers: [typeof collectText, typeof accumulateRun, typeof accumulateChat],
-    hooks: [typeof useRun, typeof useStartRun, typeof useChat, typeof useCrews],
+    hooks: [typeof useRun, typeof useStartRun, typeof useChat, typeof useCrews, typeof useDocuments, typeof useDocumentSearch],
     html,
   }));
 `;
 const expected = {
   client: 'function',
   code: 'UNAVAILABLE',
+  uploadCode: 'UNAVAILABLE',
   helpers: ['function', 'function', 'function'],
-  hooks: ['function', 'function', 'function', 'function'],
+  hooks: ['function', 'function', 'function', 'function', 'function', 'function'],
   html: '<p>QUEUED loading</p>',
 };
 
@@ -83,7 +87,7 @@ describe('packed @troupe/sdk and @troupe/react', () => {
     const out = await node(
       'check.mjs',
       `import { createTroupeClient, isTroupeError, collectText, accumulateRun, accumulateChat } from '@troupe/sdk';
-       import { TroupeProvider, useRun, useStartRun, useChat, useCrews } from '@troupe/react';
+       import { TroupeProvider, useRun, useStartRun, useChat, useCrews, useDocuments, useDocumentSearch } from '@troupe/react';
        import { createElement } from 'react';
        import { renderToString } from 'react-dom/server';
        ${streamCheck}`,
@@ -95,7 +99,7 @@ describe('packed @troupe/sdk and @troupe/react', () => {
     const out = await node(
       'check.cjs',
       `const { createTroupeClient, isTroupeError, collectText, accumulateRun, accumulateChat } = require('@troupe/sdk');
-       const { TroupeProvider, useRun, useStartRun, useChat, useCrews } = require('@troupe/react');
+       const { TroupeProvider, useRun, useStartRun, useChat, useCrews, useDocuments, useDocumentSearch } = require('@troupe/react');
        const { createElement } = require('react');
        const { renderToString } = require('react-dom/server');
        (async () => { ${streamCheck} })();`,

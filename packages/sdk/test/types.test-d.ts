@@ -7,6 +7,8 @@ import {
   type Crew,
   collectText,
   createTroupeClient,
+  type Document,
+  type DocumentSearchHit,
   initialChatState,
   initialRunState,
   isTroupeError,
@@ -20,6 +22,8 @@ import {
   type ThreadEvent,
   type TroupeError,
   type TroupeErrorCode,
+  type UploadedDocument,
+  type UploadProgress,
   type VariablesOf,
   type Viewer,
 } from '../src/index';
@@ -133,6 +137,47 @@ describe('errors', () => {
       | 'UNAVAILABLE'
       | 'INTERNAL'
     >();
+  });
+});
+
+describe('documents', () => {
+  it('types search hits with their document', async () => {
+    const hits = await client.documents.search('otters', { limit: 3 });
+    expectTypeOf(hits).toEqualTypeOf<DocumentSearchHit[]>();
+    const [hit] = hits;
+    expectTypeOf(hit!.score).toEqualTypeOf<number>();
+    expectTypeOf(hit!.content).toEqualTypeOf<string>();
+    expectTypeOf(hit!.document.name).toEqualTypeOf<string>();
+    expectTypeOf(hit!.document.status).toEqualTypeOf<'FAILED' | 'PENDING' | 'PROCESSING' | 'READY'>();
+    // @ts-expect-error misspelled field
+    hit!.document.nmae;
+    // @ts-expect-error limit is a number
+    client.documents.search('otters', { limit: '3' });
+    // @ts-expect-error the query is a string
+    client.documents.search({ query: 'otters' });
+  });
+
+  it('types uploads and the other calls', async () => {
+    const uploaded = await client.documents.upload(new Blob(['# Hi']), {
+      name: 'hi.md',
+      metadata: { lang: 'en' },
+      onProgress: (progress) => expectTypeOf(progress).toEqualTypeOf<UploadProgress>(),
+    });
+    expectTypeOf(uploaded).toEqualTypeOf<UploadedDocument>();
+    expectTypeOf(uploaded.sizeBytes).toEqualTypeOf<number>();
+    // @ts-expect-error the upload answer has no chunks yet: waitUntilReady() has
+    uploaded.chunkCount;
+    expectTypeOf(await client.documents.waitUntilReady(uploaded.id)).toEqualTypeOf<Document>();
+    expectTypeOf(await client.documents.get('d')).toEqualTypeOf<Document | null>();
+    expectTypeOf((await client.documents.list({ status: 'READY' })).nodes).toEqualTypeOf<Document[]>();
+    expectTypeOf(await client.documents.create({ name: 'a.txt', content: 'x' })).toEqualTypeOf<Document>();
+    expectTypeOf(await client.documents.delete('d')).toEqualTypeOf<{ deletedId: string }>();
+    // @ts-expect-error status is a DocumentStatus
+    client.documents.list({ status: 'DONE' });
+    // @ts-expect-error content is required
+    client.documents.create({ name: 'a.txt' });
+    // @ts-expect-error a number is no upload
+    client.documents.upload(42, { name: 'a.txt' });
   });
 });
 

@@ -25,6 +25,12 @@ type Documents = {
     "\n  mutation CreateCrew($input: CreateCrewInput!) {\n    createCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": typeof types.CreateCrewDocument,
     "\n  mutation UpdateCrew($input: UpdateCrewInput!) {\n    updateCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": typeof types.UpdateCrewDocument,
     "\n  mutation DeleteCrew($id: ID!) {\n    deleteCrew(id: $id) {\n      deletedId\n    }\n  }\n": typeof types.DeleteCrewDocument,
+    "\n  fragment DocumentFields on Document {\n    id\n    name\n    mimeType\n    sizeBytes\n    status\n    error\n    metadata\n    chunkCount\n    progress\n    embeddingModel\n    subject\n    createdAt\n    updatedAt\n  }\n": typeof types.DocumentFieldsFragmentDoc,
+    "\n  mutation CreateDocument($input: CreateDocumentInput!) {\n    createDocument(input: $input) {\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n": typeof types.CreateDocumentDocument,
+    "\n  query Document($id: ID!) {\n    document(id: $id) {\n      ...DocumentFields\n    }\n  }\n": typeof types.DocumentDocument,
+    "\n  query Documents($first: Int, $after: String, $status: DocumentStatus) {\n    documents(first: $first, after: $after, status: $status) {\n      edges {\n        node {\n          ...DocumentFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": typeof types.DocumentsDocument,
+    "\n  mutation DeleteDocument($id: ID!) {\n    deleteDocument(id: $id) {\n      deletedId\n    }\n  }\n": typeof types.DeleteDocumentDocument,
+    "\n  query SearchDocuments($input: SearchDocumentsInput!) {\n    searchDocuments(input: $input) {\n      score\n      content\n      chunkIndex\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n": typeof types.SearchDocumentsDocument,
     "\n  fragment RunFields on Run {\n    id\n    status\n    crewVersion\n    inputs\n    output\n    structuredOutput\n    error\n    errorDetails\n    idempotencyKey\n    attempts\n    lastSeq\n    createdAt\n    startedAt\n    finishedAt\n    crew {\n      id\n      name\n    }\n    usage {\n      promptTokens\n      completionTokens\n      totalTokens\n      costUsd\n    }\n    taskRuns {\n      id\n      status\n      output\n      structuredOutput\n      error\n      approved\n      approvalFeedback\n      attempts\n      startedAt\n      finishedAt\n      task {\n        name\n        agentName\n      }\n      usage {\n        promptTokens\n        completionTokens\n        totalTokens\n        costUsd\n      }\n    }\n  }\n": typeof types.RunFieldsFragmentDoc,
     "\n  mutation StartRun($input: StartRunInput!) {\n    startRun(input: $input) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": typeof types.StartRunDocument,
     "\n  query Run($id: ID!) {\n    run(id: $id) {\n      ...RunFields\n    }\n  }\n": typeof types.RunDocument,
@@ -57,6 +63,12 @@ const documents: Documents = {
     "\n  mutation CreateCrew($input: CreateCrewInput!) {\n    createCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": types.CreateCrewDocument,
     "\n  mutation UpdateCrew($input: UpdateCrewInput!) {\n    updateCrew(input: $input) {\n      crew {\n        ...CrewFields\n      }\n    }\n  }\n": types.UpdateCrewDocument,
     "\n  mutation DeleteCrew($id: ID!) {\n    deleteCrew(id: $id) {\n      deletedId\n    }\n  }\n": types.DeleteCrewDocument,
+    "\n  fragment DocumentFields on Document {\n    id\n    name\n    mimeType\n    sizeBytes\n    status\n    error\n    metadata\n    chunkCount\n    progress\n    embeddingModel\n    subject\n    createdAt\n    updatedAt\n  }\n": types.DocumentFieldsFragmentDoc,
+    "\n  mutation CreateDocument($input: CreateDocumentInput!) {\n    createDocument(input: $input) {\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n": types.CreateDocumentDocument,
+    "\n  query Document($id: ID!) {\n    document(id: $id) {\n      ...DocumentFields\n    }\n  }\n": types.DocumentDocument,
+    "\n  query Documents($first: Int, $after: String, $status: DocumentStatus) {\n    documents(first: $first, after: $after, status: $status) {\n      edges {\n        node {\n          ...DocumentFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": types.DocumentsDocument,
+    "\n  mutation DeleteDocument($id: ID!) {\n    deleteDocument(id: $id) {\n      deletedId\n    }\n  }\n": types.DeleteDocumentDocument,
+    "\n  query SearchDocuments($input: SearchDocumentsInput!) {\n    searchDocuments(input: $input) {\n      score\n      content\n      chunkIndex\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n": types.SearchDocumentsDocument,
     "\n  fragment RunFields on Run {\n    id\n    status\n    crewVersion\n    inputs\n    output\n    structuredOutput\n    error\n    errorDetails\n    idempotencyKey\n    attempts\n    lastSeq\n    createdAt\n    startedAt\n    finishedAt\n    crew {\n      id\n      name\n    }\n    usage {\n      promptTokens\n      completionTokens\n      totalTokens\n      costUsd\n    }\n    taskRuns {\n      id\n      status\n      output\n      structuredOutput\n      error\n      approved\n      approvalFeedback\n      attempts\n      startedAt\n      finishedAt\n      task {\n        name\n        agentName\n      }\n      usage {\n        promptTokens\n        completionTokens\n        totalTokens\n        costUsd\n      }\n    }\n  }\n": types.RunFieldsFragmentDoc,
     "\n  mutation StartRun($input: StartRunInput!) {\n    startRun(input: $input) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": types.StartRunDocument,
     "\n  query Run($id: ID!) {\n    run(id: $id) {\n      ...RunFields\n    }\n  }\n": types.RunDocument,
@@ -119,6 +131,30 @@ export function graphql(source: "\n  mutation UpdateCrew($input: UpdateCrewInput
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation DeleteCrew($id: ID!) {\n    deleteCrew(id: $id) {\n      deletedId\n    }\n  }\n"): typeof import('./graphql').DeleteCrewDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment DocumentFields on Document {\n    id\n    name\n    mimeType\n    sizeBytes\n    status\n    error\n    metadata\n    chunkCount\n    progress\n    embeddingModel\n    subject\n    createdAt\n    updatedAt\n  }\n"): typeof import('./graphql').DocumentFieldsFragmentDoc;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateDocument($input: CreateDocumentInput!) {\n    createDocument(input: $input) {\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n"): typeof import('./graphql').CreateDocumentDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Document($id: ID!) {\n    document(id: $id) {\n      ...DocumentFields\n    }\n  }\n"): typeof import('./graphql').DocumentDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Documents($first: Int, $after: String, $status: DocumentStatus) {\n    documents(first: $first, after: $after, status: $status) {\n      edges {\n        node {\n          ...DocumentFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n"): typeof import('./graphql').DocumentsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeleteDocument($id: ID!) {\n    deleteDocument(id: $id) {\n      deletedId\n    }\n  }\n"): typeof import('./graphql').DeleteDocumentDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query SearchDocuments($input: SearchDocumentsInput!) {\n    searchDocuments(input: $input) {\n      score\n      content\n      chunkIndex\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n"): typeof import('./graphql').SearchDocumentsDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -36,6 +36,16 @@ export type CreateCrewInput = {
   tasks: Array<TaskInput>;
 };
 
+export type CreateDocumentInput = {
+  /** The text (files of any type: POST /documents). */
+  content: string;
+  /** A JSON object kept with the document. */
+  metadata?: unknown;
+  /** text/plain (default), text/markdown, text/csv, text/html or application/json. */
+  mimeType?: string | null | undefined;
+  name: string;
+};
+
 /** A short-lived token for one end user of a host app. */
 export type CreateSessionTokenInput = {
   /** At most the scopes of the key that mints it. Default: READ. */
@@ -69,6 +79,13 @@ export type CrewProcess =
   | 'HIERARCHICAL'
   | 'PARALLEL'
   | 'SEQUENTIAL';
+
+/** PENDING: stored, waiting to be processed; PROCESSING: being split and embedded (see progress); READY: searchable; FAILED: see error. */
+export type DocumentStatus =
+  | 'FAILED'
+  | 'PENDING'
+  | 'PROCESSING'
+  | 'READY';
 
 export type MessageRole =
   | 'ASSISTANT'
@@ -138,6 +155,16 @@ export type Scope =
   | 'ADMIN'
   | 'READ'
   | 'WRITE';
+
+export type SearchDocumentsInput = {
+  /** Search only these documents. */
+  documentIds?: Array<string> | null | undefined;
+  /** Hits returned, 1 to 50. Default 5. */
+  limit?: number | null | undefined;
+  /** Leave out hits scoring below this (cosine similarity, -1 to 1). */
+  minScore?: number | null | undefined;
+  query: string;
+};
 
 export type SendMessageInput = {
   content: string;
@@ -253,6 +280,45 @@ export type DeleteCrewMutationVariables = Exact<{
 
 
 export type DeleteCrewMutation = { deleteCrew: { deletedId: string } };
+
+export type DocumentFieldsFragment = { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string };
+
+export type CreateDocumentMutationVariables = Exact<{
+  input: CreateDocumentInput;
+}>;
+
+
+export type CreateDocumentMutation = { createDocument: { document: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } } };
+
+export type DocumentQueryVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DocumentQuery = { document: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } | null };
+
+export type DocumentsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  status?: DocumentStatus | null | undefined;
+}>;
+
+
+export type DocumentsQuery = { documents: { edges: Array<{ node: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+
+export type DeleteDocumentMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type DeleteDocumentMutation = { deleteDocument: { deletedId: string } };
+
+export type SearchDocumentsQueryVariables = Exact<{
+  input: SearchDocumentsInput;
+}>;
+
+
+export type SearchDocumentsQuery = { searchDocuments: Array<{ score: number, content: string, chunkIndex: number, document: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } }> };
 
 export type RunFieldsFragment = { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> };
 
@@ -463,6 +529,23 @@ export const CrewFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"CrewFields"}) as unknown as TypedDocumentString<CrewFieldsFragment, unknown>;
+export const DocumentFieldsFragmentDoc = new TypedDocumentString(`
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}
+    `, {"fragmentName":"DocumentFields"}) as unknown as TypedDocumentString<DocumentFieldsFragment, unknown>;
 export const RunFieldsFragmentDoc = new TypedDocumentString(`
     fragment RunFields on Run {
   id
@@ -810,6 +893,112 @@ export const DeleteCrewDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<DeleteCrewMutation, DeleteCrewMutationVariables>;
+export const CreateDocumentDocument = new TypedDocumentString(`
+    mutation CreateDocument($input: CreateDocumentInput!) {
+  createDocument(input: $input) {
+    document {
+      ...DocumentFields
+    }
+  }
+}
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<CreateDocumentMutation, CreateDocumentMutationVariables>;
+export const DocumentDocument = new TypedDocumentString(`
+    query Document($id: ID!) {
+  document(id: $id) {
+    ...DocumentFields
+  }
+}
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<DocumentQuery, DocumentQueryVariables>;
+export const DocumentsDocument = new TypedDocumentString(`
+    query Documents($first: Int, $after: String, $status: DocumentStatus) {
+  documents(first: $first, after: $after, status: $status) {
+    edges {
+      node {
+        ...DocumentFields
+      }
+    }
+    pageInfo {
+      endCursor
+      hasNextPage
+    }
+  }
+}
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<DocumentsQuery, DocumentsQueryVariables>;
+export const DeleteDocumentDocument = new TypedDocumentString(`
+    mutation DeleteDocument($id: ID!) {
+  deleteDocument(id: $id) {
+    deletedId
+  }
+}
+    `) as unknown as TypedDocumentString<DeleteDocumentMutation, DeleteDocumentMutationVariables>;
+export const SearchDocumentsDocument = new TypedDocumentString(`
+    query SearchDocuments($input: SearchDocumentsInput!) {
+  searchDocuments(input: $input) {
+    score
+    content
+    chunkIndex
+    document {
+      ...DocumentFields
+    }
+  }
+}
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<SearchDocumentsQuery, SearchDocumentsQueryVariables>;
 export const StartRunDocument = new TypedDocumentString(`
     mutation StartRun($input: StartRunInput!) {
   startRun(input: $input) {
