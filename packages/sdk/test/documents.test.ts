@@ -118,6 +118,13 @@ describe('documents', () => {
     expect(ready.nodes.every((d) => d.status === 'READY')).toBe(true);
     expect((await troupe.documents.list({ status: 'FAILED' })).nodes).toEqual([]);
 
+    const again = await troupe.documents.reprocess(second.id);
+    expect(again).toMatchObject({ id: second.id, status: 'PENDING', progress: 0, chunkCount: 0 });
+    await expect(troupe.documents.waitUntilReady(second.id)).resolves.toMatchObject({
+      status: 'READY',
+      progress: 1,
+    });
+
     await expect(troupe.documents.delete(first.id)).resolves.toEqual({ deletedId: first.id });
     await expect(troupe.documents.get(first.id)).resolves.toBeNull();
     expect((await troupe.documents.list({ first: 50 })).nodes.map((d) => d.id)).not.toContain(first.id);

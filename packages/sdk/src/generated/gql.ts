@@ -30,6 +30,7 @@ type Documents = {
     "\n  query Document($id: ID!) {\n    document(id: $id) {\n      ...DocumentFields\n    }\n  }\n": typeof types.DocumentDocument,
     "\n  query Documents($first: Int, $after: String, $status: DocumentStatus) {\n    documents(first: $first, after: $after, status: $status) {\n      edges {\n        node {\n          ...DocumentFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": typeof types.DocumentsDocument,
     "\n  mutation DeleteDocument($id: ID!) {\n    deleteDocument(id: $id) {\n      deletedId\n    }\n  }\n": typeof types.DeleteDocumentDocument,
+    "\n  mutation ReprocessDocument($id: ID!) {\n    reprocessDocument(id: $id) {\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n": typeof types.ReprocessDocumentDocument,
     "\n  query SearchDocuments($input: SearchDocumentsInput!) {\n    searchDocuments(input: $input) {\n      score\n      content\n      chunkIndex\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n": typeof types.SearchDocumentsDocument,
     "\n  fragment RunFields on Run {\n    id\n    status\n    crewVersion\n    inputs\n    output\n    structuredOutput\n    error\n    errorDetails\n    idempotencyKey\n    attempts\n    lastSeq\n    createdAt\n    startedAt\n    finishedAt\n    crew {\n      id\n      name\n    }\n    usage {\n      promptTokens\n      completionTokens\n      totalTokens\n      costUsd\n    }\n    taskRuns {\n      id\n      status\n      output\n      structuredOutput\n      error\n      approved\n      approvalFeedback\n      attempts\n      startedAt\n      finishedAt\n      task {\n        name\n        agentName\n      }\n      usage {\n        promptTokens\n        completionTokens\n        totalTokens\n        costUsd\n      }\n    }\n  }\n": typeof types.RunFieldsFragmentDoc,
     "\n  mutation StartRun($input: StartRunInput!) {\n    startRun(input: $input) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": typeof types.StartRunDocument,
@@ -68,6 +69,7 @@ const documents: Documents = {
     "\n  query Document($id: ID!) {\n    document(id: $id) {\n      ...DocumentFields\n    }\n  }\n": types.DocumentDocument,
     "\n  query Documents($first: Int, $after: String, $status: DocumentStatus) {\n    documents(first: $first, after: $after, status: $status) {\n      edges {\n        node {\n          ...DocumentFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": types.DocumentsDocument,
     "\n  mutation DeleteDocument($id: ID!) {\n    deleteDocument(id: $id) {\n      deletedId\n    }\n  }\n": types.DeleteDocumentDocument,
+    "\n  mutation ReprocessDocument($id: ID!) {\n    reprocessDocument(id: $id) {\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n": types.ReprocessDocumentDocument,
     "\n  query SearchDocuments($input: SearchDocumentsInput!) {\n    searchDocuments(input: $input) {\n      score\n      content\n      chunkIndex\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n": types.SearchDocumentsDocument,
     "\n  fragment RunFields on Run {\n    id\n    status\n    crewVersion\n    inputs\n    output\n    structuredOutput\n    error\n    errorDetails\n    idempotencyKey\n    attempts\n    lastSeq\n    createdAt\n    startedAt\n    finishedAt\n    crew {\n      id\n      name\n    }\n    usage {\n      promptTokens\n      completionTokens\n      totalTokens\n      costUsd\n    }\n    taskRuns {\n      id\n      status\n      output\n      structuredOutput\n      error\n      approved\n      approvalFeedback\n      attempts\n      startedAt\n      finishedAt\n      task {\n        name\n        agentName\n      }\n      usage {\n        promptTokens\n        completionTokens\n        totalTokens\n        costUsd\n      }\n    }\n  }\n": types.RunFieldsFragmentDoc,
     "\n  mutation StartRun($input: StartRunInput!) {\n    startRun(input: $input) {\n      run {\n        ...RunFields\n      }\n    }\n  }\n": types.StartRunDocument,
@@ -151,6 +153,10 @@ export function graphql(source: "\n  query Documents($first: Int, $after: String
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation DeleteDocument($id: ID!) {\n    deleteDocument(id: $id) {\n      deletedId\n    }\n  }\n"): typeof import('./graphql').DeleteDocumentDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ReprocessDocument($id: ID!) {\n    reprocessDocument(id: $id) {\n      document {\n        ...DocumentFields\n      }\n    }\n  }\n"): typeof import('./graphql').ReprocessDocumentDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

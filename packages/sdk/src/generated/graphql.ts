@@ -313,6 +313,13 @@ export type DeleteDocumentMutationVariables = Exact<{
 
 export type DeleteDocumentMutation = { deleteDocument: { deletedId: string } };
 
+export type ReprocessDocumentMutationVariables = Exact<{
+  id: string;
+}>;
+
+
+export type ReprocessDocumentMutation = { reprocessDocument: { document: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } } };
+
 export type SearchDocumentsQueryVariables = Exact<{
   input: SearchDocumentsInput;
 }>;
@@ -973,6 +980,29 @@ export const DeleteDocumentDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<DeleteDocumentMutation, DeleteDocumentMutationVariables>;
+export const ReprocessDocumentDocument = new TypedDocumentString(`
+    mutation ReprocessDocument($id: ID!) {
+  reprocessDocument(id: $id) {
+    document {
+      ...DocumentFields
+    }
+  }
+}
+    fragment DocumentFields on Document {
+  id
+  name
+  mimeType
+  sizeBytes
+  status
+  error
+  metadata
+  chunkCount
+  progress
+  embeddingModel
+  subject
+  createdAt
+  updatedAt
+}`) as unknown as TypedDocumentString<ReprocessDocumentMutation, ReprocessDocumentMutationVariables>;
 export const SearchDocumentsDocument = new TypedDocumentString(`
     query SearchDocuments($input: SearchDocumentsInput!) {
   searchDocuments(input: $input) {

@@ -89,6 +89,11 @@ export interface DocumentsResource {
   list(variables?: ListDocumentsOptions, options?: RequestOptions): Promise<Page<Document>>;
   /** Deletes a document with its chunks. */
   delete(id: string, options?: RequestOptions): Promise<{ deletedId: string }>;
+  /**
+   * Splits and embeds a document again with the server's current embedder (after a change of
+   * TROUPE_EMBEDDINGS, or to try a FAILED one again); it is PENDING, and not searchable, until READY.
+   */
+  reprocess(id: string, options?: RequestOptions): Promise<Document>;
   /** The chunks most similar to `query`, best first. */
   search(
     query: string,
@@ -162,6 +167,16 @@ const DeleteDocumentDocument = graphql(`
   }
 `);
 
+const ReprocessDocumentDocument = graphql(`
+  mutation ReprocessDocument($id: ID!) {
+    reprocessDocument(id: $id) {
+      document {
+        ...DocumentFields
+      }
+    }
+  }
+`);
+
 const SearchDocumentsDocument = graphql(`
   query SearchDocuments($input: SearchDocumentsInput!) {
     searchDocuments(input: $input) {
@@ -204,6 +219,9 @@ export function documentsResource(run: RunDocument, upload: UploadSettings): Doc
     async delete(id, options) {
       const { deletedId } = (await run(DeleteDocumentDocument, { id }, options)).deleteDocument;
       return { deletedId };
+    },
+    async reprocess(id, options) {
+      return (await run(ReprocessDocumentDocument, { id }, options)).reprocessDocument.document;
     },
     async search(query, variables, options) {
       const input = {
