@@ -122,6 +122,32 @@ try {
     ],
   );
   console.log(`Chat reply streamed and stored: "${reply}"`);
+
+  // Documents: upload a file (with progress), wait until it is split and embedded, search it.
+  const handbook = [
+    '# Otter care handbook',
+    '',
+    'Otters eat about a quarter of their body weight in fish and shellfish every day.',
+    '',
+    'Their enclosure needs a deep pool of clean, cold water and a dry den.',
+  ].join('\n');
+  let sent = 0;
+  const uploaded = await acme.documents.upload(handbook, {
+    name: 'otter-care.md',
+    mimeType: 'text/markdown',
+    onProgress: (p) => {
+      sent = p.loaded;
+    },
+  });
+  assert.equal(sent, Buffer.byteLength(handbook));
+  const doc = await acme.documents.waitUntilReady(uploaded.id, { timeoutMs: 30_000 });
+  const [hit] = await acme.documents.search('how much do otters eat', { limit: 1 });
+  assert.equal(hit.document.id, doc.id);
+  assert.match(hit.content, /quarter of their body weight/);
+  assert.deepEqual(await globex.documents.search('how much do otters eat'), []);
+  console.log(
+    `Document "${doc.name}" is ${doc.status} (${doc.chunkCount} chunk); search found: "${hit.content.split('\n')[2]}"`,
+  );
   assert.equal(server.subscriberCount(), 0);
 } finally {
   await server.close();
