@@ -164,4 +164,32 @@ describe.each(buses)(`run event log and stream (%s bus, ${BACKEND})`, (_name, ma
     await expect(pending).resolves.toEqual({ done: true, value: undefined });
     expect(bus.subscriberCount()).toBe(before);
   });
+
+  test('a consumer that leaves while the log is still being read ends at once, not after the quiet period', async () => {
+    const runId = await newRun();
+    await write(bus, runId, range(1, 2).map(token));
+    const base = source(bus, runId);
+    let readingClosed!: () => void;
+    const closedStarted = new Promise<void>((r) => {
+      readingClosed = r;
+    });
+    // A slow database: the check whether the run has ended is still in flight when the consumer leaves.
+    const slow: RunEventSource = {
+      ...base,
+      closedAt: async () => {
+        readingClosed();
+        await new Promise((r) => setTimeout(r, 100));
+        return base.closedAt();
+      },
+    };
+    const it = streamRunEvents(slow, { pollMs: 60_000 });
+    expect((await it.next()).value?.seq).toBe(1);
+    expect((await it.next()).value?.seq).toBe(2);
+    const pending = it.next();
+    await closedStarted;
+    const t0 = Date.now();
+    await expect(it.return(undefined)).resolves.toEqual({ done: true, value: undefined });
+    await expect(pending).resolves.toEqual({ done: true, value: undefined });
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
 });

@@ -144,6 +144,8 @@ async function* runEventGenerator(
       }
       if (reread || live.length > 0) continue;
       await new Promise<void>((resolve) => {
+        // An abort while the log was being read found no one to wake: it must not wait out pollMs.
+        if (opts.signal?.aborted) return resolve();
         wake = resolve;
         const timer = setTimeout(() => {
           reread = true;
