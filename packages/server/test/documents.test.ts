@@ -284,7 +284,7 @@ describe('search', () => {
     expect(shipping[0].document.id).toBe(shippingId);
   });
 
-  test('limit, minScore and documentIds narrow the hits; bad input is BAD_INPUT', async () => {
+  test('limit, minScore, documentIds and metadata narrow the hits; bad input is BAD_INPUT', async () => {
     const one = (await gqlOk(server.url, SEARCH, { input: { query: 'delivery', limit: 1 } }, key))
       .searchDocuments;
     expect(one).toHaveLength(1);
@@ -301,6 +301,27 @@ describe('search', () => {
       )
     ).searchDocuments;
     expect(onlyShipping.every((h: any) => h.document.id === shippingId)).toBe(true);
+    const tagged = (
+      await gqlOk(
+        server.url,
+        SEARCH,
+        { input: { query: 'refund damaged goods', metadata: { team: 'support' } } },
+        key,
+      )
+    ).searchDocuments;
+    expect(tagged.length).toBeGreaterThan(0);
+    expect(tagged.every((h: any) => h.document.name === 'Refund policy.md')).toBe(true);
+    const none = (
+      await gqlOk(
+        server.url,
+        SEARCH,
+        { input: { query: 'refund damaged goods', metadata: { team: 'sales' } } },
+        key,
+      )
+    ).searchDocuments;
+    expect(none).toEqual([]);
+    const notObject = await gql(server.url, SEARCH, { input: { query: 'x', metadata: [1] } }, key);
+    expect(notObject.errors?.[0]?.extensions?.field).toBe('input.metadata');
     const bad = await gql(server.url, SEARCH, { input: { query: 'x', limit: 500 } }, key);
     expect(bad.errors?.[0]?.extensions?.field).toBe('input.limit');
     const empty = await gql(server.url, SEARCH, { input: { query: '   ' } }, key);

@@ -161,6 +161,8 @@ export type SearchDocumentsInput = {
   documentIds?: Array<string> | null | undefined;
   /** Hits returned, 1 to 50. Default 5. */
   limit?: number | null | undefined;
+  /** Search only documents whose metadata contains this object, e.g. {"team": "support"}. */
+  metadata?: unknown;
   /** Leave out hits scoring below this (cosine similarity, -1 to 1). */
   minScore?: number | null | undefined;
   query: string;

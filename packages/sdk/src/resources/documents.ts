@@ -63,6 +63,8 @@ export interface SearchDocumentsOptions {
   documentIds?: string[];
   /** Only hits at least this similar (cosine similarity, -1 to 1). */
   minScore?: number;
+  /** Only documents whose metadata contains this object, e.g. `{ team: 'support' }`. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface WaitUntilReadyOptions {
@@ -229,6 +231,7 @@ export function documentsResource(run: RunDocument, upload: UploadSettings): Doc
         limit: variables?.limit,
         documentIds: variables?.documentIds,
         minScore: variables?.minScore,
+        metadata: variables?.metadata,
       };
       return (await run(SearchDocumentsDocument, { input }, options)).searchDocuments;
     },

@@ -18,6 +18,8 @@ export interface SearchOptions {
   documentIds?: string[];
   /** Hits scoring below this are left out. */
   minScore?: number;
+  /** Only documents whose metadata contains this JSON object (`@>`). */
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -77,6 +79,10 @@ export async function searchChunks(
   if (opts.documentIds) {
     params.push(textArray(opts.documentIds));
     where.push(`d.id = ANY($${params.length}::text[])`);
+  }
+  if (opts.metadata) {
+    params.push(JSON.stringify(opts.metadata));
+    where.push(`d.metadata @> $${params.length}::jsonb`);
   }
   if (visibility.kind === 'shared') {
     if (visibility.subject) {

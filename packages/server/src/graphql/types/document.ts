@@ -220,6 +220,10 @@ const SearchDocumentsInput = builder.inputType('SearchDocumentsInput', {
     limit: t.int({ description: 'Hits returned, 1 to 50. Default 5.' }),
     documentIds: t.idList({ description: 'Search only these documents.' }),
     minScore: t.float({ description: 'Leave out hits scoring below this (cosine similarity, -1 to 1).' }),
+    metadata: t.field({
+      type: 'JSON',
+      description: 'Search only documents whose metadata contains this object, e.g. {"team": "support"}.',
+    }),
   }),
 });
 
@@ -269,6 +273,13 @@ builder.queryField('searchDocuments', (t) =>
         parseGlobalId(`input.documentIds[${i}]`, String(id), 'Document'),
       );
       if (documentIds && documentIds.length > 100) throw badInput('input.documentIds', 'at most 100 ids');
+      const metadata = input.metadata ?? undefined;
+      if (
+        metadata !== undefined &&
+        (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
+      ) {
+        throw badInput('input.metadata', 'must be a JSON object');
+      }
       let embedder: Awaited<ReturnType<typeof ctx.documents.embedder>>;
       try {
         embedder = await ctx.documents.embedder();
@@ -284,6 +295,7 @@ builder.queryField('searchDocuments', (t) =>
           limit,
           ...(documentIds ? { documentIds } : {}),
           ...(input.minScore != null ? { minScore: input.minScore } : {}),
+          ...(metadata ? { metadata: metadata as Record<string, unknown> } : {}),
         });
       } catch (err) {
         const details = (err as { details?: { retryable?: boolean } }).details;
