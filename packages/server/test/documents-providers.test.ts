@@ -71,6 +71,23 @@ describe('OpenAI embeddings', () => {
     expect(JSON.stringify(last.input)).toContain('refund for damaged goods');
   });
 
+  test('the same file uploaded again is not embedded again: its chunks and vectors are copied', async () => {
+    const text = 'Our warehouse in Porto ships orders every weekday before 4 pm.';
+    const first = await settled(await add('porto.txt', text));
+    expect(first.status).toBe('READY');
+    const before = llm.embeddingRequests.length;
+    const again = await settled(await add('porto copy.txt', text));
+    expect(again).toMatchObject({ status: 'READY', chunkCount: first.chunkCount, progress: 1 });
+    expect(llm.embeddingRequests.length).toBe(before);
+    const hits = (
+      await gqlOk(server.url, SEARCH, { input: { query: 'Porto warehouse ships', limit: 5 } }, key)
+    ).searchDocuments;
+    expect(hits.map((h: any) => h.document.name).sort()).toEqual(
+      expect.arrayContaining(['porto copy.txt', 'porto.txt']),
+    );
+    expect(hits[0].score).toBeCloseTo(hits[1].score, 5);
+  });
+
   test('a rejected key fails the document at once, with the reason, and tries no more', async () => {
     llm.enqueueEmbeddings({
       error: { status: 401, message: 'Incorrect API key provided', type: 'invalid_request_error' },

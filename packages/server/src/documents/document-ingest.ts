@@ -139,11 +139,58 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
       );
     });
 
+  const copyTwin = (
+    c: Claimed,
+    contentHash: string,
+    subject: string | null,
+    model: string,
+    chunkCount: number,
+  ) =>
+    database.withTenant(c.tenantId, async (tx) => {
+      const twin = await tx.document.findFirst({
+        where: {
+          id: { not: c.id },
+          contentHash,
+          status: 'READY',
+          embeddingModel: model,
+          chunkCount,
+          OR: [{ subject: null }, { subject }],
+        },
+        select: { id: true },
+      });
+      if (!twin) return false;
+      await holdClaim(tx, c);
+      await tx.documentChunk.deleteMany({ where: { documentId: c.id } });
+      await tx.$executeRawUnsafe(
+        `INSERT INTO "DocumentChunk" (id, "tenantId", "documentId", index, content, "tokenCount", embedding, "embeddingModel")
+         SELECT gen_random_uuid()::text, "tenantId", $1, index, content, "tokenCount", embedding, "embeddingModel"
+           FROM "DocumentChunk" WHERE "documentId" = $2`,
+        c.id,
+        twin.id,
+      );
+      await tx.$executeRawUnsafe(
+        `UPDATE "Document" SET status = 'READY', error = NULL, "notBefore" = NULL, "chunkCount" = $2,
+                "embeddedCount" = $2, "embeddingModel" = $3, "updatedAt" = ${utcNow} WHERE id = $1`,
+        c.id,
+        chunkCount,
+        model,
+      );
+      return true;
+    });
+
   const ingest = async (c: Claimed) => {
     const doc = await database.withTenant(c.tenantId, (tx) =>
       tx.document.findUnique({
         where: { id: c.id },
-        select: { source: true, mimeType: true, embeddedCount: true, embeddingModel: true, status: true },
+        select: {
+          source: true,
+          mimeType: true,
+          embeddedCount: true,
+          embeddingModel: true,
+          status: true,
+          contentHash: true,
+          subject: true,
+        },
       }),
     );
     if (!doc || doc.status !== 'PROCESSING') return;
@@ -169,6 +216,10 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
           data: { chunkCount: chunks.length, embeddedCount: done, embeddingModel: embedder.model },
         });
       });
+      // The same bytes already embedded by the same model (for the same uploader, or shared): the
+      // chunks and vectors are copied, not paid for again.
+      if (done === 0 && (await copyTwin(c, doc.contentHash, doc.subject, embedder.model, chunks.length)))
+        return;
       let promptTokens = 0;
       while (done < chunks.length) {
         // Other work gets its turn between batches (an in-process database and the local embedder
