@@ -1,5 +1,6 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { CrewDefinition } from '../../crews/crew-definition.js';
+import { crewVersionCache } from '../../crews/crew-version-cache.js';
 import { optionalText } from '../../crews/input-rules.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { publishEvents, runChannel } from '../../events/run-channels.js';
@@ -221,11 +222,20 @@ builder.mutationField('startRun', (t) =>
         select: { id: true, version: true, maxAttempts: true, backoffMs: true },
       });
       if (!crew) throw notFound('Crew', String(input.crewId));
-      const version = await ctx.db.crewVersion.findUniqueOrThrow({
-        where: { crewId_version: { crewId, version: crew.version } },
-      });
-      const def = version.definition as unknown as CrewDefinition;
+      // The crew's current version: immutable, so read once (and cached once that read committed).
+      const versions = crewVersionCache(ctx.database);
+      let version = versions.byNumber(crewId, crew.version);
+      if (!version) {
+        const row = await ctx.db.crewVersion.findUniqueOrThrow({
+          where: { crewId_version: { crewId, version: crew.version } },
+          select: { id: true, crewId: true, version: true, definition: true },
+        });
+        version = { id: row.id, definition: row.definition as unknown as CrewDefinition };
+        ctx.afterCommit(() => void versions.add(row));
+      }
+      const def = version.definition;
       const inputs = await validateInputs(def, input.inputs);
+      // Two inserts (a nested create would read the new run back in between).
       const run = await ctx.db.run.create({
         data: {
           tenantId,
@@ -235,11 +245,11 @@ builder.mutationField('startRun', (t) =>
           idempotencyKey: key,
           maxAttempts: crew.maxAttempts,
           backoffMs: crew.backoffMs,
-          taskRuns: {
-            create: def.tasks.map((task, position) => ({ tenantId, taskName: task.name, position })),
-          },
         },
         select: { id: true },
+      });
+      await ctx.db.taskRun.createMany({
+        data: def.tasks.map((task, position) => ({ tenantId, runId: run.id, taskName: task.name, position })),
       });
       ctx.afterCommit(async () => {
         await ctx.runs.executor.enqueue({ tenantId, runId: run.id });
