@@ -379,11 +379,12 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     if (batch.length === 0 || released) return chain;
     chain = chain.then(async () => {
       const { stored, next } = thread ? await storeChatBatch(batch) : await storeBatch(batch);
-      await publishBestEffort(job.runId, async () => {
-        await publishEvents(bus, stored);
-        if (stored.some((e) => STATUS_EVENTS.has(e.type)))
-          await publishRunUpdate(bus, job.tenantId, job.runId);
-      });
+      await publishBestEffort(job.runId, () =>
+        Promise.all([
+          publishEvents(bus, stored),
+          stored.some((e) => STATUS_EVENTS.has(e.type)) && publishRunUpdate(bus, job.tenantId, job.runId),
+        ]).then(() => {}),
+      );
       if (next) await queueNext(opts, { tenantId: job.tenantId, runId: next });
     });
     return chain;

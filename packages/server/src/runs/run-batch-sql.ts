@@ -205,13 +205,14 @@ VALUES ${joinSql(rows)}`,
       completionTokens: 0,
       costUsd: 0,
     });
-    statements.push(sql`INSERT INTO "WebhookDelivery" ("id", "tenantId", "webhookId", "runId", "event", "payload", "nextAttemptAt")
+    statements.push(sql`INSERT INTO "WebhookDelivery" ("id", "tenantId", "webhookId", "runId", "event", "payload", "nextAttemptAt",
+  "createdAt")
 SELECT ${createId().slice(0, 21)} || lpad((row_number() OVER (ORDER BY w."id"))::text, 4, '0'), ${tenantId}, w."id", r."id",
   ${terminal.type}::"WebhookEvent",
   ${jsonb(payload)} || jsonb_build_object('usage', jsonb_build_object('promptTokens', r."promptTokens",
     'completionTokens', r."completionTokens", 'totalTokens', r."promptTokens" + r."completionTokens",
     'costUsd', r."costUsd")),
-  ${terminal.at}
+  ${terminal.at}, ${now}
 FROM "Webhook" w JOIN "Run" r ON r."crewId" = w."crewId"
 WHERE r."id" = ${runId} AND w."enabled" AND ${terminal.type}::"WebhookEvent" = ANY (w."events")`);
   }
