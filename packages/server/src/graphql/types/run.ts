@@ -2,15 +2,21 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { CrewDefinition } from '../../crews/crew-definition.js';
 import { crewVersionCache } from '../../crews/crew-version-cache.js';
 import { optionalText } from '../../crews/input-rules.js';
+import { sql } from '../../db/sql-text.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { publishEvents, runChannel } from '../../events/run-channels.js';
-import { appendRunEvents, readRunEvents, type StoredRunEvent } from '../../events/run-event-log.js';
+import {
+  appendRunEvents,
+  readRunEvents,
+  readRunLogPage,
+  type StoredRunEvent,
+} from '../../events/run-event-log.js';
 import { streamRunEvents } from '../../events/run-event-stream.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
 import { loadRuntime } from '../../runs/run-executor.js';
 import { publishRunUpdate, type RunUpdate, tenantRunsChannel } from '../../runs/run-updates.js';
-import { assertNotThreadLimited, runScope } from '../../threads/thread-access.js';
+import { assertNotThreadLimited, runScope, runScopeSql } from '../../threads/thread-access.js';
 import { releaseNextThreadRun } from '../../threads/thread-queue.js';
 import type { JsonValue } from '../builder.js';
 import { builder } from '../builder.js';
@@ -373,6 +379,7 @@ async function runEventSource(ctx: Context, tenantId: string, runId: string) {
   return {
     bus: ctx.runs.bus,
     channel: runChannel(runId),
+    page: (after: number) => readRunLogPage(ctx.database, tenantId, runId, after, 500),
     load: (after: number) => ctx.database.withTenant(tenantId, (tx) => readRunEvents(tx, runId, after, 500)),
     closedAt: () =>
       ctx.database.withTenant(tenantId, async (tx) => {
@@ -395,10 +402,11 @@ builder.subscriptionField('runEvents', (t) =>
       const afterSeq = args.afterSeq ?? 0;
       if (!Number.isInteger(afterSeq) || afterSeq < 0)
         throw badInput('afterSeq', 'must be 0 or a positive integer');
-      const exists = await ctx.database.withTenant(tenantId, (tx) =>
-        tx.run.findFirst({ where: { id: runId, ...runScope(ctx.principal) }, select: { id: true } }),
-      );
-      if (!exists) throw notFound('Run', String(args.runId));
+      // One round trip: the run, as far as the caller may see it (tenant and thread scope).
+      const [exists] = await ctx.database.script({ 'app.tenant_id': tenantId }, [
+        sql`SELECT "id" FROM "Run" WHERE "id" = ${runId} AND ${runScopeSql(ctx.principal)}`,
+      ]);
+      if (!exists?.length) throw notFound('Run', String(args.runId));
       return streamRunEvents(await runEventSource(ctx, tenantId, runId), { afterSeq });
     },
     resolve: (e) => e,
