@@ -4,6 +4,7 @@
 //  - trivial one-task runs, 20 clients: runs/s, and the server's RSS every 500 runs (flat?)
 //  - 50 concurrent streaming runs: tokens/s delivered to subscribers
 //  - first-token overhead: subscriber receives the first token minus the LLM server sending it
+//    (the subscriber is attached by then: the server's path from LLM chunk to subscriber)
 import { createOpenAICompatibleTestServer } from '@troupe/agents/testing';
 import {
   ADMIN_KEY,
@@ -28,6 +29,7 @@ const CLIENTS = 20;
 const STREAMING_RUNS = 50;
 const TOKENS_PER_RUN = 400;
 const FIRST_TOKEN_RUNS = scaled(30);
+const FIRST_CHUNK_MS = 50;
 
 async function main() {
   const llm = await createOpenAICompatibleTestServer();
@@ -37,9 +39,13 @@ async function main() {
   llm.setFallback(() => {
     if (mode === 'stream') return { text: streamText };
     if (mode === 'first') {
-      // Zero delay: the first chunk goes out right after this returns.
-      firstTokenSentAt = now();
-      return { text: ['first ', 'second ', 'third'], chunkDelayMs: 20 };
+      // The first text chunk goes out FIRST_CHUNK_MS after this returns (the test server pauses
+      // chunkDelayMs before every text chunk, the first one included, so that pause must not be
+      // counted as overhead), once the subscriber is attached. A timer fires no earlier than asked
+      // (to its millisecond granularity), so taking the send time as now + FIRST_CHUNK_MS can only
+      // overstate the overhead.
+      firstTokenSentAt = now() + FIRST_CHUNK_MS;
+      return { text: ['first ', 'second ', 'third'], chunkDelayMs: FIRST_CHUNK_MS };
     }
     return { text: 'ok' };
   });

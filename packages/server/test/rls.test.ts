@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { APP_ROLE, type Database, type Tx } from '../src/db/database.js';
+import { jsonb, sql } from '../src/db/sql-text.js';
 import { BACKEND, createTestDatabase, type TestDatabase } from './support/backend.js';
 
 interface Seeded {
@@ -308,5 +309,47 @@ describe(`row-level security (${BACKEND})`, () => {
       tx.$queryRawUnsafe<{ who: string }[]>('SELECT current_user::text AS who'),
     );
     expect(inTx[0]!.who).toBe(APP_ROLE);
+  });
+
+  test('a one-round-trip script is bound by the same tenant policies, and its setting ends with it', async () => {
+    const [own, other] = await db.script({ 'app.tenant_id': A.tenantId }, [
+      sql`SELECT id FROM "Crew"`,
+      sql`UPDATE "Crew" SET name = 'taken' WHERE id = ${B.crewId} RETURNING id`,
+    ]);
+    expect(own).toEqual([{ id: A.crewId }]);
+    expect(other).toEqual([]);
+    await expect(
+      db.script({ 'app.tenant_id': A.tenantId }, [
+        sql`INSERT INTO "Crew" (id, "tenantId", name, "updatedAt") VALUES (${randomUUID()}, ${B.tenantId}, 'planted', now())`,
+      ]),
+    ).rejects.toThrow(/row-level security/i);
+    const counts = await Promise.all(Array.from({ length: 12 }, () => db.prisma.crew.count()));
+    expect(counts).toEqual(Array(12).fill(0));
+  });
+
+  test('a script that fails part-way changes nothing, and the connection serves the next one', async () => {
+    const name = sql`SELECT name FROM "Crew" WHERE id = ${A.crewId}`;
+    const [before] = await db.script({ 'app.tenant_id': A.tenantId }, [name]);
+    expect(before).toHaveLength(1);
+    await expect(
+      db.script({ 'app.tenant_id': A.tenantId }, [
+        sql`UPDATE "Crew" SET name = 'half done' WHERE id = ${A.crewId}`,
+        sql`SELECT 1 / 0`,
+      ]),
+    ).rejects.toThrow(/division by zero/);
+    const [after] = await db.script({ 'app.tenant_id': A.tenantId }, [name]);
+    expect(after).toEqual(before);
+  });
+
+  test('values reach a script as data, never as SQL', async () => {
+    const nasty = `it's \\ a "test" '); DROP TABLE "Crew"; -- $$ \u{1F9A6} \n`;
+    const doc = { quote: "'", backslash: '\\', nested: [1.5, null, { deep: nasty }] };
+    const at = new Date('2026-01-02T03:04:05.678Z');
+    const [rows] = await db.script({ 'app.tenant_id': A.tenantId }, [
+      sql`SELECT ${nasty} AS text, ${jsonb(doc)} AS doc, ${-0.000001}::float8 AS n, ${true} AS b, ${null}::text AS nothing,
+        (extract(epoch FROM ${at}) * 1000)::float8 AS ms`,
+    ]);
+    expect(rows).toEqual([{ text: nasty, doc, n: -0.000001, b: true, nothing: null, ms: at.getTime() }]);
+    expect(() => sql`SELECT ${'nul \0 byte'}`).toThrow(/NUL/);
   });
 });

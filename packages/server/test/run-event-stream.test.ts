@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Database } from '../src/db/database.js';
 import { createInProcessEventBus, type EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
-import { appendRunEvents, type NewRunEvent, readRunEvents } from '../src/events/run-event-log.js';
+import {
+  appendRunEvents,
+  type NewRunEvent,
+  readRunEvents,
+  readRunLogPage,
+} from '../src/events/run-event-log.js';
 import { encodeLiveEvent, type RunEventSource, streamRunEvents } from '../src/events/run-event-stream.js';
 import { BACKEND, createTestDatabase, type TestDatabase } from './support/backend.js';
 
@@ -48,8 +53,12 @@ async function write(bus: EventBus, runId: string, events: NewRunEvent[], publis
   return stored;
 }
 
-function source(bus: EventBus, runId: string): RunEventSource {
+/** How the stream reads the log: load + closedAt (thread logs), or one page read with the run's state. */
+type SourceKind = 'load' | 'page';
+
+function source(bus: EventBus, runId: string, kind: SourceKind = sourceKind): RunEventSource {
   return {
+    ...(kind === 'page' ? { page: (after: number) => readRunLogPage(db, tenantId, runId, after, 50) } : {}),
     bus,
     channel: `run:${runId}`,
     load: (after) => db.withTenant(tenantId, (tx) => readRunEvents(tx, runId, after, 50)),
@@ -84,9 +93,15 @@ const buses: [string, () => Promise<EventBus>][] = [
   ],
 ];
 
-describe.each(buses)(`run event log and stream (%s bus, ${BACKEND})`, (_name, makeBus) => {
+const cases = buses.flatMap(([name, makeBus]) =>
+  (['load', 'page'] as const).map((kind) => [name, kind, makeBus] as const),
+);
+let sourceKind: SourceKind = 'load';
+
+describe.each(cases)(`run event log and stream (%s bus, %s reads, ${BACKEND})`, (_name, kind, makeBus) => {
   let bus: EventBus;
   beforeAll(async () => {
+    sourceKind = kind;
     bus = await makeBus();
   });
   afterAll(() => bus?.close());

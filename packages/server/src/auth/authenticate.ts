@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Database } from '../db/database.js';
+import { sql } from '../db/sql-text.js';
 import { TroupeServerError } from '../errors.js';
 import { ADMIN_KEY_PREFIX, API_KEY_PREFIX, hashSecret } from './api-keys.js';
 import type { Principal } from './principal.js';
@@ -48,13 +49,24 @@ export async function authenticate(
   }
   if (token.startsWith(API_KEY_PREFIX)) {
     const hash = hashSecret(token);
-    const key = await db.withApiKeyHash(hash, (tx) =>
-      tx.apiKey.findUnique({
-        where: { hashedSecret: hash },
-        select: { id: true, tenantId: true, scopes: true, revokedAt: true, lastUsedAt: true },
-      }),
-    );
-    if (!key) throw unauthenticated('Invalid API key.');
+    // Every request pays for this lookup: one round trip (the policy shows the one key whose hash
+    // the transaction holds, see withApiKeyHash).
+    const [rows] = await db.script({ 'app.api_key_hash': hash }, [
+      sql`SELECT "id", "tenantId", "scopes",
+  (extract(epoch FROM "revokedAt") * 1000)::float8 AS "revokedAtMs",
+  (extract(epoch FROM "lastUsedAt") * 1000)::float8 AS "lastUsedAtMs"
+FROM "ApiKey" WHERE "hashedSecret" = ${hash}`,
+    ]);
+    const row = rows![0];
+    if (!row) throw unauthenticated('Invalid API key.');
+    const ms = (v: unknown) => (v == null ? null : new Date(Number(v)));
+    const key = {
+      id: row.id as string,
+      tenantId: row.tenantId as string,
+      scopes: row.scopes as string[],
+      revokedAt: ms(row.revokedAtMs),
+      lastUsedAt: ms(row.lastUsedAtMs),
+    };
     if (key.revokedAt) throw unauthenticated(`This API key was revoked at ${key.revokedAt.toISOString()}.`);
     if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       // Best effort, off the request path.

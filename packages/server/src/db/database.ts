@@ -5,6 +5,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { applyMigrations, type MigrationResult } from './migrate.js';
 import { openPGlite } from './pglite.js';
 import type { PGliteWorkerHost } from './pglite-worker-host.js';
+import { literal, type SqlText } from './sql-text.js';
 
 /** The role every tenant-facing query runs as: no superuser, no BYPASSRLS (created by the first migration). */
 export const APP_ROLE = 'troupe_app';
@@ -45,12 +46,24 @@ export interface Database {
   /** A transaction that can read the one ApiKey row whose hash it is given, whatever its tenant. */
   withApiKeyHash<T>(hash: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**
+   * Runs statements in one transaction whose settings (`app.tenant_id`, say: row-level security
+   * applies as in withTenant) are set first, all sent as a single message: one round trip instead of
+   * one per statement. Values are inlined as literals by the `sql` tag; returns each statement's rows.
+   * For hot paths (a run's event log); everything else uses Prisma.
+   */
+  script(settings: Readonly<Record<string, string>>, statements: readonly SqlText[]): Promise<ScriptRows[]>;
+  /**
    * Every tenant's runs left unfinished (queued, running, waiting for approval; not those waiting
    * for their thread), oldest first: the one cross-tenant read, for resuming them at start.
    */
   unfinishedRuns(opts?: { onlyQueued?: boolean }): Promise<{ tenantId: string; id: string }[]>;
   close(): Promise<void>;
 }
+
+export type ScriptRows = Record<string, unknown>[];
+
+/** Sends a whole script (one simple-protocol message, several statements) and returns each one's rows. */
+type ScriptRunner = (script: string) => Promise<ScriptRows[]>;
 
 export interface OpenTransaction {
   tx: Tx;
@@ -66,11 +79,44 @@ async function setLocal(tx: Tx, name: string, value: string): Promise<void> {
   await tx.$executeRawUnsafe('SELECT set_config($1, $2, true)', name, value);
 }
 
+/**
+ * A script through a pg pool: BEGIN, the settings and the statements, COMMIT in one message. A
+ * failed statement stops the script with the transaction aborted: it is rolled back before the
+ * connection goes back to the pool.
+ */
+function poolScriptRunner(pool: import('pg').Pool): ScriptRunner {
+  return async (script) => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      const results = (await client.query(`BEGIN;\n${script}\nCOMMIT;`)) as unknown as { rows: ScriptRows }[];
+      return results.slice(1, -1).map((r) => r.rows);
+    } catch (err) {
+      await client.query('ROLLBACK').catch((e: Error) => {
+        broken = e;
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  };
+}
+
+/** A script on in-process PGlite: its transaction() runs BEGIN and COMMIT (or ROLLBACK) around it. */
+function pgliteScriptRunner(db: PGlite): ScriptRunner {
+  return async (script) => {
+    const results = await db.transaction((tx) => tx.exec(script));
+    return results.map((r) => r.rows as ScriptRows);
+  };
+}
+
 function makeDatabase(
   kind: Database['kind'],
   prisma: PrismaClient,
   migrations: MigrationResult,
   close: () => Promise<void>,
+  runScript: ScriptRunner,
+  onQuery: ((sql: string) => void) | undefined,
   pglite?: PGlite,
 ): Database {
   return {
@@ -140,6 +186,16 @@ function makeDatabase(
         await setLocal(tx, 'app.api_key_hash', hash);
         return fn(tx);
       }, TX_OPTIONS);
+    },
+    async script(settings, statements) {
+      const names = Object.keys(settings);
+      const text = [
+        ...names.map((n) => `SELECT set_config(${literal(n)}, ${literal(settings[n]!)}, true);`),
+        ...statements.map((st) => `${st.text};`),
+      ].join('\n');
+      onQuery?.(text);
+      const rows = await runScript(text);
+      return rows.slice(names.length, names.length + statements.length);
     },
     unfinishedRuns(opts = {}) {
       return prisma.$transaction(async (tx) => {
@@ -216,10 +272,17 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
       onQuery(e.query),
     );
   }
-  return makeDatabase('postgres', prisma, migrations, async () => {
-    await prisma.$disconnect();
-    await pool.end().catch(() => {});
-  });
+  return makeDatabase(
+    'postgres',
+    prisma,
+    migrations,
+    async () => {
+      await prisma.$disconnect();
+      await pool.end().catch(() => {});
+    },
+    poolScriptRunner(pool),
+    opts.onQuery,
+  );
 }
 
 async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
@@ -252,6 +315,8 @@ async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
         await pglite.close();
         unlock();
       },
+      pgliteScriptRunner(pglite),
+      opts.onQuery,
       pglite,
     );
   } catch (err) {
@@ -318,11 +383,18 @@ async function openEmbeddedInWorker(
         onQuery(e.query),
       );
     }
-    return makeDatabase('pglite', prisma, { applied }, async () => {
-      await prisma.$disconnect();
-      await pool.end().catch(() => {});
-      await release();
-    });
+    return makeDatabase(
+      'pglite',
+      prisma,
+      { applied },
+      async () => {
+        await prisma.$disconnect();
+        await pool.end().catch(() => {});
+        await release();
+      },
+      poolScriptRunner(pool),
+      opts.onQuery,
+    );
   } catch (err) {
     await release();
     throw err;

@@ -1,6 +1,7 @@
 // Worker-thread entry (troupe dev): boots PGlite, applies migrations, and serves it over the
 // Postgres protocol on a private Unix socket. PGlite's boot (≈1 s of WebAssembly) then runs on
 // its own core while the main thread loads the GraphQL stack.
+import type { Server, Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyMigrations } from './migrate.js';
 import { openPGlite } from './pglite.js';
@@ -16,6 +17,40 @@ export type PGliteWorkerMessage =
   | { type: 'error'; message: string; migration?: string }
   | { type: 'closed' };
 
+/** Corks the socket at its first write and uncorks it after a ReadyForQuery (or at the next turn). */
+function coalesceWrites(socket: Socket): void {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  let corked = false;
+  const flush = () => {
+    if (!corked) return;
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(flush);
+    }
+    const ok = write(chunk, ...rest);
+    if (endsWithReadyForQuery(chunk)) flush();
+    return ok;
+  }) as typeof socket.write;
+}
+
+/** 'Z', length 5, transaction status: the last message of every answer. */
+function endsWithReadyForQuery(chunk: unknown): boolean {
+  if (!(chunk instanceof Uint8Array) || chunk.length < 6) return false;
+  const n = chunk.length;
+  return (
+    chunk[n - 6] === 0x5a &&
+    chunk[n - 5] === 0 &&
+    chunk[n - 4] === 0 &&
+    chunk[n - 3] === 0 &&
+    chunk[n - 2] === 5
+  );
+}
+
 const init = workerData as PGliteWorkerInit;
 const port = parentPort!;
 
@@ -26,6 +61,10 @@ try {
   // One connection: PGlite has one session, and the app role is set per session.
   const server = new PGLiteSocketServer({ db, path: `${init.socketDir}/.s.PGSQL.5432`, maxConnections: 1 });
   await server.start();
+  // The socket server answers each protocol message with its own write (an extended-protocol query
+  // is five: parse, bind, describe, execute, sync): each connection's writes are corked until the
+  // answer's ReadyForQuery, so that one round trip costs one write (a syscall) instead of five.
+  (server as unknown as { server: Server }).server.on('connection', coalesceWrites);
   port.postMessage({ type: 'ready', applied: migrations.applied } satisfies PGliteWorkerMessage);
   port.on('message', async (m: { type?: string }) => {
     if (m?.type !== 'close') return;

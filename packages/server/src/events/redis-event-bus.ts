@@ -14,7 +14,9 @@ export interface RedisEventBusOptions {
  */
 export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<EventBus> {
   const prefix = opts.prefix ?? 'troupe:';
-  const pub = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  // Auto-pipelining: messages published in the same tick (a batch of a run's events) go out in one
+  // write, in order.
+  const pub = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true });
   const sub = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: null });
   // ioredis reconnects by itself; errors while it does must not crash the process.
   const onError = (err: Error) => {

@@ -12,9 +12,13 @@ export const threadChannel = (threadId: string) => `thread:${threadId}`;
  * Call it only after the transaction that stored them has committed.
  */
 export async function publishEvents(bus: EventBus, events: readonly StoredRunEvent[]): Promise<void> {
+  // Issued together, in order: a bus delivers one connection's messages in the order sent (Redis
+  // pipelines them into one write), so a batch costs one round trip, not one per event.
+  const sent: Promise<void>[] = [];
   for (const e of events) {
     const message = encodeLiveEvent(e);
-    await bus.publish(runChannel(e.runId), message);
-    if (e.threadId) await bus.publish(threadChannel(e.threadId), message);
+    sent.push(bus.publish(runChannel(e.runId), message));
+    if (e.threadId) sent.push(bus.publish(threadChannel(e.threadId), message));
   }
+  await Promise.all(sent);
 }

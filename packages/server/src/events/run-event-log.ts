@@ -1,4 +1,5 @@
-import type { Tx } from '../db/database.js';
+import type { Database, Tx } from '../db/database.js';
+import { sql } from '../db/sql-text.js';
 import type { Prisma, RunEvent as RunEventRow } from '../generated/prisma/client.js';
 import type { RunEventType } from '../generated/prisma/enums.js';
 import { enqueueWebhookDeliveries } from '../webhooks/webhook-outbox.js';
@@ -122,3 +123,54 @@ export async function readThreadEvents(
   });
   return rows.map(toStoredEvent);
 }
+
+/** A page of a run's log and where the log stood when it was read. */
+export interface RunLogPage {
+  /** Events after the requested number, ascending, at most the page size. */
+  events: StoredRunEvent[];
+  /** The run's last sequence number (read no later than the events). */
+  lastSeq: number;
+  /** The run has ended (or is gone): its log ends at lastSeq. */
+  closed: boolean;
+}
+
+/**
+ * Events of a run after `afterSeq` and the run's state, in one round trip: what a stream re-reads
+ * when it (re)joins the log. The run's row is read first, so `lastSeq` never runs ahead of `events`.
+ */
+export async function readRunLogPage(
+  database: Database,
+  tenantId: string,
+  runId: string,
+  afterSeq: number,
+  limit = 500,
+): Promise<RunLogPage> {
+  const [run, rows] = await database.script({ 'app.tenant_id': tenantId }, [
+    sql`SELECT "status", "lastSeq" FROM "Run" WHERE "id" = ${runId}`,
+    sql`SELECT "seq", "type", "taskRunId", "delta", "data", (extract(epoch FROM "at") * 1000)::float8 AS "atMs",
+  "threadId", "threadSeq"
+FROM "RunEvent" WHERE "runId" = ${runId} AND "seq" > ${afterSeq} ORDER BY "seq" LIMIT ${limit}`,
+  ]);
+  const r = run![0];
+  const events = rows!.map(
+    (e): StoredRunEvent => ({
+      runId,
+      seq: Number(e.seq),
+      type: e.type as RunEventType,
+      at: new Date(Number(e.atMs)),
+      taskRunId: (e.taskRunId as string | null) ?? null,
+      delta: (e.delta as string | null) ?? null,
+      data: e.data ?? null,
+      threadId: (e.threadId as string | null) ?? null,
+      threadSeq: e.threadSeq == null ? null : Number(e.threadSeq),
+    }),
+  );
+  if (!r) return { events, lastSeq: 0, closed: true };
+  return {
+    events,
+    lastSeq: Number(r.lastSeq),
+    closed: TERMINAL_RUN_STATUSES.has(r.status as string),
+  };
+}
+
+const TERMINAL_RUN_STATUSES: ReadonlySet<string> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);

@@ -1,5 +1,5 @@
 import type { EventBus } from './event-bus.js';
-import { type StoredRunEvent, TERMINAL_EVENT_TYPES } from './run-event-log.js';
+import { type RunLogPage, type StoredRunEvent, TERMINAL_EVENT_TYPES } from './run-event-log.js';
 
 /**
  * Where a log's events come from: the durable log and the live channel its writer publishes on.
@@ -12,6 +12,11 @@ export interface RunEventSource {
   load(afterSeq: number): Promise<StoredRunEvent[]>;
   /** The log's last sequence number once it is closed (the run ended), else null. */
   closedAt(): Promise<number | null>;
+  /**
+   * Optional, replaces load and closedAt: a page with the log's state read with it (one round
+   * trip; no extra read to find the end of the log).
+   */
+  page?: (afterSeq: number) => Promise<RunLogPage>;
   /** An event's number in this log. Default: its run sequence number. */
   seqOf?: (e: StoredRunEvent) => number;
   /** Whether the log ends with this event. Default: the run's terminal events. */
@@ -115,18 +120,33 @@ async function* runEventGenerator(
       if (opts.signal?.aborted) return;
       if (reread) {
         reread = false;
-        for (;;) {
-          const page = await source.load(last);
-          for (const e of page) {
-            if (seqOf(e) !== last + 1) continue;
-            last = seqOf(e);
-            yield e;
-            if (isLast(e)) return;
+        if (source.page) {
+          for (;;) {
+            const page = await source.page(last);
+            for (const e of page.events) {
+              if (seqOf(e) !== last + 1) continue;
+              last = seqOf(e);
+              yield e;
+              if (isLast(e)) return;
+            }
+            if (page.closed && last >= page.lastSeq) return;
+            // Caught up with the log as it was (or stuck behind a hole, which the next read fills).
+            if (last >= page.lastSeq || page.events.length === 0) break;
           }
-          if (page.length === 0) break;
+        } else {
+          for (;;) {
+            const page = await source.load(last);
+            for (const e of page) {
+              if (seqOf(e) !== last + 1) continue;
+              last = seqOf(e);
+              yield e;
+              if (isLast(e)) return;
+            }
+            if (page.length === 0) break;
+          }
+          const closed = await source.closedAt();
+          if (closed !== null && last >= closed) return;
         }
-        const closed = await source.closedAt();
-        if (closed !== null && last >= closed) return;
       }
       while (live.length > 0) {
         const e = live.shift()!;

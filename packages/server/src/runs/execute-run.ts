@@ -1,18 +1,24 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import type { ConversationTurn, CrewRun, ProviderSettings, RunEvent, TaskOutput } from '@troupe/agents';
-import type { CrewDefinition } from '../crews/crew-definition.js';
+import type { ConversationTurn, CrewRun, ProviderSettings, RunEvent } from '@troupe/agents';
+import { crewVersionCache } from '../crews/crew-version-cache.js';
 import type { Database, Tx } from '../db/database.js';
 import type { EmbedderSource } from '../documents/document-ingest.js';
 import { embedderSource } from '../documents/document-search.js';
 import { documentSearchTool, SEARCH_DOCUMENTS_TOOL } from '../documents/run-tool.js';
 import type { EventBus } from '../events/event-bus.js';
 import { publishEvents } from '../events/run-channels.js';
-import { appendRunEvents, type NewRunEvent, TERMINAL_EVENT_TYPES } from '../events/run-event-log.js';
+import {
+  appendRunEvents,
+  type NewRunEvent,
+  type StoredRunEvent,
+  TERMINAL_EVENT_TYPES,
+} from '../events/run-event-log.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { agentChatCrew, CHAT_MESSAGE_INPUT, estimateTokens } from '../threads/chat-crew.js';
 import { loadConversation } from '../threads/conversation.js';
 import { releaseNextThreadRun } from '../threads/thread-queue.js';
 import { toRuntimeCrew } from './crew-runtime-definition.js';
+import { batchStatements, claimRunStatement, completedTasksOf, parseClaimedRun } from './run-batch-sql.js';
 import { nextAttemptDelay, recordRunRetry } from './run-retry.js';
 import { publishRunUpdate, STATUS_EVENTS } from './run-updates.js';
 
@@ -106,6 +112,12 @@ function toLogEvent(e: RunEvent, taskRunIds: Map<string, string>): NewRunEvent {
     data: rest,
     at: new Date(timestamp),
   };
+}
+
+/** A batch's logged events, and the thread's next run to queue once they are published. */
+interface StoredBatch {
+  stored: StoredRunEvent[];
+  next: string | null;
 }
 
 const json = (v: unknown) => (v === undefined ? undefined : (v as Prisma.InputJsonValue));
@@ -266,43 +278,45 @@ async function publishBestEffort(runId: string, publish: () => Promise<void>): P
 export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<ExecuteRunOutcome> {
   const { database, bus } = opts;
   const flushMs = opts.flushMs ?? 50;
-  const loaded = await database.withTenant(job.tenantId, async (tx) => {
-    const run = await tx.run.findUnique({
-      where: { id: job.runId },
-      include: { crewVersion: { select: { definition: true } }, taskRuns: true },
-    });
-    if (!run || ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status)) return null;
-    await tx.run.update({
-      where: { id: run.id },
-      data: { status: 'RUNNING', startedAt: run.startedAt ?? new Date(), attempts: { increment: 1 } },
-    });
-    // Chat runs only: their thread and its history (other runs spend no query on them).
-    const thread = run.threadId
-      ? await tx.thread.findUnique({
-          where: { id: run.threadId },
-          select: { id: true, historyTokens: true, subject: true, agent: { select: { name: true } } },
-        })
-      : null;
-    const conversation = thread ? await loadConversation(tx, thread.id, run, thread.historyTokens) : [];
-    return { ...run, thread, conversation };
-  });
+  // One round trip: the run is marked RUNNING and read back with its task checkpoints.
+  const [claimRows] = await database.script({ 'app.tenant_id': job.tenantId }, [
+    claimRunStatement(job.runId, new Date()),
+  ]);
+  const loaded = parseClaimedRun(claimRows!);
   if (!loaded) return 'skipped';
-  const thread = loaded.thread;
+  // The pinned crew version (immutable: read once), and for chat runs only their thread and history.
+  const versions = crewVersionCache(database);
+  const cachedVersion = versions.byId(loaded.crewVersionId);
+  const extra =
+    cachedVersion && !loaded.threadId
+      ? null
+      : await database.withTenant(job.tenantId, async (tx) => {
+          const version = cachedVersion
+            ? null
+            : await tx.crewVersion.findUniqueOrThrow({
+                where: { id: loaded.crewVersionId },
+                select: { id: true, crewId: true, version: true, definition: true },
+              });
+          const thread = loaded.threadId
+            ? await tx.thread.findUnique({
+                where: { id: loaded.threadId },
+                select: { id: true, historyTokens: true, subject: true, agent: { select: { name: true } } },
+              })
+            : null;
+          const conversation = thread
+            ? await loadConversation(tx, thread.id, loaded, thread.historyTokens)
+            : [];
+          return { version, thread, conversation };
+        });
+  const crewVersion = cachedVersion ?? versions.add(extra!.version!);
+  const thread = extra?.thread ?? null;
   if (opts.signal?.aborted) return 'released';
   const taskRunIds = new Map(loaded.taskRuns.map((t) => [t.taskName, t.id]));
-  const completedTasks: Record<string, TaskOutput> = {};
-  for (const t of loaded.taskRuns) {
-    if (t.status === 'SUCCEEDED' && t.output !== null) {
-      completedTasks[t.taskName] = {
-        output: t.output,
-        ...(t.structuredOutput != null ? { structuredOutput: t.structuredOutput } : {}),
-      };
-    }
-  }
+  const completedTasks = completedTasksOf(loaded.taskRuns);
   const { runCrew, templateVariables } = await loadRuntime();
-  let def = loaded.crewVersion.definition as unknown as CrewDefinition;
+  let def = crewVersion.definition;
   const inputs = loaded.inputs as Record<string, unknown>;
-  let conversation: ConversationTurn[] = loaded.conversation;
+  let conversation: ConversationTurn[] = extra?.conversation ?? [];
   if (thread?.agent) def = agentChatCrew(def, thread.agent.name);
   else if (thread) {
     // A crew whose templates do not quote the message still gets it, as the conversation's last turn.
@@ -338,6 +352,51 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   opts.signal?.addEventListener('abort', release, { once: true });
   opts.onCrewRun?.(crewRun);
 
+  // A batch of events with the state it implies, in one transaction: one round trip.
+  const storeBatch = async (batch: RunEvent[]): Promise<StoredBatch> => {
+    const { statements, storedEvents } = batchStatements({
+      tenantId: job.tenantId,
+      runId: job.runId,
+      crewId: loaded.crewId,
+      batch,
+      log: batch.map((e) => toLogEvent(e, taskRunIds)),
+      taskRunIds,
+    });
+    const [first] = await database.script({ 'app.tenant_id': job.tenantId }, statements);
+    return { stored: storedEvents(first!), next: null };
+  };
+  // A chat run's batch: its reply joins the thread, its events the thread's log, and its end
+  // releases the thread's next run.
+  const storeChatBatch = (batch: RunEvent[]): Promise<StoredBatch> =>
+    database.withTenant(job.tenantId, async (tx) => {
+      const log: NewRunEvent[] = [];
+      for (const e of batch) {
+        if (e.type === 'RUN_SUCCEEDED' && thread) {
+          // The reply joins the thread in the transaction that ends the run, announced just before.
+          const message = await tx.message.create({
+            data: {
+              tenantId: job.tenantId,
+              threadId: thread.id,
+              runId: job.runId,
+              role: 'ASSISTANT',
+              content: e.output,
+              tokenCount: estimateTokens(e.output),
+            },
+          });
+          log.push(messageCreatedEvent(message));
+        }
+        log.push(toLogEvent(e, taskRunIds));
+      }
+      const stored = await appendRunEvents(tx, job.tenantId, job.runId, log);
+      for (const e of batch)
+        if (e.type !== 'TOKEN') await applyState(tx, job.tenantId, job.runId, e, taskRunIds);
+      const next =
+        thread && stored.some((e) => TERMINAL_EVENT_TYPES.has(e.type))
+          ? await releaseNextThreadRun(tx, thread.id)
+          : null;
+      return { stored, next };
+    });
+
   let retryInMs: number | null = null;
   let pending: RunEvent[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -349,38 +408,13 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     pending = [];
     if (batch.length === 0 || released) return chain;
     chain = chain.then(async () => {
-      let next: string | null = null;
-      const stored = await database.withTenant(job.tenantId, async (tx) => {
-        const log: NewRunEvent[] = [];
-        for (const e of batch) {
-          if (e.type === 'RUN_SUCCEEDED' && thread) {
-            // The reply joins the thread in the transaction that ends the run, announced just before.
-            const message = await tx.message.create({
-              data: {
-                tenantId: job.tenantId,
-                threadId: thread.id,
-                runId: job.runId,
-                role: 'ASSISTANT',
-                content: e.output,
-                tokenCount: estimateTokens(e.output),
-              },
-            });
-            log.push(messageCreatedEvent(message));
-          }
-          log.push(toLogEvent(e, taskRunIds));
-        }
-        const out = await appendRunEvents(tx, job.tenantId, job.runId, log);
-        for (const e of batch)
-          if (e.type !== 'TOKEN') await applyState(tx, job.tenantId, job.runId, e, taskRunIds);
-        if (thread && out.some((e) => TERMINAL_EVENT_TYPES.has(e.type)))
-          next = await releaseNextThreadRun(tx, thread.id);
-        return out;
-      });
-      await publishBestEffort(job.runId, async () => {
-        await publishEvents(bus, stored);
-        if (stored.some((e) => STATUS_EVENTS.has(e.type)))
-          await publishRunUpdate(bus, job.tenantId, job.runId);
-      });
+      const { stored, next } = thread ? await storeChatBatch(batch) : await storeBatch(batch);
+      await publishBestEffort(job.runId, () =>
+        Promise.all([
+          publishEvents(bus, stored),
+          stored.some((e) => STATUS_EVENTS.has(e.type)) && publishRunUpdate(bus, job.tenantId, job.runId),
+        ]).then(() => {}),
+      );
       if (next) await queueNext(opts, { tenantId: job.tenantId, runId: next });
     });
     return chain;

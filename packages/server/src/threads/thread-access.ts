@@ -1,4 +1,5 @@
 import type { Principal } from '../auth/principal.js';
+import { joinSql, SqlText, sql } from '../db/sql-text.js';
 import { TroupeServerError } from '../errors.js';
 import type { Prisma } from '../generated/prisma/client.js';
 
@@ -17,6 +18,13 @@ export function threadScope(p: Principal): Prisma.ThreadWhereInput {
 export function runScope(p: Principal): Prisma.RunWhereInput {
   if (p.kind !== 'session' || !p.threadIds) return {};
   return { AND: [{ threadId: { in: p.threadIds } }] };
+}
+
+/** runScope as a SQL condition on "Run" (for Database.script). */
+export function runScopeSql(p: Principal): SqlText {
+  if (p.kind !== 'session' || !p.threadIds) return new SqlText('TRUE');
+  if (p.threadIds.length === 0) return new SqlText('FALSE');
+  return sql`"threadId" IN (${joinSql(p.threadIds.map((id) => sql`${id}`))})`;
 }
 
 /** Session tokens limited to threads can only act on those threads. */

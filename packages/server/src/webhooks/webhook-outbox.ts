@@ -27,6 +27,50 @@ function isWebhookEvent(type: string): type is WebhookEvent {
   return type in STATUS;
 }
 
+/** The first event of a batch that webhooks announce, if any. */
+export function webhookEventOf(
+  events: readonly Pick<StoredRunEvent, 'type' | 'data' | 'at'>[],
+): (Pick<StoredRunEvent, 'data' | 'at'> & { type: WebhookEvent }) | undefined {
+  return events.find((e) => isWebhookEvent(e.type)) as
+    | (Pick<StoredRunEvent, 'data' | 'at'> & { type: WebhookEvent })
+    | undefined;
+}
+
+/**
+ * A delivery's body for a run's terminal event. `usage`: the run's totals over all its attempts,
+ * read in the transaction that logs the event.
+ */
+export function webhookPayload(
+  event: WebhookEvent,
+  runId: string,
+  crewId: string,
+  terminal: Pick<StoredRunEvent, 'data' | 'at'>,
+  usage: { promptTokens: number; completionTokens: number; costUsd: number },
+): WebhookPayload {
+  const data = (terminal.data ?? {}) as {
+    output?: string;
+    structuredOutput?: unknown;
+    error?: { code?: string; message?: string };
+    reason?: string;
+  };
+  return {
+    event,
+    runId: encodeGlobalID('Run', runId),
+    crewId: encodeGlobalID('Crew', crewId),
+    status: STATUS[event],
+    output: data.output ?? null,
+    structuredOutput: data.structuredOutput ?? null,
+    error:
+      event === 'RUN_FAILED'
+        ? { code: String(data.error?.code ?? 'INTERNAL_ERROR'), message: String(data.error?.message ?? '') }
+        : event === 'RUN_CANCELLED'
+          ? { code: 'CANCELLED', message: data.reason ?? 'The run was cancelled.' }
+          : null,
+    usage: { ...usage, totalTokens: usage.promptTokens + usage.completionTokens },
+    finishedAt: terminal.at.toISOString(),
+  };
+}
+
 /**
  * The outbox: called by appendRunEvents in the transaction that logs a run's events. For a terminal
  * event it writes one PENDING delivery per enabled webhook of the run's crew that subscribes to it,
@@ -38,8 +82,8 @@ export async function enqueueWebhookDeliveries(
   runId: string,
   events: readonly StoredRunEvent[],
 ): Promise<void> {
-  const terminal = events.find((e) => isWebhookEvent(e.type));
-  if (!terminal || !isWebhookEvent(terminal.type)) return;
+  const terminal = webhookEventOf(events);
+  if (!terminal) return;
   const event = terminal.type;
   const run = await tx.run.findUnique({
     where: { id: runId },
@@ -55,35 +99,11 @@ export async function enqueueWebhookDeliveries(
     })
   ).filter((h) => h.events.includes(event));
   if (hooks.length === 0) return;
-  const data = (terminal.data ?? {}) as {
-    output?: string;
-    structuredOutput?: unknown;
-    error?: { code?: string; message?: string };
-    reason?: string;
-  };
-  // The run's totals over all its attempts (each USAGE event is applied before the terminal one).
-  const usage = run;
-  const payload: WebhookPayload = {
-    event,
-    runId: encodeGlobalID('Run', runId),
-    crewId: encodeGlobalID('Crew', run.crewId),
-    status: STATUS[event],
-    output: data.output ?? null,
-    structuredOutput: data.structuredOutput ?? null,
-    error:
-      event === 'RUN_FAILED'
-        ? { code: String(data.error?.code ?? 'INTERNAL_ERROR'), message: String(data.error?.message ?? '') }
-        : event === 'RUN_CANCELLED'
-          ? { code: 'CANCELLED', message: data.reason ?? 'The run was cancelled.' }
-          : null,
-    usage: {
-      promptTokens: usage.promptTokens,
-      completionTokens: usage.completionTokens,
-      totalTokens: usage.promptTokens + usage.completionTokens,
-      costUsd: Number(usage.costUsd),
-    },
-    finishedAt: terminal.at.toISOString(),
-  };
+  const payload = webhookPayload(event, runId, run.crewId, terminal, {
+    promptTokens: run.promptTokens,
+    completionTokens: run.completionTokens,
+    costUsd: Number(run.costUsd),
+  });
   await tx.webhookDelivery.createMany({
     data: hooks.map((h) => ({
       tenantId,

@@ -1,15 +1,22 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { CrewDefinition } from '../../crews/crew-definition.js';
+import { crewVersionCache } from '../../crews/crew-version-cache.js';
 import { optionalText } from '../../crews/input-rules.js';
+import { sql } from '../../db/sql-text.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { publishEvents, runChannel } from '../../events/run-channels.js';
-import { appendRunEvents, readRunEvents, type StoredRunEvent } from '../../events/run-event-log.js';
+import {
+  appendRunEvents,
+  readRunEvents,
+  readRunLogPage,
+  type StoredRunEvent,
+} from '../../events/run-event-log.js';
 import { streamRunEvents } from '../../events/run-event-stream.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
 import { loadRuntime } from '../../runs/run-executor.js';
 import { publishRunUpdate, type RunUpdate, tenantRunsChannel } from '../../runs/run-updates.js';
-import { assertNotThreadLimited, runScope } from '../../threads/thread-access.js';
+import { assertNotThreadLimited, runScope, runScopeSql } from '../../threads/thread-access.js';
 import { releaseNextThreadRun } from '../../threads/thread-queue.js';
 import type { JsonValue } from '../builder.js';
 import { builder } from '../builder.js';
@@ -221,11 +228,20 @@ builder.mutationField('startRun', (t) =>
         select: { id: true, version: true, maxAttempts: true, backoffMs: true },
       });
       if (!crew) throw notFound('Crew', String(input.crewId));
-      const version = await ctx.db.crewVersion.findUniqueOrThrow({
-        where: { crewId_version: { crewId, version: crew.version } },
-      });
-      const def = version.definition as unknown as CrewDefinition;
+      // The crew's current version: immutable, so read once (and cached once that read committed).
+      const versions = crewVersionCache(ctx.database);
+      let version = versions.byNumber(crewId, crew.version);
+      if (!version) {
+        const row = await ctx.db.crewVersion.findUniqueOrThrow({
+          where: { crewId_version: { crewId, version: crew.version } },
+          select: { id: true, crewId: true, version: true, definition: true },
+        });
+        version = { id: row.id, definition: row.definition as unknown as CrewDefinition };
+        ctx.afterCommit(() => void versions.add(row));
+      }
+      const def = version.definition;
       const inputs = await validateInputs(def, input.inputs);
+      // Two inserts (a nested create would read the new run back in between).
       const run = await ctx.db.run.create({
         data: {
           tenantId,
@@ -235,11 +251,11 @@ builder.mutationField('startRun', (t) =>
           idempotencyKey: key,
           maxAttempts: crew.maxAttempts,
           backoffMs: crew.backoffMs,
-          taskRuns: {
-            create: def.tasks.map((task, position) => ({ tenantId, taskName: task.name, position })),
-          },
         },
         select: { id: true },
+      });
+      await ctx.db.taskRun.createMany({
+        data: def.tasks.map((task, position) => ({ tenantId, runId: run.id, taskName: task.name, position })),
       });
       ctx.afterCommit(async () => {
         await ctx.runs.executor.enqueue({ tenantId, runId: run.id });
@@ -363,6 +379,7 @@ async function runEventSource(ctx: Context, tenantId: string, runId: string) {
   return {
     bus: ctx.runs.bus,
     channel: runChannel(runId),
+    page: (after: number) => readRunLogPage(ctx.database, tenantId, runId, after, 500),
     load: (after: number) => ctx.database.withTenant(tenantId, (tx) => readRunEvents(tx, runId, after, 500)),
     closedAt: () =>
       ctx.database.withTenant(tenantId, async (tx) => {
@@ -385,10 +402,11 @@ builder.subscriptionField('runEvents', (t) =>
       const afterSeq = args.afterSeq ?? 0;
       if (!Number.isInteger(afterSeq) || afterSeq < 0)
         throw badInput('afterSeq', 'must be 0 or a positive integer');
-      const exists = await ctx.database.withTenant(tenantId, (tx) =>
-        tx.run.findFirst({ where: { id: runId, ...runScope(ctx.principal) }, select: { id: true } }),
-      );
-      if (!exists) throw notFound('Run', String(args.runId));
+      // One round trip: the run, as far as the caller may see it (tenant and thread scope).
+      const [exists] = await ctx.database.script({ 'app.tenant_id': tenantId }, [
+        sql`SELECT "id" FROM "Run" WHERE "id" = ${runId} AND ${runScopeSql(ctx.principal)}`,
+      ]);
+      if (!exists?.length) throw notFound('Run', String(args.runId));
       return streamRunEvents(await runEventSource(ctx, tenantId, runId), { afterSeq });
     },
     resolve: (e) => e,
