@@ -7,6 +7,7 @@ import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } fro
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/db/database.js';
 import type { EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
 import { parseGlobalId } from '../src/graphql/global-id.js';
@@ -45,9 +46,9 @@ describe.runIf(BACKEND === 'postgres')('runs on BullMQ workers', () => {
   const workers: RunWorker[] = [];
   const children: ChildProcess[] = [];
 
-  const startWorker = async (graceMs = 1000) => {
+  const startWorker = async (graceMs = 1000, database = tdb.database) => {
     const w = await startRunWorker({
-      database: tdb.database,
+      database,
       bus: workerBus,
       redisUrl: REDIS_URL,
       prefix: PREFIX,
@@ -325,11 +326,18 @@ describe.runIf(BACKEND === 'postgres')('runs on BullMQ workers', () => {
     await queue.close();
     // A pinned crew version that cannot be read: executing the run throws before any event.
     await pgAdmin((c) => c.query(`UPDATE "CrewVersion" SET definition = '{}'`), tdb.url);
-    await startWorker();
-    const types: string[] = [];
-    for await (const r of sseSubscribe(server.url, EVENTS, { runId, afterSeq: 0 }, key))
-      types.push(r.data.runEvents.type);
-    expect(types).toEqual(['RUN_FAILED']);
+    // A worker of its own (as a `troupe worker` process is): it has read no crew version yet.
+    const own = await openDatabase({ databaseUrl: tdb.url!, migrate: false, poolSize: 2 });
+    try {
+      await startWorker(1000, own);
+      const types: string[] = [];
+      for await (const r of sseSubscribe(server.url, EVENTS, { runId, afterSeq: 0 }, key))
+        types.push(r.data.runEvents.type);
+      expect(types).toEqual(['RUN_FAILED']);
+    } finally {
+      for (const w of workers.splice(0)) await w.close();
+      await own.close();
+    }
     const d = await gqlOk(server.url, RUN, { id: runId }, key);
     expect(d.run.status).toBe('FAILED');
   });
