@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import {
   createTroupeClient,
@@ -206,7 +206,7 @@ describe('one WebSocket per client', () => {
 });
 
 describe('sticky SSE fallback', () => {
-  it('after a WebSocket failed to connect, later streams of the client go to SSE at once', async () => {
+  it('after a WebSocket failed to connect, later streams of the client go to SSE at once, for 5 minutes', async () => {
     let constructed = 0;
     class RefusedWebSocket {
       readyState = 0;
@@ -234,6 +234,15 @@ describe('sticky SSE fallback', () => {
     const later = await collect(troupe.runs.stream(runIds[2]!));
     expect(constructed).toBe(1);
     for (const [i, id] of runIds.entries()) await expectStoredLog(id, [...first, later][i]!);
+    // 5 minutes later, a new stream tries the WebSocket again (and falls back again).
+    const now = Date.now();
+    vi.spyOn(Date, 'now').mockImplementation(() => now + 5 * 60_000 + 1);
+    try {
+      await expectStoredLog(runIds[0]!, await collect(troupe.runs.stream(runIds[0]!)));
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(constructed).toBe(2);
     await server.waitForSubscribers(0);
   });
 });
