@@ -46,7 +46,8 @@ export interface TroupeClientOptions {
   webSocketImpl?: WebSocketConstructor;
   /**
    * How streams travel: `'auto'` (default) uses a WebSocket and falls back to SSE (over `fetch`) when
-   * none is available or none can be established; `'websocket'` or `'sse'` force one.
+   * none is available or none can be established (then new streams go to SSE at once for 5 minutes);
+   * `'websocket'` or `'sse'` force one.
    */
   streamTransport?: StreamTransport;
   /**
@@ -61,7 +62,7 @@ export interface TroupeClientOptions {
   streamIdleTimeoutMs?: number;
   /**
    * All streams of a client share one WebSocket, opened by the first stream; it stays open this long
-   * after the last stream ended, for the next one to reuse. Default 1000 ms.
+   * after the last stream ended, for the next one to reuse (0: it closes at once). Default 1000 ms.
    */
   streamLingerMs?: number;
 }
