@@ -4,7 +4,12 @@ import { defineConfig } from 'vitest/config';
 // embedded PGlite with the in-process event bus, and Postgres with the Redis event bus.
 // TROUPE_TEST_BACKEND picks one.
 const only = process.env.TROUPE_TEST_BACKEND;
-const serverTests = ['test/runs.test.ts', 'test/threads.test.ts', 'test/documents.test.ts'];
+const serverTests = [
+  'test/runs.test.ts',
+  'test/threads.test.ts',
+  'test/documents.test.ts',
+  'test/shared-websocket.test.ts',
+];
 
 export default defineConfig({
   // One copy of graphql for the server and graphql-yoga (see the server's vitest config), or yoga

@@ -46,7 +46,8 @@ export interface TroupeClientOptions {
   webSocketImpl?: WebSocketConstructor;
   /**
    * How streams travel: `'auto'` (default) uses a WebSocket and falls back to SSE (over `fetch`) when
-   * none is available or none can be established; `'websocket'` or `'sse'` force one.
+   * none is available or none can be established (then new streams go to SSE at once for 5 minutes);
+   * `'websocket'` or `'sse'` force one.
    */
   streamTransport?: StreamTransport;
   /**
@@ -59,6 +60,11 @@ export interface TroupeClientOptions {
    * this long counts as lost and is reopened. Default 30000 ms.
    */
   streamIdleTimeoutMs?: number;
+  /**
+   * All streams of a client share one WebSocket, opened by the first stream; it stays open this long
+   * after the last stream ended, for the next one to reuse (0: it closes at once). Default 1000 ms.
+   */
+  streamLingerMs?: number;
 }
 
 export interface TroupeClient {
@@ -104,6 +110,7 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
     transport: options.streamTransport ?? 'auto',
     reconnect: options.reconnect,
     idleTimeoutMs: options.streamIdleTimeoutMs ?? 30_000,
+    lingerMs: options.streamLingerMs,
   });
   // async: a document without text rejects like every other failure instead of throwing.
   const send = async (document: unknown, variables: unknown, requestOptions: RequestOptions | undefined) =>

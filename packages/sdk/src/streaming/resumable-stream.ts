@@ -1,6 +1,6 @@
 import { errorFromGraphQLErrors, readGraphQLErrors } from '../transport/response-error';
 import { retryDelay, retryPolicy } from '../transport/retry-policy';
-import { TroupeError } from '../troupe-error';
+import type { TroupeError } from '../troupe-error';
 import { sseTransport } from './sse-transport';
 import type { StreamOptions, StreamSettings, StreamSpec, WebSocketConstructor } from './stream-context';
 import type { SubscriptionSink, SubscriptionTransport } from './subscription-transport';
@@ -30,11 +30,9 @@ export function resumableStream<TEvent extends { seq: number }>(
   let lastSeq = options?.afterSeq ?? 0;
   let useSse =
     settings.transport === 'sse' ||
-    (settings.transport === 'auto' && (!WebSocketImpl || settings.webSocketFailed));
-  let webSocketEstablished = false;
+    (settings.transport === 'auto' && (!WebSocketImpl || (settings.sseUntil ?? 0) > Date.now()));
   let failures = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let watchdog: ReturnType<typeof setInterval> | undefined;
   let unsubscribe: (() => void) | undefined;
 
   // Events not yet taken, as an array with a moving head (shift() would be O(n) per event).
@@ -48,7 +46,6 @@ export function resumableStream<TEvent extends { seq: number }>(
     if (ended) return;
     ended = true;
     clearTimeout(timer);
-    clearInterval(watchdog);
     unsubscribe?.();
     unsubscribe = undefined;
     signal?.removeEventListener('abort', onAbort);
@@ -75,34 +72,13 @@ export function resumableStream<TEvent extends { seq: number }>(
   const connect = () => {
     if (ended) return;
     let current = true;
-    const transport: SubscriptionTransport = useSse
-      ? sseTransport(settings)
-      : websocketTransport(settings, WebSocketImpl as WebSocketConstructor);
-    const viaWebSocket = !useSse;
-    // A half-open connection (a dead network, a sleeping laptop) can stay silent forever: the
-    // server's keep-alives stop arriving. A full idleTimeoutMs without anything counts as lost.
-    // (A counter checked by an interval: cheaper than resetting a timer on every event.)
-    let activity = 0;
-    let checked = -1;
-    clearInterval(watchdog);
-    watchdog = setInterval(() => {
-      if (activity !== checked) {
-        checked = activity;
-        return;
-      }
-      if (!current || ended) return;
-      unsubscribe?.();
-      sink.error(new TroupeError('The stream connection went silent', { code: 'UNAVAILABLE' }));
-    }, settings.idleTimeoutMs);
-    const alive = () => {
-      activity++;
-    };
+    // One WebSocket for all the client's streams, made by the first one that uses it.
+    if (!useSse) settings.webSocket ??= websocketTransport(settings, WebSocketImpl as WebSocketConstructor);
+    const transport = useSse ? sseTransport(settings) : (settings.webSocket as SubscriptionTransport);
     const sink: SubscriptionSink = {
       established() {
         failures = 0;
-        if (viaWebSocket) webSocketEstablished = true;
       },
-      alive,
       next(payload) {
         if (!current || ended) return;
         const result = payload as { data?: Record<string, unknown> | null; errors?: unknown } | null;
@@ -122,12 +98,10 @@ export function resumableStream<TEvent extends { seq: number }>(
       error(error: TroupeError) {
         if (!current || ended) return;
         current = false;
-        clearInterval(watchdog);
         unsubscribe = undefined;
         if (error.code !== 'UNAVAILABLE') return fail(error);
-        if (viaWebSocket && !webSocketEstablished && settings.transport === 'auto') {
-          // No WebSocket here (a proxy that refuses upgrades, a runtime without one): use SSE.
-          settings.webSocketFailed = true;
+        if (!useSse && settings.transport === 'auto' && (settings.sseUntil ?? 0) > Date.now()) {
+          // No WebSocket here (a proxy that refuses upgrades): the transport said to use SSE.
           useSse = true;
           return connect();
         }

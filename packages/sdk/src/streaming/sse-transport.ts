@@ -13,6 +13,7 @@ export function sseTransport(settings: StreamSettings): SubscriptionTransport {
     let ended = false;
     const end = () => {
       ended = true;
+      clearInterval(watchdog);
       controller.abort();
     };
     const fail = (error: unknown) => {
@@ -27,6 +28,17 @@ export function sseTransport(settings: StreamSettings): SubscriptionTransport {
             }),
       );
     };
+    // A half-open connection (a dead network, a sleeping laptop) can stay silent forever: the
+    // server's keep-alives stop arriving. A full idleTimeoutMs without anything counts as lost.
+    // (A counter checked by an interval: cheaper than resetting a timer on every chunk.)
+    let activity = 0;
+    let checked = -1;
+    const watchdog = setInterval(() => {
+      if (activity === checked) {
+        fail(new TroupeError('The stream connection went silent', { code: 'UNAVAILABLE' }));
+      }
+      checked = activity;
+    }, settings.idleTimeoutMs);
     const dispatch = (frame: string) => {
       let event = 'message';
       let data = '';
@@ -77,7 +89,7 @@ export function sseTransport(settings: StreamSettings): SubscriptionTransport {
         const { done, value } = await reader.read();
         if (ended) return void reader.cancel().catch(() => {});
         if (done) break;
-        sink.alive();
+        activity++;
         buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
         for (let index = buffer.indexOf('\n\n'); index >= 0 && !ended; index = buffer.indexOf('\n\n')) {
           const frame = buffer.slice(0, index);

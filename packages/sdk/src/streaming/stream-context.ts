@@ -1,4 +1,5 @@
 import type { RetryOptions } from '../transport/retry-policy';
+import type { SubscriptionTransport } from './subscription-transport';
 
 /** A constructor of WHATWG-style WebSockets: `globalThis.WebSocket`, or `ws` on Node < 22. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
@@ -47,8 +48,12 @@ export interface StreamSettings {
   reconnect: RetryOptions | false | undefined;
   /** A connection silent for this long (no event, no keep-alive) counts as lost. */
   idleTimeoutMs: number;
-  /** Set once a WebSocket could not be established: later streams use SSE at once. */
-  webSocketFailed?: boolean;
+  /** How long the shared WebSocket stays open after its last subscription ended (default 1000). */
+  lingerMs: number | undefined;
+  /** The client's WebSocket transport: one socket for all its streams (made by the first stream). */
+  webSocket?: SubscriptionTransport;
+  /** Until then (ms since the epoch) streams use SSE at once: set when no WebSocket could be established. */
+  sseUntil?: number;
 }
 
 export interface StreamContext {

@@ -11,8 +11,6 @@ export interface SubscriptionRequest {
 export interface SubscriptionSink {
   /** The connection is up and the subscription was sent. */
   established(): void;
-  /** Something arrived (data or a keep-alive): the connection still works. */
-  alive(): void;
   /** One execution result (`{ data, errors }`). */
   next(payload: unknown): void;
   /** The subscription ended abnormally; `UNAVAILABLE` means the connection was lost or never made. */

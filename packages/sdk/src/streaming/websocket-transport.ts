@@ -1,10 +1,12 @@
 import { errorFromGraphQLErrors, readGraphQLErrors } from '../transport/response-error';
 import { TroupeError, type TroupeErrorCode } from '../troupe-error';
 import type { StreamSettings, WebSocketConstructor, WebSocketLike } from './stream-context';
-import type { SubscriptionTransport } from './subscription-transport';
+import type { SubscriptionRequest, SubscriptionSink, SubscriptionTransport } from './subscription-transport';
 
 const OPEN = 1;
 const connectTimeoutMs = 10_000;
+/** How long a client's streams use SSE at once after no WebSocket could be established. */
+const sseForMs = 5 * 60_000;
 
 // Close codes of the graphql-ws protocol that retrying cannot fix.
 const closeCodes: Readonly<Record<number, TroupeErrorCode>> = {
@@ -14,104 +16,155 @@ const closeCodes: Readonly<Record<number, TroupeErrorCode>> = {
   4429: 'RATE_LIMITED',
 };
 
+/** One graphql-ws connection and the subscriptions it carries, by message id. */
+interface Connection {
+  add(id: string, request: SubscriptionRequest, sink: SubscriptionSink): void;
+  remove(id: string): void;
+}
+
 /**
- * GraphQL over WebSocket (the graphql-ws protocol, `graphql-transport-ws`): one socket per
- * subscription, credentials in `connection_init`.
+ * GraphQL over WebSocket (the graphql-ws protocol, `graphql-transport-ws`): every subscription of a
+ * client shares one socket, multiplexed by message id. The socket opens on the first subscription
+ * (credentials in `connection_init`, asked again for each socket) and closes `lingerMs` after the
+ * last one ends. When the socket is lost, every subscription on it gets an `UNAVAILABLE` error and
+ * resubscribes (after its own last event) on the next socket; a socket that fails before
+ * `connection_ack`, on a client whose WebSocket never worked, sends the client's streams to SSE.
  */
 export function websocketTransport(
   settings: StreamSettings,
   WebSocketImpl: WebSocketConstructor,
 ): SubscriptionTransport {
   const url = settings.endpoint.replace(/^http/i, 'ws');
-  return (request, sink) => {
+  let current: Connection | undefined;
+  let nextId = 0;
+  let worked = false;
+
+  const connect = (): Connection => {
+    const subscriptions = new Map<string, [SubscriptionRequest, SubscriptionSink]>();
     let socket: WebSocketLike | undefined;
+    let acked = false;
     let ended = false;
+    let linger: ReturnType<typeof setTimeout> | undefined;
+    let pinger: ReturnType<typeof setInterval> | undefined;
     const send = (message: object) => {
       if (socket?.readyState === OPEN) socket.send(JSON.stringify(message));
     };
-    let pinger: ReturnType<typeof setInterval> | undefined;
-    const end = () => {
-      ended = true;
-      clearTimeout(timer);
-      clearInterval(pinger);
-      socket?.close(1000, 'Normal Closure');
+    const start = (id: string, request: SubscriptionRequest, sink: SubscriptionSink) => {
+      send({ id, type: 'subscribe', payload: request });
+      sink.established();
     };
-    const fail = (error: TroupeError) => {
+    const take = (id: unknown) => {
+      const subscription = subscriptions.get(id as string);
+      if (subscriptions.delete(id as string) && !subscriptions.size) {
+        linger = setTimeout(end, settings.lingerMs ?? 1000);
+      }
+      return subscription?.[1];
+    };
+    // Closes the socket; the subscriptions still on it fail with `error` (none on a linger close).
+    const end = (error?: TroupeError) => {
       if (ended) return;
-      end();
-      sink.error(error);
+      ended = true;
+      if (current === connection) current = undefined;
+      clearTimeout(timer);
+      clearTimeout(linger);
+      clearInterval(pinger);
+      clearInterval(watchdog);
+      socket?.close(1000, 'Normal Closure');
+      if (!error) return;
+      if (!worked && error.code === 'UNAVAILABLE') settings.sseUntil = Date.now() + sseForMs;
+      const sinks = [...subscriptions.values()];
+      subscriptions.clear();
+      for (const [, sink] of sinks) sink.error(error);
     };
+    const lost = (message: string) => end(new TroupeError(message, { code: 'UNAVAILABLE' }));
     const timer = setTimeout(
-      () =>
-        fail(
-          new TroupeError(`No WebSocket connection to ${url} within ${connectTimeoutMs} ms`, {
-            code: 'UNAVAILABLE',
-          }),
-        ),
+      () => lost(`No WebSocket connection to ${url} within ${connectTimeoutMs} ms`),
       connectTimeoutMs,
     );
+    // A half-open connection (a dead network, a sleeping laptop) can stay silent forever: the
+    // server's keep-alives stop arriving. A full idleTimeoutMs without a message counts as lost.
+    // (A counter checked by an interval: cheaper than resetting a timer on every message.)
+    let activity = 0;
+    let checked = -1;
+    const watchdog = setInterval(() => {
+      if (activity === checked) lost('The stream connection went silent');
+      checked = activity;
+    }, settings.idleTimeoutMs);
 
     settings.authorization().then((token) => {
       if (ended) return;
       try {
         socket = new WebSocketImpl(url, 'graphql-transport-ws');
       } catch (cause) {
-        return fail(new TroupeError(`Could not open a WebSocket to ${url}`, { code: 'UNAVAILABLE', cause }));
+        return end(new TroupeError(`Could not open a WebSocket to ${url}`, { code: 'UNAVAILABLE', cause }));
       }
       socket.onopen = () =>
         send({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} });
       socket.onmessage = (event) => {
         if (ended) return;
-        sink.alive();
+        activity++;
         let message: { type?: unknown; id?: unknown; payload?: unknown };
         try {
           message = JSON.parse(String(event.data));
         } catch (cause) {
-          return fail(
+          return end(
             new TroupeError('The server sent a malformed WebSocket message', { code: 'INTERNAL', cause }),
           );
         }
         switch (message.type) {
           case 'next':
-            if (message.id === '1') sink.next(message.payload);
-            return;
+            return subscriptions.get(message.id as string)?.[1].next(message.payload);
           case 'connection_ack':
+            acked = worked = true;
             clearTimeout(timer);
             // The server's keep-alives are WebSocket ping frames, which browsers do not surface:
             // protocol pings, answered with pongs, show the connection still works.
             pinger = setInterval(() => send({ type: 'ping' }), settings.idleTimeoutMs / 3);
-            send({ id: '1', type: 'subscribe', payload: request });
-            return sink.established();
+            for (const [id, [request, sink]] of subscriptions) start(id, request, sink);
+            return;
           case 'ping':
             return send({ type: 'pong' });
           case 'error':
-            return fail(
+            return take(message.id)?.error(
               errorFromGraphQLErrors(
                 readGraphQLErrors(message.payload) ?? [{ message: 'The subscription failed' }],
                 undefined,
               ),
             );
           case 'complete':
-            end();
-            return sink.complete();
+            return take(message.id)?.complete();
         }
       };
-      socket.onclose = (event) => {
-        const code = closeCodes[event.code] ?? 'UNAVAILABLE';
-        fail(
+      socket.onclose = (event) =>
+        end(
           new TroupeError(event.reason || `The WebSocket connection closed (${event.code})`, {
-            code,
+            code: closeCodes[event.code] ?? 'UNAVAILABLE',
           }),
         );
-      };
       // An error event is always followed by a close event.
       socket.onerror = () => {};
-    }, fail);
+    }, end);
 
-    return () => {
-      if (ended) return;
-      send({ id: '1', type: 'complete' });
-      end();
+    const connection: Connection = {
+      add(id, request, sink) {
+        clearTimeout(linger);
+        subscriptions.set(id, [request, sink]);
+        if (acked) start(id, request, sink);
+      },
+      remove(id) {
+        // The server knows the subscription only once it was sent (after connection_ack).
+        if (subscriptions.has(id) && acked) send({ id, type: 'complete' });
+        take(id);
+      },
     };
+    return connection;
+  };
+
+  return (request, sink) => {
+    const id = String(++nextId);
+    current ??= connect();
+    const connection = current;
+    connection.add(id, request, sink);
+    return () => connection.remove(id);
   };
 }
