@@ -173,6 +173,18 @@ describe('adding documents', () => {
     expect(hits[0].content).toContain('Receipts must be attached');
   });
 
+  test('a broken PDF is accepted (its header is right) and then FAILED with the reason', async () => {
+    const up = await upload('%PDF-1.7\nthis is not really a PDF body', {
+      name: 'broken.pdf',
+      type: 'application/pdf',
+    });
+    expect(up.status).toBe(201);
+    const doc = await settled(up.body.document.id);
+    expect(doc.status).toBe('FAILED');
+    expect(doc.error).toMatch(/PDF/);
+    expect(doc.progress).toBe(0);
+  });
+
   test('a chunked upload (no Content-Length) is counted as it arrives', async () => {
     const ok = await upload('short chunked note about parking permits', {
       name: 'parking.txt',

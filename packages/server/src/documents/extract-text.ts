@@ -69,6 +69,9 @@ export function htmlToText(html: string): string {
     .trim();
 }
 
+/** PDFs longer than this are refused (text extraction runs in the processing process). */
+const PDF_MAX_PAGES = 5000;
+
 async function pdfToText(bytes: Uint8Array): Promise<string> {
   const { extractText, getDocumentProxy } = await import('unpdf');
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
@@ -77,6 +80,11 @@ async function pdfToText(bytes: Uint8Array): Promise<string> {
     pdf = await getDocumentProxy(new Uint8Array(bytes));
   } catch (err) {
     throw new ExtractionError(`The file is not a readable PDF: ${(err as Error).message}`);
+  }
+  if (pdf.numPages > PDF_MAX_PAGES) {
+    throw new ExtractionError(
+      `The PDF has ${pdf.numPages} pages; at most ${PDF_MAX_PAGES} are read. Split it into smaller files.`,
+    );
   }
   const { text } = await extractText(pdf, { mergePages: false });
   return (text as string[]).join('\n\n');
