@@ -133,3 +133,42 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
     expect(server.websockets.connections()).toBe(0);
   });
 });
+
+test('subscribers of one run with different selections each get exactly their own fields, live and replayed alike', async () => {
+  const runId = await startRun('fan-out shapes');
+  const a = client({ authorization: `Bearer ${key}` });
+  const b = client({ authorization: `Bearer ${key}` });
+  try {
+    const shapes = {
+      typesOnly: 'subscription($runId: ID!) { runEvents(runId: $runId) { seq type } }',
+      withText: 'subscription($runId: ID!) { runEvents(runId: $runId) { seq delta taskRunId } }',
+      aliased: 'subscription($runId: ID!) { runEvents(runId: $runId) { n: seq kind: type } }',
+    };
+    const [typesOnly, withText, aliased, again] = await Promise.all([
+      collect(a.c, shapes.typesOnly, { runId }),
+      collect(b.c, shapes.withText, { runId }),
+      collect(a.c, shapes.aliased, { runId }),
+      collect(b.c, shapes.typesOnly, { runId }),
+    ]);
+    for (const r of [typesOnly, withText, aliased, again]) expect(r.error).toBeUndefined();
+    expect(typesOnly.events.length).toBeGreaterThan(3);
+    expect(Object.keys(typesOnly.events[0]).sort()).toEqual(['seq', 'type']);
+    expect(Object.keys(withText.events[0]).sort()).toEqual(['delta', 'seq', 'taskRunId']);
+    expect(Object.keys(aliased.events[0]).sort()).toEqual(['kind', 'n']);
+    // Every subscriber saw the whole log, 1..n, in order.
+    const n = typesOnly.events.length;
+    for (const seqs of [
+      typesOnly.events.map((e) => e.seq),
+      withText.events.map((e) => e.seq),
+      aliased.events.map((e) => e.n),
+      again.events.map((e) => e.seq),
+    ])
+      expect(seqs).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(again.events).toEqual(typesOnly.events);
+    expect(aliased.events.map((e) => e.kind)).toEqual(typesOnly.events.map((e) => e.type));
+    expect(withText.events.map((e) => e.delta ?? '').join('')).toContain('alpha beta gamma delta');
+  } finally {
+    await a.c.dispose();
+    await b.c.dispose();
+  }
+});

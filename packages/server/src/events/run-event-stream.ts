@@ -34,10 +34,23 @@ export function encodeLiveEvent(e: StoredRunEvent): string {
   return JSON.stringify(e);
 }
 
+/**
+ * Live messages decoded recently: a message reaches every subscriber of its channel at once, and
+ * decoding it once gives them all the same event object (whose execution is then shared too, see
+ * http/shared-event-execution.ts). Events are never modified after decoding.
+ */
+const recentlyDecoded = new Map<string, StoredRunEvent>();
+const RECENT_LIMIT = 256;
+
 function decodeLiveEvent(message: string): StoredRunEvent | undefined {
+  const known = recentlyDecoded.get(message);
+  if (known) return known;
   try {
     const e = JSON.parse(message) as StoredRunEvent & { at: string };
-    return { ...e, at: new Date(e.at) };
+    const event = { ...e, at: new Date(e.at) };
+    recentlyDecoded.set(message, event);
+    if (recentlyDecoded.size > RECENT_LIMIT) recentlyDecoded.delete(recentlyDecoded.keys().next().value!);
+    return event;
   } catch {
     return undefined;
   }

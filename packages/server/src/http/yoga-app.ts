@@ -11,6 +11,7 @@ import {
   type ServerSettings,
 } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
+import { useSharedEventExecution } from './shared-event-execution.js';
 import { useTenantTransaction } from './tenant-transaction-plugin.js';
 
 export interface YogaAppOptions {
@@ -75,6 +76,6 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
         afterCommit: (fn: () => void | Promise<void>) => void fn(),
       };
     },
-    plugins: [useTenantTransaction()],
+    plugins: [useTenantTransaction(), useSharedEventExecution()],
   });
 }
