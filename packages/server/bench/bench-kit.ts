@@ -214,12 +214,19 @@ export interface BenchEvent {
   delta: string | null;
 }
 
-export function wsClient(url: string, key: string): Client {
+/**
+ * A graphql-ws client, connected on its first subscription. `lingerMs`: how long the socket stays
+ * open after the last subscription ended, for the next one to reuse (as @troupe/sdk's
+ * streamLingerMs, default 1000 there); 0 (default here) closes it at once, so every subscription
+ * connects and authenticates again.
+ */
+export function wsClient(url: string, key: string, lingerMs = 0): Client {
   return createClient({
     url: `${url.replace('http', 'ws')}/graphql`,
     webSocketImpl: WebSocket,
     connectionParams: { authorization: `Bearer ${key}` },
     lazy: true,
+    lazyCloseTimeout: lingerMs,
     retryAttempts: 0,
   });
 }

@@ -1,6 +1,6 @@
 // Embedded mode: one `troupe dev` process (PGlite, runs execute in the server) against a
 // zero-delay OpenAI-compatible test server in this process. Clients start runs over HTTP and
-// follow them over graphql-ws, as an app would.
+// follow them over graphql-ws, as an app would (one WebSocket per client, kept across its runs).
 //  - trivial one-task runs, 20 clients: runs/s, and the server's RSS every 500 runs (flat?)
 //  - 50 concurrent streaming runs: tokens/s delivered to subscribers
 //  - first-token overhead: subscriber receives the first token minus the LLM server sending it
@@ -57,7 +57,12 @@ async function main() {
   );
   try {
     const { key, crewId } = await tenantAndCrew(server.url, { provider: 'OPENAI' });
-    const clients = Array.from({ length: CLIENTS }, () => wsClient(server.url, key));
+    // One WebSocket per simulated client, reused across its runs, as an app on @troupe/sdk keeps it
+    // (streamLingerMs, default 1000 ms): the bench used to reconnect and re-authenticate per run
+    // (BENCH_LINGER=0 measures that way again).
+    const clients = Array.from({ length: CLIENTS }, () =>
+      wsClient(server.url, key, Number(process.env.BENCH_LINGER ?? 1000)),
+    );
     const follow = async (
       client: ReturnType<typeof wsClient>,
       q: string,

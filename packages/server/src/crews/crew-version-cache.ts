@@ -16,6 +16,22 @@ const LIMIT = 500;
 export class CrewVersionCache {
   readonly #byId = new Map<string, CachedCrewVersion>();
   readonly #byNumber = new Map<string, CachedCrewVersion>();
+  readonly #current = new Map<string, { version: number; entry: CachedCrewVersion }>();
+
+  /**
+   * The version a tenant last read as its crew's current one: a guess for startRun, which only
+   * uses it in a statement that checks the crew (under the tenant's RLS) is still at that version.
+   */
+  current(tenantId: string, crewId: string): { version: number; entry: CachedCrewVersion } | undefined {
+    return this.#current.get(`${tenantId}:${crewId}`);
+  }
+
+  setCurrent(tenantId: string, crewId: string, version: number, entry: CachedCrewVersion): void {
+    const key = `${tenantId}:${crewId}`;
+    this.#current.delete(key);
+    this.#current.set(key, { version, entry });
+    if (this.#current.size > LIMIT) this.#current.delete(this.#current.keys().next().value!);
+  }
 
   byId(id: string): CachedCrewVersion | undefined {
     const hit = this.#byId.get(id);

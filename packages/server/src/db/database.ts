@@ -6,6 +6,16 @@ import { applyMigrations, type MigrationResult } from './migrate.js';
 import { openPGlite } from './pglite.js';
 import type { PGliteWorkerHost } from './pglite-worker-host.js';
 import { literal, type SqlText } from './sql-text.js';
+import {
+  claimScope,
+  type DeferredBeginClient,
+  deferBegin,
+  openScope,
+  type ScriptRows,
+  type TransactionScope,
+} from './transaction-scope.js';
+
+export type { ScriptRows } from './transaction-scope.js';
 
 /** The role every tenant-facing query runs as: no superuser, no BYPASSRLS (created by the first migration). */
 export const APP_ROLE = 'troupe_app';
@@ -60,13 +70,16 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export type ScriptRows = Record<string, unknown>[];
-
 /** Sends a whole script (one simple-protocol message, several statements) and returns each one's rows. */
 type ScriptRunner = (script: string) => Promise<ScriptRows[]>;
 
 export interface OpenTransaction {
   tx: Tx;
+  /**
+   * Runs statements inside this transaction as one message (see Database.script; the tenant
+   * setting is already in place). The first thing sent in the transaction carries its BEGIN along.
+   */
+  script(statements: readonly SqlText[]): Promise<ScriptRows[]>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
 }
@@ -75,9 +88,63 @@ const TX_OPTIONS = { maxWait: 10_000, timeout: 60_000 };
 
 class Rollback extends Error {}
 
-async function setLocal(tx: Tx, name: string, value: string): Promise<void> {
-  await tx.$executeRawUnsafe('SELECT set_config($1, $2, true)', name, value);
+/**
+ * A Prisma transaction that starts with the given settings (`app.tenant_id`: row-level security).
+ * The settings go with the transaction's BEGIN (see TransactionScope): no round trip of their own.
+ */
+function scopedTransaction<T>(
+  prisma: PrismaClient,
+  settings: Readonly<Record<string, string>>,
+  fn: (tx: Tx, scope: TransactionScope) => Promise<T>,
+): Promise<T> {
+  const names = Object.keys(settings);
+  const scope: TransactionScope = {
+    prelude: names.map((n) => `SELECT set_config(${literal(n)}, ${literal(settings[n]!)}, true);`).join('\n'),
+    preludeStatements: names.length,
+    claimed: false,
+  };
+  return openScope(scope, () =>
+    prisma.$transaction((tx) => {
+      // Never run a tenant's work in a transaction that did not take its settings.
+      if (!scope.runScript) throw new Error('the transaction did not start with its settings');
+      return fn(tx, scope);
+    }, TX_OPTIONS),
+  );
 }
+
+/**
+ * PGlite's Prisma adapter with TransactionScope applied: a scoped transaction runs its settings
+ * first and can run scripts (in process, a round trip costs little).
+ */
+function scopedPGliteAdapter<F extends object>(factory: F): F {
+  const wrapAdapter = (adapter: object) =>
+    new Proxy(adapter, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== 'function') return value;
+        if (prop !== 'startTransaction') return value.bind(target);
+        return async (...args: unknown[]) => {
+          const scope = claimScope();
+          const tx = (await value.apply(target, args)) as { client: PGliteTransactionClient };
+          if (scope) {
+            const client = tx.client;
+            if (scope.prelude) await client.exec(scope.prelude);
+            scope.runScript = async (script) => (await client.exec(script)).map((r) => r.rows as ScriptRows);
+          }
+          return tx;
+        };
+      },
+    });
+  return new Proxy(factory, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (prop !== 'connect' || typeof value !== 'function') return value;
+      return async () => wrapAdapter((await value.call(target)) as object);
+    },
+  });
+}
+
+type PGliteTransactionClient = { exec(script: string): Promise<{ rows: unknown[] }[]> };
 
 /**
  * A script through a pg pool: BEGIN, the settings and the statements, COMMIT in one message. A
@@ -125,26 +192,22 @@ function makeDatabase(
     pglite,
     migrations,
     withTenant(tenantId, fn) {
-      return prisma.$transaction(async (tx) => {
-        await setLocal(tx, 'app.tenant_id', tenantId);
-        return fn(tx);
-      }, TX_OPTIONS);
+      return scopedTransaction(prisma, { 'app.tenant_id': tenantId }, (tx) => fn(tx));
     },
     async beginTenant(tenantId) {
       let release!: (commit: boolean) => void;
       const ended = new Promise<boolean>((resolve) => {
         release = resolve;
       });
-      let started!: (tx: Tx) => void;
-      const ready = new Promise<Tx>((resolve) => {
+      let started!: (open: [Tx, TransactionScope]) => void;
+      const ready = new Promise<[Tx, TransactionScope]>((resolve) => {
         started = resolve;
       });
-      const result = prisma.$transaction(async (tx) => {
-        await setLocal(tx, 'app.tenant_id', tenantId);
-        started(tx);
+      const result = scopedTransaction(prisma, { 'app.tenant_id': tenantId }, async (tx, scope) => {
+        started([tx, scope]);
         if (!(await ended)) throw new Rollback();
-      }, TX_OPTIONS);
-      const tx = await Promise.race([
+      });
+      const [tx, scope] = await Promise.race([
         ready,
         result.then(() => {
           throw new Error('transaction ended before it started');
@@ -152,6 +215,11 @@ function makeDatabase(
       ]);
       return {
         tx,
+        script(statements) {
+          const text = statements.map((st) => `${st.text};`).join('\n');
+          onQuery?.(text);
+          return scope.runScript!(text);
+        },
         async commit() {
           release(true);
           await result;
@@ -169,23 +237,19 @@ function makeDatabase(
         query: {
           $allModels: {
             $allOperations({ model, operation, args }) {
-              return prisma.$transaction(async (tx) => {
-                await setLocal(tx, 'app.tenant_id', tenantId);
+              return scopedTransaction(prisma, { 'app.tenant_id': tenantId }, (tx) => {
                 const delegate = (
                   tx as unknown as Record<string, Record<string, (a: unknown) => Promise<unknown>>>
                 )[model.charAt(0).toLowerCase() + model.slice(1)]!;
                 return delegate[operation]!(args);
-              }, TX_OPTIONS);
+              });
             },
           },
         },
       }) as unknown as Tx;
     },
     withApiKeyHash(hash, fn) {
-      return prisma.$transaction(async (tx) => {
-        await setLocal(tx, 'app.api_key_hash', hash);
-        return fn(tx);
-      }, TX_OPTIONS);
+      return scopedTransaction(prisma, { 'app.api_key_hash': hash }, (tx) => fn(tx));
     },
     async script(settings, statements) {
       const names = Object.keys(settings);
@@ -198,9 +262,8 @@ function makeDatabase(
       return rows.slice(names.length, names.length + statements.length);
     },
     unfinishedRuns(opts = {}) {
-      return prisma.$transaction(async (tx) => {
-        await setLocal(tx, 'app.run_recovery', 'on');
-        return tx.run.findMany({
+      return scopedTransaction(prisma, { 'app.run_recovery': 'on' }, (tx) =>
+        tx.run.findMany({
           where: {
             status: { in: opts.onlyQueued ? ['QUEUED'] : ['QUEUED', 'RUNNING', 'WAITING_FOR_APPROVAL'] },
             waitingForThread: false,
@@ -208,8 +271,8 @@ function makeDatabase(
           select: { tenantId: true, id: true },
           orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
           take: 10_000,
-        });
-      }, TX_OPTIONS);
+        }),
+      );
     },
     close,
   };
@@ -248,6 +311,7 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     await probe.end();
   }
   const pool = new pg.Pool({
+    Client: deferBegin(pg.Client),
     connectionString: url,
     max: opts.poolSize ?? 10,
     ...(privileged ? { options: `-c role=${APP_ROLE}` } : {}),
@@ -258,6 +322,7 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
   pool.on('error', (err) => {
     if (process.env.TROUPE_DEBUG_DB) console.warn('troupe: idle database connection lost:', err.message);
   });
+  pool.on('release', (_err, client) => (client as unknown as DeferredBeginClient).dropPendingBegin());
   const check = await pool.query<{ unsafe: boolean; who: string }>(
     'SELECT current_user AS who, rolsuper OR rolbypassrls AS unsafe FROM pg_roles WHERE rolname = current_user',
   );
@@ -298,7 +363,10 @@ async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
     if (migrations.applied.length > 0) await db.refreshArrayTypes();
     // PGlite's user is a superuser, which bypasses RLS even with FORCE: switch to the app role.
     await db.exec(`SET ROLE ${APP_ROLE}`);
-    const prisma = new PrismaClient({ adapter: new PrismaPGlite(db), log: [...prismaLog(opts)] });
+    const prisma = new PrismaClient({
+      adapter: scopedPGliteAdapter(new PrismaPGlite(db)),
+      log: [...prismaLog(opts)],
+    });
     if (opts.onQuery) {
       const onQuery = opts.onQuery;
       (prisma as unknown as { $on(e: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) =>
@@ -356,7 +424,7 @@ async function openEmbeddedInWorker(
       },
     });
     const pool = new pg.Pool({
-      Client: AppRoleClient,
+      Client: deferBegin(AppRoleClient),
       host: w.host.socketDir,
       port: 5432,
       user: 'postgres',
@@ -365,6 +433,7 @@ async function openEmbeddedInWorker(
       idleTimeoutMillis: 0,
     });
     pool.on('error', () => {});
+    pool.on('release', (_err, client) => (client as unknown as DeferredBeginClient).dropPendingBegin());
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [...prismaLog(opts)] });
     // While PGlite boots in its thread, load Prisma's query compiler here: the first query pays for
     // it otherwise. (The query fails until the socket is up; only the warm-up matters.)

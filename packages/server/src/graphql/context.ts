@@ -1,5 +1,6 @@
 import type { Principal, TenantPrincipal } from '../auth/principal.js';
-import type { Database, Tx } from '../db/database.js';
+import type { Database, ScriptRows, Tx } from '../db/database.js';
+import type { SqlText } from '../db/sql-text.js';
 import type { EmbedderSource } from '../documents/document-ingest.js';
 import { TroupeServerError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -22,6 +23,11 @@ export interface Context {
    * it to the caller's tenant; a mutation that ends with an error is rolled back whole.
    */
   db: Tx;
+  /**
+   * Runs statements in the same transaction as ctx.db, as one message (Database.script): for hot
+   * paths. The first thing sent in the transaction carries its BEGIN and tenant setting along.
+   */
+  script(statements: readonly SqlText[]): Promise<ScriptRows[]>;
   /** Runs fn once the operation's transaction has committed (never if it rolls back). */
   afterCommit: (fn: () => void | Promise<void>) => void;
   /** Run execution and live events. */
@@ -51,6 +57,13 @@ export function tenantOf(ctx: Context): TenantPrincipal {
     );
   }
   return ctx.principal;
+}
+
+/** ctx.script for principals without a tenant: a clear error, never a query. */
+export function noTenantScript(): Promise<ScriptRows[]> {
+  return Promise.reject(
+    new TroupeServerError('FORBIDDEN', 'This operation needs a tenant API key or session token.'),
+  );
 }
 
 /** A Tx stand-in for principals without a tenant: any use is a clear error, never a query. */

@@ -13,7 +13,11 @@ export function useTenantTransaction(): Plugin<Context> {
       // Subscriptions live long: no transaction is held open; each read is scoped on its own.
       const ctx = args.contextValue as Context;
       if (ctx.principal.kind === 'admin') return;
-      extendContext({ db: ctx.database.tenantClient(ctx.principal.tenantId) } as Partial<Context>);
+      const { tenantId } = ctx.principal;
+      extendContext({
+        db: ctx.database.tenantClient(tenantId),
+        script: (statements) => ctx.database.script({ 'app.tenant_id': tenantId }, statements),
+      } as Partial<Context>);
     },
     async onExecute({ args, extendContext }) {
       const ctx = args.contextValue as Context;
@@ -21,7 +25,11 @@ export function useTenantTransaction(): Plugin<Context> {
       const op = getOperationAST(args.document, args.operationName ?? undefined);
       const open = await ctx.database.beginTenant(ctx.principal.tenantId);
       const afterCommit: (() => void | Promise<void>)[] = [];
-      extendContext({ db: open.tx, afterCommit: (fn) => void afterCommit.push(fn) } as Partial<Context>);
+      extendContext({
+        db: open.tx,
+        script: (statements) => open.script(statements),
+        afterCommit: (fn) => void afterCommit.push(fn),
+      } as Partial<Context>);
       return {
         async onExecuteDone({ result, setResult }) {
           const errors = 'errors' in result ? result.errors : undefined;

@@ -7,6 +7,7 @@ import {
   type Context,
   type DocumentServices,
   NO_TENANT_DB,
+  noTenantScript,
   type RunServices,
   type ServerSettings,
 } from '../graphql/context.js';
@@ -71,6 +72,7 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
         database: opts.database,
         settings: opts.settings,
         db: NO_TENANT_DB,
+        script: noTenantScript,
         runs: opts.runs,
         documents: opts.documents,
         afterCommit: (fn: () => void | Promise<void>) => void fn(),

@@ -1,7 +1,10 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
+import { type GraphQLResolveInfo, Kind } from 'graphql';
 import type { CrewDefinition } from '../../crews/crew-definition.js';
 import { crewVersionCache } from '../../crews/crew-version-cache.js';
 import { optionalText } from '../../crews/input-rules.js';
+import { createId } from '../../db/create-id.js';
+import type { ScriptRows } from '../../db/database.js';
 import { sql } from '../../db/sql-text.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { publishEvents, runChannel } from '../../events/run-channels.js';
@@ -16,6 +19,12 @@ import { Prisma } from '../../generated/prisma/client.js';
 import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
 import { loadRuntime } from '../../runs/run-executor.js';
 import { publishRunUpdate, type RunUpdate, tenantRunsChannel } from '../../runs/run-updates.js';
+import {
+  insertedRun,
+  insertRunStatement,
+  type NewRun,
+  runByIdempotencyKey,
+} from '../../runs/start-run-sql.js';
 import { assertNotThreadLimited, runScope, runScopeSql } from '../../threads/thread-access.js';
 import { releaseNextThreadRun } from '../../threads/thread-queue.js';
 import type { JsonValue } from '../builder.js';
@@ -164,15 +173,54 @@ const StartRunInput = builder.inputType('StartRunInput', {
   }),
 });
 
+/** Run fields answered from the run's own columns (no relation, no select of their own). */
+const COLUMN_FIELDS = new Set([
+  '__typename',
+  'id',
+  'status',
+  'inputs',
+  'output',
+  'structuredOutput',
+  'error',
+  'errorDetails',
+  'usage',
+  'attempts',
+  'lastSeq',
+  'idempotencyKey',
+  'createdAt',
+  'startedAt',
+  'finishedAt',
+]);
+
+/** Whether the payload's `run` selection only asks for column fields (plain fields, no fragments). */
+function onlyColumnFields(info: GraphQLResolveInfo): boolean {
+  return info.fieldNodes.every((node) =>
+    (node.selectionSet?.selections ?? []).every(
+      (s) =>
+        s.kind === Kind.FIELD &&
+        COLUMN_FIELDS.has(s.name.value) &&
+        (s.name.value !== 'usage' || (s.selectionSet?.selections ?? []).every((u) => u.kind === Kind.FIELD)),
+    ),
+  );
+}
+
 const RunPayload = (name: string) =>
-  builder.objectRef<{ id: string }>(name).implement({
-    fields: (t) => ({
-      run: t.prismaField({
-        type: 'Run',
-        resolve: (query, p, _a, ctx) => ctx.db.run.findUniqueOrThrow({ ...query, where: { id: p.id } }),
+  builder
+    .objectRef<{
+      id: string /** The run as just inserted, every column (see insertedRun). */;
+      row?: unknown;
+    }>(name)
+    .implement({
+      fields: (t) => ({
+        run: t.prismaField({
+          type: 'Run',
+          resolve: (query, p, _a, ctx, info) =>
+            p.row && onlyColumnFields(info)
+              ? (p.row as never)
+              : ctx.db.run.findUniqueOrThrow({ ...query, where: { id: p.id } }),
+        }),
       }),
-    }),
-  });
+    });
 
 async function validateInputs(
   def: CrewDefinition,
@@ -210,58 +258,100 @@ builder.mutationField('startRun', (t) =>
         input.idempotencyKey == null
           ? null
           : optionalText('input.idempotencyKey', input.idempotencyKey, 200) || null;
-      if (key) {
-        const existing = await ctx.db.run.findUnique({
-          where: { tenantId_idempotencyKey: { tenantId, idempotencyKey: key } },
+      const versions = crewVersionCache(ctx.database);
+      const started = (id: string, row?: Record<string, unknown>) => {
+        ctx.afterCommit(async () => {
+          await ctx.runs.executor.enqueue({ tenantId, runId: id });
+          await publishRunUpdate(ctx.runs.bus, tenantId, id);
         });
-        if (existing) {
-          if (existing.crewId !== crewId)
-            throw new TroupeServerError(
-              'CONFLICT',
-              'input.idempotencyKey: already used for a run of another crew',
-            );
-          return { id: existing.id };
+        return { id, row };
+      };
+      const existingRun = (rows: ScriptRows | undefined) => {
+        const existing = rows?.[0];
+        if (!existing) return null;
+        if (existing.crewId !== crewId)
+          throw new TroupeServerError(
+            'CONFLICT',
+            'input.idempotencyKey: already used for a run of another crew',
+          );
+        return { id: existing.id as string };
+      };
+      const insert = async (run: NewRun, withKeyLookup: boolean) => {
+        const id = createId();
+        const now = new Date();
+        const statements = [
+          ...(withKeyLookup && key ? [runByIdempotencyKey(tenantId, key)] : []),
+          insertRunStatement(run, id, now),
+        ];
+        const rows = await ctx.script(statements);
+        const existing = withKeyLookup && key ? existingRun(rows[0]) : null;
+        return { existing, row: insertedRun(run, now, rows[rows.length - 1]!) };
+      };
+
+      // The usual case, one round trip: the crew's version as this tenant last read it, checked by
+      // the insert itself (it inserts nothing unless the crew is visible and still at that version).
+      const guess = versions.current(tenantId, crewId);
+      if (guess) {
+        const inputs = await validateInputs(guess.entry.definition, input.inputs).catch(() => null);
+        if (inputs) {
+          const { existing, row } = await insert(
+            {
+              tenantId,
+              crewId,
+              crewVersionId: guess.entry.id,
+              crewVersion: guess.version,
+              inputs,
+              idempotencyKey: key,
+              taskNames: guess.entry.definition.tasks.map((t) => t.name),
+            },
+            true,
+          );
+          if (existing) return existing;
+          if (row) return started(row.id as string, row);
         }
       }
-      const crew = await ctx.db.crew.findUnique({
-        where: { id: crewId },
-        select: { id: true, version: true, maxAttempts: true, backoffMs: true },
-      });
+
+      // Otherwise: the idempotency key, then the crew, then its current version.
+      const [keyRows, crewRows] = await ctx
+        .script([
+          ...(key ? [runByIdempotencyKey(tenantId, key)] : []),
+          sql`SELECT "version" FROM "Crew" WHERE "id" = ${crewId}`,
+        ])
+        .then((rows) => (key ? rows : [undefined, rows[0]]));
+      const existing = existingRun(keyRows);
+      if (existing) return existing;
+      const crew = crewRows?.[0];
       if (!crew) throw notFound('Crew', String(input.crewId));
+      const crewVersion = Number(crew.version);
       // The crew's current version: immutable, so read once (and cached once that read committed).
-      const versions = crewVersionCache(ctx.database);
-      let version = versions.byNumber(crewId, crew.version);
+      let version = versions.byNumber(crewId, crewVersion);
       if (!version) {
         const row = await ctx.db.crewVersion.findUniqueOrThrow({
-          where: { crewId_version: { crewId, version: crew.version } },
+          where: { crewId_version: { crewId, version: crewVersion } },
           select: { id: true, crewId: true, version: true, definition: true },
         });
         version = { id: row.id, definition: row.definition as unknown as CrewDefinition };
-        ctx.afterCommit(() => void versions.add(row));
+        ctx.afterCommit(() => void versions.setCurrent(tenantId, crewId, crewVersion, versions.add(row)));
+      } else {
+        const entry = version;
+        ctx.afterCommit(() => versions.setCurrent(tenantId, crewId, crewVersion, entry));
       }
       const def = version.definition;
       const inputs = await validateInputs(def, input.inputs);
-      // Two inserts (a nested create would read the new run back in between).
-      const run = await ctx.db.run.create({
-        data: {
+      const { row } = await insert(
+        {
           tenantId,
           crewId,
           crewVersionId: version.id,
-          inputs: inputs as Prisma.InputJsonValue,
+          crewVersion: null,
+          inputs,
           idempotencyKey: key,
-          maxAttempts: crew.maxAttempts,
-          backoffMs: crew.backoffMs,
+          taskNames: def.tasks.map((t) => t.name),
         },
-        select: { id: true },
-      });
-      await ctx.db.taskRun.createMany({
-        data: def.tasks.map((task, position) => ({ tenantId, runId: run.id, taskName: task.name, position })),
-      });
-      ctx.afterCommit(async () => {
-        await ctx.runs.executor.enqueue({ tenantId, runId: run.id });
-        await publishRunUpdate(ctx.runs.bus, tenantId, run.id);
-      });
-      return run;
+        false,
+      );
+      if (!row) throw notFound('Crew', String(input.crewId));
+      return started(row.id as string, row);
     },
   }),
 );
