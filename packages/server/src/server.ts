@@ -12,6 +12,7 @@ import { embedderSource } from './documents/document-search.js';
 import { handleDocumentUpload } from './documents/upload-endpoint.js';
 import { createInProcessEventBus, type EventBus } from './events/event-bus.js';
 import { createRedisEventBus } from './events/redis-event-bus.js';
+import { sendJson } from './http/json-response.js';
 import { serveUnsizedBody } from './http/unsized-body.js';
 import { attachWebSocketSubscriptions, type WebSocketSubscriptions } from './http/websocket-subscriptions.js';
 import { createYogaApp, type TroupeYoga } from './http/yoga-app.js';
@@ -71,11 +72,6 @@ export interface StartServerOptions {
    * runs it otherwise); false turns it off; an object tunes it.
    */
   documents?: boolean | Partial<Omit<DocumentIngestOptions, 'database' | 'embedder'>>;
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
-  res.end(JSON.stringify(body));
 }
 
 /**
@@ -169,23 +165,23 @@ export async function startServer(
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') {
-      if (closing) return json(res, 503, { status: 'shutting down' });
+      if (closing) return sendJson(res, 503, { status: 'shutting down' });
       database.prisma.$queryRawUnsafe('SELECT 1').then(
-        () => json(res, 200, { status: 'ok', database: database.kind }),
-        () => json(res, 503, { status: 'database unavailable' }),
+        () => sendJson(res, 200, { status: 'ok', database: database.kind }),
+        () => sendJson(res, 503, { status: 'database unavailable' }),
       );
       return;
     }
     if (path?.startsWith('/hooks/')) {
-      if (closing) return json(res, 503, { error: { code: 'UNAVAILABLE', message: 'shutting down' } });
+      if (closing) return sendJson(res, 503, { error: { code: 'UNAVAILABLE', message: 'shutting down' } });
       return void handleInboundHook(hookOptions, req, res, path);
     }
     if (path === '/documents' || path?.startsWith('/documents/')) {
-      if (closing) return json(res, 503, { error: { code: 'UNAVAILABLE', message: 'shutting down' } });
+      if (closing) return sendJson(res, 503, { error: { code: 'UNAVAILABLE', message: 'shutting down' } });
       return void handleDocumentUpload(uploadOptions, req, res, path);
     }
     const tooLarge = () =>
-      json(res, 413, {
+      sendJson(res, 413, {
         errors: [
           {
             message: `Request body too large: at most ${config.maxRequestBytes} bytes.`,
@@ -196,7 +192,7 @@ export async function startServer(
     const length = Number(req.headers['content-length'] ?? 0);
     if (length > config.maxRequestBytes) return tooLarge();
     if (path !== '/graphql') {
-      return json(res, 404, {
+      return sendJson(res, 404, {
         errors: [
           {
             message: `Not found: ${path}. GraphQL is served on /graphql.`,

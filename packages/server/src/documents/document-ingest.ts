@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { Embedder } from '@troupe/agents';
+import { startClaimLoop } from '../db/claim-loop.js';
 import type { Database, Tx } from '../db/database.js';
 import { loadRuntime } from '../runs/execute-run.js';
+import { realArray } from './document-search.js';
 import { ExtractionError, extractText } from './extract-text.js';
 
 /** Where the ingest loop gets its embedder (loaded on first use). */
@@ -69,11 +71,6 @@ async function claimDue(database: Database, limit: number, leaseSeconds: number)
   });
 }
 
-/** A Postgres array literal of reals: vectors travel as text, which every driver passes alike. */
-function realArray(v: readonly number[]): string {
-  return `{${v.map((x) => (Number.isFinite(x) ? x : 0)).join(',')}}`;
-}
-
 /** Locks the document row and checks this process still holds the claim it made. */
 async function holdClaim(tx: Tx, c: Claimed): Promise<void> {
   const rows = await tx.$queryRawUnsafe<{ attempts: number; status: string }[]>(
@@ -116,10 +113,6 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
   const leaseSeconds = opts.leaseSeconds ?? 120;
   const { database } = opts;
   const stop = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  const drainWaiters: (() => void)[] = [];
 
   const finish = (
     c: Claimed,
@@ -320,63 +313,31 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
     }
   };
 
-  const tick = async () => {
-    for (;;) {
-      again = false;
-      let claimed: Claimed[] = [];
-      try {
-        claimed = await claimDue(database, concurrency, leaseSeconds);
-      } catch (err) {
-        if (!stop.signal.aborted)
-          console.error('troupe: documents could not be claimed:', (err as Error).message);
-      }
-      await Promise.all(
-        claimed.map((c) =>
-          ingest(c).catch((err) =>
-            console.error(`troupe: document ${encodeGlobalID('Document', c.id)}:`, (err as Error).message),
-          ),
-        ),
-      );
-      if (stop.signal.aborted || (claimed.length < concurrency && !again)) break;
-    }
-  };
-
-  const run = () => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (stop.signal.aborted) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = tick().finally(() => {
-      running = undefined;
-      for (const w of drainWaiters.splice(0)) w();
-      if (!stop.signal.aborted) timer = setTimeout(run, pollMs);
-    });
-  };
-  timer = setTimeout(run, 0);
+  const loop = startClaimLoop<Claimed>({
+    claim: (limit) => claimDue(database, limit, leaseSeconds),
+    work: ingest,
+    countDue: async () => {
+      const due = await database.prisma.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe(`SELECT set_config('app.document_ingest', 'on', true)`);
+        return tx.$queryRawUnsafe<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM "Document" WHERE status IN ('PENDING', 'PROCESSING') AND ("notBefore" IS NULL OR "notBefore" <= ${utcNow})`,
+        );
+      });
+      return due[0]?.n ?? 0;
+    },
+    pollMs,
+    concurrency,
+    what: 'documents',
+    describe: (c) => `document ${encodeGlobalID('Document', c.id)}`,
+  });
 
   return {
-    wake: run,
-    async drain() {
-      for (;;) {
-        const done = new Promise<void>((resolve) => drainWaiters.push(resolve));
-        run();
-        await done;
-        const due = await database.prisma.$transaction(async (tx) => {
-          await tx.$executeRawUnsafe(`SELECT set_config('app.document_ingest', 'on', true)`);
-          return tx.$queryRawUnsafe<{ n: number }[]>(
-            `SELECT count(*)::int AS n FROM "Document" WHERE status IN ('PENDING', 'PROCESSING') AND ("notBefore" IS NULL OR "notBefore" <= ${utcNow})`,
-          );
-        });
-        if ((due[0]?.n ?? 0) === 0) return;
-      }
-    },
+    wake: loop.wake,
+    drain: loop.drain,
     async close() {
+      // Documents in progress stop after their current batch (see ingest).
       stop.abort(new Error('shutting down'));
-      if (timer) clearTimeout(timer);
-      await running;
+      await loop.close();
     },
   };
 }

@@ -49,7 +49,8 @@ function pgvectorAvailable(database: Database, tx: Tx): Promise<boolean> {
   return known;
 }
 
-function realArray(v: readonly number[]): string {
+/** A Postgres array literal of reals: vectors travel as text, which every driver passes alike. */
+export function realArray(v: readonly number[]): string {
   return `{${v.map((x) => (Number.isFinite(x) ? x : 0)).join(',')}}`;
 }
 

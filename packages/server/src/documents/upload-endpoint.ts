@@ -3,6 +3,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { type AuthSettings, authenticate, bearerToken } from '../auth/authenticate.js';
 import type { Database } from '../db/database.js';
 import { TroupeServerError } from '../errors.js';
+import { sendJson } from '../http/json-response.js';
 import {
   assertDocumentAccess,
   insertDocument,
@@ -61,12 +62,8 @@ function cors(req: IncomingMessage, res: ServerResponse, origins: string[]): voi
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    // An answer before the whole body was read ends the connection (the rest is not waited for).
-    ...(status >= 400 ? { connection: 'close' } : {}),
-  });
-  res.end(JSON.stringify(body));
+  // A refusal may come before the whole body was read: the rest is not waited for.
+  sendJson(res, status, body, status >= 400);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

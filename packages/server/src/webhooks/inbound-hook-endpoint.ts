@@ -5,6 +5,7 @@ import type { CrewDefinition } from '../crews/crew-definition.js';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
 import { Prisma } from '../generated/prisma/client.js';
+import { sendJson } from '../http/json-response.js';
 import { loadRuntime } from '../runs/execute-run.js';
 import type { RunExecutor } from '../runs/run-executor.js';
 import { publishRunUpdate } from '../runs/run-updates.js';
@@ -35,11 +36,7 @@ class HookError extends Error {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    ...(status === 413 ? { connection: 'close' } : {}),
-  });
-  res.end(JSON.stringify(body));
+  sendJson(res, status, body, status === 413);
 }
 
 function readBody(req: IncomingMessage, max: number): Promise<string> {

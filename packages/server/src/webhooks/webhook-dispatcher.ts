@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { encodeGlobalID } from '@pothos/plugin-relay';
+import { startClaimLoop } from '../db/claim-loop.js';
 import type { Database, Tx } from '../db/database.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import {
@@ -178,11 +179,6 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
   const allowPrivate = opts.allowPrivate ?? false;
   const resolveHost = opts.resolveHost ?? resolveWithSystem;
   const leaseSeconds = Math.ceil(timeoutMs / 1000) + 30;
-  let closed = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  const drainWaiters: (() => void)[] = [];
 
   const record = async (c: Claimed, result: AttemptResult, at: Date, ms: number) => {
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
@@ -275,66 +271,21 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
     await record(c, result, at, Math.round(performance.now() - t0));
   };
 
-  const tick = async () => {
-    for (;;) {
-      again = false;
-      let claimed: Claimed[] = [];
-      try {
-        claimed = await claimDue(opts.database, concurrency, leaseSeconds);
-      } catch (err) {
-        if (!closed)
-          console.error('troupe: webhook deliveries could not be claimed:', (err as Error).message);
-      }
-      await Promise.all(
-        claimed.map((c) =>
-          deliver(c).catch((err) =>
-            console.error(
-              `troupe: webhook delivery ${encodeGlobalID('WebhookDelivery', c.id)}:`,
-              (err as Error).message,
-            ),
-          ),
-        ),
-      );
-      if (closed || (claimed.length < concurrency && !again)) break;
-    }
-  };
-
-  const run = () => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (closed) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = tick().finally(() => {
-      running = undefined;
-      for (const w of drainWaiters.splice(0)) w();
-      if (!closed) timer = setTimeout(run, pollMs);
-    });
-  };
-  timer = setTimeout(run, 0);
-
-  return {
-    wake: run,
-    async drain() {
-      for (;;) {
-        const done = new Promise<void>((resolve) => drainWaiters.push(resolve));
-        run();
-        await done;
-        const due = await opts.database.prisma.$transaction(async (tx) => {
-          await tx.$executeRawUnsafe(`SELECT set_config('app.webhook_dispatch', 'on', true)`);
-          return tx.$queryRawUnsafe<{ n: number }[]>(
-            `SELECT count(*)::int AS n FROM "WebhookDelivery" WHERE status = 'PENDING' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')`,
-          );
-        });
-        if ((due[0]?.n ?? 0) === 0) return;
-      }
+  return startClaimLoop<Claimed>({
+    claim: (limit) => claimDue(opts.database, limit, leaseSeconds),
+    work: deliver,
+    countDue: async () => {
+      const due = await opts.database.prisma.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe(`SELECT set_config('app.webhook_dispatch', 'on', true)`);
+        return tx.$queryRawUnsafe<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM "WebhookDelivery" WHERE status = 'PENDING' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')`,
+        );
+      });
+      return due[0]?.n ?? 0;
     },
-    async close() {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+    pollMs,
+    concurrency,
+    what: 'webhook deliveries',
+    describe: (c) => `webhook delivery ${encodeGlobalID('WebhookDelivery', c.id)}`,
+  });
 }

@@ -109,14 +109,19 @@ const CreateDocumentInput = builder.inputType('CreateDocumentInput', {
   }),
 });
 
-const CreateDocumentPayload = builder.objectRef<{ id: string }>('CreateDocumentPayload').implement({
-  fields: (t) => ({
-    document: t.prismaField({
-      type: 'Document',
-      resolve: (query, p, _a, ctx) => ctx.db.document.findUniqueOrThrow({ ...query, where: { id: p.id } }),
+/** A mutation's answer: the document it created or changed (read in the operation's transaction). */
+function documentPayload(name: string) {
+  return builder.objectRef<{ id: string }>(name).implement({
+    fields: (t) => ({
+      document: t.prismaField({
+        type: 'Document',
+        resolve: (query, p, _a, ctx) => ctx.db.document.findUniqueOrThrow({ ...query, where: { id: p.id } }),
+      }),
     }),
-  }),
-});
+  });
+}
+
+const CreateDocumentPayload = documentPayload('CreateDocumentPayload');
 
 builder.mutationField('createDocument', (t) =>
   t.field({
@@ -174,14 +179,7 @@ builder.mutationField('deleteDocument', (t) =>
   }),
 );
 
-const ReprocessDocumentPayload = builder.objectRef<{ id: string }>('ReprocessDocumentPayload').implement({
-  fields: (t) => ({
-    document: t.prismaField({
-      type: 'Document',
-      resolve: (query, p, _a, ctx) => ctx.db.document.findUniqueOrThrow({ ...query, where: { id: p.id } }),
-    }),
-  }),
-});
+const ReprocessDocumentPayload = documentPayload('ReprocessDocumentPayload');
 
 builder.mutationField('reprocessDocument', (t) =>
   t.field({
