@@ -14,6 +14,19 @@ import {
   waitUnlessClosed,
 } from './test-http-server.js';
 
+/** A scripted error as OpenAI sends one: its status and headers, `{ error: { message, type } }`. */
+function sendErrorReply(
+  response: ServerResponse,
+  error: { status: number; message?: string; type?: string; headers?: Record<string, string> },
+): void {
+  response.writeHead(error.status, { 'content-type': 'application/json', ...(error.headers ?? {}) });
+  response.end(
+    JSON.stringify({
+      error: { message: error.message ?? `HTTP ${error.status}`, type: error.type ?? 'error' },
+    }),
+  );
+}
+
 /** A scripted answer of the OpenAI-compatible test server. */
 export type OpenAITestReply =
   | {
@@ -137,18 +150,7 @@ export async function createOpenAICompatibleTestServer(
       return;
     }
     if ('error' in reply) {
-      response.writeHead(reply.error.status, {
-        'content-type': 'application/json',
-        ...(reply.error.headers ?? {}),
-      });
-      response.end(
-        JSON.stringify({
-          error: {
-            message: reply.error.message ?? `HTTP ${reply.error.status}`,
-            type: reply.error.type ?? 'error',
-          },
-        }),
-      );
+      sendErrorReply(response, reply.error);
       return;
     }
     const model = body.model ?? 'test-model';
@@ -309,18 +311,7 @@ export async function createOpenAICompatibleTestServer(
       return;
     }
     if ('error' in reply) {
-      response.writeHead(reply.error.status, {
-        'content-type': 'application/json',
-        ...(reply.error.headers ?? {}),
-      });
-      response.end(
-        JSON.stringify({
-          error: {
-            message: reply.error.message ?? `HTTP ${reply.error.status}`,
-            type: reply.error.type ?? 'error',
-          },
-        }),
-      );
+      sendErrorReply(response, reply.error);
       return;
     }
     if (!(await waitUnlessClosed(reply.delayMs ?? 0, response))) return;
