@@ -62,11 +62,15 @@ class FrameSocket {
   }
 }
 
-const client = createTroupeClient({
-  url: 'http://troupe.invalid',
-  apiKey: 'tk',
-  webSocketImpl: FrameSocket as unknown as WebSocketConstructor,
-});
+// A client per stream: the frames carry subscription id "1", a client's first (its later streams
+// share the socket under new ids).
+const newClient = () =>
+  createTroupeClient({
+    url: 'http://troupe.invalid',
+    apiKey: 'tk',
+    webSocketImpl: FrameSocket as unknown as WebSocketConstructor,
+    streamLingerMs: 0,
+  });
 
 async function jsonParseOnly(): Promise<number> {
   const start = performance.now();
@@ -81,6 +85,7 @@ async function jsonParseOnly(): Promise<number> {
 }
 
 async function sdkStream(accumulate: boolean): Promise<number> {
+  const client = newClient();
   const start = performance.now();
   let count = 0;
   let state = initialRunState;
