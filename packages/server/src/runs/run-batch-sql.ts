@@ -73,102 +73,147 @@ export function completedTasksOf(taskRuns: ClaimedRun['taskRuns']): Record<strin
 }
 
 /** A column assignment only when the value is given (Prisma's `undefined`: leave it as it is). */
-const setJson = (column: SqlText, v: unknown): SqlText[] =>
-  v === undefined ? [] : [sql`${column} = ${jsonb(v)}`];
-const col = (name: 'structuredOutput' | 'error') => new SqlText(`"${name}"`);
+const col = (name: string) => new SqlText(`"${name}"`);
 
-/** The statements that apply what an event means to the run's rows (as execute-run's applyState). */
-function stateStatements(
-  tenantId: string,
-  runId: string,
-  e: RunEvent,
-  taskRunId: string | undefined,
-): SqlText[] {
-  const at = new Date(e.timestamp);
-  switch (e.type) {
-    case 'TASK_STARTED':
-      return taskRunId
-        ? [
-            sql`UPDATE "TaskRun" SET "status" = 'RUNNING', "startedAt" = ${at}, "attempts" = "attempts" + 1
-WHERE "id" = ${taskRunId}`,
-          ]
-        : [];
-    case 'APPROVAL_REQUESTED':
-      return [
-        ...(taskRunId
-          ? [
-              sql`UPDATE "TaskRun" SET "status" = 'WAITING_FOR_APPROVAL', "output" = ${e.output} WHERE "id" = ${taskRunId}`,
-            ]
-          : []),
-        sql`UPDATE "Run" SET "status" = 'WAITING_FOR_APPROVAL', "updatedAt" = ${new Date()} WHERE "id" = ${runId}`,
-      ];
-    case 'TASK_COMPLETED': {
-      const sets = [
-        sql`"status" = 'SUCCEEDED'`,
-        sql`"output" = ${e.output}`,
-        ...setJson(col('structuredOutput'), e.structuredOutput),
-        sql`"promptTokens" = ${e.usage.promptTokens}`,
-        sql`"completionTokens" = ${e.usage.completionTokens}`,
-        sql`"costUsd" = ${e.usage.costUsd}`,
-        sql`"finishedAt" = ${at}`,
-        ...(e.approval
-          ? [sql`"approved" = TRUE`, sql`"approvalFeedback" = ${e.approval.feedback ?? null}`]
-          : []),
-      ];
-      return [
-        ...(taskRunId ? [sql`UPDATE "TaskRun" SET ${joinSql(sets)} WHERE "id" = ${taskRunId}`] : []),
-        sql`UPDATE "Run" SET "status" = 'RUNNING', "updatedAt" = ${new Date()}
-WHERE "id" = ${runId} AND "status" = 'WAITING_FOR_APPROVAL'`,
-      ];
-    }
-    case 'USAGE':
-      return [
-        sql`INSERT INTO "UsageRecord" ("id", "tenantId", "runId", "taskRunId", "agentName", "provider", "model",
-  "promptTokens", "completionTokens", "costUsd", "at")
-VALUES (${createId()}, ${tenantId}, ${runId}, ${taskRunId ?? null}, ${e.agentName}, ${e.provider}, ${e.model},
-  ${e.promptTokens}, ${e.completionTokens}, ${e.costUsd}, ${at})`,
-        sql`UPDATE "Run" SET "promptTokens" = "promptTokens" + ${e.promptTokens},
-  "completionTokens" = "completionTokens" + ${e.completionTokens}, "costUsd" = "costUsd" + ${e.costUsd},
-  "updatedAt" = ${new Date()}
-WHERE "id" = ${runId}`,
-      ];
-    case 'RUN_SUCCEEDED':
-      return [
-        sql`UPDATE "Run" SET ${joinSql([
-          sql`"status" = 'SUCCEEDED'`,
-          sql`"output" = ${e.output}`,
-          ...setJson(col('structuredOutput'), e.structuredOutput),
-          sql`"finishedAt" = ${at}`,
-          sql`"updatedAt" = ${new Date()}`,
-        ])} WHERE "id" = ${runId}`,
-      ];
-    case 'RUN_FAILED':
-      return [
-        sql`UPDATE "Run" SET ${joinSql([
-          sql`"status" = 'FAILED'`,
-          ...setJson(col('error'), e.error),
-          sql`"finishedAt" = ${at}`,
-          sql`"updatedAt" = ${new Date()}`,
-        ])} WHERE "id" = ${runId}`,
-        sql`UPDATE "TaskRun" SET "status" = 'FAILED', "finishedAt" = ${at}
-WHERE "runId" = ${runId} AND "status" IN ('RUNNING', 'WAITING_FOR_APPROVAL')`,
-      ];
-    case 'RUN_CANCELLED':
-      return [
-        sql`UPDATE "Run" SET "status" = 'CANCELLED', "finishedAt" = ${at}, "updatedAt" = ${new Date()} WHERE "id" = ${runId}`,
-        sql`UPDATE "TaskRun" SET "status" = 'CANCELLED', "finishedAt" = ${at}
-WHERE "runId" = ${runId} AND "status" IN ('PENDING', 'RUNNING', 'WAITING_FOR_APPROVAL')`,
-      ];
-    default:
-      return [];
+/** Column assignments of one UPDATE, in order; a later assignment to a column replaces an earlier one. */
+class Assignments {
+  private readonly sets = new Map<string, SqlText>();
+  set(column: string, value: SqlText): this {
+    this.sets.set(column, value);
+    return this;
+  }
+  /** `undefined`: leave the column as it is (Prisma's convention). */
+  setJson(column: string, v: unknown): this {
+    return v === undefined ? this : this.set(column, jsonb(v));
+  }
+  get(column: string): SqlText | undefined {
+    return this.sets.get(column);
+  }
+  sql(): SqlText {
+    return joinSql([...this.sets].map(([c, v]) => sql`${col(c)} = ${v}`));
   }
 }
 
+const value = (v: Parameters<typeof sql>[1]) => sql`${v}`;
+const WAITING = "'WAITING_FOR_APPROVAL'";
+/** TASK_COMPLETED resumes a run that waited for approval, and leaves any other status alone. */
+const RESUMED = new SqlText(`CASE WHEN "status" = ${WAITING} THEN 'RUNNING'::"RunStatus" ELSE "status" END`);
+
 /**
- * A batch of a (non-chat) run's events as one script: the log numbers them after Run.lastSeq (the
- * UPDATE locks the run's row, so concurrent writers get consecutive numbers), stores them, applies
- * the state they imply and, for a terminal event, writes its webhook deliveries (the outbox) with
- * the run's final totals. `storedEvents` turns the script's first result into the logged events.
+ * What a batch of events means for the run's row and its task runs, merged into one assignment list
+ * per row (an UPDATE per row instead of one per event; same final state as applying the events one
+ * after another, as execute-run's applyState does for chat runs).
+ */
+function batchState(
+  runId: string,
+  batch: readonly RunEvent[],
+  taskRunIds: ReadonlyMap<string, string>,
+  now: Date,
+) {
+  const run = new Assignments();
+  const usage: { promptTokens: SqlText[]; completionTokens: SqlText[]; costUsd: SqlText[] } = {
+    promptTokens: [],
+    completionTokens: [],
+    costUsd: [],
+  };
+  const tasks = new Map<string, Assignments>();
+  const attempts = new Map<string, number>();
+  /** RUN_FAILED / RUN_CANCELLED: every task run still open in that state, after the per-task updates. */
+  let openTasksEnd: 'FAILED' | 'CANCELLED' | null = null;
+  let endedAt: Date | null = null;
+  const task = (id: string) => {
+    let a = tasks.get(id);
+    if (!a) {
+      a = new Assignments();
+      tasks.set(id, a);
+    }
+    return a;
+  };
+  for (const e of batch) {
+    const at = new Date(e.timestamp);
+    const taskRunId = 'taskName' in e ? taskRunIds.get(e.taskName) : undefined;
+    switch (e.type) {
+      case 'TASK_STARTED':
+        if (taskRunId) {
+          task(taskRunId).set('status', value('RUNNING')).set('startedAt', value(at));
+          attempts.set(taskRunId, (attempts.get(taskRunId) ?? 0) + 1);
+        }
+        break;
+      case 'APPROVAL_REQUESTED':
+        if (taskRunId)
+          task(taskRunId).set('status', value('WAITING_FOR_APPROVAL')).set('output', value(e.output));
+        run.set('status', new SqlText(WAITING));
+        break;
+      case 'TASK_COMPLETED': {
+        if (taskRunId) {
+          const t = task(taskRunId)
+            .set('status', value('SUCCEEDED'))
+            .set('output', value(e.output))
+            .setJson('structuredOutput', e.structuredOutput)
+            .set('promptTokens', value(e.usage.promptTokens))
+            .set('completionTokens', value(e.usage.completionTokens))
+            .set('costUsd', value(e.usage.costUsd))
+            .set('finishedAt', value(at));
+          if (e.approval)
+            t.set('approved', value(true)).set('approvalFeedback', value(e.approval.feedback ?? null));
+        }
+        const status = run.get('status');
+        if (!status) run.set('status', RESUMED);
+        else if (status.text === WAITING) run.set('status', value('RUNNING'));
+        break;
+      }
+      case 'USAGE':
+        usage.promptTokens.push(value(e.promptTokens));
+        usage.completionTokens.push(value(e.completionTokens));
+        usage.costUsd.push(value(e.costUsd));
+        break;
+      case 'RUN_SUCCEEDED':
+        run
+          .set('status', value('SUCCEEDED'))
+          .set('output', value(e.output))
+          .setJson('structuredOutput', e.structuredOutput)
+          .set('finishedAt', value(at));
+        break;
+      case 'RUN_FAILED':
+        run.set('status', value('FAILED')).setJson('error', e.error).set('finishedAt', value(at));
+        openTasksEnd = 'FAILED';
+        endedAt = at;
+        break;
+      case 'RUN_CANCELLED':
+        run.set('status', value('CANCELLED')).set('finishedAt', value(at));
+        openTasksEnd = 'CANCELLED';
+        endedAt = at;
+        break;
+      default:
+        break;
+    }
+  }
+  for (const [id, n] of attempts) task(id).set('attempts', sql`"attempts" + ${n}`);
+  // Usage adds up term by term, as the separate increments did (exact NUMERIC sums, no float rounding).
+  for (const c of ['promptTokens', 'completionTokens', 'costUsd'] as const)
+    if (usage[c].length) run.set(c, joinSql([new SqlText(`"${c}"`), ...usage[c]], ' + '));
+  run.set('updatedAt', value(now));
+  const closeOpenTasks =
+    openTasksEnd &&
+    sql`UPDATE "TaskRun" SET "status" = ${openTasksEnd}, "finishedAt" = ${endedAt}
+WHERE "runId" = ${runId} AND "status" IN (${joinSql(
+      (openTasksEnd === 'CANCELLED'
+        ? ['PENDING', 'RUNNING', 'WAITING_FOR_APPROVAL']
+        : ['RUNNING', 'WAITING_FOR_APPROVAL']
+      ).map((s) => value(s)),
+    )})`;
+  return { run, tasks, closeOpenTasks };
+}
+
+/**
+ * A batch of a (non-chat) run's events, as few statements as its meaning allows (usually one): the
+ * log numbers them after Run.lastSeq (the UPDATE locks the run's row, so concurrent writers get
+ * consecutive numbers), stores them, applies the state they imply and, for a terminal event, writes
+ * its webhook deliveries (the outbox) with the run's final totals. The run's row, its events, task
+ * runs, usage records and deliveries are written by one statement whose parts are data-modifying
+ * CTEs; a failed or cancelled run's remaining task runs are closed by a second one (a CTE cannot
+ * update a row another part of the same statement updates). `storedEvents` turns the script's first
+ * result into the logged events.
  */
 export function batchStatements(opts: {
   tenantId: string;
@@ -181,41 +226,55 @@ export function batchStatements(opts: {
   const { tenantId, runId, log } = opts;
   const n = log.length;
   const now = new Date();
-  const lastSeq = sql`(SELECT "lastSeq" FROM "Run" WHERE "id" = ${runId})`;
-  const rows = log.map(
-    (e, i) =>
-      sql`(${tenantId}, ${runId}, ${lastSeq} - ${n - 1 - i}, ${e.type}, ${e.taskRunId}, ${e.delta}, ${jsonb(e.data)}, ${e.at ?? now})`,
-  );
-  const statements = [
-    sql`UPDATE "Run" SET "lastSeq" = "lastSeq" + ${n}, "updatedAt" = ${now} WHERE "id" = ${runId} RETURNING "lastSeq"`,
-    sql`INSERT INTO "RunEvent" ("tenantId", "runId", "seq", "type", "taskRunId", "delta", "data", "at")
-VALUES ${joinSql(rows)}`,
+  const { run, tasks, closeOpenTasks } = batchState(runId, opts.batch, opts.taskRunIds, now);
+  run.set('lastSeq', sql`"lastSeq" + ${n}`);
+  const parts: SqlText[] = [
+    sql`u AS (UPDATE "Run" SET ${run.sql()} WHERE "id" = ${runId}
+  RETURNING "lastSeq", "promptTokens", "completionTokens", "costUsd")`,
   ];
-  for (const e of opts.batch) {
-    if (e.type === 'TOKEN') continue;
-    const taskRunId = 'taskName' in e ? opts.taskRunIds.get(e.taskName) : undefined;
-    statements.push(...stateStatements(tenantId, runId, e, taskRunId));
+  const rows = log.map(
+    (e, i) => sql`(${n - 1 - i}, ${e.type}, ${e.taskRunId}, ${e.delta}, ${jsonb(e.data)}, ${e.at ?? now})`,
+  );
+  parts.push(sql`e AS (INSERT INTO "RunEvent" ("tenantId", "runId", "seq", "type", "taskRunId", "delta", "data", "at")
+  SELECT ${tenantId}, ${runId}, u."lastSeq" - v.back, v.type::"RunEventType", v.task, v.delta, v.data::jsonb, v.at::timestamp(3)
+  FROM u, (VALUES ${joinSql(rows)}) AS v(back, type, task, delta, data, at))`);
+  const taskUpdates = [...tasks].map(([id, a]) => sql`UPDATE "TaskRun" SET ${a.sql()} WHERE "id" = ${id}`);
+  // Task runs are updated by the main statement unless the second one updates them too.
+  if (!closeOpenTasks)
+    for (const [i, t] of taskUpdates.entries()) parts.push(sql`t${new SqlText(String(i))} AS (${t})`);
+  const usage = opts.batch.filter((e) => e.type === 'USAGE');
+  if (usage.length) {
+    const values = usage.map((e) => {
+      const taskRunId = opts.taskRunIds.get(e.taskName) ?? null;
+      return sql`(${createId()}, ${tenantId}, ${runId}, ${taskRunId}, ${e.agentName}, ${e.provider}, ${e.model},
+  ${e.promptTokens}, ${e.completionTokens}, ${e.costUsd}, ${new Date(e.timestamp)})`;
+    });
+    parts.push(sql`r AS (INSERT INTO "UsageRecord" ("id", "tenantId", "runId", "taskRunId", "agentName", "provider", "model",
+  "promptTokens", "completionTokens", "costUsd", "at")
+VALUES ${joinSql(values)})`);
   }
   const terminal = webhookEventOf(log.map((e) => ({ ...e, at: e.at ?? now })));
   if (terminal && opts.crewId) {
     // One delivery per enabled webhook of the run's crew that subscribes to the event; usage is
-    // the run's total once this batch's USAGE events are applied (the statements above).
+    // the run's total with this batch's USAGE events (the run's row as the UPDATE left it).
     const payload = webhookPayload(terminal.type, runId, opts.crewId, terminal, {
       promptTokens: 0,
       completionTokens: 0,
       costUsd: 0,
     });
-    statements.push(sql`INSERT INTO "WebhookDelivery" ("id", "tenantId", "webhookId", "runId", "event", "payload", "nextAttemptAt",
-  "createdAt")
-SELECT ${createId().slice(0, 21)} || lpad((row_number() OVER (ORDER BY w."id"))::text, 4, '0'), ${tenantId}, w."id", r."id",
+    parts.push(sql`w AS (INSERT INTO "WebhookDelivery" ("id", "tenantId", "webhookId", "runId", "event", "payload",
+  "nextAttemptAt", "createdAt")
+SELECT ${createId().slice(0, 21)} || lpad((row_number() OVER (ORDER BY w."id"))::text, 4, '0'), ${tenantId}, w."id", ${runId},
   ${terminal.type}::"WebhookEvent",
-  ${jsonb(payload)} || jsonb_build_object('usage', jsonb_build_object('promptTokens', r."promptTokens",
-    'completionTokens', r."completionTokens", 'totalTokens', r."promptTokens" + r."completionTokens",
-    'costUsd', r."costUsd")),
+  ${jsonb(payload)} || jsonb_build_object('usage', jsonb_build_object('promptTokens', u."promptTokens",
+    'completionTokens', u."completionTokens", 'totalTokens', u."promptTokens" + u."completionTokens",
+    'costUsd', u."costUsd")),
   ${terminal.at}, ${now}
-FROM "Webhook" w JOIN "Run" r ON r."crewId" = w."crewId"
-WHERE r."id" = ${runId} AND w."enabled" AND ${terminal.type}::"WebhookEvent" = ANY (w."events")`);
+FROM "Webhook" w, u
+WHERE w."crewId" = ${opts.crewId} AND w."enabled" AND ${terminal.type}::"WebhookEvent" = ANY (w."events"))`);
   }
+  const statements = [sql`WITH ${joinSql(parts, ',\n')}\nSELECT "lastSeq" FROM u`];
+  if (closeOpenTasks) statements.push(...taskUpdates, closeOpenTasks);
   return {
     statements,
     storedEvents(first) {
