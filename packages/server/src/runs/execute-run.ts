@@ -438,11 +438,15 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     });
   };
   // Tokens are flushed at most once per flushMs, the first at once (leading edge): a stream's
-  // first token is not held back for a whole interval.
+  // first token is not held back for a whole interval. "At once" is one tick later, like other
+  // events: what arrived with the token (a short answer's completion, usage and the run's end come
+  // in the same chunk) joins its transaction instead of paying for another.
   let tokensFlushedAt = Number.NEGATIVE_INFINITY;
   const flushTokens = () => {
     tokensFlushedAt = performance.now();
-    flushLater();
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    flushSoon();
   };
   try {
     for await (const e of crewRun) {
