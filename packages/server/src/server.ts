@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ProviderSettings } from '@troupe/agents';
+import { type AuthCache, type AuthCacheOptions, startAuthCache } from './auth/auth-cache.js';
 import { ConfigError, type TroupeConfig } from './config.js';
 import { type Database, type DatabaseOptions, openDatabase } from './db/database.js';
 import {
@@ -31,6 +32,8 @@ export interface TroupeServer {
   yoga: TroupeYoga;
   http: Server;
   bus: EventBus;
+  /** This instance's cache of live API keys (evicted on revocation through the bus). */
+  authCache: AuthCache;
   executor: RunExecutor;
   websockets: WebSocketSubscriptions;
   /** The webhook delivery loop, where this process runs one (runs executing here). */
@@ -52,6 +55,8 @@ export interface StartServerOptions {
   providers?: ProviderSettings;
   /** Live event fan-out (default: Redis when REDIS_URL is set, else in-process). */
   bus?: EventBus;
+  /** The API key cache's entry lifetime and size (tests). */
+  authCache?: AuthCacheOptions;
   /**
    * Where runs execute: in this process, or on `troupe worker` processes fed through the Redis
    * queue. Default: workers for `troupe serve` with REDIS_URL, else this process.
@@ -101,6 +106,8 @@ export async function startServer(
     (config.redisUrl
       ? await createRedisEventBus({ url: config.redisUrl, prefix: `${config.queuePrefix}:` })
       : createInProcessEventBus());
+  // Subscribed before the server listens: no request is served by a cache deaf to revocations.
+  const authCache = await startAuthCache(bus, opts.authCache);
   const embedder = embedderSource(config.embeddings, opts.providers);
   const executor =
     runsOn === 'workers'
@@ -136,6 +143,7 @@ export async function startServer(
   const uploadOptions = {
     database,
     settings: { secret: config.secret, adminKey: config.adminKey },
+    authCache,
     maxBytes: config.documentMaxBytes,
     corsOrigins: config.corsOrigins,
     onCreated: documents.wake,
@@ -154,6 +162,7 @@ export async function startServer(
   };
   const yoga = createYogaApp({
     database,
+    authCache,
     runs: { bus, executor },
     documents,
     settings,
@@ -208,7 +217,7 @@ export async function startServer(
     yoga(req, res);
   };
   const http = createServer(handler);
-  const websockets = attachWebSocketSubscriptions(http, yoga, { database, settings });
+  const websockets = attachWebSocketSubscriptions(http, yoga, { database, settings, authCache });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.port, config.host, () => {
@@ -233,6 +242,7 @@ export async function startServer(
     yoga,
     http,
     bus,
+    authCache,
     executor,
     websockets,
     ...(webhooks ? { webhooks } : {}),
@@ -247,6 +257,7 @@ export async function startServer(
         http.close(() => resolve());
         http.closeAllConnections();
       });
+      await authCache.close();
       if (!opts.bus) await bus.close();
       if (!opts.database) await database.close();
     },

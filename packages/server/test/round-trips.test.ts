@@ -20,7 +20,8 @@ beforeAll(async () => {
     }
     return (query as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof query;
-  server = await startTestServer({ quiet: true });
+  // Keys stay cached for the whole file: what is counted does not depend on how long a test took.
+  server = await startTestServer({ quiet: true, authCache: { ttlMs: 10 * 60_000 } });
   ({ key } = await createTenant(server.url, server.admin, 'round-trips'));
   crewId = (await gqlOk(server.url, CREATE_CREW, { input: OPENAI_CREW }, key)).createCrew.crew.id;
 });
@@ -42,7 +43,7 @@ async function counted<T>(fn: () => Promise<T>): Promise<{ result: T; messages: 
 const START =
   'mutation($input: StartRunInput!) { startRun(input: $input) { run { id status inputs idempotencyKey } } }';
 
-test('startRun: authentication, one message that opens the transaction and inserts the run, COMMIT', async () => {
+test('startRun (key cached): one message that opens the transaction and inserts the run, COMMIT', async () => {
   // The first run of the crew reads its version; later ones are one insert. (It fails at once for
   // want of an LLM key: wait for that, so that its writes are not counted.)
   const warm = await gqlOk(server.url, START, { input: { crewId, inputs: { topic: 'warm' } } }, key);
@@ -74,13 +75,20 @@ test('startRun: authentication, one message that opens the transaction and inser
   if (BACKEND === 'postgres') {
     // The run starts executing in this process once committed: its claim is not startRun's.
     const own = messages.slice(0, messages.indexOf('COMMIT') + 1);
-    expect(own, messages.join('\n---\n')).toHaveLength(3);
-    expect(own[0]).toMatch(/FROM "ApiKey"/);
-    expect(own[1]).toMatch(/^BEGIN;[\s\S]*set_config[\s\S]*INSERT INTO "Run"/);
+    expect(own, messages.join('\n---\n')).toHaveLength(2);
+    expect(own[0]).toMatch(/^BEGIN;[\s\S]*set_config[\s\S]*INSERT INTO "Run"/);
   }
 });
 
-test('a query that reads nothing from the database sends nothing but its authentication', async () => {
-  const { messages } = await counted(() => gqlOk(server.url, '{ __typename }', {}, key));
-  if (BACKEND === 'postgres') expect(messages).toHaveLength(1);
+test('a key is looked up in one message on its first request, then not at all while cached', async () => {
+  // `key` has been used before (and its lastUsedAt written): a query that reads nothing sends nothing.
+  const cached = await counted(() => gqlOk(server.url, '{ __typename }', {}, key));
+  const { key: fresh } = await createTenant(server.url, server.admin, 'round-trips fresh');
+  const first = await counted(() => gqlOk(server.url, '{ __typename }', {}, fresh));
+  if (BACKEND === 'postgres') {
+    // The first use also starts writing lastUsedAt, off the request path.
+    expect(first.messages[0]).toMatch(/FROM "ApiKey"/);
+    expect(first.messages.filter((m) => /FROM "ApiKey"/.test(m))).toHaveLength(1);
+    expect(cached.messages).toEqual([]);
+  }
 });

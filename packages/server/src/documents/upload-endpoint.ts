@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { type AuthSettings, authenticate, bearerToken } from '../auth/authenticate.js';
-import type { Database } from '../db/database.js';
+import { type AuthDeps, authenticate, bearerToken } from '../auth/authenticate.js';
 import { TroupeServerError } from '../errors.js';
 import { sendJson } from '../http/json-response.js';
 import {
@@ -11,9 +10,7 @@ import {
   validateDocumentFields,
 } from './document-store.js';
 
-export interface UploadEndpointOptions {
-  database: Database;
-  settings: AuthSettings;
+export interface UploadEndpointOptions extends AuthDeps {
   /** Largest document accepted (413 beyond). */
   maxBytes: number;
   /** Origins allowed by CORS (as for /graphql); empty: same-origin only. */
@@ -150,11 +147,7 @@ export async function handleDocumentUpload(
       throw new UploadError(405, 'BAD_INPUT', 'Use POST to upload a document.');
     }
     // Who and what first: a refused upload is answered before its body is read.
-    const principal = await authenticate(
-      opts.database,
-      opts.settings,
-      bearerToken(header(req, 'authorization')),
-    );
+    const principal = await authenticate(opts, bearerToken(header(req, 'authorization')));
     assertDocumentAccess(principal, true);
     const name = parseName(header(req, 'x-troupe-document-name'));
     const metadata = parseMetadata(header(req, 'x-troupe-document-metadata'));

@@ -43,7 +43,7 @@ export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<E
     async publish(channel, message) {
       await pub.publish(prefix + channel, message);
     },
-    async subscribe(channel, onMessage) {
+    async subscribe(channel, onMessage, opts) {
       const key = prefix + channel;
       let set = handlers.get(key);
       if (!set) {
@@ -52,12 +52,13 @@ export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<E
         await sub.subscribe(key);
       }
       set.add(onMessage);
-      count++;
+      const counted = opts?.uncounted ? 0 : 1;
+      count += counted;
       let active = true;
       return async () => {
         if (!active) return;
         active = false;
-        count--;
+        count -= counted;
         const s = handlers.get(key);
         s?.delete(onMessage);
         if (s && s.size === 0) {

@@ -1,3 +1,4 @@
+import type { AuthCache } from '../auth/auth-cache.js';
 import type { Principal, TenantPrincipal } from '../auth/principal.js';
 import type { Database, ScriptRows, Tx } from '../db/database.js';
 import type { SqlText } from '../db/sql-text.js';
@@ -18,6 +19,8 @@ export interface Context {
   principal: Principal;
   database: Database;
   settings: ServerSettings;
+  /** This server instance's cache of live API keys: revoking a key invalidates it. */
+  authCache: AuthCache;
   /**
    * The operation's tenant-scoped transaction (queries and mutations). Row-level security limits
    * it to the caller's tenant; a mutation that ends with an error is rolled back whole.

@@ -2,11 +2,9 @@ import type { Server } from 'node:http';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { authenticate, bearerToken } from '../auth/authenticate.js';
+import { type AuthDeps, authenticate, bearerToken } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
-import type { Database } from '../db/database.js';
 import { TroupeServerError } from '../errors.js';
-import type { ServerSettings } from '../graphql/context.js';
 import type { TroupeYoga } from './yoga-app.js';
 
 /** WebSocket close codes of the graphql-ws protocol that Troupe answers with. */
@@ -42,7 +40,7 @@ export interface WebSocketSubscriptions {
 export function attachWebSocketSubscriptions(
   http: Server,
   yoga: TroupeYoga,
-  deps: { database: Database; settings: ServerSettings },
+  deps: AuthDeps,
 ): WebSocketSubscriptions {
   const wss = new WebSocketServer({ server: http, path: '/graphql' });
   const principals = new WeakMap<object, Principal>();
@@ -56,8 +54,7 @@ export function attachWebSocketSubscriptions(
         const socket = ctx.extra.socket;
         try {
           const principal = await authenticate(
-            deps.database,
-            deps.settings,
+            deps,
             tokenFrom(ctx.connectionParams, ctx.extra.request.headers.authorization),
           );
           if (principal.kind === 'admin') {

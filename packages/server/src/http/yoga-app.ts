@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import type { AuthCache } from '../auth/auth-cache.js';
 import { authenticate, bearerToken } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import type { Database } from '../db/database.js';
@@ -18,6 +19,8 @@ import { useTenantTransaction } from './tenant-transaction-plugin.js';
 export interface YogaAppOptions {
   database: Database;
   settings: ServerSettings;
+  /** This server instance's cache of live API keys. */
+  authCache: AuthCache;
   runs: RunServices;
   documents: DocumentServices;
   graphiql: boolean;
@@ -61,16 +64,12 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
       // WebSocket connections authenticate once, at connection_init (see websocket-subscriptions.ts).
       const pre = (initial as { principal?: Principal }).principal;
       const principal =
-        pre ??
-        (await authenticate(
-          opts.database,
-          opts.settings,
-          bearerToken(initial.request.headers.get('authorization')),
-        ));
+        pre ?? (await authenticate(opts, bearerToken(initial.request.headers.get('authorization'))));
       return {
         principal,
         database: opts.database,
         settings: opts.settings,
+        authCache: opts.authCache,
         db: NO_TENANT_DB,
         script: noTenantScript,
         runs: opts.runs,

@@ -89,6 +89,8 @@ export async function startTestServer(
     env?: Record<string, string>;
     /** The document processing loop's settings (or false: none). */
     documents?: import('../../src/server.js').StartServerOptions['documents'];
+    /** The API key cache's settings (e.g. a long TTL, so that statement counts do not depend on timing). */
+    authCache?: import('../../src/server.js').StartServerOptions['authCache'];
   } = {},
 ): Promise<TestServer> {
   const tdb = await createTestDatabase(opts);
@@ -99,13 +101,14 @@ export async function startTestServer(
     ...(opts.production ? { NODE_ENV: 'production' } : {}),
     ...opts.env,
   };
-  if (EXECUTION === 'workers') return startWithWorker(tdb, dataDir, env, opts.providers);
+  if (EXECUTION === 'workers') return startWithWorker(tdb, dataDir, env, opts.providers, opts.authCache);
   const { config } = loadConfig('embedded', { port: 0, host: '127.0.0.1', dataDir }, env);
   const server = await startServer(config, {
     database: tdb.database,
     ...(opts.providers ? { providers: opts.providers } : {}),
     ...(opts.quiet ? { webhooks: false, recoverRuns: false, documents: false } : {}),
     ...(opts.documents !== undefined ? { documents: opts.documents } : {}),
+    ...(opts.authCache ? { authCache: opts.authCache } : {}),
   });
   return {
     ...server,
@@ -125,6 +128,7 @@ async function startWithWorker(
   dataDir: string,
   env: Record<string, string>,
   providers: import('@troupe/agents').ProviderSettings | undefined,
+  authCache: import('../../src/server.js').StartServerOptions['authCache'],
 ): Promise<TestServer> {
   if (BACKEND !== 'postgres')
     throw new Error('TROUPE_TEST_EXECUTION=workers needs TROUPE_TEST_BACKEND=postgres');
@@ -134,7 +138,7 @@ async function startWithWorker(
     { port: 0, host: '127.0.0.1', dataDir, migrate: false },
     { ...env, DATABASE_URL: tdb.url!, REDIS_URL, TROUPE_QUEUE_PREFIX: prefix },
   );
-  const server = await startServer(config, { database: tdb.database });
+  const server = await startServer(config, { database: tdb.database, ...(authCache ? { authCache } : {}) });
   const workerBus = await createRedisEventBus({ url: REDIS_URL, prefix: `${prefix}:` });
   const worker = await startRunWorker({
     database: tdb.database,

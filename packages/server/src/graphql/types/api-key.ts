@@ -130,6 +130,10 @@ builder.mutationField('revokeApiKey', (t) =>
         await ctx.db.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
         await audit(ctx, ctx.db, tenantId, 'api_key.revoke', { type: 'ApiKey', id });
       }
+      // Once committed (before the answer is sent): this server forgets the key at once, the others
+      // when the bus message reaches them. Also after a repeated revocation: harmless, and it
+      // repairs a cache that missed the first one.
+      ctx.afterCommit(() => ctx.authCache.invalidate(tenantId, id));
       return { id };
     },
   }),
