@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { appendRunEvents } from '../src/events/run-event-log.js';
 import { BACKEND, startTestServer, type TestServer } from './support/backend.js';
 import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
 
@@ -7,6 +8,7 @@ import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW } from './support/graphql
 // in process has no wire: there the test only checks the answers.
 let server: TestServer;
 let key: string;
+let tenantId: string;
 let crewId: string;
 let counting = false;
 let sent: string[] = [];
@@ -22,13 +24,22 @@ beforeAll(async () => {
   } as typeof query;
   // Keys stay cached for the whole file: what is counted does not depend on how long a test took.
   server = await startTestServer({ quiet: true, authCache: { ttlMs: 10 * 60_000 } });
-  ({ key } = await createTenant(server.url, server.admin, 'round-trips'));
+  const created = await createTenant(server.url, server.admin, 'round-trips');
+  key = created.key;
+  tenantId = raw('Tenant', created.tenant.id);
   crewId = (await gqlOk(server.url, CREATE_CREW, { input: OPENAI_CREW }, key)).createCrew.crew.id;
 });
 afterAll(async () => {
   pg.Client.prototype.query = query;
   await server?.closeAll();
 });
+
+/** A global id's row id. */
+function raw(kind: string, id: string): string {
+  const [k, v] = Buffer.from(id, 'base64').toString().split(':');
+  expect(k).toBe(kind);
+  return v!;
+}
 
 async function counted<T>(fn: () => Promise<T>): Promise<{ result: T; messages: string[] }> {
   sent = [];
@@ -90,5 +101,120 @@ test('a key is looked up in one message on its first request, then not at all wh
     expect(first.messages[0]).toMatch(/FROM "ApiKey"/);
     expect(first.messages.filter((m) => /FROM "ApiKey"/.test(m))).toHaveLength(1);
     expect(cached.messages).toEqual([]);
+  }
+});
+
+/** Waits for a run to end (these fail at once, for want of an LLM key). */
+async function ended(runId: string): Promise<void> {
+  const q = 'query($id: ID!) { run(id: $id) { status } }';
+  while (
+    !['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(
+      (await gqlOk(server.url, q, { id: runId }, key)).run.status,
+    )
+  )
+    await new Promise((r) => setTimeout(r, 20));
+  await server.executor.idle();
+}
+
+/** Subscribes over SSE; counts the messages sent until the first event arrives, then `take` events. */
+async function subscribeCounted(query: string, variables: Record<string, unknown>, take = Infinity) {
+  const { sseSubscribe } = await import('./support/sse-client.js');
+  const ac = new AbortController();
+  const payloads: { data?: any; errors?: { extensions?: { code?: string } }[] }[] = [];
+  let beforeFirst: string[] = [];
+  sent = [];
+  counting = true;
+  try {
+    for await (const p of sseSubscribe(server.url, query, variables, key, ac.signal)) {
+      if (payloads.length === 0) beforeFirst = [...sent];
+      payloads.push(p);
+      if (payloads.length >= take) break;
+    }
+  } finally {
+    counting = false;
+    ac.abort();
+  }
+  return { payloads, beforeFirst, all: sent };
+}
+
+test('runEvents of a finished run: one message (the scope check is the first page)', async () => {
+  // A finished run with a log of 31 events, written as the executor would have.
+  const crewRowId = raw('Crew', crewId);
+  const runRowId = await server.database.withTenant(tenantId, async (tx) => {
+    const version = await tx.crewVersion.findFirstOrThrow({ where: { crewId: crewRowId } });
+    const run = await tx.run.create({
+      data: { tenantId, crewId: crewRowId, crewVersionId: version.id, inputs: {}, status: 'SUCCEEDED' },
+    });
+    await appendRunEvents(tx, tenantId, run.id, [
+      ...Array.from({ length: 30 }, (_, i) => ({
+        type: 'TOKEN' as const,
+        taskRunId: null,
+        delta: `t${i}`,
+        data: null,
+      })),
+      { type: 'RUN_SUCCEEDED', taskRunId: null, delta: null, data: { output: 'ok' } },
+    ]);
+    return run.id;
+  });
+  const runId = Buffer.from(`Run:${runRowId}`).toString('base64');
+  const { payloads, beforeFirst, all } = await subscribeCounted(
+    'subscription($id: ID!) { runEvents(runId: $id) { seq type } }',
+    { id: runId },
+  );
+  const events = payloads.map((p) => p.data.runEvents);
+  expect(events.map((e: { seq: number }) => e.seq)).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
+  expect(events.at(-1).type).toBe('RUN_SUCCEEDED');
+  if (BACKEND === 'postgres') {
+    // It was 2 after authentication (the key is cached here): a script that checked the run
+    // exists (and is in the caller's scope), then the first page. Now the first page carries the check.
+    expect(beforeFirst, beforeFirst.join('\n---\n')).toHaveLength(1);
+    expect(beforeFirst[0]).toMatch(/^BEGIN;[\s\S]*set_config[\s\S]*FROM "Run"[\s\S]*FROM "RunEvent"/);
+    // The whole log fits in that page, which also says the run has ended: nothing more is sent.
+    expect(all).toEqual(beforeFirst);
+  }
+  // A run that is not there is still NOT_FOUND, as the subscription's one result.
+  const missing = Buffer.from('Run:cl000000000000000000000000').toString('base64');
+  const gone = await subscribeCounted('subscription($id: ID!) { runEvents(runId: $id) { seq } }', {
+    id: missing,
+  });
+  expect(gone.payloads).toHaveLength(1);
+  expect(gone.payloads[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  if (BACKEND === 'postgres') expect(gone.all).toHaveLength(1);
+});
+
+test('threadEvents: one message before the first event', async () => {
+  const crew = await gqlOk(
+    server.url,
+    'query($id: ID!) { crew(id: $id) { agents { id } } }',
+    { id: crewId },
+    key,
+  );
+  const thread = await gqlOk(
+    server.url,
+    'mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id } } }',
+    { input: { agentId: crew.crew.agents[0].id } },
+    key,
+  );
+  const threadId = thread.createThread.thread.id;
+  const sentMessage = await gqlOk(
+    server.url,
+    'mutation($input: SendMessageInput!) { sendMessage(input: $input) { run { id } } }',
+    { input: { threadId, content: 'hello' } },
+    key,
+  );
+  await ended(sentMessage.sendMessage.run.id);
+  // A thread's stream stays open: take its first event.
+  const { payloads, beforeFirst } = await subscribeCounted(
+    'subscription($id: ID!) { threadEvents(threadId: $id) { seq type } }',
+    { id: threadId },
+    1,
+  );
+  expect(payloads[0]!.data.threadEvents.seq).toBe(1);
+  if (BACKEND === 'postgres') {
+    // It was 8 after authentication (the key is cached here): the thread's existence check in a
+    // transaction of its own (BEGIN, the tenant setting, the query, COMMIT), then the events in
+    // another. Now one script does both.
+    expect(beforeFirst, beforeFirst.join('\n---\n')).toHaveLength(1);
+    expect(beforeFirst[0]).toMatch(/^BEGIN;[\s\S]*FROM "Thread"[\s\S]*FROM "RunEvent"/);
   }
 });

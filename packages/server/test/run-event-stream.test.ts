@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Database } from '../src/db/database.js';
+import { SqlText } from '../src/db/sql-text.js';
 import { createInProcessEventBus, type EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
 import {
@@ -9,7 +10,12 @@ import {
   readRunEvents,
   readRunLogPage,
 } from '../src/events/run-event-log.js';
-import { encodeLiveEvent, type RunEventSource, streamRunEvents } from '../src/events/run-event-stream.js';
+import {
+  encodeLiveEvent,
+  openRunEventStream,
+  type RunEventSource,
+  streamRunEvents,
+} from '../src/events/run-event-stream.js';
 import { BACKEND, createTestDatabase, type TestDatabase } from './support/backend.js';
 
 const REDIS_URL = process.env.TROUPE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -209,5 +215,67 @@ describe.each(cases)(`run event log and stream (%s bus, %s reads, ${BACKEND})`, 
     await expect(it.return(undefined)).resolves.toEqual({ done: true, value: undefined });
     await expect(pending).resolves.toEqual({ done: true, value: undefined });
     expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+});
+
+describe.each(buses)(`openRunEventStream (%s bus, ${BACKEND})`, (_name, makeBus) => {
+  let bus: EventBus;
+  beforeAll(async () => {
+    bus = await makeBus();
+  });
+  afterAll(() => bus?.close());
+
+  const notVisible = () => new Error('not visible');
+  /** Pages read with a scope condition; `onPage` sees each read as it starts. */
+  const scoped = (runId: string, scope: string, onPage?: () => void): RunEventSource => ({
+    ...source(bus, runId, 'load'),
+    page: (after) => {
+      onPage?.();
+      return readRunLogPage(db, tenantId, runId, after, 50, new SqlText(scope));
+    },
+  });
+
+  test('subscribes, then reads the first page before it returns; then streams without gaps or duplicates', async () => {
+    const runId = await newRun();
+    await write(bus, runId, range(1, 60).map(token));
+    const before = bus.subscriberCount();
+    const subscribedAtFirstRead: boolean[] = [];
+    const it = await openRunEventStream(
+      scoped(runId, 'TRUE', () => subscribedAtFirstRead.push(bus.subscriberCount() === before + 1)),
+      { afterSeq: 0, notVisible },
+    );
+    expect(subscribedAtFirstRead).toEqual([true]);
+    const stream = collect(it);
+    for (let b = 0; b < 5; b++) await write(bus, runId, range(61 + b * 10, 70 + b * 10).map(token));
+    await write(bus, runId, [done]);
+    const { seqs } = await stream;
+    expect(seqs).toEqual(range(1, 111));
+    expect(bus.subscriberCount()).toBe(before);
+  });
+
+  test('a log the reader may not see throws notVisible() before anything streams, and unsubscribes', async () => {
+    const runId = await newRun();
+    await write(bus, runId, range(1, 3).map(token));
+    const before = bus.subscriberCount();
+    await expect(openRunEventStream(scoped(runId, 'FALSE'), { notVisible })).rejects.toThrow('not visible');
+    await expect(openRunEventStream(scoped(randomUUID(), 'TRUE'), { notVisible })).rejects.toThrow(
+      'not visible',
+    );
+    const page = await readRunLogPage(db, tenantId, runId, 0, 50, new SqlText('FALSE'));
+    expect(page).toEqual({ events: [], lastSeq: 0, closed: true, visible: false });
+    // Another tenant's run (row-level security) reads the same.
+    const other = await readRunLogPage(db, randomUUID(), runId, 0);
+    expect(other.visible).toBe(false);
+    expect(bus.subscriberCount()).toBe(before);
+  });
+
+  test('a consumer that leaves before reading anything unsubscribes', async () => {
+    const runId = await newRun();
+    await write(bus, runId, range(1, 3).map(token));
+    const before = bus.subscriberCount();
+    const it = await openRunEventStream(scoped(runId, 'TRUE'), { notVisible });
+    expect(bus.subscriberCount()).toBe(before + 1);
+    await expect(it.return(undefined)).resolves.toEqual({ done: true, value: undefined });
+    expect(bus.subscriberCount()).toBe(before);
   });
 });

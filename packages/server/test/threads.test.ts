@@ -300,6 +300,38 @@ describe('end users (session tokens)', () => {
     const first = await stream.next();
     expect(first.value?.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
+
+  test('a session token streams only the threads and runs it may see: NOT_FOUND for the others', async () => {
+    const dave = await token({ subject: 'dave' });
+    const erin = await token({ subject: 'erin' });
+    const thread = await createThread({ agentId }, dave);
+    llm.enqueue({ text: 'hello dave' });
+    const sent = await send(thread.id, 'hi', dave);
+    expect((await watch(thread.id, runsEnded(1), 0, dave)).at(-1)!.type).toBe('RUN_SUCCEEDED');
+    const RUN_EVENTS = 'subscription($id: ID!) { runEvents(runId: $id) { seq type } }';
+    const results = async (query: string, vars: Record<string, unknown>, t: string) => {
+      const out = [];
+      for await (const r of sseSubscribe(server.url, query, vars, t)) out.push(r);
+      return out;
+    };
+    // The thread's own subject, and a token limited to the thread, may watch the run.
+    for (const t of [dave, await token({ subject: 'x', threadIds: [thread.id] })]) {
+      const evs = await results(RUN_EVENTS, { id: sent.run.id }, t);
+      expect(evs.every((r) => !r.errors)).toBe(true);
+      expect(evs.at(-1)!.data.runEvents.type).toBe('RUN_SUCCEEDED');
+    }
+    // Another subject cannot watch the thread; a token limited to another thread cannot watch the run.
+    const other = await createThread({ agentId });
+    for (const [query, vars, t] of [
+      [THREAD_EVENTS, { threadId: thread.id }, erin],
+      [RUN_EVENTS, { id: sent.run.id }, await token({ subject: 'x', threadIds: [other.id] })],
+      [RUN_EVENTS, { id: sent.run.id }, await token({ subject: 'x', threadIds: [] })],
+    ] as const) {
+      const r = await results(query, vars, t);
+      expect(r).toHaveLength(1);
+      expect(r[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    }
+  });
 });
 
 test('deleteThread removes its messages and runs; a running reply must be cancelled first', async () => {

@@ -172,3 +172,33 @@ test('subscribers of one run with different selections each get exactly their ow
     await b.c.dispose();
   }
 });
+
+test('clients that leave while their subscription is being set up leave no bus subscription (SSE and WebSocket)', async () => {
+  // The stream subscribes to the bus and reads its first page before the subscription starts; a
+  // client gone by then must still end that bus subscription.
+  const { sseSubscribe } = await import('./support/sse-client.js');
+  const runId = await startRun('leavers');
+  const { c } = client({ authorization: `Bearer ${key}` });
+  try {
+    for (let delay = 0; delay < 30; delay++) {
+      const ac = new AbortController();
+      const first = sseSubscribe(server.url, EVENTS, { runId }, key, ac.signal)
+        .next()
+        .catch(() => undefined);
+      const unsubscribe = c.subscribe(
+        { query: EVENTS, variables: { runId } },
+        { next() {}, error() {}, complete() {} },
+      );
+      await new Promise((r) => setTimeout(r, delay));
+      ac.abort();
+      unsubscribe();
+      await first;
+    }
+  } finally {
+    await c.dispose();
+  }
+  await server.executor.idle();
+  for (let i = 0; i < 100 && server.bus.subscriberCount() > 0; i++)
+    await new Promise((r) => setTimeout(r, 20));
+  expect(server.bus.subscriberCount()).toBe(0);
+});

@@ -56,6 +56,69 @@ function decodeLiveEvent(message: string): StoredRunEvent | undefined {
   }
 }
 
+/** The live side of a stream: messages on its channel since it subscribed, and who waits for them. */
+interface LiveFeed {
+  /** Decoded messages not taken yet, in arrival order. */
+  events: StoredRunEvent[];
+  /** The log must be (re-)read: at first, after a bus reconnect, a gap or a quiet period. */
+  reread: boolean;
+  /** Wakes the reader waiting for a message, if any. */
+  nudge(): void;
+  /** Waits for a message, a nudge or `pollMs` (then asks for a re-read). */
+  wait(pollMs: number, signal?: AbortSignal): Promise<void>;
+  /** Ends the subscription (once; later calls do nothing). */
+  close(): Promise<void>;
+}
+
+async function listen(source: RunEventSource): Promise<LiveFeed> {
+  let wake: (() => void) | undefined;
+  const feed: LiveFeed = {
+    events: [],
+    reread: true,
+    nudge() {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    },
+    wait(pollMs, signal) {
+      return new Promise<void>((resolve) => {
+        // An abort while the log was being read found no one to wake: it must not wait out pollMs.
+        if (signal?.aborted) return resolve();
+        const timer = setTimeout(() => {
+          feed.reread = true;
+          feed.nudge();
+        }, pollMs);
+        timer.unref?.();
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    },
+    close: async () => {},
+  };
+  const unsubscribe = await source.bus.subscribe(source.channel, (m) => {
+    const e = decodeLiveEvent(m);
+    if (e) {
+      feed.events.push(e);
+      feed.nudge();
+    }
+  });
+  const offReconnect = source.bus.onReconnect(() => {
+    feed.reread = true;
+    feed.nudge();
+  });
+  let closing: Promise<void> | undefined;
+  feed.close = () => {
+    closing ??= (async () => {
+      offReconnect();
+      await unsubscribe();
+    })();
+    return closing;
+  };
+  return feed;
+}
+
 /**
  * A run's events after `afterSeq` (see `runEventGenerator`). Ending it early (`return()`, which
  * GraphQL servers call when a client unsubscribes or disconnects) takes effect at once: a
@@ -66,24 +129,90 @@ export function streamRunEvents(
   source: RunEventSource,
   opts: StreamOptions = {},
 ): AsyncGenerator<StoredRunEvent> {
+  return stoppable(opts, (signal) => runEventGenerator(source, { ...opts, signal }));
+}
+
+export interface OpenStreamOptions extends StreamOptions {
+  /** The error to throw when the first page finds the log's owner not `visible` to the reader. */
+  notVisible: () => Error;
+}
+
+/**
+ * streamRunEvents, with its first page read before it returns (the source must read pages): the
+ * page says whether the reader may see the log at all, so a subscription's authorisation and its
+ * first events take one round trip, and a log the reader may not see throws `notVisible()` here,
+ * before anything streams (thrown from a GraphQL subscribe resolver, the client gets it as the
+ * subscription's one result). As with streamRunEvents, the bus subscription is in place before the
+ * log is read. Unlike streamRunEvents it holds that subscription before the first next(): the
+ * consumer must call return() or abort `signal` even if it never reads (an HTTP request's signal
+ * covers a client that leaves while the subscription is being set up: GraphQL over SSE then never
+ * touches the stream).
+ */
+export async function openRunEventStream(
+  source: RunEventSource,
+  opts: OpenStreamOptions,
+): Promise<AsyncGenerator<StoredRunEvent>> {
+  if (!source.page) throw new Error('openRunEventStream: the source must read pages');
+  const feed = await listen(source);
+  let first: RunLogPage;
+  try {
+    first = await source.page(opts.afterSeq ?? 0);
+  } catch (e) {
+    await feed.close();
+    throw e;
+  }
+  if (!first.visible) {
+    await feed.close();
+    throw opts.notVisible();
+  }
+  const { notVisible: _, ...streamOpts } = opts;
+  // The generator may never start (a client that leaves at once): closing the feed is then ours.
+  return stoppable(
+    opts,
+    (signal) => runEventGenerator(source, { ...streamOpts, signal }, { feed, first }),
+    feed.close,
+  );
+}
+
+/**
+ * A generator whose `return()` stops it at once (see streamRunEvents); `cleanup` runs after it, or
+ * when `opts.signal` aborts (the generator may not have started: then nothing else would run it).
+ */
+function stoppable(
+  opts: StreamOptions,
+  make: (signal: AbortSignal) => AsyncGenerator<StoredRunEvent>,
+  cleanup?: () => Promise<void>,
+): AsyncGenerator<StoredRunEvent> {
   const controller = new AbortController();
-  const onAbort = () => controller.abort();
-  if (opts.signal?.aborted) controller.abort();
+  // A consumer that aborts may never call next() or return(): the cleanup is then the signal's.
+  const onAbort = () => {
+    controller.abort();
+    void cleanup?.();
+  };
+  if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const generator = runEventGenerator(source, { ...opts, signal: controller.signal });
+  const generator = make(controller.signal);
   const stop = () => {
     opts.signal?.removeEventListener('abort', onAbort);
     controller.abort();
   };
   const stream: AsyncGenerator<StoredRunEvent> = {
     next: (...args) => generator.next(...args),
-    return(value) {
+    async return(value) {
       stop();
-      return generator.return(value);
+      try {
+        return await generator.return(value);
+      } finally {
+        await cleanup?.();
+      }
     },
-    throw(error) {
+    async throw(error) {
       stop();
-      return generator.throw(error);
+      try {
+        return await generator.throw(error);
+      } finally {
+        await cleanup?.();
+      }
     },
     [Symbol.asyncIterator]() {
       return stream;
@@ -98,44 +227,31 @@ export function streamRunEvents(
  * message that skips ahead (a gap), a bus reconnect or a quiet period makes it re-read the log,
  * so nothing published while it was not listening is lost and nothing is yielded twice.
  * Writers must publish an event only after the transaction that stored it has committed.
+ * `opened`: a subscription already made and the first page read after it (openRunEventStream).
  */
 async function* runEventGenerator(
   source: RunEventSource,
   opts: StreamOptions = {},
+  opened?: { feed: LiveFeed; first: RunLogPage },
 ): AsyncGenerator<StoredRunEvent> {
   let last = opts.afterSeq ?? 0;
   const seqOf = source.seqOf ?? ((e: StoredRunEvent) => e.seq);
   const isLast = source.isLast ?? ((e: StoredRunEvent) => TERMINAL_EVENT_TYPES.has(e.type));
-  const live: StoredRunEvent[] = [];
-  let wake: (() => void) | undefined;
-  let reread = true;
-  const nudge = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const unsubscribe = await source.bus.subscribe(source.channel, (m) => {
-    const e = decodeLiveEvent(m);
-    if (e) {
-      live.push(e);
-      nudge();
-    }
-  });
-  const offReconnect = source.bus.onReconnect(() => {
-    reread = true;
-    nudge();
-  });
-  const onAbort = () => nudge();
+  const feed = opened?.feed ?? (await listen(source));
+  let first = opened?.first;
+  const live = feed.events;
+  const onAbort = () => feed.nudge();
   opts.signal?.addEventListener('abort', onAbort);
   const pollMs = opts.pollMs ?? 5000;
   try {
     for (;;) {
       if (opts.signal?.aborted) return;
-      if (reread) {
-        reread = false;
+      if (feed.reread) {
+        feed.reread = false;
         if (source.page) {
           for (;;) {
-            const page = await source.page(last);
+            const page = first ?? (await source.page(last));
+            first = undefined;
             for (const e of page.events) {
               if (seqOf(e) !== last + 1) continue;
               last = seqOf(e);
@@ -168,33 +284,18 @@ async function* runEventGenerator(
         if (seq > last + 1) {
           // Missed something: the log has it.
           live.unshift(e);
-          reread = true;
+          feed.reread = true;
           break;
         }
         last = seq;
         yield e;
         if (isLast(e)) return;
       }
-      if (reread || live.length > 0) continue;
-      await new Promise<void>((resolve) => {
-        // An abort while the log was being read found no one to wake: it must not wait out pollMs.
-        if (opts.signal?.aborted) return resolve();
-        wake = resolve;
-        const timer = setTimeout(() => {
-          reread = true;
-          nudge();
-        }, pollMs);
-        timer.unref?.();
-        const done = resolve;
-        wake = () => {
-          clearTimeout(timer);
-          done();
-        };
-      });
+      if (feed.reread || live.length > 0) continue;
+      await feed.wait(pollMs, opts.signal);
     }
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    offReconnect();
-    await unsubscribe();
+    await feed.close();
   }
 }

@@ -36,6 +36,11 @@ export interface Context {
   /** Run execution and live events. */
   runs: RunServices;
   documents: DocumentServices;
+  /**
+   * The HTTP request (yoga's initial context); its signal aborts when the client goes away. Absent
+   * on WebSocket operations.
+   */
+  request?: Request;
 }
 
 export interface DocumentServices {

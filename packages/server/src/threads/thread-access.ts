@@ -14,6 +14,14 @@ export function threadScope(p: Principal): Prisma.ThreadWhereInput {
   return { AND: [p.threadIds ? { id: { in: p.threadIds } } : { subject: p.subject }] };
 }
 
+/** threadScope as a SQL condition on "Thread" (for Database.script). */
+export function threadScopeSql(p: Principal): SqlText {
+  if (p.kind !== 'session') return new SqlText('TRUE');
+  if (!p.threadIds) return sql`"subject" = ${p.subject}`;
+  if (p.threadIds.length === 0) return new SqlText('FALSE');
+  return sql`"id" IN (${joinSql(p.threadIds.map((id) => sql`${id}`))})`;
+}
+
 /** The runs a caller may touch: a session token limited to threads sees only those threads' runs. */
 export function runScope(p: Principal): Prisma.RunWhereInput {
   if (p.kind !== 'session' || !p.threadIds) return {};

@@ -14,7 +14,7 @@ import {
   readRunLogPage,
   type StoredRunEvent,
 } from '../../events/run-event-log.js';
-import { streamRunEvents } from '../../events/run-event-stream.js';
+import { openRunEventStream } from '../../events/run-event-stream.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
 import { loadRuntime } from '../../runs/run-executor.js';
@@ -465,11 +465,13 @@ const RunEventRef = builder.objectRef<StoredRunEvent>('RunEvent').implement({
   }),
 });
 
-async function runEventSource(ctx: Context, tenantId: string, runId: string) {
+/** A run's log as the caller may see it: a run outside their scope reads as not visible. */
+function runEventSource(ctx: Context, tenantId: string, runId: string) {
+  const scope = runScopeSql(ctx.principal);
   return {
     bus: ctx.runs.bus,
     channel: runChannel(runId),
-    page: (after: number) => readRunLogPage(ctx.database, tenantId, runId, after, 500),
+    page: (after: number) => readRunLogPage(ctx.database, tenantId, runId, after, 500, scope),
     load: (after: number) => ctx.database.withTenant(tenantId, (tx) => readRunEvents(tx, runId, after, 500)),
     closedAt: () =>
       ctx.database.withTenant(tenantId, async (tx) => {
@@ -492,12 +494,13 @@ builder.subscriptionField('runEvents', (t) =>
       const afterSeq = args.afterSeq ?? 0;
       if (!Number.isInteger(afterSeq) || afterSeq < 0)
         throw badInput('afterSeq', 'must be 0 or a positive integer');
-      // One round trip: the run, as far as the caller may see it (tenant and thread scope).
-      const [exists] = await ctx.database.script({ 'app.tenant_id': tenantId }, [
-        sql`SELECT "id" FROM "Run" WHERE "id" = ${runId} AND ${runScopeSql(ctx.principal)}`,
-      ]);
-      if (!exists?.length) throw notFound('Run', String(args.runId));
-      return streamRunEvents(await runEventSource(ctx, tenantId, runId), { afterSeq });
+      // The first page is the check that the caller may see the run (tenant and thread scope):
+      // one round trip, and NOT_FOUND is thrown here, as the subscription's one result.
+      return openRunEventStream(runEventSource(ctx, tenantId, runId), {
+        afterSeq,
+        signal: ctx.request?.signal,
+        notVisible: () => notFound('Run', String(args.runId)),
+      });
     },
     resolve: (e) => e,
   }),

@@ -1,17 +1,23 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
+import type { TenantPrincipal } from '../../auth/principal.js';
 import type { CrewDefinition } from '../../crews/crew-definition.js';
 import { intInRange, optionalText, requiredText } from '../../crews/input-rules.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { publishEvents, threadChannel } from '../../events/run-channels.js';
-import { appendRunEvents, readThreadEvents, type StoredRunEvent } from '../../events/run-event-log.js';
-import { streamRunEvents } from '../../events/run-event-stream.js';
+import {
+  appendRunEvents,
+  readThreadEvents,
+  readThreadLogPage,
+  type StoredRunEvent,
+} from '../../events/run-event-log.js';
+import { openRunEventStream } from '../../events/run-event-stream.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { MessageRole, ThreadConcurrency } from '../../generated/prisma/enums.js';
 import { messageCreatedEvent } from '../../runs/execute-run.js';
 import { loadRuntime } from '../../runs/run-executor.js';
 import { publishRunUpdate } from '../../runs/run-updates.js';
 import { CHAT_MESSAGE_INPUT, CHAT_TASK_NAME, estimateTokens } from '../../threads/chat-crew.js';
-import { assertNotThreadLimited, threadScope } from '../../threads/thread-access.js';
+import { assertNotThreadLimited, threadScope, threadScopeSql } from '../../threads/thread-access.js';
 import { THREAD_BUSY_STATUSES } from '../../threads/thread-queue.js';
 import { audit } from '../audit.js';
 import { builder } from '../builder.js';
@@ -392,10 +398,14 @@ const ThreadEventRef = builder.objectRef<StoredRunEvent>('ThreadEvent').implemen
   }),
 });
 
-function threadEventSource(ctx: Context, tenantId: string, threadId: string) {
+/** A thread's log as the caller may see it: a thread outside their scope reads as not visible. */
+function threadEventSource(ctx: Context, p: TenantPrincipal, threadId: string) {
+  const tenantId = p.tenantId;
+  const scope = threadScopeSql(p);
   return {
     bus: ctx.runs.bus,
     channel: threadChannel(threadId),
+    page: (after: number) => readThreadLogPage(ctx.database, tenantId, threadId, after, 500, scope),
     load: (after: number) =>
       ctx.database.withTenant(tenantId, (tx) => readThreadEvents(tx, threadId, after, 500)),
     // A thread's log stays open while the thread exists.
@@ -422,11 +432,13 @@ builder.subscriptionField('threadEvents', (t) =>
       const afterSeq = args.afterSeq ?? 0;
       if (!Number.isInteger(afterSeq) || afterSeq < 0)
         throw badInput('afterSeq', 'must be 0 or a positive integer');
-      const exists = await ctx.database.withTenant(p.tenantId, (tx) =>
-        tx.thread.findFirst({ where: { id: threadId, ...threadScope(p) }, select: { id: true } }),
-      );
-      if (!exists) throw notFound('Thread', String(args.threadId));
-      return streamRunEvents(threadEventSource(ctx, p.tenantId, threadId), { afterSeq });
+      // The first page is the check that the caller may see the thread: one round trip, and
+      // NOT_FOUND is thrown here, as the subscription's one result.
+      return openRunEventStream(threadEventSource(ctx, p, threadId), {
+        afterSeq,
+        signal: ctx.request?.signal,
+        notVisible: () => notFound('Thread', String(args.threadId)),
+      });
     },
     resolve: (e) => e,
   }),
