@@ -147,6 +147,11 @@ test('cancelRun stops a running run within a second and the stream ends with RUN
   expect(Date.now() - cancelledAt).toBeLessThan(1000 + 500);
   const d = await gqlOk(server.url, RUN, { id: run.id }, key);
   expect(d.run.status).toBe('CANCELLED');
+  // The task that was running and the ones that never started are closed with the run.
+  expect(d.run.taskRuns.length).toBeGreaterThan(1);
+  expect(d.run.taskRuns.map((t: { status: string }) => t.status)).toEqual(
+    d.run.taskRuns.map(() => 'CANCELLED'),
+  );
 });
 
 test('retryRun resumes a failed run after its finished tasks, which are not paid for again', async () => {

@@ -211,6 +211,19 @@ describe(`outbound webhooks (${BACKEND})`, () => {
         error: null,
       });
       expect(payload.usage.totalTokens).toBeGreaterThan(0);
+      // The totals include the usage logged with the run's end (same transaction): they equal the run's.
+      const { run } = await gqlOk(
+        server.url,
+        'query($id: ID!) { run(id: $id) { usage { promptTokens completionTokens costUsd } } }',
+        { id: runId },
+        key,
+      );
+      expect(payload.usage).toMatchObject({
+        promptTokens: run.usage.promptTokens,
+        completionTokens: run.usage.completionTokens,
+        totalTokens: run.usage.promptTokens + run.usage.completionTokens,
+      });
+      expect(Number(payload.usage.costUsd)).toBeCloseTo(run.usage.costUsd, 9);
       expect(new Date(payload.finishedAt).getTime()).toBeLessThanOrEqual(Date.now());
       const [d] = await until('SUCCEEDED in the log', async () => {
         const list = await deliveries(created.webhook.id);
