@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { ProviderSettings } from '@troupe/agents';
 import { type AuthCache, type AuthCacheOptions, startAuthCache } from './auth/auth-cache.js';
+import { type CredentialWatch, createCredentialWatch } from './auth/credential-watch.js';
 import { ConfigError, type TroupeConfig } from './config.js';
 import { type Database, type DatabaseOptions, openDatabase } from './db/database.js';
 import {
@@ -34,6 +35,8 @@ export interface TroupeServer {
   bus: EventBus;
   /** This instance's cache of live API keys (evicted on revocation through the bus). */
   authCache: AuthCache;
+  /** This instance's WebSocket connections and HTTP streams by key: revocation and expiry end them. */
+  credentialWatch: CredentialWatch;
   executor: RunExecutor;
   websockets: WebSocketSubscriptions;
   /** The webhook delivery loop, where this process runs one (runs executing here). */
@@ -108,6 +111,10 @@ export async function startServer(
       : createInProcessEventBus());
   // Subscribed before the server listens: no request is served by a cache deaf to revocations.
   const authCache = await startAuthCache(bus, opts.authCache);
+  // A revocation this instance learns of (its own or another's, through the bus) ends the
+  // WebSocket connections and streams the key authenticated here.
+  const credentialWatch = createCredentialWatch();
+  authCache.onInvalidate(credentialWatch.revoke);
   const embedder = embedderSource(config.embeddings, opts.providers);
   const executor =
     runsOn === 'workers'
@@ -163,6 +170,7 @@ export async function startServer(
   const yoga = createYogaApp({
     database,
     authCache,
+    credentialWatch,
     runs: { bus, executor },
     documents,
     settings,
@@ -217,7 +225,12 @@ export async function startServer(
     yoga(req, res);
   };
   const http = createServer(handler);
-  const websockets = attachWebSocketSubscriptions(http, yoga, { database, settings, authCache });
+  const websockets = attachWebSocketSubscriptions(http, yoga, {
+    database,
+    settings,
+    authCache,
+    credentialWatch,
+  });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.port, config.host, () => {
@@ -243,6 +256,7 @@ export async function startServer(
     http,
     bus,
     authCache,
+    credentialWatch,
     executor,
     websockets,
     ...(webhooks ? { webhooks } : {}),

@@ -51,13 +51,22 @@ export interface AuthCache {
     keyId: string,
     load: () => Promise<IssuingKeyRecord>,
   ): Promise<IssuingKeyRecord>;
-  /** Forgets a key on this instance only (what the bus message does on each). */
+  /**
+   * Forgets a key on this instance only and tells the `onInvalidate` listeners (what the bus message
+   * does on each).
+   */
   evict(tenantId: string, keyId: string): void;
   /**
    * Forgets a key on this instance at once and on every other one through the bus. Call it once the
    * change (revocation) is committed. A failed publish is logged, not thrown: the TTL bounds it.
    */
   invalidate(tenantId: string, keyId: string): Promise<void>;
+  /**
+   * Calls `listener` on every invalidation this instance learns of (its own, then the bus echo, and
+   * other servers'), once the key is evicted: what ends the connections the key authenticated.
+   * Not called by `clear`. Returns a function that removes the listener.
+   */
+  onInvalidate(listener: (tenantId: string, keyId: string) => void): () => void;
   /** Forgets everything (the bus reconnected: invalidations may have been missed). */
   clear(): void;
   /** Entries held (both maps). */
@@ -139,11 +148,19 @@ export async function startAuthCache(bus: EventBus, opts: AuthCacheOptions = {})
   // Bumped by every eviction: a lookup that started before one may have read the key as it was
   // before the revocation committed, so its answer is used for its request but not kept.
   let generation = 0;
+  const listeners = new Set<(tenantId: string, keyId: string) => void>();
 
   const evict = (tenantId: string, keyId: string) => {
     generation++;
     byHash.deleteWhere((k) => k.id === keyId);
     issuing.delete(issuingKeyId(tenantId, keyId));
+    for (const listener of listeners) {
+      try {
+        listener(tenantId, keyId);
+      } catch (err) {
+        console.error(`troupe: a listener of key ${keyId}'s revocation failed:`, err);
+      }
+    }
   };
   const clear = () => {
     generation++;
@@ -194,11 +211,16 @@ export async function startAuthCache(bus: EventBus, opts: AuthCacheOptions = {})
         );
       }
     },
+    onInvalidate(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
     clear,
     size: () => byHash.size + issuing.size,
     async close() {
       stopReconnect();
       await unsubscribe();
+      listeners.clear();
       clear();
     },
   };

@@ -17,6 +17,13 @@ export interface ServerSettings {
 /** The GraphQL context of one operation. */
 export interface Context {
   principal: Principal;
+  /** How the operation came: a WebSocket connection (graphql-ws) or an HTTP request (SSE included). */
+  transport: 'http' | 'websocket';
+  /**
+   * The credential watch's revocation counter when the principal was authenticated: a subscription
+   * set up later still ends if its key was revoked in between (see credential-watch.ts).
+   */
+  authenticatedSince: number;
   database: Database;
   settings: ServerSettings;
   /** This server instance's cache of live API keys: revoking a key invalidates it. */

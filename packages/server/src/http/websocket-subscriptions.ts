@@ -3,8 +3,10 @@ import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { type AuthDeps, authenticate, bearerToken } from '../auth/authenticate.js';
+import type { CredentialWatch } from '../auth/credential-watch.js';
 import type { Principal } from '../auth/principal.js';
 import { TroupeServerError } from '../errors.js';
+import { EXPIRED_TOKEN_MESSAGE, revokedMessage } from './stream-credentials.js';
 import type { TroupeYoga } from './yoga-app.js';
 
 /** WebSocket close codes of the graphql-ws protocol that Troupe answers with. */
@@ -36,14 +38,18 @@ export interface WebSocketSubscriptions {
  * HTTP. Credentials come in `connection_init`'s payload ({ authorization: "Bearer <key or token>" })
  * or the upgrade request's Authorization header; missing or bad ones close the socket with 4401,
  * credentials that may not subscribe (the admin key) with 4403.
+ *
+ * A connection keeps the identity it authenticated with only as long as its credentials live:
+ * revoking its API key (or the key that issued its session token), on any server, closes it with
+ * 4403; its session token's expiry closes it with 4401.
  */
 export function attachWebSocketSubscriptions(
   http: Server,
   yoga: TroupeYoga,
-  deps: AuthDeps,
+  deps: AuthDeps & { credentialWatch: CredentialWatch },
 ): WebSocketSubscriptions {
   const wss = new WebSocketServer({ server: http, path: '/graphql' });
-  const principals = new WeakMap<object, Principal>();
+  const principals = new WeakMap<object, { principal: Principal; since: number }>();
   const cleanup = useServer(
     {
       execute: (args: ExecutionArgs) =>
@@ -52,6 +58,7 @@ export function attachWebSocketSubscriptions(
         (args.rootValue as { subscribe(a: ExecutionArgs): unknown }).subscribe(args) as never,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
+        const since = deps.credentialWatch.since();
         try {
           const principal = await authenticate(
             deps,
@@ -64,7 +71,14 @@ export function attachWebSocketSubscriptions(
             );
             return false;
           }
-          principals.set(ctx, principal);
+          const unwatch = deps.credentialWatch.watch(principal, since, {
+            revoked: () => socket.close(CLOSE_FORBIDDEN, reason(revokedMessage(principal))),
+            expired: () => socket.close(CLOSE_UNAUTHORIZED, reason(EXPIRED_TOKEN_MESSAGE)),
+          });
+          // The watch ends with the socket (a client gone while it authenticated: at once).
+          if (socket.readyState === socket.CLOSED) unwatch();
+          else socket.once('close', unwatch);
+          principals.set(ctx, { principal, since });
           return true;
         } catch (err) {
           const message = err instanceof TroupeServerError ? err.message : 'Authentication failed';
@@ -73,14 +87,15 @@ export function attachWebSocketSubscriptions(
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
-        const principal = principals.get(ctx);
-        if (!principal) return [new GraphQLError('Not authenticated')];
+        const auth = principals.get(ctx);
+        if (!auth) return [new GraphQLError('Not authenticated')];
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
-          principal,
+          principal: auth.principal,
+          authenticatedSince: auth.since,
         });
         let document: ReturnType<typeof parse>;
         try {

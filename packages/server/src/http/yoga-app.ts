@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { AuthCache } from '../auth/auth-cache.js';
 import { authenticate, bearerToken } from '../auth/authenticate.js';
+import type { CredentialWatch } from '../auth/credential-watch.js';
 import type { Principal } from '../auth/principal.js';
 import type { Database } from '../db/database.js';
 import {
@@ -14,6 +15,7 @@ import {
 } from '../graphql/context.js';
 import { schema } from '../graphql/schema.js';
 import { useSharedEventExecution } from './shared-event-execution.js';
+import { useCredentialEnd } from './stream-credentials.js';
 import { useTenantTransaction } from './tenant-transaction-plugin.js';
 
 export interface YogaAppOptions {
@@ -21,6 +23,8 @@ export interface YogaAppOptions {
   settings: ServerSettings;
   /** This server instance's cache of live API keys. */
   authCache: AuthCache;
+  /** This server instance's long-lived streams by key: revoking the key ends them. */
+  credentialWatch: CredentialWatch;
   runs: RunServices;
   documents: DocumentServices;
   graphiql: boolean;
@@ -62,11 +66,14 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
     cors: opts.corsOrigins?.length ? { origin: opts.corsOrigins, credentials: false } : false,
     context: async (initial) => {
       // WebSocket connections authenticate once, at connection_init (see websocket-subscriptions.ts).
-      const pre = (initial as { principal?: Principal }).principal;
+      const ws = initial as { principal?: Principal; authenticatedSince?: number };
+      const authenticatedSince = ws.principal ? (ws.authenticatedSince ?? 0) : opts.credentialWatch.since();
       const principal =
-        pre ?? (await authenticate(opts, bearerToken(initial.request.headers.get('authorization'))));
+        ws.principal ?? (await authenticate(opts, bearerToken(initial.request.headers.get('authorization'))));
       return {
         principal,
+        transport: ws.principal ? ('websocket' as const) : ('http' as const),
+        authenticatedSince,
         database: opts.database,
         settings: opts.settings,
         authCache: opts.authCache,
@@ -77,6 +84,6 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
         afterCommit: (fn: () => void | Promise<void>) => void fn(),
       };
     },
-    plugins: [useTenantTransaction(), useSharedEventExecution()],
+    plugins: [useTenantTransaction(), useSharedEventExecution(), useCredentialEnd(opts.credentialWatch)],
   });
 }

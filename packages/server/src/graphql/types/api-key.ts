@@ -118,7 +118,7 @@ builder.mutationField('revokeApiKey', (t) =>
   t.field({
     type: RevokeApiKeyPayload,
     description:
-      'Revokes a key at once; session tokens it minted stop working too. Revoking twice is harmless.',
+      'Revokes a key at once; session tokens it minted stop working too, and the WebSocket connections and event streams open with either end. Revoking twice is harmless.',
     authScopes: { $all: { admin: true, apiKey: true } },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_r, args, ctx) => {
