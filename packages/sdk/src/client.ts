@@ -29,8 +29,9 @@ export interface TroupeClientOptions {
   /** A tenant API key (server side only: never ship it to a browser). */
   apiKey?: string;
   /**
-   * Called before every HTTP request; its result is sent as the bearer token. Use it for
-   * short-lived session tokens in browsers. Falls back to `apiKey` when it returns nothing.
+   * Called before every HTTP request and stream connection; its result is sent as the bearer
+   * token. Use it for short-lived session tokens in browsers: a stream whose token expires while it
+   * runs resumes with a fresh one. Falls back to `apiKey` when it returns nothing.
    */
   getToken?: () => string | null | undefined | Promise<string | null | undefined>;
   /** A fetch implementation; default: the global `fetch`. */
@@ -104,6 +105,7 @@ export function createTroupeClient(options: TroupeClientOptions): TroupeClient {
   const streams = createStreamContext({
     endpoint: endpointUrl(options.url),
     authorization: authorize,
+    renewableAuthorization: typeof options.getToken === 'function',
     fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     headers: options.headers,
     webSocketImpl: options.webSocketImpl,

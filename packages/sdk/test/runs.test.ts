@@ -64,7 +64,9 @@ beforeAll(async () => {
   server = await startTroupeTestServer();
   server.llm.setFallback((request) => {
     const research = JSON.stringify(request.body).includes('Research ');
-    return { text: research ? RESEARCH_TEXT : WRITE_TEXT, chunkDelayMs: 8 };
+    // About 2.4 s a task: long enough for a 2 s session token to expire mid-stream.
+    const slow = JSON.stringify(request.body).includes('slow-renewal');
+    return { text: research ? RESEARCH_TEXT : WRITE_TEXT, chunkDelayMs: slow ? 80 : 8 };
   });
   apiKey = await server.createTenant('sdk-runs');
   crewId = (await client().crews.create(TWO_TASK_CREW)).id;
@@ -351,6 +353,39 @@ describe('runs.stream over SSE', () => {
 });
 
 describe('stream access', () => {
+  it.each(['websocket', 'sse'] as const)(
+    'over %s: a session token that expires mid-stream is renewed through getToken, the stream goes on',
+    async (streamTransport) => {
+      const minted: string[] = [];
+      const getToken = async () => {
+        const { token } = await client().sessionTokens.create({ subject: 'renewal', ttlSeconds: 2 });
+        minted.push(token);
+        return token;
+      };
+      const troupe = client({ apiKey: undefined, getToken, streamTransport });
+      const run = await client().runs.start({ crewId, inputs: { topic: `slow-renewal-${streamTransport}` } });
+      const events = await collect(troupe.runs.stream(run.id));
+      expectWholeLog(events);
+      // The first token expired while the run streamed (the server ends such a stream): others followed.
+      expect(minted.length).toBeGreaterThan(1);
+      expect(await collectText(events, { task: 'write' })).toBe((await client().runs.get(run.id))?.output);
+      await server.waitForSubscribers(0);
+    },
+    20_000,
+  );
+
+  it('a token that getToken cannot renew ends the stream with UNAUTHENTICATED', async () => {
+    const { token } = await client().sessionTokens.create({ subject: 'fixed', ttlSeconds: 2 });
+    const troupe = client({ apiKey: undefined, getToken: () => token, streamTransport: 'websocket' });
+    const run = await client().runs.start({ crewId, inputs: { topic: 'slow-renewal-fixed' } });
+    const error = await collect(troupe.runs.stream(run.id)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isTroupeError(error) && error.code).toBe('UNAUTHENTICATED');
+    await client().runs.cancel(run.id);
+  }, 20_000);
+
   async function streamError(troupe: TroupeClient, runId: string) {
     try {
       await collect(troupe.runs.stream(runId));

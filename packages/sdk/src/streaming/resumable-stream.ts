@@ -32,6 +32,8 @@ export function resumableStream<TEvent extends { seq: number }>(
     settings.transport === 'sse' ||
     (settings.transport === 'auto' && (!WebSocketImpl || (settings.sseUntil ?? 0) > Date.now()));
   let failures = 0;
+  /** When the stream last resubscribed with renewed credentials (at most once a second). */
+  let renewedAt = Number.NEGATIVE_INFINITY;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let unsubscribe: (() => void) | undefined;
 
@@ -75,15 +77,35 @@ export function resumableStream<TEvent extends { seq: number }>(
     // One WebSocket for all the client's streams, made by the first one that uses it.
     if (!useSse) settings.webSocket ??= websocketTransport(settings, WebSocketImpl as WebSocketConstructor);
     const transport = useSse ? sseTransport(settings) : (settings.webSocket as SubscriptionTransport);
+    let established = false;
+    // Credentials that worked for this subscription and then stopped (a session token that expired
+    // while the stream ran): subscribe again at once with fresh ones from getToken, after the last
+    // event. Credentials refused from the start are final, and so are credentials that stop again
+    // within a second of a renewal (no loop against a server that keeps refusing them).
+    const renew = (error: TroupeError) => {
+      if (!settings.renewableAuthorization || error.code !== 'UNAUTHENTICATED' || !established) return false;
+      if (Date.now() - renewedAt < 1000) return false;
+      current = false;
+      unsubscribe?.();
+      unsubscribe = undefined;
+      renewedAt = Date.now();
+      connect();
+      return true;
+    };
     const sink: SubscriptionSink = {
       established() {
         failures = 0;
+        established = true;
       },
       next(payload) {
         if (!current || ended) return;
         const result = payload as { data?: Record<string, unknown> | null; errors?: unknown } | null;
         const errors = readGraphQLErrors(result?.errors);
-        if (errors) return fail(errorFromGraphQLErrors(errors, undefined));
+        if (errors) {
+          const error = errorFromGraphQLErrors(errors, undefined);
+          if (!renew(error)) fail(error);
+          return;
+        }
         const event = result?.data?.[spec.field] as TEvent | undefined;
         // At or below the last seen: a replay after a reconnect.
         if (!event || !(event.seq > lastSeq)) return;
@@ -97,6 +119,7 @@ export function resumableStream<TEvent extends { seq: number }>(
       },
       error(error: TroupeError) {
         if (!current || ended) return;
+        if (renew(error)) return;
         current = false;
         unsubscribe = undefined;
         if (error.code !== 'UNAVAILABLE') return fail(error);

@@ -41,6 +41,11 @@ export interface StreamSpec<TEvent extends { seq: number }> {
 export interface StreamSettings {
   endpoint: string;
   authorization: () => Promise<string | undefined>;
+  /**
+   * `authorization` can give new credentials (the client has `getToken`): a stream whose credentials
+   * expire while it runs (a session token's end) resubscribes once with fresh ones.
+   */
+  renewableAuthorization?: boolean;
   fetch: typeof fetch;
   headers: Record<string, string> | undefined;
   webSocketImpl: WebSocketConstructor | undefined;
