@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { ProviderSettings } from '@troupe/agents';
 import { type AuthCache, type AuthCacheOptions, startAuthCache } from './auth/auth-cache.js';
 import { type CredentialWatch, createCredentialWatch } from './auth/credential-watch.js';
+import { recheckRevocations } from './auth/revocation-recheck.js';
 import { ConfigError, type TroupeConfig } from './config.js';
 import { type Database, type DatabaseOptions, openDatabase } from './db/database.js';
 import {
@@ -115,6 +116,13 @@ export async function startServer(
   // WebSocket connections and streams the key authenticated here.
   const credentialWatch = createCredentialWatch();
   authCache.onInvalidate(credentialWatch.revoke);
+  // Revocations published while the bus was disconnected reached no one here: once it is back,
+  // the keys behind live connections are checked against the database.
+  const stopRevocationRecheck = bus.onReconnect(() => {
+    recheckRevocations(database, credentialWatch).catch((err) =>
+      console.error('troupe: checking live connections for revoked keys failed:', err),
+    );
+  });
   const embedder = embedderSource(config.embeddings, opts.providers);
   const executor =
     runsOn === 'workers'
@@ -271,6 +279,7 @@ export async function startServer(
         http.close(() => resolve());
         http.closeAllConnections();
       });
+      stopRevocationRecheck();
       await authCache.close();
       if (!opts.bus) await bus.close();
       if (!opts.database) await database.close();

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { type Client, createClient } from 'graphql-ws';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createCredentialWatch } from '../src/auth/credential-watch.js';
@@ -144,10 +145,13 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
 
 /** A tenant with a crew, its owner key and a fresh WRITE key. */
 async function tenantWithCrew(url: string, name: string) {
-  const { key: owner } = await createTenant(url, ADMIN_KEY, name);
+  const { key: owner, tenant } = await createTenant(url, ADMIN_KEY, name);
   const crewId = (await gqlOk(url, CREATE_CREW, { input: CREW }, owner)).createCrew.crew.id as string;
-  return { owner, crewId };
+  return { owner, crewId, tenantId: rowId(tenant.id) };
 }
+
+/** A global id's row id. */
+const rowId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
 async function newKey(url: string, owner: string, name: string) {
   const d = await gqlOk(url, CREATE_KEY, { name }, owner);
@@ -330,15 +334,17 @@ describe(`two servers sharing a database and Redis (${BACKEND})`, () => {
   let b: TroupeServer;
   let owner: string;
   let crewId: string;
+  let tenantId: string;
+  let prefix: string;
 
   beforeAll(async () => {
-    const prefix = `troupe-test-revoke-${randomBytes(4).toString('hex')}:`;
+    prefix = `troupe-test-revoke-${randomBytes(4).toString('hex')}:`;
     const busA = await createRedisEventBus({ url: REDIS_URL, prefix });
     const busB = await createRedisEventBus({ url: REDIS_URL, prefix });
     buses.push(busA, busB);
     a = await start(busA);
     b = await start(busB);
-    ({ owner, crewId } = await tenantWithCrew(a.url, 'revocation streams, two servers'));
+    ({ owner, crewId, tenantId } = await tenantWithCrew(a.url, 'revocation streams, two servers'));
   });
 
   test('revoking a key on server A closes its WebSocket on server B with 4403 within 1 s', async () => {
@@ -370,6 +376,45 @@ describe(`two servers sharing a database and Redis (${BACKEND})`, () => {
     } finally {
       await v.c.dispose();
       await t.c.dispose();
+      await o.c.dispose();
+    }
+    await until('B to watch nothing', () => b.credentialWatch.size() === 0, 2000);
+  });
+  test('a revocation the bus never delivered (Redis dropped the connection) ends the sockets once the bus is back', async () => {
+    const victim = await newKey(a.url, owner, 'victim, missed message');
+    const bystander = await newKey(a.url, owner, 'bystander, missed message');
+    const runId = await slowRun(a.url, owner, crewId);
+    const v = wsClient(b.url, victim.secret);
+    const o = wsClient(b.url, bystander.secret);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const vRun = watchRun(v.c, runId);
+      const oRun = watchRun(o.c, runId);
+      await until('both sockets to receive events', () => vRun.events.length > 0 && oRun.events.length > 0);
+      // Revoked in the database without the mutation: no message on the bus, as when Redis was down.
+      await tdb.database.withTenant(tenantId, (tx) =>
+        tx.apiKey.update({ where: { id: rowId(victim.id) }, data: { revokedAt: new Date() } }),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      expect(v.isClosed()).toBe(false);
+      // The servers' bus subscribers lose their connection and reconnect (ioredis does it by itself).
+      const clients = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+      const ids = [...clients.matchAll(/id=(\d+) .*name=(\S+)/g)]
+        .filter((m) => m[2] === `${prefix}bus-sub`)
+        .map((m) => m[1]!);
+      expect(ids.length).toBe(2);
+      for (const id of ids) await redis.call('CLIENT', 'KILL', 'ID', id);
+      const closed = await v.closed;
+      expect(closed.code).toBe(4403);
+      expect(closed.reason).toBe('Forbidden: the API key was revoked.');
+      const seen = oRun.events.length;
+      await until('the bystander to receive more events', () => oRun.events.length > seen);
+      expect(o.isClosed()).toBe(false);
+      await gqlOk(a.url, CANCEL_RUN, { id: runId }, owner);
+      await oRun.ended;
+    } finally {
+      redis.disconnect();
+      await v.c.dispose();
       await o.c.dispose();
     }
     await until('B to watch nothing', () => b.credentialWatch.size() === 0, 2000);

@@ -32,6 +32,8 @@ export interface CredentialWatch {
   watch(principal: Principal, since: number, handlers: CredentialEndHandlers): () => void;
   /** The key was revoked: ends everything it authenticated on this instance. Idempotent. */
   revoke(tenantId: string, keyId: string): void;
+  /** The keys with something watched (to check against the database when revocations may have been missed). */
+  watchedKeys(): { tenantId: string; keyId: string }[];
   /** Connections and streams watched. */
   size(): number;
   /** Distinct keys with something watched. */
@@ -119,6 +121,11 @@ export function createCredentialWatch(): CredentialWatch {
       if (!set) return;
       for (const w of [...set]) end(id, w, 'revoked');
     },
+    watchedKeys: () =>
+      [...byKey.keys()].map((id) => {
+        const at = id.indexOf(':');
+        return { tenantId: id.slice(0, at), keyId: id.slice(at + 1) };
+      }),
     size: () => watched,
     keys: () => byKey.size,
   };

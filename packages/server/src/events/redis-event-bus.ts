@@ -17,7 +17,12 @@ export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<E
   // Auto-pipelining: messages published in the same tick (a batch of a run's events) go out in one
   // write, in order.
   const pub = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true });
-  const sub = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: null });
+  // Named (CLIENT LIST shows which connection is a Troupe server's subscriber).
+  const sub = new Redis(opts.url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: null,
+    connectionName: `${prefix.replace(/[^\w:.-]/g, '_')}bus-sub`,
+  });
   // ioredis reconnects by itself; errors while it does must not crash the process.
   const onError = (err: Error) => {
     if (process.env.TROUPE_DEBUG_REDIS) console.warn('troupe: redis:', err.message);
