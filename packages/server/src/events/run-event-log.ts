@@ -89,41 +89,6 @@ export async function appendRunEvents(
   return stored;
 }
 
-function toStoredEvent(r: RunEventRow): StoredRunEvent {
-  const { tenantId: _t, ...event } = r;
-  return event;
-}
-
-/** Events of a run after `afterSeq`, in order, at most `limit`. */
-export async function readRunEvents(
-  tx: Tx,
-  runId: string,
-  afterSeq: number,
-  limit = 1000,
-): Promise<StoredRunEvent[]> {
-  const rows = await tx.runEvent.findMany({
-    where: { runId, seq: { gt: afterSeq } },
-    orderBy: { seq: 'asc' },
-    take: limit,
-  });
-  return rows.map(toStoredEvent);
-}
-
-/** Events of a thread's log (every chat run's events) after `afterSeq`, in order, at most `limit`. */
-export async function readThreadEvents(
-  tx: Tx,
-  threadId: string,
-  afterSeq: number,
-  limit = 1000,
-): Promise<StoredRunEvent[]> {
-  const rows = await tx.runEvent.findMany({
-    where: { threadId, threadSeq: { gt: afterSeq } },
-    orderBy: { threadSeq: 'asc' },
-    take: limit,
-  });
-  return rows.map(toStoredEvent);
-}
-
 /** A page of a run's log and where the log stood when it was read. */
 export interface RunLogPage {
   /** Events after the requested number, ascending, at most the page size. */

@@ -8,15 +8,11 @@ import { type RunLogPage, type StoredRunEvent, TERMINAL_EVENT_TYPES } from './ru
 export interface RunEventSource {
   bus: EventBus;
   channel: string;
-  /** Durable events after `afterSeq`, ascending, possibly only the first page. */
-  load(afterSeq: number): Promise<StoredRunEvent[]>;
-  /** The log's last sequence number once it is closed (the run ended), else null. */
-  closedAt(): Promise<number | null>;
   /**
-   * Optional, replaces load and closedAt: a page with the log's state read with it (one round
-   * trip; no extra read to find the end of the log).
+   * Durable events after `afterSeq`, ascending (possibly only the first page), with the log's state
+   * read with them: one round trip, no extra read to find the end of the log.
    */
-  page?: (afterSeq: number) => Promise<RunLogPage>;
+  page(afterSeq: number): Promise<RunLogPage>;
   /** An event's number in this log. Default: its run sequence number. */
   seqOf?: (e: StoredRunEvent) => number;
   /** Whether the log ends with this event. Default: the run's terminal events. */
@@ -248,33 +244,18 @@ async function* runEventGenerator(
       if (opts.signal?.aborted) return;
       if (feed.reread) {
         feed.reread = false;
-        if (source.page) {
-          for (;;) {
-            const page = first ?? (await source.page(last));
-            first = undefined;
-            for (const e of page.events) {
-              if (seqOf(e) !== last + 1) continue;
-              last = seqOf(e);
-              yield e;
-              if (isLast(e)) return;
-            }
-            if (page.closed && last >= page.lastSeq) return;
-            // Caught up with the log as it was (or stuck behind a hole, which the next read fills).
-            if (last >= page.lastSeq || page.events.length === 0) break;
+        for (;;) {
+          const page = first ?? (await source.page(last));
+          first = undefined;
+          for (const e of page.events) {
+            if (seqOf(e) !== last + 1) continue;
+            last = seqOf(e);
+            yield e;
+            if (isLast(e)) return;
           }
-        } else {
-          for (;;) {
-            const page = await source.load(last);
-            for (const e of page) {
-              if (seqOf(e) !== last + 1) continue;
-              last = seqOf(e);
-              yield e;
-              if (isLast(e)) return;
-            }
-            if (page.length === 0) break;
-          }
-          const closed = await source.closedAt();
-          if (closed !== null && last >= closed) return;
+          if (page.closed && last >= page.lastSeq) return;
+          // Caught up with the log as it was (or stuck behind a hole, which the next read fills).
+          if (last >= page.lastSeq || page.events.length === 0) break;
         }
       }
       while (live.length > 0) {

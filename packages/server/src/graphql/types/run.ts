@@ -8,12 +8,7 @@ import type { ScriptRows } from '../../db/database.js';
 import { sql } from '../../db/sql-text.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { publishEvents, runChannel } from '../../events/run-channels.js';
-import {
-  appendRunEvents,
-  readRunEvents,
-  readRunLogPage,
-  type StoredRunEvent,
-} from '../../events/run-event-log.js';
+import { appendRunEvents, readRunLogPage, type StoredRunEvent } from '../../events/run-event-log.js';
 import { openRunEventStream } from '../../events/run-event-stream.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
@@ -472,12 +467,6 @@ function runEventSource(ctx: Context, tenantId: string, runId: string) {
     bus: ctx.runs.bus,
     channel: runChannel(runId),
     page: (after: number) => readRunLogPage(ctx.database, tenantId, runId, after, 500, scope),
-    load: (after: number) => ctx.database.withTenant(tenantId, (tx) => readRunEvents(tx, runId, after, 500)),
-    closedAt: () =>
-      ctx.database.withTenant(tenantId, async (tx) => {
-        const r = await tx.run.findUnique({ where: { id: runId }, select: { status: true, lastSeq: true } });
-        return !r || ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.status) ? (r?.lastSeq ?? 0) : null;
-      }),
   };
 }
 

@@ -4,12 +4,7 @@ import type { CrewDefinition } from '../../crews/crew-definition.js';
 import { intInRange, optionalText, requiredText } from '../../crews/input-rules.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { publishEvents, threadChannel } from '../../events/run-channels.js';
-import {
-  appendRunEvents,
-  readThreadEvents,
-  readThreadLogPage,
-  type StoredRunEvent,
-} from '../../events/run-event-log.js';
+import { appendRunEvents, readThreadLogPage, type StoredRunEvent } from '../../events/run-event-log.js';
 import { openRunEventStream } from '../../events/run-event-stream.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { MessageRole, ThreadConcurrency } from '../../generated/prisma/enums.js';
@@ -406,14 +401,6 @@ function threadEventSource(ctx: Context, p: TenantPrincipal, threadId: string) {
     bus: ctx.runs.bus,
     channel: threadChannel(threadId),
     page: (after: number) => readThreadLogPage(ctx.database, tenantId, threadId, after, 500, scope),
-    load: (after: number) =>
-      ctx.database.withTenant(tenantId, (tx) => readThreadEvents(tx, threadId, after, 500)),
-    // A thread's log stays open while the thread exists.
-    closedAt: () =>
-      ctx.database.withTenant(tenantId, async (tx) => {
-        const th = await tx.thread.findUnique({ where: { id: threadId }, select: { id: true } });
-        return th ? null : 0;
-      }),
     seqOf: (e: StoredRunEvent) => e.threadSeq ?? 0,
     isLast: () => false,
   };
