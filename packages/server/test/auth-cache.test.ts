@@ -6,16 +6,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import { createInProcessEventBus, type EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
-import { startServer, type TroupeServer } from '../src/server.js';
+import type { TroupeServer } from '../src/server.js';
 import {
   ADMIN_KEY,
   BACKEND,
   createTestDatabase,
   REDIS_URL,
   SECRET,
+  startInstance,
   type TestDatabase,
 } from './support/backend.js';
 import { createTenant, type GqlResult, gql, gqlOk } from './support/graphql-client.js';
@@ -43,19 +43,7 @@ const issuingKeyLookups = () =>
   statements.filter((s) => /^SELECT [^;]*"revokedAt"[^;]* FROM "public"\."ApiKey" WHERE/.test(s)).length;
 
 async function start(bus: EventBus, ttlMs = LONG_TTL_MS): Promise<TroupeServer> {
-  const { config } = loadConfig(
-    'embedded',
-    { port: 0, host: '127.0.0.1', dataDir },
-    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET },
-  );
-  const server = await startServer(config, {
-    database: tdb.database,
-    bus,
-    authCache: { ttlMs },
-    webhooks: false,
-    documents: false,
-    recoverRuns: false,
-  });
+  const server = await startInstance(tdb.database, dataDir, { bus, authCache: { ttlMs } });
   servers.push(server);
   return server;
 }

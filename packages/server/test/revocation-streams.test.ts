@@ -11,16 +11,16 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createCredentialWatch } from '../src/auth/credential-watch.js';
-import { loadConfig } from '../src/config.js';
 import { createInProcessEventBus, type EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
-import { startServer, type TroupeServer } from '../src/server.js';
+import type { TroupeServer } from '../src/server.js';
 import {
   ADMIN_KEY,
   BACKEND,
   createTestDatabase,
   REDIS_URL,
   SECRET,
+  startInstance,
   type TestDatabase,
 } from './support/backend.js';
 import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
@@ -48,18 +48,9 @@ const servers: TroupeServer[] = [];
 const buses: EventBus[] = [];
 
 async function start(bus: EventBus): Promise<TroupeServer> {
-  const { config } = loadConfig(
-    'embedded',
-    { port: 0, host: '127.0.0.1', dataDir },
-    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET },
-  );
-  const server = await startServer(config, {
-    database: tdb.database,
+  const server = await startInstance(tdb.database, dataDir, {
     bus,
     providers: { openai: { baseUrl: llm.url, apiKey: 'test' } },
-    webhooks: false,
-    documents: false,
-    recoverRuns: false,
   });
   servers.push(server);
   return server;

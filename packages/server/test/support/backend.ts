@@ -77,6 +77,24 @@ export interface TestServer extends TroupeServer {
   closeAll(): Promise<void>;
 }
 
+/**
+ * One more server instance (embedded mode, no background work) on a database the test shares
+ * between several: each instance gets the options given (its own event bus, say), as separate
+ * processes would.
+ */
+export function startInstance(
+  database: Database,
+  dataDir: string,
+  opts: Omit<import('../../src/server.js').StartServerOptions, 'database'>,
+): Promise<TroupeServer> {
+  const { config } = loadConfig(
+    'embedded',
+    { port: 0, host: '127.0.0.1', dataDir },
+    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET },
+  );
+  return startServer(config, { webhooks: false, documents: false, recoverRuns: false, ...opts, database });
+}
+
 /** A real HTTP server on port 0 over a fresh test database. */
 export async function startTestServer(
   opts: {
