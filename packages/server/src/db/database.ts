@@ -5,6 +5,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { applyMigrations, type MigrationResult } from './migrate.js';
 import { openPGlite } from './pglite.js';
 import type { PGliteWorkerHost } from './pglite-worker-host.js';
+import { ScriptBatcher, type ScriptRunner } from './script-batcher.js';
 import { literal, type SqlText } from './sql-text.js';
 import {
   claimScope,
@@ -69,9 +70,6 @@ export interface Database {
   unfinishedRuns(opts?: { onlyQueued?: boolean }): Promise<{ tenantId: string; id: string }[]>;
   close(): Promise<void>;
 }
-
-/** Sends a whole script (one simple-protocol message, several statements) and returns each one's rows. */
-type ScriptRunner = (script: string) => Promise<ScriptRows[]>;
 
 export interface OpenTransaction {
   tx: Tx;
@@ -184,8 +182,11 @@ function makeDatabase(
   close: () => Promise<void>,
   runScript: ScriptRunner,
   onQuery: ((sql: string) => void) | undefined,
+  /** Script transactions in flight at once (see ScriptBatcher): the connections scripts may use. */
+  scriptSlots: number,
   pglite?: PGlite,
 ): Database {
+  const scripts = new ScriptBatcher(runScript, { maxInFlight: scriptSlots, onQuery });
   return {
     kind,
     prisma,
@@ -251,15 +252,8 @@ function makeDatabase(
     withApiKeyHash(hash, fn) {
       return scopedTransaction(prisma, { 'app.api_key_hash': hash }, (tx) => fn(tx));
     },
-    async script(settings, statements) {
-      const names = Object.keys(settings);
-      const text = [
-        ...names.map((n) => `SELECT set_config(${literal(n)}, ${literal(settings[n]!)}, true);`),
-        ...statements.map((st) => `${st.text};`),
-      ].join('\n');
-      onQuery?.(text);
-      const rows = await runScript(text);
-      return rows.slice(names.length, names.length + statements.length);
+    script(settings, statements) {
+      return scripts.script(settings, statements);
     },
     unfinishedRuns(opts = {}) {
       return scopedTransaction(prisma, { 'app.run_recovery': 'on' }, (tx) =>
@@ -347,6 +341,8 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     },
     poolScriptRunner(pool),
     opts.onQuery,
+    // Half the pool: the rest stays free for GraphQL operations' transactions.
+    Math.max(1, Math.floor((opts.poolSize ?? 10) / 2)),
   );
 }
 
@@ -385,6 +381,7 @@ async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
       },
       pgliteScriptRunner(pglite),
       opts.onQuery,
+      1,
       pglite,
     );
   } catch (err) {
@@ -463,6 +460,8 @@ async function openEmbeddedInWorker(
       },
       poolScriptRunner(pool),
       opts.onQuery,
+      // PGlite has one session.
+      1,
     );
   } catch (err) {
     await release();
