@@ -388,6 +388,26 @@ describe(`whole operations (${BACKEND})`, () => {
     );
   });
 
+  test('a startRun next to a failing mutation is rolled back with it, even on its one-message path', async () => {
+    const created = await gqlOk(server.url, CREATE, { input: { ...validCrew(), name: 'Runs here' } }, key);
+    const id = created.createCrew.crew.id;
+    const START = 'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }';
+    // Alone, startRun commits its one insert on its own; this also caches the crew's version, so the
+    // next startRun of the crew takes that path unless the operation holds more than it.
+    await gqlOk(server.url, START, { input: { crewId: id, inputs: {} } }, key);
+    const RUNS = 'query($id: ID!) { runs(first: 100, crewId: $id) { edges { node { id } } } }';
+    const count = async () => (await gqlOk(server.url, RUNS, { id }, key)).runs.edges.length;
+    expect(await count()).toBe(1);
+    const doc = `mutation($id: ID!) {
+      first: startRun(input: { crewId: $id, inputs: {} }) { run { id } }
+      second: startRun(input: { crewId: "not an id", inputs: {} }) { run { id } }
+    }`;
+    const r = await gql(server.url, doc, { id }, key);
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_INPUT', field: 'input.crewId' });
+    expect(r.data ?? null).toBeNull();
+    expect(await count()).toBe(1);
+  });
+
   test('a request body over 1,000,000 bytes answers 413', async () => {
     const body = JSON.stringify({
       query: CREATE,

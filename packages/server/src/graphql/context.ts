@@ -38,7 +38,17 @@ export interface Context {
    * paths. The first thing sent in the transaction carries its BEGIN and tenant setting along.
    */
   script(statements: readonly SqlText[]): Promise<ScriptRows[]>;
-  /** Runs fn once the operation's transaction has committed (never if it rolls back). */
+  /**
+   * For a mutation's one atomic write: in an operation whose only field is this mutation, and
+   * before anything else was read or written, the statements run in a transaction of their own,
+   * committed when this resolves (shared with other scripts under load: Database.script), and
+   * `committed` is true: the write stays even if the operation fails later, so what must follow it
+   * (enqueueing a run, say) is the caller's to do at once, not an afterCommit hook's. Anywhere else,
+   * the same as script(), and `committed` is false.
+   */
+  commitScript(statements: readonly SqlText[]): Promise<{ rows: ScriptRows[]; committed: boolean }>;
+  /**
+   * Runs fn once the operation's transaction has committed (never if it rolls back). */
   afterCommit: (fn: () => void | Promise<void>) => void;
   /** Run execution and live events. */
   runs: RunServices;

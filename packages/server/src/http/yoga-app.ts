@@ -79,6 +79,7 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
         authCache: opts.authCache,
         db: NO_TENANT_DB,
         script: noTenantScript,
+        commitScript: () => noTenantScript().then((rows) => ({ rows, committed: false })),
         runs: opts.runs,
         documents: opts.documents,
         afterCommit: (fn: () => void | Promise<void>) => void fn(),

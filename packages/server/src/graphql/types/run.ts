@@ -254,11 +254,14 @@ builder.mutationField('startRun', (t) =>
           ? null
           : optionalText('input.idempotencyKey', input.idempotencyKey, 200) || null;
       const versions = crewVersionCache(ctx.database);
-      const started = (id: string, row?: Record<string, unknown>) => {
-        ctx.afterCommit(async () => {
+      const started = async (id: string, row: Record<string, unknown>, committed: boolean) => {
+        const enqueue = async () => {
           await ctx.runs.executor.enqueue({ tenantId, runId: id });
           await publishRunUpdate(ctx.runs.bus, tenantId, id);
-        });
+        };
+        // A run committed on its own is queued now; one in the operation's transaction once it commits.
+        if (committed) await enqueue();
+        else ctx.afterCommit(enqueue);
         return { id, row };
       };
       const existingRun = (rows: ScriptRows | undefined) => {
@@ -278,9 +281,13 @@ builder.mutationField('startRun', (t) =>
           ...(withKeyLookup && key ? [runByIdempotencyKey(tenantId, key)] : []),
           insertRunStatement(run, id, now),
         ];
-        const rows = await ctx.script(statements);
+        // The usual case is the operation's only write, and atomic: committed on its own (one
+        // message with its BEGIN and COMMIT, shared with other scripts under load).
+        const { rows, committed } = withKeyLookup
+          ? await ctx.commitScript(statements)
+          : { rows: await ctx.script(statements), committed: false };
         const existing = withKeyLookup && key ? existingRun(rows[0]) : null;
-        return { existing, row: insertedRun(run, now, rows[rows.length - 1]!) };
+        return { existing, committed, row: insertedRun(run, now, rows[rows.length - 1]!) };
       };
 
       // The usual case, one round trip: the crew's version as this tenant last read it, checked by
@@ -289,7 +296,7 @@ builder.mutationField('startRun', (t) =>
       if (guess) {
         const inputs = await validateInputs(guess.entry.definition, input.inputs).catch(() => null);
         if (inputs) {
-          const { existing, row } = await insert(
+          const { existing, row, committed } = await insert(
             {
               tenantId,
               crewId,
@@ -302,7 +309,7 @@ builder.mutationField('startRun', (t) =>
             true,
           );
           if (existing) return existing;
-          if (row) return started(row.id as string, row);
+          if (row) return started(row.id as string, row, committed);
         }
       }
 
@@ -346,7 +353,7 @@ builder.mutationField('startRun', (t) =>
         false,
       );
       if (!row) throw notFound('Crew', String(input.crewId));
-      return started(row.id as string, row);
+      return started(row.id as string, row, false);
     },
   }),
 );
