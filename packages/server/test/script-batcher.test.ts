@@ -115,3 +115,15 @@ test('a failing script fails alone: the scripts it shared a transaction with com
   expect(await names(a!)).toEqual(['alpha crew', 'first']);
   expect(await names(b!)).toEqual(['beta crew', 'second']);
 });
+
+test('a statement text holding two statements is refused, and cannot shift its neighbours’ rows', async () => {
+  const [a, b] = tenants;
+  const blockers = busy();
+  const outcomes = await Promise.allSettled([
+    db.script({ 'app.tenant_id': a!.id }, [sql`SELECT 1 AS "x"; SELECT 2 AS "y"`]),
+    db.script({ 'app.tenant_id': b!.id }, [sql`SELECT "name" FROM "Crew" WHERE "name" = 'beta crew'`]),
+  ]);
+  await Promise.all(blockers);
+  expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: { message: /one statement per SqlText/ } });
+  expect(outcomes[1]).toMatchObject({ status: 'fulfilled', value: [[{ name: 'beta crew' }]] });
+});

@@ -101,6 +101,13 @@ export class ScriptBatcher {
     const text = lines.join('\n');
     this.#onQuery?.(text);
     const rows = await this.#run(text);
+    // Results are handed out by position: a statement text that held two statements (or none)
+    // would shift every later script's rows onto its neighbour's. Refuse instead.
+    const expected = counts.reduce((n, c) => n + c.skip + c.take, 0);
+    if (rows.length !== expected)
+      throw new Error(
+        `a script returned ${rows.length} results for ${expected} statements (one statement per SqlText)`,
+      );
     let at = 0;
     return counts.map(({ skip, take }) => {
       const own = rows.slice(at + skip, at + skip + take);
