@@ -124,6 +124,7 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
     databaseUrl: config.databaseUrl,
     migrate: config.migrate,
     poolSize: config.dbPoolSize,
+    scriptSlots: config.dbScriptSlots,
   });
   const bus = await createRedisEventBus({ url: config.redisUrl, prefix: `${config.queuePrefix}:` });
   const runWorker = await startRunWorker({

@@ -34,6 +34,8 @@ export interface TroupeConfig {
   exposeErrors: boolean;
   migrate: boolean;
   dbPoolSize: number;
+  /** Postgres: group-commit transactions of hot-path scripts in flight at once (see ScriptBatcher). */
+  dbScriptSlots: number;
   /** Origins allowed by CORS; empty means same-origin only. */
   corsOrigins: string[];
   maxRequestBytes: number;
@@ -152,6 +154,7 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
       exposeErrors: !production && (bool(env, 'TROUPE_EXPOSE_ERRORS') ?? local),
       migrate: overrides.migrate ?? bool(env, 'TROUPE_MIGRATE') ?? true,
       dbPoolSize: int(env, 'TROUPE_DB_POOL_SIZE', 10),
+      dbScriptSlots: Math.max(1, int(env, 'TROUPE_DB_SCRIPT_SLOTS', 2)),
       corsOrigins: (env.TROUPE_CORS_ORIGINS ?? '')
         .split(',')
         .map((s) => s.trim())

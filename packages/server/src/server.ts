@@ -100,6 +100,7 @@ export async function startServer(
       worker: opts.worker,
       migrate: config.migrate,
       poolSize: config.dbPoolSize,
+      scriptSlots: config.dbScriptSlots,
       onQuery: opts.onQuery,
     }));
   const runsOn = opts.runsOn ?? (config.mode === 'serve' && config.redisUrl ? 'workers' : 'this-process');

@@ -35,6 +35,12 @@ export interface DatabaseOptions {
   /** Apply pending migrations first (default true). */
   migrate?: boolean;
   poolSize?: number;
+  /**
+   * Postgres: script transactions in flight at once (default 2). Scripts arriving while all are busy
+   * wait and go out together (group commit): fewer slots batch more, more slots wait less behind a
+   * slow one. PGlite always has one (its one session).
+   */
+  scriptSlots?: number;
   /** Called with every SQL statement Prisma sends (statement counting in tests, debugging). */
   onQuery?: (sql: string) => void;
 }
@@ -341,8 +347,8 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     },
     poolScriptRunner(pool),
     opts.onQuery,
-    // Half the pool: the rest stays free for GraphQL operations' transactions.
-    Math.max(1, Math.floor((opts.poolSize ?? 10) / 2)),
+    // Never the whole pool: the rest stays free for GraphQL operations' transactions.
+    Math.max(1, Math.min(opts.scriptSlots ?? 2, (opts.poolSize ?? 10) - 1)),
   );
 }
 
