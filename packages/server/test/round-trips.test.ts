@@ -106,6 +106,33 @@ test('a key is looked up in one message on its first request, then not at all wh
   }
 });
 
+test('an operation that reads nothing does not wait for a database connection', async () => {
+  if (BACKEND !== 'postgres') return; // PGlite in process has no pool to exhaust
+  // Every connection of the pool (5 in tests) held by a transaction that waits for the query below.
+  let answered = false;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const safety = setTimeout(release, 10_000);
+  const holders = Array.from({ length: 5 }, () =>
+    server.database.withTenant(tenantId, async (tx) => {
+      await tx.$queryRawUnsafe('SELECT 1');
+      await gate;
+      return answered;
+    }),
+  );
+  // Let the holders take their connections first.
+  await new Promise((r) => setTimeout(r, 300));
+  const r = await gqlOk(server.url, '{ __typename }', {}, key);
+  answered = true;
+  release();
+  clearTimeout(safety);
+  expect(r.__typename).toBe('Query');
+  // It was answered while the pool was still exhausted (it used to wait for a connection first).
+  expect(await Promise.all(holders)).toEqual([true, true, true, true, true]);
+});
+
 /** Waits for a run to end (these fail at once, for want of an LLM key). */
 async function ended(runId: string): Promise<void> {
   const q = 'query($id: ID!) { run(id: $id) { status } }';
