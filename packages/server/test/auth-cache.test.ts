@@ -14,7 +14,6 @@ import {
   BACKEND,
   createTestDatabase,
   REDIS_URL,
-  SECRET,
   startInstance,
   type TestDatabase,
 } from './support/backend.js';

@@ -19,7 +19,6 @@ import {
   BACKEND,
   createTestDatabase,
   REDIS_URL,
-  SECRET,
   startInstance,
   type TestDatabase,
 } from './support/backend.js';
@@ -134,6 +133,14 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
   }
 }
 
+/** Two clients follow the run; resolves once each has received an event. */
+async function bothStreaming(runId: string, x: Client, y: Client) {
+  const xRun = watchRun(x, runId);
+  const yRun = watchRun(y, runId);
+  await until('both sockets to receive events', () => xRun.events.length > 0 && yRun.events.length > 0);
+  return [xRun, yRun] as const;
+}
+
 /** A tenant with a crew, its owner key and a fresh WRITE key. */
 async function tenantWithCrew(url: string, name: string) {
   const { key: owner, tenant } = await createTenant(url, ADMIN_KEY, name);
@@ -193,9 +200,7 @@ describe(`one server (${BACKEND})`, () => {
     const v = wsClient(server.url, victim.secret);
     const b = wsClient(server.url, bystander.secret);
     try {
-      const vRun = watchRun(v.c, runId);
-      const bRun = watchRun(b.c, runId);
-      await until('both sockets to receive events', () => vRun.events.length > 0 && bRun.events.length > 0);
+      const [, bRun] = await bothStreaming(runId, v.c, b.c);
       const revokedAt = await revoke(server.url, owner, victim.id);
       const closed = await v.closed;
       expect(closed.code).toBe(4403);
@@ -225,9 +230,7 @@ describe(`one server (${BACKEND})`, () => {
     const v = wsClient(server.url, token);
     const b = wsClient(server.url, otherToken);
     try {
-      const vRun = watchRun(v.c, runId);
-      const bRun = watchRun(b.c, runId);
-      await until('both sockets to receive events', () => vRun.events.length > 0 && bRun.events.length > 0);
+      const [, bRun] = await bothStreaming(runId, v.c, b.c);
       const revokedAt = await revoke(server.url, owner, issuer.id);
       const closed = await v.closed;
       expect(closed.code).toBe(4403);
@@ -347,10 +350,8 @@ describe(`two servers sharing a database and Redis (${BACKEND})`, () => {
     const t = wsClient(b.url, token);
     const o = wsClient(b.url, bystander.secret);
     try {
-      const vRun = watchRun(v.c, runId);
-      const oRun = watchRun(o.c, runId);
       await t.connected;
-      await until('both sockets to receive events', () => vRun.events.length > 0 && oRun.events.length > 0);
+      const [, oRun] = await bothStreaming(runId, v.c, o.c);
       const revokedAt = await revoke(a.url, owner, victim.id);
       for (const closed of [await v.closed, await t.closed]) {
         expect(closed.code).toBe(4403);
@@ -379,9 +380,7 @@ describe(`two servers sharing a database and Redis (${BACKEND})`, () => {
     const o = wsClient(b.url, bystander.secret);
     const redis = new Redis(REDIS_URL);
     try {
-      const vRun = watchRun(v.c, runId);
-      const oRun = watchRun(o.c, runId);
-      await until('both sockets to receive events', () => vRun.events.length > 0 && oRun.events.length > 0);
+      const [, oRun] = await bothStreaming(runId, v.c, o.c);
       // Revoked in the database without the mutation: no message on the bus, as when Redis was down.
       await tdb.database.withTenant(tenantId, (tx) =>
         tx.apiKey.update({ where: { id: rowId(victim.id) }, data: { revokedAt: new Date() } }),
