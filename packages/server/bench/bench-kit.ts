@@ -86,11 +86,19 @@ export interface Proc {
 }
 
 /** Spawns `node <args>` and resolves once its output matches `ready` (group 1 is the URL, if any). */
+/** BENCH_ENV="K=V K2=V2": extra environment for the spawned processes (e.g. MALLOC_ARENA_MAX=2). */
+function benchEnv(): NodeJS.ProcessEnv {
+  const pairs = (process.env.BENCH_ENV ?? '').split(/\s+/).filter(Boolean);
+  return Object.fromEntries(pairs.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
 export async function spawnReady(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<Proc> {
   // BENCH_PROF=dir: the spawned process writes a CPU profile there when it exits.
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  // BENCH_NODE_ARGS: extra node flags for the spawned processes (e.g. --max-semi-space-size=8).
+  const extra = process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...prof, ...extra, ...args], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ...benchEnv() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

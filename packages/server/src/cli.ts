@@ -6,6 +6,7 @@ import { DataDirLockedError, lockDataDir } from './db/data-dir-lock.js';
 import { MigrationError } from './db/migration-error.js';
 import { packageRoot } from './db/package-paths.js';
 import { type PGliteWorkerHost, startPGliteWorker } from './db/pglite-worker-host.js';
+import { limitHeapGrowth } from './heap-growth.js';
 
 const HELP = `troupe — the embeddable multi-agent platform
 
@@ -234,6 +235,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const command = positionals[0];
   if (values.help || !command) return void console.log(HELP);
   try {
+    if (command === 'dev' || command === 'serve' || command === 'worker') limitHeapGrowth();
     if (command === 'dev') await serve('dev', values);
     else if (command === 'serve') await serve('serve', values);
     else if (command === 'worker') await worker(values);

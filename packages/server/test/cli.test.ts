@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DEFAULT_HEAP_GROWING_PERCENT, limitHeapGrowth } from '../src/heap-growth.js';
 import { BACKEND, PG_BASE_URL, pgAdmin, withDatabaseName } from './support/backend.js';
 import { runCli } from './support/cli-process.js';
 import { gqlOk } from './support/graphql-client.js';
@@ -120,5 +121,30 @@ describe('troupe serve and migrate', () => {
     const port = runCli(['dev', '--port', 'abc', '--data-dir', dataDir]);
     expect(await port.exited).toBe(64);
     expect(port.output()).toMatch(/--port must be/);
+  });
+});
+
+describe('heap growth limit', () => {
+  test('a bad TROUPE_HEAP_GROWING_PERCENT stops the start with a message that names it', async () => {
+    const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], {
+      ...env,
+      TROUPE_HEAP_GROWING_PERCENT: 'lots',
+    });
+    expect(await cli.exited).toBe(1);
+    expect(cli.output()).toMatch(
+      /TROUPE_HEAP_GROWING_PERCENT must be an integer 0-1000 \(0: V8 decides\), got "lots"/,
+    );
+  });
+
+  test("troupe's default applies unless the environment or node's own flags choose", () => {
+    expect(limitHeapGrowth({}, [])).toBe(DEFAULT_HEAP_GROWING_PERCENT);
+    expect(limitHeapGrowth({ TROUPE_HEAP_GROWING_PERCENT: '50' }, [])).toBe(50);
+    expect(limitHeapGrowth({ TROUPE_HEAP_GROWING_PERCENT: '0' }, [])).toBeUndefined();
+    expect(
+      limitHeapGrowth({ NODE_OPTIONS: '--max-old-space-size=512 --optimize-for-size' }, []),
+    ).toBeUndefined();
+    expect(
+      limitHeapGrowth({ TROUPE_HEAP_GROWING_PERCENT: '50' }, ['--heap-growing-percent=80']),
+    ).toBeUndefined();
   });
 });
