@@ -1,29 +1,32 @@
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from './config.js';
 
-/** The heap growing percent `troupe` sets when neither the environment nor node's flags choose one. */
-export const DEFAULT_HEAP_GROWING_PERCENT = 30;
+/** The heap growing percent `troupe dev` sets when neither the environment nor node's flags choose one. */
+export const DEV_HEAP_GROWING_PERCENT = 30;
 
 /**
  * Keeps the process's memory near what it really holds. After each full collection V8 lets the
  * JavaScript heap grow by a factor of up to 4 before the next one: a server holding 25 MB of live
  * objects then idles at 100 MB and more of garbage, and its RSS climbs for thousands of runs
  * before it levels off (measured: +110 MB over 2,000 embedded runs). A factor of 1.3 keeps it
- * level, at no cost in runs/s in `npm run bench`. The flag is read at every collection, so setting
- * it at startup applies from the first one.
+ * level at the same runs/s, which is what `troupe dev` on a laptop wants. It also means more full
+ * collections, whose pauses showed in `serve`'s event latency (p99 with 100 streaming runs: 19-21 ms
+ * instead of 13), so `serve` and `worker` leave V8's heuristics alone unless asked.
  *
  * `TROUPE_HEAP_GROWING_PERCENT` chooses the percent (0: V8's own heuristics); a
  * `--heap-growing-percent` or `--optimize-for-size` in node's flags or NODE_OPTIONS wins over both.
+ * The flag is read at every collection, so setting it at startup applies from the first one.
  * Returns the percent applied, or undefined when V8 decides.
  */
 export function limitHeapGrowth(
+  defaultPercent: number,
   env: NodeJS.ProcessEnv = process.env,
   execArgv: readonly string[] = process.execArgv,
 ): number | undefined {
   const own = [...execArgv, ...(env.NODE_OPTIONS?.split(/\s+/) ?? [])];
   if (own.some((f) => /^--(heap[-_]growing[-_]percent|optimize[-_]for[-_]size)\b/.test(f))) return undefined;
   const raw = env.TROUPE_HEAP_GROWING_PERCENT?.trim();
-  const percent = raw ? Number(raw) : DEFAULT_HEAP_GROWING_PERCENT;
+  const percent = raw ? Number(raw) : defaultPercent;
   if (!Number.isInteger(percent) || percent < 0 || percent > 1000)
     throw new ConfigError(
       `TROUPE_HEAP_GROWING_PERCENT must be an integer 0-1000 (0: V8 decides), got "${raw}"`,
