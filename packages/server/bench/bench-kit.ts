@@ -85,13 +85,13 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-/** Spawns `node <args>` and resolves once its output matches `ready` (group 1 is the URL, if any). */
 /** BENCH_ENV="K=V K2=V2": extra environment for the spawned processes (e.g. MALLOC_ARENA_MAX=2). */
 function benchEnv(): NodeJS.ProcessEnv {
-  const pairs = (process.env.BENCH_ENV ?? '').split(/\s+/).filter(Boolean);
+  const pairs = (process.env.BENCH_ENV ?? '').split(/\s+/).filter((kv) => kv.indexOf('=') > 0);
   return Object.fromEntries(pairs.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 }
 
+/** Spawns `node <args>` and resolves once its output matches `ready` (group 1 is the URL, if any). */
 export async function spawnReady(args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<Proc> {
   // BENCH_PROF=dir: the spawned process writes a CPU profile there when it exits.
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
