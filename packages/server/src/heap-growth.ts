@@ -18,7 +18,14 @@ export const DEV_HEAP_GROWING_PERCENT = 30;
  * The flag is read at every collection, so setting it at startup applies from the first one.
  * Returns the percent applied, or undefined when V8 decides.
  */
-export function limitHeapGrowth(
+export function limitHeapGrowth(defaultPercent: number): number | undefined {
+  const percent = heapGrowingPercent(defaultPercent);
+  if (percent !== undefined) setFlagsFromString(`--heap-growing-percent=${percent}`);
+  return percent;
+}
+
+/** The percent `limitHeapGrowth` applies: undefined when V8 decides, or node's own flags do. */
+export function heapGrowingPercent(
   defaultPercent: number,
   env: NodeJS.ProcessEnv = process.env,
   execArgv: readonly string[] = process.execArgv,
@@ -31,7 +38,5 @@ export function limitHeapGrowth(
     throw new ConfigError(
       `TROUPE_HEAP_GROWING_PERCENT must be an integer 0-1000 (0: V8 decides), got "${raw}"`,
     );
-  if (percent === 0) return undefined;
-  setFlagsFromString(`--heap-growing-percent=${percent}`);
-  return percent;
+  return percent === 0 ? undefined : percent;
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { limitHeapGrowth } from '../src/heap-growth.js';
+import { heapGrowingPercent } from '../src/heap-growth.js';
 import { BACKEND, PG_BASE_URL, pgAdmin, withDatabaseName } from './support/backend.js';
 import { runCli } from './support/cli-process.js';
 import { gqlOk } from './support/graphql-client.js';
@@ -137,15 +137,15 @@ describe('heap growth limit', () => {
   });
 
   test("the command's default applies unless the environment or node's own flags choose", () => {
-    expect(limitHeapGrowth(30, {}, [])).toBe(30);
-    expect(limitHeapGrowth(0, {}, [])).toBeUndefined();
-    expect(limitHeapGrowth(0, { TROUPE_HEAP_GROWING_PERCENT: '50' }, [])).toBe(50);
-    expect(limitHeapGrowth(30, { TROUPE_HEAP_GROWING_PERCENT: '0' }, [])).toBeUndefined();
+    expect(heapGrowingPercent(30, {}, [])).toBe(30);
+    expect(heapGrowingPercent(0, {}, [])).toBeUndefined();
+    expect(heapGrowingPercent(0, { TROUPE_HEAP_GROWING_PERCENT: '50' }, [])).toBe(50);
+    expect(heapGrowingPercent(30, { TROUPE_HEAP_GROWING_PERCENT: '0' }, [])).toBeUndefined();
     expect(
-      limitHeapGrowth(30, { NODE_OPTIONS: '--max-old-space-size=512 --optimize-for-size' }, []),
+      heapGrowingPercent(30, { NODE_OPTIONS: '--max-old-space-size=512 --optimize-for-size' }, []),
     ).toBeUndefined();
     expect(
-      limitHeapGrowth(30, { TROUPE_HEAP_GROWING_PERCENT: '50' }, ['--heap-growing-percent=80']),
+      heapGrowingPercent(30, { TROUPE_HEAP_GROWING_PERCENT: '50' }, ['--heap-growing-percent=80']),
     ).toBeUndefined();
   });
 });
