@@ -4,6 +4,7 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
   execute,
+  GraphQLError,
   getOperationAST,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -18,10 +19,19 @@ const SHARED_FIELDS = new Set(['runEvents', 'threadEvents']);
 /** Results per event object (the live event, decoded once per channel) and document. */
 const results = new WeakMap<object, Map<DocumentNode, ExecutionResult | Promise<ExecutionResult>>>();
 
-function sharedExecute(args: ExecutionArgs, payload: unknown): ExecutionResult | Promise<ExecutionResult> {
-  if (typeof payload !== 'object' || payload === null) {
-    return execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>;
-  }
+type MaskResult = (result: ExecutionResult) => ExecutionResult;
+
+function executeMasked(args: ExecutionArgs, payload: unknown, mask: MaskResult) {
+  const result = execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>;
+  return result instanceof Promise ? result.then(mask) : mask(result);
+}
+
+function sharedExecute(
+  args: ExecutionArgs,
+  payload: unknown,
+  mask: MaskResult,
+): ExecutionResult | Promise<ExecutionResult> {
+  if (typeof payload !== 'object' || payload === null) return executeMasked(args, payload, mask);
   let byDocument = results.get(payload);
   if (!byDocument) {
     byDocument = new Map();
@@ -29,7 +39,7 @@ function sharedExecute(args: ExecutionArgs, payload: unknown): ExecutionResult |
   }
   let result = byDocument.get(args.document);
   if (!result) {
-    result = execute({ ...args, rootValue: payload }) as ExecutionResult | Promise<ExecutionResult>;
+    result = executeMasked(args, payload, mask);
     byDocument.set(args.document, result);
   }
   return result;
@@ -66,23 +76,45 @@ function mapEvents<T, U>(
   return mapped;
 }
 
+const isAbortError = (error: unknown) => error instanceof Error && error.name === 'AbortError';
+
 /**
  * Fan-out: a run's live event goes to every subscriber of the run; executing the subscription's
  * selection once per event and document (instead of once per subscriber) makes delivering it to
  * N subscribers cost one execution and N sends.
+ *
+ * The plugin must come last among the server's plugins: it subscribes itself and ends envelop's
+ * onSubscribe chain there, so that yoga's error masking (which runs after every plugin) does not
+ * map each subscriber's every result, a promise chain per event per subscriber. `maskError` masks
+ * the results here instead, once per event: what a subscriber receives is unchanged.
  */
-export function useSharedEventExecution(): Plugin {
+export function useSharedEventExecution(maskError: (error: unknown) => Error): Plugin {
+  // Sent errors must be GraphQL errors (graphql-ws serialises them with toJSON); yoga's masks are.
+  const masked = (error: unknown) => {
+    const e = maskError(error);
+    return e instanceof GraphQLError ? e : new GraphQLError(e.message);
+  };
+  const mask: MaskResult = (result) =>
+    result.errors?.length ? { ...result, errors: result.errors.map(masked) } : result;
   return {
-    onSubscribe({ args, setSubscribeFn }) {
+    async onSubscribe({ args, setResultAndStopExecution }) {
       const operation = getOperationAST(args.document, args.operationName);
       const [field, ...more] = operation?.selectionSet.selections ?? [];
       if (operation?.operation !== 'subscription' || more.length > 0 || field?.kind !== 'Field') return;
       if (!SHARED_FIELDS.has(field.name.value)) return;
-      setSubscribeFn(async (subscribeArgs) => {
-        const stream = await createSourceEventStream(subscribeArgs);
-        if (!(Symbol.asyncIterator in stream)) return stream;
-        return mapEvents(stream[Symbol.asyncIterator](), (payload) => sharedExecute(subscribeArgs, payload));
-      });
+      let stream: Awaited<ReturnType<typeof createSourceEventStream>>;
+      try {
+        stream = await createSourceEventStream(args);
+      } catch (error) {
+        if (isAbortError(error)) throw error; // as yoga: an aborted request is not answered
+        setResultAndStopExecution({ errors: [masked(error)] });
+        return;
+      }
+      if (!(Symbol.asyncIterator in stream)) setResultAndStopExecution(mask(stream));
+      else {
+        const events = stream[Symbol.asyncIterator]();
+        setResultAndStopExecution(mapEvents(events, (payload) => sharedExecute(args, payload, mask)));
+      }
     },
   };
 }

@@ -51,6 +51,9 @@ function badGlobalIdAsBadInput(error: unknown, message: string, isDev?: boolean)
   return maskError(error, message, isDev);
 }
 
+/** What an unexpected error says to clients (yoga's default masked message). */
+const UNEXPECTED_ERROR = 'Unexpected error.';
+
 /** The GraphQL endpoint (/graphql). Every operation is authenticated. */
 export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
   return createYoga<Record<string, unknown>, Context>({
@@ -62,7 +65,11 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
     graphiql: opts.graphiql
       ? { title: 'Troupe GraphiQL', headers: JSON.stringify({ Authorization: 'Bearer <your key>' }) }
       : false,
-    maskedErrors: { isDev: opts.exposeErrors, maskError: badGlobalIdAsBadInput },
+    maskedErrors: {
+      isDev: opts.exposeErrors,
+      maskError: badGlobalIdAsBadInput,
+      errorMessage: UNEXPECTED_ERROR,
+    },
     cors: opts.corsOrigins?.length ? { origin: opts.corsOrigins, credentials: false } : false,
     context: async (initial) => {
       // WebSocket connections authenticate once, at connection_init (see websocket-subscriptions.ts).
@@ -85,6 +92,11 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
         afterCommit: (fn: () => void | Promise<void>) => void fn(),
       };
     },
-    plugins: [useTenantTransaction(), useSharedEventExecution(), useCredentialEnd(opts.credentialWatch)],
+    plugins: [
+      useTenantTransaction(),
+      useCredentialEnd(opts.credentialWatch),
+      // Last: it masks its own results (see there), as `maskedErrors` above would.
+      useSharedEventExecution((error) => badGlobalIdAsBadInput(error, UNEXPECTED_ERROR, opts.exposeErrors)),
+    ],
   });
 }
