@@ -120,6 +120,19 @@ describe(`row-level security (${BACKEND})`, () => {
     expect(bCrews.map((c) => c.id)).toEqual([B.crewId]);
   });
 
+  test('a tenant client (subscriptions) sees only its tenant’s rows, shared or not', async () => {
+    const a = db.tenantClient(A.tenantId);
+    const b = db.tenantClient(B.tenantId);
+    // One client per tenant, reused: each still reads its own tenant's rows only.
+    expect(db.tenantClient(A.tenantId)).toBe(a);
+    expect(b).not.toBe(a);
+    for (let i = 0; i < 2; i++) {
+      expect((await a.crew.findMany({ select: { id: true } })).map((c) => c.id)).toEqual([A.crewId]);
+      expect((await b.crew.findMany({ select: { id: true } })).map((c) => c.id)).toEqual([B.crewId]);
+      expect(await a.crew.findUnique({ where: { id: B.crewId } })).toBeNull();
+    }
+  });
+
   test('with no tenant set, the app role sees no rows at all', async () => {
     expect(await db.prisma.tenant.count()).toBe(0);
     expect(await db.prisma.crew.count()).toBe(0);

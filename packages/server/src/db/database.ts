@@ -181,6 +181,9 @@ function pgliteScriptRunner(db: PGlite): ScriptRunner {
   };
 }
 
+/** How many tenants' clients (Database.tenantClient) are kept for reuse. */
+const TENANT_CLIENTS_KEPT = 256;
+
 function makeDatabase(
   kind: Database['kind'],
   prisma: PrismaClient,
@@ -193,6 +196,9 @@ function makeDatabase(
   pglite?: PGlite,
 ): Database {
   const scripts = new ScriptBatcher(runScript, { maxInFlight: scriptSlots, onQuery });
+  // Tenant clients by tenant, most recently used last: every subscription of a tenant shares one
+  // (a Prisma extension is a tree of proxies and closures, too much to build per subscriber).
+  const tenantClients = new Map<string, Tx>();
   return {
     kind,
     prisma,
@@ -240,7 +246,13 @@ function makeDatabase(
       };
     },
     tenantClient(tenantId) {
-      return prisma.$extends({
+      const known = tenantClients.get(tenantId);
+      if (known) {
+        tenantClients.delete(tenantId);
+        tenantClients.set(tenantId, known);
+        return known;
+      }
+      const client = prisma.$extends({
         query: {
           $allModels: {
             $allOperations({ model, operation, args }) {
@@ -254,6 +266,9 @@ function makeDatabase(
           },
         },
       }) as unknown as Tx;
+      tenantClients.set(tenantId, client);
+      if (tenantClients.size > TENANT_CLIENTS_KEPT) tenantClients.delete(tenantClients.keys().next().value!);
+      return client;
     },
     withApiKeyHash(hash, fn) {
       return scopedTransaction(prisma, { 'app.api_key_hash': hash }, (tx) => fn(tx));
