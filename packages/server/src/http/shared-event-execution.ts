@@ -45,6 +45,26 @@ function sharedExecute(
   return result;
 }
 
+/** Streams of shared results (see useSharedEventExecution), for transports that send them directly. */
+const sharedStreams = new WeakSet<object>();
+
+/** Whether a subscription's result is a stream of shared results: each event's result object is the same for all its subscribers. */
+export function isSharedResultStream(result: unknown): result is AsyncIterableIterator<ExecutionResult> {
+  return typeof result === 'object' && result !== null && sharedStreams.has(result);
+}
+
+const serialised = new WeakMap<ExecutionResult, string>();
+
+/** A shared result as JSON, serialised once for all its subscribers (errors through their toJSON). */
+export function sharedResultJson(result: ExecutionResult): string {
+  let json = serialised.get(result);
+  if (json === undefined) {
+    json = JSON.stringify(result);
+    serialised.set(result, json);
+  }
+  return json;
+}
+
 /** Maps a source stream; ending the result ends the source at once (a client unsubscribing). */
 function mapEvents<T, U>(
   source: AsyncIterator<T>,
@@ -113,7 +133,9 @@ export function useSharedEventExecution(maskError: (error: unknown) => Error): P
       if (!(Symbol.asyncIterator in stream)) setResultAndStopExecution(mask(stream));
       else {
         const events = stream[Symbol.asyncIterator]();
-        setResultAndStopExecution(mapEvents(events, (payload) => sharedExecute(args, payload, mask)));
+        const results = mapEvents(events, (payload) => sharedExecute(args, payload, mask));
+        sharedStreams.add(results);
+        setResultAndStopExecution(results);
       }
     },
   };

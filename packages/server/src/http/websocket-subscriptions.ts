@@ -1,11 +1,12 @@
 import type { Server } from 'node:http';
-import { type ExecutionArgs, GraphQLError } from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { type AuthDeps, authenticate, bearerToken } from '../auth/authenticate.js';
 import type { CredentialWatch } from '../auth/credential-watch.js';
 import type { Principal } from '../auth/principal.js';
 import { TroupeServerError } from '../errors.js';
+import { isSharedResultStream, sharedResultJson } from './shared-event-execution.js';
 import { EXPIRED_TOKEN_MESSAGE, revokedMessage } from './stream-credentials.js';
 import type { TroupeYoga } from './yoga-app.js';
 
@@ -26,6 +27,56 @@ function tokenFrom(
 
 /** Close reasons are limited to 123 bytes by the WebSocket protocol. */
 const reason = (s: string) => Buffer.from(s).subarray(0, 120).toString();
+
+/** What onSubscribe gives each operation as its root value: the enveloped pipeline and where it goes. */
+interface OperationRoot {
+  execute(args: ExecutionArgs): unknown;
+  subscribe(args: ExecutionArgs): unknown;
+  socket: WebSocket;
+  id: string;
+}
+
+/**
+ * Sends a stream of shared results (a run's or thread's events, see shared-event-execution.ts) on
+ * the socket itself: each event's `next` message is the subscription's id around the event's JSON,
+ * which is serialised once for all its subscribers, where graphql-ws would build and serialise the
+ * message per subscriber. graphql-ws gets a stream that yields nothing and ends when the events end
+ * (it then sends `complete`, as always); it ends this stream (return) when the client completes the
+ * subscription or leaves. As graphql-ws does, the next event waits until the last one was written.
+ */
+function sendDirectly(results: AsyncIterator<ExecutionResult>, socket: WebSocket, id: string) {
+  const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  const send = (message: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (socket.readyState !== socket.OPEN) return resolve();
+      socket.send(message, (err) => (err ? reject(err) : resolve()));
+    });
+  const done = { done: true as const, value: undefined };
+  let sending: Promise<IteratorResult<never, undefined>> | undefined;
+  const stream: AsyncGenerator<never, undefined> = {
+    next() {
+      sending ??= (async () => {
+        for (let r = await results.next(); !r.done; r = await results.next()) {
+          await send(`${head}${sharedResultJson(r.value)}}`);
+        }
+        return done;
+      })();
+      return sending;
+    },
+    async return() {
+      await results.return?.();
+      return done;
+    },
+    async throw(error) {
+      await results.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return stream;
+    },
+  };
+  return stream;
+}
 
 export interface WebSocketSubscriptions {
   /** Open WebSocket connections. */
@@ -52,10 +103,12 @@ export function attachWebSocketSubscriptions(
   const principals = new WeakMap<object, { principal: Principal; since: number }>();
   const cleanup = useServer(
     {
-      execute: (args: ExecutionArgs) =>
-        (args.rootValue as { execute(a: ExecutionArgs): unknown }).execute(args) as never,
-      subscribe: (args: ExecutionArgs) =>
-        (args.rootValue as { subscribe(a: ExecutionArgs): unknown }).subscribe(args) as never,
+      execute: (args: ExecutionArgs) => (args.rootValue as OperationRoot).execute(args) as never,
+      subscribe: async (args: ExecutionArgs) => {
+        const root = args.rootValue as OperationRoot;
+        const result = await root.subscribe(args);
+        return (isSharedResultStream(result) ? sendDirectly(result, root.socket, root.id) : result) as never;
+      },
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
         const since = deps.credentialWatch.since();
@@ -86,7 +139,7 @@ export function attachWebSocketSubscriptions(
           return false;
         }
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const auth = principals.get(ctx);
         if (!auth) return [new GraphQLError('Not authenticated')];
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -111,7 +164,7 @@ export function attachWebSocketSubscriptions(
           document,
           variableValues: payload.variables ?? null,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
+          rootValue: { execute, subscribe, socket: ctx.extra.socket, id } satisfies OperationRoot,
         };
       },
     },
