@@ -139,6 +139,36 @@ describe.each(buses)(`run event log and stream (%s bus, ${BACKEND})`, (_name, ma
     expect((await stream).seqs).toEqual(range(1, 13));
   });
 
+  test('events whose live message never came arrive anyway after the quiet period (pollMs), every time', async () => {
+    const runId = await newRun();
+    const it = streamRunEvents(source(bus, runId), { afterSeq: 0, pollMs: 100 });
+    const got: number[] = [];
+    const reading = (async () => {
+      for await (const e of it) got.push(e.seq);
+    })();
+    await new Promise((r) => setTimeout(r, 30));
+    await write(bus, runId, range(1, 2).map(token)); // published: arrives at once
+    const until = async (n: number) => {
+      for (let i = 0; i < 100 && got.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    await until(2);
+    // Stored, never published, twice, each after a quiet spell: each time the log is read again.
+    for (const [from, to] of [
+      [3, 4],
+      [5, 6],
+    ] as const) {
+      await new Promise((r) => setTimeout(r, 250));
+      const t0 = Date.now();
+      await write(bus, runId, range(from, to).map(token), false);
+      await until(to);
+      expect(got).toEqual(range(1, to));
+      expect(Date.now() - t0).toBeLessThan(1000);
+    }
+    await write(bus, runId, [done]);
+    await reading;
+    expect(got).toEqual(range(1, 7));
+  });
+
   test('a consumer that stops early unsubscribes', async () => {
     const runId = await newRun();
     await write(bus, runId, range(1, 10).map(token));

@@ -68,6 +68,23 @@ interface LiveFeed {
 
 async function listen(source: RunEventSource): Promise<LiveFeed> {
   let wake: (() => void) | undefined;
+  // One timer per feed for the quiet period, re-armed when it fires: a wait only notes when it
+  // began (a fan-out of one event to N subscribers would otherwise set and clear N timers).
+  let waitingSince = 0;
+  let quietMs = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const onTimer = () => {
+    timer = undefined;
+    if (!wake) return; // not waiting: the next wait arms it again
+    const left = waitingSince + quietMs - performance.now();
+    if (left > 1) {
+      timer = setTimeout(onTimer, left);
+      timer.unref?.();
+      return;
+    }
+    feed.reread = true;
+    feed.nudge();
+  };
   const feed: LiveFeed = {
     events: [],
     reread: true,
@@ -80,15 +97,13 @@ async function listen(source: RunEventSource): Promise<LiveFeed> {
       return new Promise<void>((resolve) => {
         // An abort while the log was being read found no one to wake: it must not wait out pollMs.
         if (signal?.aborted) return resolve();
-        const timer = setTimeout(() => {
-          feed.reread = true;
-          feed.nudge();
-        }, pollMs);
-        timer.unref?.();
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
+        waitingSince = performance.now();
+        quietMs = pollMs;
+        wake = resolve;
+        if (!timer) {
+          timer = setTimeout(onTimer, pollMs);
+          timer.unref?.();
+        }
       });
     },
     close: async () => {},
@@ -107,6 +122,7 @@ async function listen(source: RunEventSource): Promise<LiveFeed> {
   let closing: Promise<void> | undefined;
   feed.close = () => {
     closing ??= (async () => {
+      clearTimeout(timer);
       offReconnect();
       await unsubscribe();
     })();
