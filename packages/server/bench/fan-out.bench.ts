@@ -1,6 +1,9 @@
 // Fan-out: 1000 graphql-ws subscribers (1000 connections) on one run of one `troupe serve`
 // process. Delivery latency from the worker's publish to each subscriber, and the server's memory
 // per subscriber (RSS growth / subscribers). Baseline, same run: one subscriber.
+// A server with 1000 subscribers on a run has been serving for a while: first 100 subscribers take
+// 20 events and leave, so that the fan-out code is compiled (V8's optimising tiers) when measured,
+// as in a running server. The first events after the 1000 join are reported on their own too.
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
@@ -20,8 +23,11 @@ import {
 } from './bench-kit.js';
 
 const SUBSCRIBERS = 1000;
+const WARM_SUBSCRIBERS = 100;
 const EVENTS = scaled(40);
 const GAP_MS = 50;
+/** The first events after the subscribers joined, reported on their own. */
+const FIRST_EVENTS = 3;
 
 async function main() {
   const backend = await freshBackend();
@@ -63,6 +69,8 @@ async function main() {
 
     const measure = async (subs: number, events: number) => {
       const latencies: number[] = [];
+      // Latencies by event (its publish time, in the delta): the first ones are reported apart.
+      const byEvent = new Map<string, number[]>();
       let live = 0;
       let allLive!: () => void;
       const ready = new Promise<void>((r) => (allLive = r));
@@ -88,7 +96,13 @@ async function main() {
                       first = false;
                       subscribed();
                       if (++live === subs) allLive();
-                    } else latencies.push(now() - Number(e.delta));
+                    } else {
+                      const latency = now() - Number(e.delta);
+                      latencies.push(latency);
+                      const of = byEvent.get(e.delta!) ?? [];
+                      of.push(latency);
+                      byEvent.set(e.delta!, of);
+                    }
                   },
                   afterSeq,
                 ).catch(() => {});
@@ -106,12 +120,13 @@ async function main() {
         await sleep(GAP_MS);
       }
       await sleep(300);
-      // A copy: these subscribers stay connected, and what they receive later must not count here.
-      return { latencies: [...latencies], rss, rssHalf, clients: batchClients };
+      // Copies: these subscribers stay connected, and what they receive later must not count here.
+      const first = [...byEvent.values()].slice(0, FIRST_EVENTS).flat();
+      return { latencies: [...latencies], first, rss, rssHalf, clients: batchClients };
     };
 
     // Warm up the server's code paths, then measure its memory before the subscribers arrive.
-    const warm = await measure(1, 20);
+    const warm = await measure(WARM_SUBSCRIBERS, 20);
     await Promise.all(warm.clients.map((c) => c.dispose()));
     await sleep(1000);
     const rssBefore = server.rss();
@@ -120,6 +135,8 @@ async function main() {
     const perSubscriber = (many.rss - rssBefore) / (SUBSCRIBERS + 1);
     const p99 = percentile(many.latencies, 99);
     const marginal = (many.rss - many.rssHalf) / (SUBSCRIBERS / 2);
+    // RSS moves with garbage collection: the goal holds only if both measures are under it.
+    const memoryMet = Math.max(perSubscriber, marginal) < 50 * 1024;
     report(
       'fan-out',
       [
@@ -142,16 +159,23 @@ async function main() {
           met: p99 < 50,
         },
         {
+          metric: `delivery p99, the first ${FIRST_EVENTS} events after ${SUBSCRIBERS} joined`,
+          value: percentile(many.first, 99),
+          unit: 'ms',
+        },
+        {
           metric: `server RSS per subscriber, marginal (${SUBSCRIBERS / 2} -> ${SUBSCRIBERS})`,
           value: marginal / 1024,
           unit: 'KB',
+          goal: '< 50 KB',
+          met: memoryMet,
         },
         {
           metric: 'server RSS per subscriber (growth / subscribers)',
           value: perSubscriber / 1024,
           unit: 'KB',
           goal: '< 50 KB',
-          met: perSubscriber < 50 * 1024,
+          met: memoryMet,
         },
       ],
       {

@@ -61,7 +61,7 @@ interface LiveFeed {
   /** Wakes the reader waiting for a message, if any. */
   nudge(): void;
   /** Waits for a message, a nudge or `pollMs` (then asks for a re-read). */
-  wait(pollMs: number, signal?: AbortSignal): Promise<void>;
+  wait(pollMs: number): Promise<void>;
   /** Ends the subscription (once; later calls do nothing). */
   close(): Promise<void>;
 }
@@ -93,10 +93,8 @@ async function listen(source: RunEventSource): Promise<LiveFeed> {
       wake = undefined;
       w?.();
     },
-    wait(pollMs, signal) {
+    wait(pollMs) {
       return new Promise<void>((resolve) => {
-        // An abort while the log was being read found no one to wake: it must not wait out pollMs.
-        if (signal?.aborted) return resolve();
         waitingSince = performance.now();
         quietMs = pollMs;
         wake = resolve;
@@ -252,12 +250,17 @@ async function* runEventGenerator(
   const feed = opened?.feed ?? (await listen(source));
   let first = opened?.first;
   const live = feed.events;
-  const onAbort = () => feed.nudge();
+  // Noted here, not read from the signal for every event (its getter is not free).
+  let aborted = opts.signal?.aborted ?? false;
+  const onAbort = () => {
+    aborted = true;
+    feed.nudge();
+  };
   opts.signal?.addEventListener('abort', onAbort);
   const pollMs = opts.pollMs ?? 5000;
   try {
     for (;;) {
-      if (opts.signal?.aborted) return;
+      if (aborted) return;
       if (feed.reread) {
         feed.reread = false;
         for (;;) {
@@ -289,7 +292,9 @@ async function* runEventGenerator(
         if (isLast(e)) return;
       }
       if (feed.reread || live.length > 0) continue;
-      await feed.wait(pollMs, opts.signal);
+      // An abort while the log was being read found no one to wake: it must not wait out pollMs.
+      if (aborted) return;
+      await feed.wait(pollMs);
     }
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

@@ -75,7 +75,8 @@ function mapEvents<T, U>(
     async next() {
       const r = await source.next();
       if (r.done) return done;
-      return { done: false, value: await fn(r.value) };
+      const value = fn(r.value);
+      return { done: false, value: value instanceof Promise ? await value : value };
     },
     async return() {
       await source.return?.();

@@ -36,28 +36,33 @@ interface OperationRoot {
   id: string;
 }
 
+/** Bytes waiting to be written to a socket above which sending the next event waits for them. */
+const SEND_HIGH_WATER = 64 * 1024;
+
 /**
  * Sends a stream of shared results (a run's or thread's events, see shared-event-execution.ts) on
  * the socket itself: each event's `next` message is the subscription's id around the event's JSON,
  * which is serialised once for all its subscribers, where graphql-ws would build and serialise the
  * message per subscriber. graphql-ws gets a stream that yields nothing and ends when the events end
  * (it then sends `complete`, as always); it ends this stream (return) when the client completes the
- * subscription or leaves. As graphql-ws does, the next event waits until the last one was written.
+ * subscription or leaves. A client that reads slower than events come makes the events wait: once
+ * more than SEND_HIGH_WATER bytes wait for it, the next event waits until its message is written.
  */
 function sendDirectly(results: AsyncIterator<ExecutionResult>, socket: WebSocket, id: string) {
   const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-  const send = (message: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (socket.readyState !== socket.OPEN) return resolve();
-      socket.send(message, (err) => (err ? reject(err) : resolve()));
-    });
   const done = { done: true as const, value: undefined };
   let sending: Promise<IteratorResult<never, undefined>> | undefined;
   const stream: AsyncGenerator<never, undefined> = {
     next() {
       sending ??= (async () => {
         for (let r = await results.next(); !r.done; r = await results.next()) {
-          await send(`${head}${sharedResultJson(r.value)}}`);
+          if (socket.readyState !== socket.OPEN) continue; // closing: graphql-ws ends the stream
+          const message = `${head}${sharedResultJson(r.value)}}`;
+          if (socket.bufferedAmount < SEND_HIGH_WATER) socket.send(message);
+          else
+            await new Promise<void>((resolve, reject) =>
+              socket.send(message, (e) => (e ? reject(e) : resolve())),
+            );
         }
         return done;
       })();
