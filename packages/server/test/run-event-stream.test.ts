@@ -7,6 +7,7 @@ import { createRedisEventBus } from '../src/events/redis-event-bus.js';
 import { appendRunEvents, type NewRunEvent, readRunLogPage } from '../src/events/run-event-log.js';
 import {
   encodeLiveEvent,
+  LIVE_QUEUE_LIMIT,
   openRunEventStream,
   type RunEventSource,
   streamRunEvents,
@@ -167,6 +168,19 @@ describe.each(buses)(`run event log and stream (%s bus, ${BACKEND})`, (_name, ma
     await write(bus, runId, [done]);
     await reading;
     expect(got).toEqual(range(1, 7));
+  });
+
+  test('a reader far behind the live messages catches up from the log: every event once, in order', async () => {
+    const runId = await newRun();
+    const it = streamRunEvents(source(bus, runId), { afterSeq: 0, pollMs: 60_000 });
+    await write(bus, runId, [token(1)]);
+    expect((await it.next()).value?.seq).toBe(1);
+    // It does not read while more messages than it may queue arrive.
+    const many = LIVE_QUEUE_LIMIT + 200;
+    await write(bus, runId, range(2, many).map(token));
+    await write(bus, runId, [done]);
+    const rest = await collect({ [Symbol.asyncIterator]: () => it });
+    expect(rest.seqs).toEqual(range(2, many + 1));
   });
 
   test('a consumer that stops early unsubscribes', async () => {

@@ -52,6 +52,9 @@ function decodeLiveEvent(message: string): StoredRunEvent | undefined {
   }
 }
 
+/** Live messages kept for a reader that has not taken them yet; beyond, it re-reads the log. */
+export const LIVE_QUEUE_LIMIT = 1000;
+
 /** The live side of a stream: messages on its channel since it subscribed, and who waits for them. */
 interface LiveFeed {
   /** Decoded messages not taken yet, in arrival order. */
@@ -108,10 +111,14 @@ async function listen(source: RunEventSource): Promise<LiveFeed> {
   };
   const unsubscribe = await source.bus.subscribe(source.channel, (m) => {
     const e = decodeLiveEvent(m);
-    if (e) {
-      feed.events.push(e);
-      feed.nudge();
+    if (!e) return;
+    if (feed.events.length < LIVE_QUEUE_LIMIT) feed.events.push(e);
+    else {
+      // A reader this far behind (a slow client) catches up from the log instead of from memory.
+      feed.events.length = 0;
+      feed.reread = true;
     }
+    feed.nudge();
   });
   const offReconnect = source.bus.onReconnect(() => {
     feed.reread = true;
