@@ -1,7 +1,12 @@
 // Event latency: a worker's publish on Redis -> a graphql-ws subscriber of a `troupe serve` process.
 // Baseline, same run: raw ioredis pub/sub round trip (publisher and subscriber in this process).
-// The bench process publishes exactly what a worker publishes (after the event is stored), with
-// the send time in `delta`, and subscribes over graphql-ws; `troupe serve` is its own process.
+// What is published is exactly what a worker publishes (after the event is stored), with the send
+// time in `delta`; the bench subscribes over graphql-ws; `troupe serve` is its own process. One run
+// at a time, this process publishes; 100 runs at once, a publisher process does (event-publisher.ts),
+// as a worker would: 5,000 publishes a second make garbage whose collections paused the receiving
+// side too, and that was counted as the server's latency.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import {
   dbId,
@@ -13,6 +18,7 @@ import {
   report,
   scaled,
   sleep,
+  spawnReady,
   startRun,
   subscribeRun,
   tenantAndCrew,
@@ -20,10 +26,14 @@ import {
   wsClient,
 } from './bench-kit.js';
 
+const here = path.dirname(fileURLToPath(import.meta.url));
 const SEQUENTIAL = scaled(2000);
 const CONCURRENT_RUNS = 100;
 const CONCURRENT_MS = scaled(4000);
 const PER_RUN_INTERVAL_MS = 20; // each run streams 50 events/s: 5,000 events/s in all
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
+const wallNow = () => performance.timeOrigin + performance.now();
 
 const liveEvent = (runId: string, seq: number, sentAt: number) =>
   JSON.stringify({
@@ -102,12 +112,22 @@ async function main() {
       }
     }
 
-    // 100 runs streaming at once, over 10 connections.
+    // 100 runs streaming at once, over 10 connections, published by a worker process.
+    const live = runs.slice(1);
+    const publisher = await spawnReady(
+      ['--import', 'tsx', path.join(here, 'event-publisher.ts')],
+      {
+        REDIS_URL,
+        BENCH_CHANNELS: JSON.stringify(live.map((run) => [channel(run), dbId(run)])),
+        BENCH_INTERVAL_MS: String(PER_RUN_INTERVAL_MS),
+        BENCH_DURATION_MS: String(CONCURRENT_MS),
+      },
+      /publisher ready/,
+    );
     const concurrent: number[] = [];
     const steady: number[] = []; // after the first second (JIT warm-up, subscriptions settling)
     let t0 = Number.POSITIVE_INFINITY;
     const clients = Array.from({ length: 10 }, () => wsClient(server.url, key));
-    const live = runs.slice(1);
     let subscribed = 0;
     let allReady!: () => void;
     const ready = new Promise<void>((r) => (allReady = r));
@@ -117,31 +137,18 @@ async function main() {
           if (++subscribed === live.length) allReady();
         } else {
           const sent = Number(e.delta);
-          concurrent.push(now() - sent);
-          if (sent - t0 >= 1000) steady.push(now() - sent);
+          const ms = wallNow() - sent;
+          concurrent.push(ms);
+          if (sent - t0 >= 1000) steady.push(ms);
         }
       }).catch(() => {});
     });
     await ready;
-    const next = new Map(live.map((r) => [r, 2]));
-    t0 = now();
-    let published = 0;
-    // Round robin over the runs, on schedule: by time t, t / 20 ms events per run in all.
-    for (;;) {
-      const t = now() - t0;
-      if (t >= CONCURRENT_MS) break;
-      const due = Math.floor((t / PER_RUN_INTERVAL_MS) * live.length);
-      const p = pub.pipeline();
-      for (; published < due; published++) {
-        const run = live[published % live.length]!;
-        const s = next.get(run)!;
-        next.set(run, s + 1);
-        p.publish(channel(run), liveEvent(dbId(run), s, now()));
-      }
-      await p.exec();
-      await sleep(1);
-    }
-    const elapsed = now() - t0;
+    t0 = wallNow();
+    publisher.child.kill('SIGUSR2');
+    await new Promise<void>((resolve) => publisher.child.once('exit', () => resolve()));
+    const published = Number(/published (\d+)/.exec(publisher.output())?.[1] ?? Number.NaN);
+    const elapsed = CONCURRENT_MS; // the publisher's schedule
     await sleep(200);
     await Promise.all([client, ...clients].map((c) => c.dispose()));
 
