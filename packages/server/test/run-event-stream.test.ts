@@ -7,6 +7,7 @@ import { createRedisEventBus } from '../src/events/redis-event-bus.js';
 import { appendRunEvents, type NewRunEvent, readRunLogPage } from '../src/events/run-event-log.js';
 import {
   encodeLiveEvent,
+  LIVE_QUEUE_BYTES,
   LIVE_QUEUE_LIMIT,
   openRunEventStream,
   type RunEventSource,
@@ -181,6 +182,47 @@ describe.each(buses)(`run event log and stream (%s bus, ${BACKEND})`, (_name, ma
     await write(bus, runId, [done]);
     const rest = await collect({ [Symbol.asyncIterator]: () => it });
     expect(rest.seqs).toEqual(range(2, many + 1));
+  });
+
+  test('a reader owed more than LIVE_QUEUE_BYTES of live messages catches up from the log; one large message alone does not make it', async () => {
+    const runId = await newRun();
+    let pages = 0;
+    const counted: RunEventSource = {
+      ...source(bus, runId),
+      page: (after) => {
+        pages++;
+        return readRunLogPage(db, tenantId, runId, after, 50);
+      },
+    };
+    const it = streamRunEvents(counted, { afterSeq: 0, pollMs: 60_000 });
+    const big = (i: number, size: number): NewRunEvent => ({
+      type: 'TOKEN',
+      taskRunId: null,
+      delta: `${i}:`.padEnd(size, 'x'),
+      data: null,
+    });
+    await write(bus, runId, [token(1)]);
+    expect((await it.next()).value?.seq).toBe(1);
+    const afterFirst = pages;
+    // Taken as it comes, a message larger than the limit is delivered live: no log read.
+    await write(bus, runId, [big(2, LIVE_QUEUE_BYTES + 1000)]);
+    expect((await it.next()).value?.seq).toBe(2);
+    expect(pages).toBe(afterFirst);
+    // Not read while 6 messages of a fifth of the limit arrive: the reader re-reads the log.
+    await write(
+      bus,
+      runId,
+      range(3, 8).map((i) => big(i, LIVE_QUEUE_BYTES / 5)),
+    );
+    await write(bus, runId, [done]);
+    const rest = await collect({ [Symbol.asyncIterator]: () => it });
+    expect(rest.seqs).toEqual(range(3, 9));
+    expect(rest.text).toBe(
+      range(3, 8)
+        .map((i) => `${i}:`.padEnd(LIVE_QUEUE_BYTES / 5, 'x'))
+        .join(''),
+    );
+    expect(pages).toBeGreaterThan(afterFirst);
   });
 
   test('a consumer that stops early unsubscribes', async () => {

@@ -132,7 +132,107 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
     expect(server.bus.subscriberCount()).toBe(0);
     expect(server.websockets.connections()).toBe(0);
   });
+
+  test('a client that stops reading holds back neither the run nor other subscribers, is owed a bounded backlog, and gets every event once, in order, when it reads again', async () => {
+    const crew = {
+      ...CREW,
+      name: 'bulk',
+      agents: [CREW.agents[0]!],
+      tasks: [{ ...CREW.tasks[0]!, dependsOn: undefined }],
+    };
+    const bulkCrewId = (await gqlOk(server.url, CREATE_CREW, { input: crew }, key)).createCrew.crew.id;
+    // 6 MB of tokens: more than the kernel buffers between the server and a client that stops reading.
+    const chunks = Array.from(
+      { length: 384 },
+      (_, i) => `${String(i).padStart(4, '0')}${'x'.repeat(16 * 1024 - 5)} `,
+    );
+    // Paced, so that the server's token batches (one per 50 ms) stay well under a megabyte each.
+    llm.enqueue({ text: chunks, firstChunkDelayMs: 300, chunkDelayMs: 4 });
+    const runId = (
+      await gqlOk(
+        server.url,
+        'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+        { input: { crewId: bulkCrewId, inputs: { topic: 'bulk' } } },
+        key,
+      )
+    ).startRun.run.id;
+    const slow = await rawSubscriber({ runId, afterSeq: 0 });
+    const { c } = client({ authorization: `Bearer ${key}` });
+    let maxBuffered = 0;
+    const sampler = setInterval(() => {
+      maxBuffered = Math.max(maxBuffered, server.websockets.bufferedBytes());
+    }, 5);
+    try {
+      await slow.first;
+      slow.ws.pause(); // reads nothing more: the kernel's buffers fill, then the server's
+      const fast = await collect(c, EVENTS, { runId, afterSeq: 0 });
+      expect(fast.error).toBeUndefined();
+      expect(fast.events.at(-1).type).toBe('RUN_SUCCEEDED');
+      const text = (events: any[]) =>
+        events
+          .filter((e) => e.type === 'TOKEN')
+          .map((e) => e.delta)
+          .join('');
+      expect(text(fast.events)).toBe(chunks.join(''));
+      // The stalled client was owed bytes its socket would not take (so this test does stall it),
+      // and the server kept only a bounded backlog of them: under 64 KB, then the message that went
+      // over, then the one waiting for it (and the other client's, being written).
+      expect(slow.done).toBeFalsy();
+      expect(maxBuffered).toBeGreaterThan(0);
+      const largest = Math.max(...fast.events.map((e) => (e.delta?.length ?? 0) + 1024));
+      expect(maxBuffered).toBeLessThan(64 * 1024 + 3 * largest);
+      slow.ws.resume();
+      await slow.completed;
+      expect(slow.error).toBeUndefined();
+      expect(slow.events.map((e) => e.seq)).toEqual(fast.events.map((e) => e.seq));
+      expect(text(slow.events)).toBe(chunks.join(''));
+    } finally {
+      clearInterval(sampler);
+      await c.dispose();
+      slow.ws.close();
+    }
+  });
 });
+
+/** A graphql-ws subscriber by hand, on a socket the test can stop reading from. */
+async function rawSubscriber(variables: Record<string, unknown>) {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+  const state = {
+    ws,
+    events: [] as any[],
+    error: undefined as unknown,
+    done: false,
+    first: undefined as unknown as Promise<void>,
+    completed: undefined as unknown as Promise<void>,
+  };
+  let first!: () => void;
+  let completed!: () => void;
+  state.first = new Promise<void>((r) => (first = r));
+  state.completed = new Promise<void>((r) => (completed = r));
+  ws.on('message', (data) => {
+    const m = JSON.parse(String(data));
+    if (m.type === 'connection_ack')
+      ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: EVENTS, variables } }));
+    else if (m.type === 'next') {
+      if (m.payload.errors) state.error = m.payload.errors;
+      else state.events.push(m.payload.data.runEvents);
+      first();
+    } else if (m.type === 'error' || m.type === 'complete') {
+      if (m.type === 'error') state.error = m.payload;
+      state.done = true;
+      first();
+      completed();
+    }
+  });
+  ws.on('close', () => {
+    state.done = true;
+    first();
+    completed();
+  });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${key}` } }));
+  return state;
+}
 
 test('subscribers of one run with different selections each get exactly their own fields, live and replayed alike', async () => {
   const runId = await startRun('fan-out shapes');

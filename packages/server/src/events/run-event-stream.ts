@@ -56,13 +56,20 @@ function decodeLiveEvent(message: string): StoredRunEvent | undefined {
   }
 }
 
-/** Live messages kept for a reader that has not taken them yet; beyond, it re-reads the log. */
+/**
+ * Live messages kept for a reader that has not taken them yet (a slow client's subscription), at
+ * most this many and this many bytes of messages since its queue was last empty; beyond either, it
+ * drops them and catches up from the log, so a client that stops reading holds no more than that.
+ */
 export const LIVE_QUEUE_LIMIT = 1000;
+export const LIVE_QUEUE_BYTES = 4 * 1024 * 1024;
 
 /** The live side of a stream: messages on its channel since it subscribed, and who waits for them. */
 interface LiveFeed {
   /** Decoded messages not taken yet, in arrival order. */
   events: StoredRunEvent[];
+  /** Length of the messages queued since `events` was last empty (at most LIVE_QUEUE_BYTES). */
+  queuedBytes: number;
   /** The log must be (re-)read: at first, after a bus reconnect, a gap or a quiet period. */
   reread: boolean;
   /** Wakes the reader waiting for a message, if any. */
@@ -94,6 +101,7 @@ async function listen(source: RunEventSource): Promise<LiveFeed> {
   };
   const feed: LiveFeed = {
     events: [],
+    queuedBytes: 0,
     reread: true,
     nudge() {
       const w = wake;
@@ -116,10 +124,16 @@ async function listen(source: RunEventSource): Promise<LiveFeed> {
   const unsubscribe = await source.bus.subscribe(source.channel, (m) => {
     const e = decodeLiveEvent(m);
     if (!e) return;
-    if (feed.events.length < LIVE_QUEUE_LIMIT) feed.events.push(e);
+    if (feed.events.length === 0) feed.queuedBytes = 0;
+    feed.queuedBytes += m.length;
+    const queued = feed.events.length;
+    // A message is always queued behind none: one larger than the limit is not a reader behind.
+    if (queued === 0 || (queued < LIVE_QUEUE_LIMIT && feed.queuedBytes <= LIVE_QUEUE_BYTES))
+      feed.events.push(e);
     else {
       // A reader this far behind (a slow client) catches up from the log instead of from memory.
       feed.events.length = 0;
+      feed.queuedBytes = 0;
       feed.reread = true;
     }
     feed.nudge();

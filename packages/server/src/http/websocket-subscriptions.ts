@@ -86,6 +86,8 @@ function sendDirectly(results: AsyncIterator<ExecutionResult>, socket: WebSocket
 export interface WebSocketSubscriptions {
   /** Open WebSocket connections. */
   connections(): number;
+  /** Bytes sent to clients that their sockets have not taken yet (clients that read slowly). */
+  bufferedBytes(): number;
   close(): Promise<void>;
 }
 
@@ -177,6 +179,11 @@ export function attachWebSocketSubscriptions(
   );
   return {
     connections: () => wss.clients.size,
+    bufferedBytes() {
+      let n = 0;
+      for (const client of wss.clients) n += client.bufferedAmount;
+      return n;
+    },
     async close() {
       for (const client of wss.clients) client.terminate();
       await cleanup.dispose();
