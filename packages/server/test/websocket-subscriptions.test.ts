@@ -157,14 +157,16 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
       )
     ).startRun.run.id;
     const slow = await rawSubscriber({ runId, afterSeq: 0 });
+    const gone = await rawSubscriber({ runId, afterSeq: 0 }); // stops reading, then leaves
     const { c } = client({ authorization: `Bearer ${key}` });
     let maxBuffered = 0;
     const sampler = setInterval(() => {
       maxBuffered = Math.max(maxBuffered, server.websockets.bufferedBytes());
     }, 5);
     try {
-      await slow.first;
+      await Promise.all([slow.first, gone.first]);
       slow.ws.pause(); // reads nothing more: the kernel's buffers fill, then the server's
+      gone.ws.pause();
       const fast = await collect(c, EVENTS, { runId, afterSeq: 0 });
       expect(fast.error).toBeUndefined();
       expect(fast.events.at(-1).type).toBe('RUN_SUCCEEDED');
@@ -174,25 +176,40 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
           .map((e) => e.delta)
           .join('');
       expect(text(fast.events)).toBe(chunks.join(''));
-      // The stalled client was owed bytes its socket would not take (so this test does stall it),
-      // and the server kept only a bounded backlog of them: under 64 KB, then the message that went
-      // over, then the one waiting for it (and the other client's, being written).
+      // The stalled clients were owed bytes their sockets would not take (so this test does stall
+      // them), and the server kept only a bounded backlog for each: under 64 KB, then the message
+      // that went over, then the one waiting for it (and the other client's, being written).
       expect(slow.done).toBeFalsy();
       expect(maxBuffered).toBeGreaterThan(0);
       const largest = Math.max(...fast.events.map((e) => (e.delta?.length ?? 0) + 1024));
-      expect(maxBuffered).toBeLessThan(64 * 1024 + 3 * largest);
+      expect(maxBuffered).toBeLessThan(2 * (64 * 1024 + 2 * largest) + largest);
+      // One stalled client leaves: what was owed to it goes with it.
+      gone.ws.terminate();
       slow.ws.resume();
       await slow.completed;
       expect(slow.error).toBeUndefined();
       expect(slow.events.map((e) => e.seq)).toEqual(fast.events.map((e) => e.seq));
       expect(text(slow.events)).toBe(chunks.join(''));
+      slow.ws.close();
+      await c.dispose();
+      await waitFor(() => server.bus.subscriberCount() === 0 && server.websockets.connections() === 0);
+      expect(server.websockets.bufferedBytes()).toBe(0);
     } finally {
       clearInterval(sampler);
       await c.dispose();
-      slow.ws.close();
+      slow.ws.terminate();
+      gone.ws.terminate();
     }
   });
 });
+
+async function waitFor(condition: () => boolean, ms = 5000) {
+  const until = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`not within ${ms} ms: ${condition}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** A graphql-ws subscriber by hand, on a socket the test can stop reading from. */
 async function rawSubscriber(variables: Record<string, unknown>) {

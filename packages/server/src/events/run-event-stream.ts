@@ -33,7 +33,8 @@ export function encodeLiveEvent(e: StoredRunEvent): string {
 /**
  * The last live message decoded: a bus hands a message to every subscriber of its channel in one
  * go, and decoding it once gives them all the same event object (whose execution is then shared
- * too, see http/shared-event-execution.ts). Events are never modified after decoding.
+ * too, see http/shared-event-execution.ts). An event's fields are never modified after decoding
+ * (that execution keeps its results on the event, under a symbol).
  *
  * One message, not a cache of recent ones: anything still referenced when the garbage collector
  * runs is copied, and what a cache keeps alive at one collection is moved to the old generation at
@@ -68,7 +69,7 @@ export const LIVE_QUEUE_BYTES = 4 * 1024 * 1024;
 interface LiveFeed {
   /** Decoded messages not taken yet, in arrival order. */
   events: StoredRunEvent[];
-  /** Length of the messages queued since `events` was last empty (at most LIVE_QUEUE_BYTES). */
+  /** Length of the messages queued since `events` was last empty (compared with LIVE_QUEUE_BYTES). */
   queuedBytes: number;
   /** The log must be (re-)read: at first, after a bus reconnect, a gap or a quiet period. */
   reread: boolean;

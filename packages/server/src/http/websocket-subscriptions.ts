@@ -55,14 +55,22 @@ function sendDirectly(results: AsyncIterator<ExecutionResult>, socket: WebSocket
   const stream: AsyncGenerator<never, undefined> = {
     next() {
       sending ??= (async () => {
-        for (let r = await results.next(); !r.done; r = await results.next()) {
-          if (socket.readyState !== socket.OPEN) continue; // closing: graphql-ws ends the stream
-          const message = `${head}${sharedResultJson(r.value)}}`;
-          if (socket.bufferedAmount < SEND_HIGH_WATER) socket.send(message);
-          else
-            await new Promise<void>((resolve, reject) =>
-              socket.send(message, (e) => (e ? reject(e) : resolve())),
-            );
+        try {
+          for (let r = await results.next(); !r.done; r = await results.next()) {
+            if (socket.readyState !== socket.OPEN) continue; // closing: graphql-ws ends the stream
+            const message = `${head}${sharedResultJson(r.value)}}`;
+            if (socket.bufferedAmount < SEND_HIGH_WATER) socket.send(message);
+            else
+              await new Promise<void>((resolve, reject) =>
+                socket.send(message, (e) => (e ? reject(e) : resolve())),
+              );
+          }
+        } catch (error) {
+          // A write that failed (a stalled client that went away) or events that failed: the events
+          // end here. graphql-ws does not return() a stream whose next() rejected, so without this
+          // the run's bus subscription would outlive the client.
+          await results.return?.();
+          if (socket.readyState === socket.OPEN) throw error;
         }
         return done;
       })();
