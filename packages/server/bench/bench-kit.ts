@@ -23,6 +23,20 @@ export const scaled = (n: number) => Math.max(1, Math.round(n * SCALE));
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const now = () => performance.now();
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
+export const wallNow = () => performance.timeOrigin + performance.now();
+
+/** What a worker publishes for a stored TOKEN event; the bench puts the send time in `delta`. */
+export const liveTokenEvent = (runId: string, seq: number, sentAt: number) =>
+  JSON.stringify({
+    runId,
+    seq,
+    type: 'TOKEN',
+    at: new Date().toISOString(),
+    taskRunId: null,
+    delta: String(sentAt),
+    data: null,
+  });
 
 export function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return Number.NaN;

@@ -6,11 +6,12 @@
 // as a worker would: 5,000 publishes a second make garbage whose collections paused the receiving
 // side too, and that was counted as the server's latency.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import {
   dbId,
   freshBackend,
+  here,
+  liveTokenEvent,
   now,
   percentile,
   pgAdmin,
@@ -23,28 +24,14 @@ import {
   subscribeRun,
   tenantAndCrew,
   troupeServe,
+  wallNow,
   wsClient,
 } from './bench-kit.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const SEQUENTIAL = scaled(2000);
 const CONCURRENT_RUNS = 100;
 const CONCURRENT_MS = scaled(4000);
 const PER_RUN_INTERVAL_MS = 20; // each run streams 50 events/s: 5,000 events/s in all
-
-/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
-const wallNow = () => performance.timeOrigin + performance.now();
-
-const liveEvent = (runId: string, seq: number, sentAt: number) =>
-  JSON.stringify({
-    runId,
-    seq,
-    type: 'TOKEN',
-    at: new Date().toISOString(),
-    taskRunId: null,
-    delta: String(sentAt),
-    data: null,
-  });
 
 async function rawRedis(samples: number): Promise<number[]> {
   const pub = new Redis(REDIS_URL);
@@ -106,7 +93,7 @@ async function main() {
       await ready;
       for (let i = 0; i < SEQUENTIAL + 200; i++) {
         const got = new Promise<{ seq: number; delta: string | null }>((r) => (waiting = r));
-        await pub.publish(channel(run), liveEvent(dbId(run), i + 2, now()));
+        await pub.publish(channel(run), liveTokenEvent(dbId(run), i + 2, now()));
         const e = await got;
         if (i >= 200) seq.push(now() - Number(e.delta));
       }

@@ -5,14 +5,11 @@
 // Env: REDIS_URL, BENCH_CHANNELS (JSON [channel, runId][]), BENCH_INTERVAL_MS (per run),
 // BENCH_DURATION_MS. Publishes from SIGUSR2 on, then prints `published <n>` and exits.
 import { Redis } from 'ioredis';
+import { liveTokenEvent, sleep, wallNow } from './bench-kit.js';
 
 const channels = JSON.parse(process.env.BENCH_CHANNELS!) as [string, string][];
 const intervalMs = Number(process.env.BENCH_INTERVAL_MS);
 const durationMs = Number(process.env.BENCH_DURATION_MS);
-/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
-const wallNow = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 const pub = new Redis(process.env.REDIS_URL!);
 await pub.ping();
 process.once('SIGUSR2', async () => {
@@ -29,18 +26,7 @@ process.once('SIGUSR2', async () => {
       const i = published % channels.length;
       const [channel, runId] = channels[i]!;
       const seq = next[i]!++;
-      p.publish(
-        channel,
-        JSON.stringify({
-          runId,
-          seq,
-          type: 'TOKEN',
-          at: new Date().toISOString(),
-          taskRunId: null,
-          delta: String(wallNow()),
-          data: null,
-        }),
-      );
+      p.publish(channel, liveTokenEvent(runId, seq, wallNow()));
     }
     await p.exec();
     await sleep(1);

@@ -9,6 +9,7 @@ import pg from 'pg';
 import {
   dbId,
   freshBackend,
+  liveTokenEvent,
   now,
   percentile,
   REDIS_URL,
@@ -52,18 +53,7 @@ async function main() {
         [tenantId, dbId(run), seq],
       );
       const sentAt = now(); // the latency counts from the publish, as a worker's does
-      await pub.publish(
-        channel,
-        JSON.stringify({
-          runId: dbId(run),
-          seq,
-          type: 'TOKEN',
-          at: new Date().toISOString(),
-          taskRunId: null,
-          delta: String(sentAt),
-          data: null,
-        }),
-      );
+      await pub.publish(channel, liveTokenEvent(dbId(run), seq, sentAt));
     };
     await publish();
 
