@@ -125,16 +125,14 @@ async function listen(source: RunEventSource): Promise<LiveFeed> {
   const unsubscribe = await source.bus.subscribe(source.channel, (m) => {
     const e = decodeLiveEvent(m);
     if (!e) return;
-    if (feed.events.length === 0) feed.queuedBytes = 0;
-    feed.queuedBytes += m.length;
     const queued = feed.events.length;
+    feed.queuedBytes = (queued === 0 ? 0 : feed.queuedBytes) + m.length;
     // A message is always queued behind none: one larger than the limit is not a reader behind.
     if (queued === 0 || (queued < LIVE_QUEUE_LIMIT && feed.queuedBytes <= LIVE_QUEUE_BYTES))
       feed.events.push(e);
     else {
       // A reader this far behind (a slow client) catches up from the log instead of from memory.
       feed.events.length = 0;
-      feed.queuedBytes = 0;
       feed.reread = true;
     }
     feed.nudge();
