@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type Mode } from './config.js';
 import { DataDirLockedError, lockDataDir } from './db/data-dir-lock.js';
 import { MigrationError } from './db/migration-error.js';
 import { packageRoot } from './db/package-paths.js';
-import { type PGliteWorkerHost, startPGliteWorker } from './db/pglite-worker-host.js';
+import { EmbeddedDatabaseError, type PGliteWorkerHost, startPGliteWorker } from './db/pglite-worker-host.js';
 import { DEV_HEAP_GROWING_PERCENT, limitHeapGrowth } from './heap-growth.js';
 
 const HELP = `troupe — the embeddable multi-agent platform
@@ -247,6 +247,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       err instanceof ConfigError ||
       err instanceof DataDirLockedError ||
       err instanceof MigrationError ||
+      err instanceof EmbeddedDatabaseError ||
       (err as Error).name === 'TroupeServerError'
     )
       fail((err as Error).message);

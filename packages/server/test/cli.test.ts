@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -113,6 +113,26 @@ describe('troupe serve and migrate', () => {
       rmSync(fresh, { recursive: true, force: true });
     }
   });
+
+  test.skipIf(BACKEND === 'postgres')(
+    'a data folder PGlite cannot create its database in stops the start with a message, not a stack',
+    async () => {
+      const bad = mkdtempSync(path.join(tmpdir(), 'troupe-cli-bad-'));
+      try {
+        // A file where initdb needs a folder.
+        mkdirSync(path.join(bad, 'pgdata'));
+        writeFileSync(path.join(bad, 'pgdata', 'base'), 'not a folder');
+        const cli = runCli(['dev', '--port', '0', '--data-dir', bad]);
+        expect(await cli.exited).toBe(1);
+        expect(cli.output()).toContain(
+          `troupe: the embedded database in ${bad} could not start: file system error in the data folder: not a directory (ENOTDIR)`,
+        );
+        expect(cli.output()).not.toMatch(/\n\s+at /);
+      } finally {
+        rmSync(bad, { recursive: true, force: true });
+      }
+    },
+  );
 
   test('unknown commands and bad flags exit 64 with usage', async () => {
     const bad = runCli(['frobnicate']);

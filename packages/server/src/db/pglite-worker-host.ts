@@ -5,6 +5,11 @@ import { Worker } from 'node:worker_threads';
 import { MigrationError } from './migration-error.js';
 import type { PGliteWorkerInit, PGliteWorkerMessage } from './pglite-worker.js';
 
+/** The embedded database could not be created, opened or served (a failed migration is a MigrationError). */
+export class EmbeddedDatabaseError extends Error {
+  override name = 'EmbeddedDatabaseError';
+}
+
 /** PGlite running in a worker thread, reachable over a Unix socket only this user can open. */
 export interface PGliteWorkerHost {
   /** Folder of the Unix socket (.s.PGSQL.5432) PGlite will listen on. */
@@ -29,7 +34,13 @@ export function startPGliteWorker(opts: {
     worker.once('message', (m: PGliteWorkerMessage) => {
       if (m.type === 'ready') resolve({ socketDir, applied: m.applied });
       else if (m.type === 'error')
-        reject(m.migration ? new MigrationError(m.message, m.migration) : new Error(m.message));
+        reject(
+          m.migration
+            ? new MigrationError(m.message, m.migration)
+            : new EmbeddedDatabaseError(
+                `the embedded database in ${opts.dataDir} could not start: ${m.message}`,
+              ),
+        );
     });
   });
   ready.catch(() => {});
