@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { heapGrowingPercent } from '../src/heap-growth.js';
+import { wasmTier } from '../src/wasm-tier.js';
 import { BACKEND, PG_BASE_URL, pgAdmin, withDatabaseName } from './support/backend.js';
 import { runCli } from './support/cli-process.js';
 import { gqlOk } from './support/graphql-client.js';
@@ -167,5 +168,27 @@ describe('heap growth limit', () => {
     expect(
       heapGrowingPercent(30, { TROUPE_HEAP_GROWING_PERCENT: '50' }, ['--heap-growing-percent=80']),
     ).toBeUndefined();
+  });
+});
+
+describe('WebAssembly tier', () => {
+  test('a bad TROUPE_WASM_TIER stops the start with a message that names it', async () => {
+    const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], { ...env, TROUPE_WASM_TIER: 'fast' });
+    expect(await cli.exited).toBe(1);
+    expect(cli.output()).toMatch(/TROUPE_WASM_TIER must be "baseline" or "optimizing", got "fast"/);
+  });
+
+  test("the command's default applies unless the environment or node's own flags choose", () => {
+    expect(wasmTier('baseline', {}, [])).toBe('baseline');
+    expect(wasmTier('optimizing', {}, [])).toBe('optimizing');
+    expect(wasmTier('baseline', { TROUPE_WASM_TIER: 'optimizing' }, [])).toBe('optimizing');
+    expect(wasmTier('optimizing', { TROUPE_WASM_TIER: ' baseline ' }, [])).toBe('baseline');
+    expect(
+      wasmTier('baseline', { NODE_OPTIONS: '--max-old-space-size=512 --no-liftoff' }, []),
+    ).toBeUndefined();
+    expect(
+      wasmTier('baseline', { TROUPE_WASM_TIER: 'baseline' }, ['--wasm-dynamic-tiering']),
+    ).toBeUndefined();
+    expect(wasmTier('baseline', {}, ['--liftoff-only'])).toBeUndefined();
   });
 });
