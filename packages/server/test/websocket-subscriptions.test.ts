@@ -1,3 +1,4 @@
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { type Client, createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -134,28 +135,7 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
   });
 
   test('a client that stops reading holds back neither the run nor other subscribers, is owed a bounded backlog, and gets every event once, in order, when it reads again', async () => {
-    const crew = {
-      ...CREW,
-      name: 'bulk',
-      agents: [CREW.agents[0]!],
-      tasks: [{ ...CREW.tasks[0]!, dependsOn: undefined }],
-    };
-    const bulkCrewId = (await gqlOk(server.url, CREATE_CREW, { input: crew }, key)).createCrew.crew.id;
-    // 6 MB of tokens: more than the kernel buffers between the server and a client that stops reading.
-    const chunks = Array.from(
-      { length: 384 },
-      (_, i) => `${String(i).padStart(4, '0')}${'x'.repeat(16 * 1024 - 5)} `,
-    );
-    // Paced, so that the server's token batches (one per 50 ms) stay well under a megabyte each.
-    llm.enqueue({ text: chunks, firstChunkDelayMs: 300, chunkDelayMs: 4 });
-    const runId = (
-      await gqlOk(
-        server.url,
-        'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
-        { input: { crewId: bulkCrewId, inputs: { topic: 'bulk' } } },
-        key,
-      )
-    ).startRun.run.id;
+    const { runId, chunks } = await startBulkRun('bulk');
     const slow = await rawSubscriber({ runId, afterSeq: 0 });
     const gone = await rawSubscriber({ runId, afterSeq: 0 }); // stops reading, then leaves
     const { c } = client({ authorization: `Bearer ${key}` });
@@ -170,12 +150,7 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
       const fast = await collect(c, EVENTS, { runId, afterSeq: 0 });
       expect(fast.error).toBeUndefined();
       expect(fast.events.at(-1).type).toBe('RUN_SUCCEEDED');
-      const text = (events: any[]) =>
-        events
-          .filter((e) => e.type === 'TOKEN')
-          .map((e) => e.delta)
-          .join('');
-      expect(text(fast.events)).toBe(chunks.join(''));
+      expect(tokenText(fast.events)).toBe(chunks.join(''));
       // The stalled clients were owed bytes their sockets would not take (so this test does stall
       // them), and the server kept only a bounded backlog for each: under 64 KB, then the message
       // that went over, then the one waiting for it (and the other client's, being written).
@@ -189,7 +164,7 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
       await slow.completed;
       expect(slow.error).toBeUndefined();
       expect(slow.events.map((e) => e.seq)).toEqual(fast.events.map((e) => e.seq));
-      expect(text(slow.events)).toBe(chunks.join(''));
+      expect(tokenText(slow.events)).toBe(chunks.join(''));
       slow.ws.close();
       await c.dispose();
       await waitFor(() => server.bus.subscriberCount() === 0 && server.websockets.connections() === 0);
@@ -202,6 +177,39 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
     }
   });
 });
+
+/**
+ * A run that streams 6 MB of tokens: more than the kernel buffers between the server and a client
+ * that stops reading. Paced, so that the server's token batches (one per 50 ms) stay well under a
+ * megabyte each.
+ */
+async function startBulkRun(name: string): Promise<{ runId: string; chunks: string[] }> {
+  const crew = {
+    ...CREW,
+    name,
+    agents: [CREW.agents[0]!],
+    tasks: [{ ...CREW.tasks[0]!, dependsOn: undefined }],
+  };
+  const bulkCrewId = (await gqlOk(server.url, CREATE_CREW, { input: crew }, key)).createCrew.crew.id;
+  const chunks = Array.from(
+    { length: 384 },
+    (_, i) => `${String(i).padStart(4, '0')}${'x'.repeat(16 * 1024 - 5)} `,
+  );
+  llm.enqueue({ text: chunks, firstChunkDelayMs: 300, chunkDelayMs: 4 });
+  const d = await gqlOk(
+    server.url,
+    'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+    { input: { crewId: bulkCrewId, inputs: { topic: name } } },
+    key,
+  );
+  return { runId: d.startRun.run.id, chunks };
+}
+
+const tokenText = (events: any[]) =>
+  events
+    .filter((e) => e.type === 'TOKEN')
+    .map((e) => e.delta)
+    .join('');
 
 async function waitFor(condition: () => boolean, ms = 5000) {
   const until = Date.now() + ms;
@@ -250,6 +258,49 @@ async function rawSubscriber(variables: Record<string, unknown>) {
   ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${key}` } }));
   return state;
 }
+
+test('an SSE client that stops reading holds back neither the run nor other subscribers, is owed a bounded backlog, and gets every event once, in order, when it reads again', async () => {
+  const { sseSubscribe } = await import('./support/sse-client.js');
+  const { runId, chunks } = await startBulkRun('bulk-sse');
+  // What the server has written to the stalled client's response and the kernel has not taken.
+  const responses: ServerResponse[] = [];
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.headers.accept?.includes('text/event-stream')) responses.push(res);
+  };
+  server.http.on('request', onRequest);
+  const slow = rawSseSubscriber({ runId, afterSeq: 0 });
+  let maxBuffered = 0;
+  const sampler = setInterval(() => {
+    for (const res of responses) maxBuffered = Math.max(maxBuffered, res.writableLength);
+  }, 5);
+  try {
+    await slow.first;
+    slow.pause(); // reads nothing more: the kernel's buffers fill, then the server's
+    const fast: any[] = [];
+    for await (const r of sseSubscribe(server.url, EVENTS, { runId, afterSeq: 0 }, key)) {
+      expect(r.errors).toBeUndefined();
+      fast.push(r.data.runEvents);
+    }
+    expect(fast.at(-1).type).toBe('RUN_SUCCEEDED');
+    expect(tokenText(fast)).toBe(chunks.join(''));
+    // The stalled client was owed bytes its socket would not take (so this test does stall it),
+    // and the server held at most its stream's high-water mark and the event being written.
+    expect(slow.done).toBe(false);
+    expect(maxBuffered).toBeGreaterThan(0);
+    const largest = Math.max(...fast.map((e) => (e.delta?.length ?? 0) + 1024));
+    expect(maxBuffered).toBeLessThan(64 * 1024 + 2 * largest);
+    slow.resume();
+    await slow.completed;
+    expect(slow.error).toBeUndefined();
+    expect(slow.events.map((e) => e.seq)).toEqual(fast.map((e) => e.seq));
+    expect(tokenText(slow.events)).toBe(chunks.join(''));
+    await waitFor(() => server.bus.subscriberCount() === 0);
+  } finally {
+    clearInterval(sampler);
+    server.http.off('request', onRequest);
+    slow.destroy();
+  }
+});
 
 test('subscribers of one run with different selections each get exactly their own fields, live and replayed alike', async () => {
   const runId = await startRun('fan-out shapes');
@@ -319,3 +370,63 @@ test('clients that leave while their subscription is being set up leave no bus s
     await new Promise((r) => setTimeout(r, 20));
   expect(server.bus.subscriberCount()).toBe(0);
 });
+
+/** A GraphQL-over-SSE subscriber on a raw HTTP response the test can stop reading from. */
+function rawSseSubscriber(variables: Record<string, unknown>) {
+  const state = {
+    events: [] as any[],
+    error: undefined as unknown,
+    done: false,
+    first: undefined as unknown as Promise<void>,
+    completed: undefined as unknown as Promise<void>,
+    pause: () => {},
+    resume: () => {},
+    destroy: () => {},
+  };
+  let first!: () => void;
+  let completed!: () => void;
+  state.first = new Promise<void>((r) => (first = r));
+  state.completed = new Promise<void>((r) => (completed = r));
+  const finish = (error?: unknown) => {
+    if (error !== undefined) state.error ??= error;
+    state.done = true;
+    first();
+    completed();
+  };
+  const req = httpRequest(`${server.url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      authorization: `Bearer ${key}`,
+    },
+  });
+  req.on('error', finish);
+  req.on('response', (res) => {
+    if (res.statusCode !== 200) return finish(new Error(`HTTP ${res.statusCode}`));
+    state.pause = () => res.pause();
+    state.resume = () => res.resume();
+    res.setEncoding('utf8');
+    let buf = '';
+    res.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+        const frame = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const event = /^event: (.*)$/m.exec(frame)?.[1];
+        const data = /^data: (.*)$/m.exec(frame)?.[1];
+        if (event === 'next' && data) {
+          const payload = JSON.parse(data);
+          if (payload.errors) state.error = payload.errors;
+          else state.events.push(payload.data.runEvents);
+          first();
+        } else if (event === 'complete') finish();
+      }
+    });
+    res.on('end', () => finish());
+    res.on('error', finish);
+  });
+  state.destroy = () => req.destroy();
+  req.end(JSON.stringify({ query: EVENTS, variables }));
+  return state;
+}
