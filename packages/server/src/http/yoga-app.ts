@@ -62,6 +62,11 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
     healthCheckEndpoint: '/yoga-health',
     landingPage: false,
     logging: false,
+    // The HTTP handler (server.ts) answers 413 before yoga sees a body over TROUPE_MAX_REQUEST_BYTES,
+    // by its Content-Length or by counting a chunked one as it arrives. Yoga's own limit piped every
+    // request's body through a TransformStream as well (a stream pipeline, an AbortController and
+    // a DOMException at its end: ~1% of `troupe dev`'s CPU on trivial runs).
+    maxRequestBodySize: false,
     graphiql: opts.graphiql
       ? { title: 'Troupe GraphiQL', headers: JSON.stringify({ Authorization: 'Bearer <your key>' }) }
       : false,
