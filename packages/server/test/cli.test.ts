@@ -135,6 +135,54 @@ describe('troupe serve and migrate', () => {
     },
   );
 
+  test.skipIf(BACKEND === 'postgres')(
+    'a server killed during its first start leaves a whole database; the folder stays locked until it is',
+    async () => {
+      const fresh = mkdtempSync(path.join(tmpdir(), 'troupe-cli-killed-'));
+      const holders = () => {
+        try {
+          return readFileSync(path.join(fresh, 'troupe.lock'), 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map(Number);
+        } catch {
+          return [];
+        }
+      };
+      try {
+        const first = runCli(['dev', '--port', '0', '--data-dir', fresh]);
+        // The process creating the database joins the lock as it starts.
+        await until(() => holders().length === 2, 30_000);
+        const setupPid = holders()[1]!;
+        first.child.kill('SIGKILL');
+        await first.exited;
+        const second = runCli(['dev', '--port', '0', '--data-dir', fresh]);
+        expect(await second.exited).toBe(1);
+        expect(second.output()).toContain(`in use by another troupe process (pid ${setupPid})`);
+        // It finishes creating and migrating the database, then goes.
+        await until(() => !alive(setupPid), 60_000);
+        const third = runCli(['dev', '--port', '0', '--data-dir', fresh]);
+        try {
+          const url = await third.ready;
+          expect(third.output()).not.toMatch(/Migrated/);
+          const key = readFileSync(path.join(fresh, 'admin-key'), 'utf8').trim();
+          const t = await gqlOk(
+            url,
+            'mutation { createTenant(input: {name: "after"}) { tenant { name } } }',
+            {},
+            key,
+          );
+          expect(t.createTenant.tenant.name).toBe('after');
+        } finally {
+          expect(await third.stop(), third.output()).toBe(0);
+        }
+      } finally {
+        for (const pid of holders()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+        rmSync(fresh, { recursive: true, force: true });
+      }
+    },
+  );
+
   test('unknown commands and bad flags exit 64 with usage', async () => {
     const bad = runCli(['frobnicate']);
     expect(await bad.exited).toBe(64);
@@ -192,3 +240,20 @@ describe('WebAssembly tier', () => {
     expect(wasmTier('baseline', {}, ['--liftoff-only'])).toBeUndefined();
   });
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(condition: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${condition}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

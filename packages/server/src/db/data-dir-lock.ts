@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** Another live troupe process holds the data folder. */
@@ -15,13 +15,17 @@ function alive(pid: number): boolean {
   }
 }
 
+const lockFile = (dataDir: string) => path.join(dataDir, 'troupe.lock');
+
 /**
  * An exclusive lock on a data folder: PGlite has none of its own, and two processes opening one
- * data folder corrupt it. A lock left by a dead process is taken over.
+ * data folder corrupt it. The lock file lists the processes that hold it (the server, and the
+ * process creating its database on a first start, see addLockHolder); a lock none of them is alive
+ * to hold any more is taken over.
  */
 export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, 'troupe.lock');
+  const file = lockFile(dataDir);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx');
@@ -35,8 +39,11 @@ export function lockDataDir(dataDir: string): () => void {
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
-      if (Number.isFinite(pid) && pid !== process.pid && alive(pid)) {
+      const pid = readFileSync(file, 'utf8')
+        .split('\n')
+        .map((line) => Number.parseInt(line, 10))
+        .find((p) => Number.isFinite(p) && p !== process.pid && alive(p));
+      if (pid !== undefined) {
         throw new DataDirLockedError(
           `The data folder ${dataDir} is in use by another troupe process (pid ${pid}). ` +
             'Stop that process, or start this one with another --data-dir.',
@@ -46,4 +53,12 @@ export function lockDataDir(dataDir: string): () => void {
     }
   }
   throw new Error(`could not lock ${dataDir}`);
+}
+
+/**
+ * Adds a process to the holders of the data folder's lock: the lock stays held while it lives, even
+ * if the process that took the lock is gone.
+ */
+export function addLockHolder(dataDir: string, pid: number): void {
+  appendFileSync(lockFile(dataDir), `\n${pid}`);
 }

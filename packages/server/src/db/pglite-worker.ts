@@ -15,6 +15,7 @@ import type { Server, Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { addLockHolder } from './data-dir-lock.js';
 import { applyMigrations, pendingMigrations } from './migrate.js';
 import { openPGlite } from './pglite.js';
 
@@ -81,6 +82,9 @@ function setUpInProcess(): Promise<string[]> {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
+    // The lock covers it: should the server die, it finishes the database before it exits, and
+    // no other troupe process may open the folder meanwhile.
+    if (child.pid !== undefined) addLockHolder(init.dataDir, child.pid);
     let answer: PGliteWorkerMessage | undefined;
     child.on('message', (m: PGliteWorkerMessage) => {
       answer = m;
@@ -147,8 +151,10 @@ async function serve(): Promise<void> {
 
 /** Sends the setup's answer to the server, then exits. */
 function answer(m: PGliteWorkerMessage): void {
-  if (setupChild) process.send!(m, () => process.exit(0));
-  else parentPort!.postMessage(m);
+  if (!setupChild) return void parentPort!.postMessage(m);
+  // The server may be gone (its IPC channel with it): the setup is done all the same.
+  if (process.connected) process.send!(m, () => process.exit(0));
+  else process.exit(0);
 }
 
 /** A readable message from whatever PGlite threw: not always an Error (initdb's exit is an object). */
@@ -177,11 +183,6 @@ const EMSCRIPTEN_ERRNO: Record<number, string> = {
   63: 'operation not permitted (EPERM)',
   69: 'read-only file system (EROFS)',
 };
-
-if (setupChild) {
-  // The server went away: nobody is waiting for this setup.
-  process.once('disconnect', () => process.exit(1));
-}
 
 try {
   if (init.setup) answer({ type: 'ready', applied: await setUp() });
