@@ -79,6 +79,8 @@ function setUpInProcess(): Promise<string[]> {
         ...process.env,
         [SETUP_ENV]: JSON.stringify({ ...init, setup: true } satisfies PGliteWorkerInit),
       },
+      // Node's flags, but not a debugger's port: the server has it.
+      execArgv: process.execArgv.filter((f) => !/^--inspect/.test(f)),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
