@@ -76,6 +76,18 @@ export async function freshBackend(): Promise<{
   };
 }
 
+/**
+ * For a process start's catch: stops what had started and drops the backend, then rethrows, so
+ * that a server that fails to start leaves no database behind.
+ */
+export function dropOnFailure(backend: { drop(): Promise<void> }, ...started: Proc[]) {
+  return async (err: unknown): Promise<never> => {
+    for (const p of started) await p.stop();
+    await backend.drop();
+    throw err;
+  };
+}
+
 export async function deleteRedisPrefix(prefix: string, url = REDIS_URL): Promise<void> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   try {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import {
   dbId,
+  dropOnFailure,
   freshBackend,
   here,
   liveTokenEvent,
@@ -54,7 +55,7 @@ async function rawRedis(samples: number): Promise<number[]> {
 
 async function main() {
   const backend = await freshBackend();
-  const server = await troupeServe(backend.databaseUrl, backend.prefix);
+  const server = await troupeServe(backend.databaseUrl, backend.prefix).catch(dropOnFailure(backend));
   const pub = new Redis(REDIS_URL);
   try {
     const { key, tenantId, crewId } = await tenantAndCrew(server.url, { provider: 'OPENAI' });

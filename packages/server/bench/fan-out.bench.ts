@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
   dbId,
+  dropOnFailure,
   freshBackend,
   liveTokenEvent,
   now,
@@ -32,7 +33,7 @@ const FIRST_EVENTS = 3;
 
 async function main() {
   const backend = await freshBackend();
-  const server = await troupeServe(backend.databaseUrl, backend.prefix);
+  const server = await troupeServe(backend.databaseUrl, backend.prefix).catch(dropOnFailure(backend));
   const pub = new Redis(REDIS_URL);
   const clients: ReturnType<typeof wsClient>[] = [];
   const closers: (() => Promise<void>)[] = [];

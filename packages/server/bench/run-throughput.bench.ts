@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
+  dropOnFailure,
   freshBackend,
   here,
   now,
@@ -60,7 +61,7 @@ async function rawBullMq(prefix: string): Promise<number> {
 
 async function main() {
   const backend = await freshBackend();
-  const server = await troupeServe(backend.databaseUrl, backend.prefix);
+  const server = await troupeServe(backend.databaseUrl, backend.prefix).catch(dropOnFailure(backend));
   const worker = await spawnReady(
     ['--import', 'tsx', path.join(here, 'scripted-worker.ts')],
     {
@@ -71,7 +72,7 @@ async function main() {
       TROUPE_WORKER_CONCURRENCY: '20',
     },
     /scripted worker ready()/,
-  );
+  ).catch(dropOnFailure(backend, server));
   try {
     const { key, crewId } = await tenantAndCrew(server.url, { provider: 'SCRIPTED' });
     const succeeded = () =>
