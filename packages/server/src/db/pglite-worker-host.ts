@@ -43,23 +43,29 @@ export function startPGliteWorker(opts: {
         );
     });
   });
-  ready.catch(() => {});
+  // A worker that failed to start serves nothing: there is nothing to close gracefully.
+  let serving = false;
+  ready.then(
+    () => (serving = true),
+    () => {},
+  );
   let closed: Promise<void> | undefined;
   return {
     socketDir,
     ready,
     close() {
       closed ??= (async () => {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 5000);
-          worker.on('message', (m: PGliteWorkerMessage) => {
-            if (m.type === 'closed') {
-              clearTimeout(timer);
-              resolve();
-            }
+        if (serving)
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 5000);
+            worker.on('message', (m: PGliteWorkerMessage) => {
+              if (m.type === 'closed') {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+            worker.postMessage({ type: 'close' });
           });
-          worker.postMessage({ type: 'close' });
-        });
         await worker.terminate();
         rmSync(socketDir, { recursive: true, force: true });
       })();
