@@ -30,8 +30,8 @@ export function heapGrowingPercent(
   env: NodeJS.ProcessEnv = process.env,
   execArgv: readonly string[] = process.execArgv,
 ): number | undefined {
-  const own = [...execArgv, ...(env.NODE_OPTIONS?.split(/\s+/) ?? [])];
-  if (own.some((f) => /^--(heap[-_]growing[-_]percent|optimize[-_]for[-_]size)\b/.test(f))) return undefined;
+  if (chosenByNodeFlags(/^--(heap[-_]growing[-_]percent|optimize[-_]for[-_]size)\b/, env, execArgv))
+    return undefined;
   const raw = env.TROUPE_HEAP_GROWING_PERCENT?.trim();
   const percent = raw ? Number(raw) : defaultPercent;
   if (!Number.isInteger(percent) || percent < 0 || percent > 1000)
@@ -39,4 +39,13 @@ export function heapGrowingPercent(
       `TROUPE_HEAP_GROWING_PERCENT must be an integer 0-1000 (0: V8 decides), got "${raw}"`,
     );
   return percent === 0 ? undefined : percent;
+}
+
+/** Whether node's own flags (its command line or NODE_OPTIONS) include one that matches: those win over ours. */
+export function chosenByNodeFlags(
+  flag: RegExp,
+  env: NodeJS.ProcessEnv = process.env,
+  execArgv: readonly string[] = process.execArgv,
+): boolean {
+  return [...execArgv, ...(env.NODE_OPTIONS?.split(/\s+/) ?? [])].some((f) => flag.test(f));
 }

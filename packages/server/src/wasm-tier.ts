@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from './config.js';
+import { chosenByNodeFlags } from './heap-growth.js';
 
 /**
  * Which of V8's WebAssembly compilers the process's modules (PGlite's PostgreSQL, Prisma's query
@@ -31,13 +32,8 @@ export function wasmTier(
   env: NodeJS.ProcessEnv = process.env,
   execArgv: readonly string[] = process.execArgv,
 ): WasmTier | undefined {
-  const own = [...execArgv, ...(env.NODE_OPTIONS?.split(/\s+/) ?? [])];
-  if (
-    own.some((f) =>
-      /^--(no[-_])?(liftoff|liftoff[-_]only|wasm[-_]tier[-_]up|wasm[-_]dynamic[-_]tiering)\b/.test(f),
-    )
-  )
-    return undefined;
+  const wasmFlag = /^--(no[-_])?(liftoff|liftoff[-_]only|wasm[-_]tier[-_]up|wasm[-_]dynamic[-_]tiering)\b/;
+  if (chosenByNodeFlags(wasmFlag, env, execArgv)) return undefined;
   const raw = env.TROUPE_WASM_TIER?.trim();
   if (!raw) return defaultTier;
   if (raw !== 'baseline' && raw !== 'optimizing')
