@@ -11,13 +11,13 @@
 // second 333 MB). A process gives everything back.
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { Server, Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { addLockHolder } from './data-dir-lock.js';
 import { applyMigrations, pendingMigrations } from './migrate.js';
 import { openPGlite } from './pglite.js';
+import { PGliteSessionServer } from './pglite-session-server.js';
 
 export interface PGliteWorkerInit {
   dataDir: string;
@@ -31,40 +31,6 @@ export type PGliteWorkerMessage =
   | { type: 'ready'; applied: string[] }
   | { type: 'error'; message: string; migration?: string }
   | { type: 'closed' };
-
-/** Corks the socket at its first write and uncorks it after a ReadyForQuery (or at the next turn). */
-function coalesceWrites(socket: Socket): void {
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  let corked = false;
-  const flush = () => {
-    if (!corked) return;
-    corked = false;
-    socket.uncork();
-  };
-  socket.write = ((chunk: unknown, ...rest: unknown[]) => {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      setImmediate(flush);
-    }
-    const ok = write(chunk, ...rest);
-    if (endsWithReadyForQuery(chunk)) flush();
-    return ok;
-  }) as typeof socket.write;
-}
-
-/** 'Z', length 5, transaction status: the last message of every answer. */
-function endsWithReadyForQuery(chunk: unknown): boolean {
-  if (!(chunk instanceof Uint8Array) || chunk.length < 6) return false;
-  const n = chunk.length;
-  return (
-    chunk[n - 6] === 0x5a &&
-    chunk[n - 5] === 0 &&
-    chunk[n - 4] === 0 &&
-    chunk[n - 3] === 0 &&
-    chunk[n - 2] === 5
-  );
-}
 
 /** The setup child process finds its PGliteWorkerInit (JSON) here. */
 const SETUP_ENV = 'TROUPE_PGLITE_SETUP';
@@ -133,14 +99,9 @@ async function openMigrated(): Promise<{ db: Awaited<ReturnType<typeof openPGlit
 /** Serves the database on the socket until the host says close. */
 async function serve(): Promise<void> {
   const { db, applied } = await openMigrated();
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  // One connection: PGlite has one session, and the app role is set per session.
-  const server = new PGLiteSocketServer({ db, path: `${init.socketDir}/.s.PGSQL.5432`, maxConnections: 1 });
+  // PGlite has one session: the server's connections take turns, a transaction at a time.
+  const server = new PGliteSessionServer({ db, path: `${init.socketDir}/.s.PGSQL.5432` });
   await server.start();
-  // The socket server answers each protocol message with its own write (an extended-protocol query
-  // is five: parse, bind, describe, execute, sync): each connection's writes are corked until the
-  // answer's ReadyForQuery, so that one round trip costs one write (a syscall) instead of five.
-  (server as unknown as { server: Server }).server.on('connection', coalesceWrites);
   const port = parentPort!;
   port.postMessage({ type: 'ready', applied } satisfies PGliteWorkerMessage);
   port.on('message', async (m: { type?: string }) => {
