@@ -8,6 +8,7 @@ import type { Principal } from '../auth/principal.js';
 import { TroupeServerError } from '../errors.js';
 import { isSharedResultStream, sharedResultJson } from './shared-event-execution.js';
 import { EXPIRED_TOKEN_MESSAGE, revokedMessage } from './stream-credentials.js';
+import { holdWritesThisTurn } from './write-coalescing.js';
 import type { TroupeYoga } from './yoga-app.js';
 
 /** WebSocket close codes of the graphql-ws protocol that Troupe answers with. */
@@ -115,6 +116,17 @@ export function attachWebSocketSubscriptions(
   deps: AuthDeps & { credentialWatch: CredentialWatch },
 ): WebSocketSubscriptions {
   const wss = new WebSocketServer({ server: http, path: '/graphql' });
+  // Every message sent on a connection in one turn leaves in one write: a run's events arrive in
+  // batches (a trivial run's last four, and the subscription's `complete`, in one turn), and each
+  // message was a system call of its own, ~9% of `troupe dev`'s main thread under load.
+  wss.on('connection', (ws, request) => {
+    const raw = request.socket;
+    const send = ws.send.bind(ws) as (...args: unknown[]) => void;
+    ws.send = ((...args: unknown[]) => {
+      holdWritesThisTurn(raw);
+      send(...args);
+    }) as typeof ws.send;
+  });
   const principals = new WeakMap<object, { principal: Principal; since: number }>();
   const cleanup = useServer(
     {
