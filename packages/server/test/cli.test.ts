@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createOpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { heapGrowingPercent } from '../src/heap-growth.js';
 import { wasmTier } from '../src/wasm-tier.js';
 import { BACKEND, PG_BASE_URL, pgAdmin, withDatabaseName } from './support/backend.js';
 import { runCli } from './support/cli-process.js';
-import { gqlOk } from './support/graphql-client.js';
+import { CREATE_CREW, createTenant, gql, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
 
 let dataDir: string;
 let env: NodeJS.ProcessEnv = {};
@@ -84,6 +85,76 @@ describe(`troupe dev (${BACKEND})`, () => {
         expect((await fetch(`${await first.ready}/health`)).status).toBe(200);
       } finally {
         await first.stop();
+      }
+    },
+  );
+  test.runIf(BACKEND === 'pglite')(
+    "two tenants' runs and reads at once share PGlite's one session: each run succeeds with its own output, each tenant sees only its own",
+    async () => {
+      const llm = await createOpenAICompatibleTestServer();
+      // Each task's answer names the topic it was asked about.
+      llm.setFallback((req) => {
+        const topic = /about (t\d+-\d+)/.exec(JSON.stringify(req.body))?.[1] ?? 'none';
+        return { text: [`notes on `, topic] };
+      });
+      const dir = mkdtempSync(path.join(tmpdir(), 'troupe-cli-busy-'));
+      const cli = runCli(['dev', '--port', '0', '--data-dir', dir], {
+        ...env,
+        OPENAI_BASE_URL: llm.url,
+        OPENAI_API_KEY: 'test',
+      });
+      try {
+        const url = await cli.ready;
+        const admin = readFileSync(path.join(dir, 'admin-key'), 'utf8').trim();
+        const tenants = await Promise.all(
+          [0, 1].map(async (t) => {
+            const { key } = await createTenant(url, admin, `busy-${t}`);
+            const crew = await gqlOk(url, CREATE_CREW, { input: OPENAI_CREW }, key);
+            return { t, key, crewId: crew.createCrew.crew.id as string };
+          }),
+        );
+        const RUN = 'query($id: ID!) { run(id: $id) { id status output } }';
+        const started = await Promise.all(
+          tenants.flatMap(({ t, key, crewId }) =>
+            Array.from({ length: 15 }, async (_, i) => {
+              const d = await gqlOk(
+                url,
+                'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+                { input: { crewId, inputs: { topic: `t${t}-${i}` } } },
+                key,
+              );
+              return { t, i, key, id: d.startRun.run.id as string };
+            }),
+          ),
+        );
+        // Poll every run (reads through Prisma on one connection while runs write on the other).
+        const deadline = Date.now() + 30_000;
+        const pending = new Set(started);
+        while (pending.size > 0 && Date.now() < deadline) {
+          await Promise.all(
+            [...pending].map(async (r) => {
+              const d = await gqlOk(url, RUN, { id: r.id }, r.key);
+              if (d.run.status === 'SUCCEEDED') {
+                expect(d.run.output).toBe(`notes on t${r.t}-${r.i}`);
+                pending.delete(r);
+              } else expect(['QUEUED', 'RUNNING']).toContain(d.run.status);
+            }),
+          );
+        }
+        expect(pending.size).toBe(0);
+        for (const { t, key } of tenants) {
+          const own = started.filter((r) => r.t === t).map((r) => r.id);
+          const other = started.filter((r) => r.t !== t).map((r) => r.id);
+          const list = await gqlOk(url, 'query { runs(first: 100) { edges { node { id } } } }', {}, key);
+          expect(list.runs.edges.map((e: { node: { id: string } }) => e.node.id).sort()).toEqual(own.sort());
+          const foreign = await gql(url, RUN, { id: other[0] }, key);
+          expect(foreign.data?.run ?? null).toBeNull();
+        }
+      } finally {
+        const code = await cli.stop();
+        await llm.close();
+        rmSync(dir, { recursive: true, force: true });
+        expect(code, cli.output()).toBe(0);
       }
     },
   );
