@@ -128,6 +128,19 @@ describe.skipIf(process.env.TROUPE_TEST_BACKEND === 'postgres')(
       expect((await answer).rows).toEqual([{ v: 5 }]);
     });
 
+    test('a message of megabytes, sent in many chunks, arrives whole, and so does its answer', async () => {
+      const [a, b] = [await client(), await client()];
+      const big = Array.from({ length: 200_000 }, (_, i) => `line ${i} `).join('');
+      expect(big.length).toBeGreaterThan(2_000_000);
+      const [echo, other] = await Promise.all([
+        a.query<{ v: string; n: number }>('SELECT $1::text AS v, length($1::text) AS n', [big]),
+        b.query<{ v: number }>('SELECT 7 AS v'),
+      ]);
+      expect(echo.rows[0]!.n).toBe(big.length);
+      expect(echo.rows[0]!.v === big).toBe(true);
+      expect(other.rows).toEqual([{ v: 7 }]);
+    });
+
     test("a connection's role is not undone when another connection starts", async () => {
       const a = await client();
       await a.query('SET ROLE reader');

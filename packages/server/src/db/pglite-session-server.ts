@@ -62,7 +62,9 @@ export class PGliteSessionServer {
   #accept(socket: Socket): void {
     const c: Connection = {
       socket,
-      buffer: EMPTY,
+      partial: [],
+      partialBytes: 0,
+      need: 0,
       messages: [],
       started: false,
       closed: false,
@@ -77,7 +79,12 @@ export class PGliteSessionServer {
 
   /** Splits what arrived into whole messages and queues them. */
   #receive(c: Connection, chunk: Buffer): void {
-    const buf = c.buffer.length === 0 ? chunk : Buffer.concat([c.buffer, chunk]);
+    // A large message arrives in many chunks: they are kept apart until it is whole (joining them
+    // as each arrived would copy it once per chunk).
+    c.partial.push(chunk);
+    c.partialBytes += chunk.length;
+    if (c.partialBytes < c.need) return;
+    const buf = c.partial.length === 1 ? c.partial[0]! : Buffer.concat(c.partial, c.partialBytes);
     let at = 0;
     for (;;) {
       if (!c.started) {
@@ -111,7 +118,11 @@ export class PGliteSessionServer {
       c.messages.push(buf.subarray(at, at + 1 + len));
       at += 1 + len;
     }
-    c.buffer = at === buf.length ? EMPTY : Buffer.from(buf.subarray(at));
+    const rest = buf.length - at;
+    c.partial = rest === 0 ? [] : [Buffer.from(buf.subarray(at))];
+    c.partialBytes = rest;
+    // The next message's whole length, once its header is here (a start-up message's is its first word).
+    c.need = rest >= 5 ? (c.started ? 1 + buf.readInt32BE(at + 1) : buf.readInt32BE(at)) : 0;
     if (c.messages.length > 0 && c !== this.#owner && !c.queued) {
       c.queued = true;
       this.#waiting.push(c);
@@ -202,8 +213,10 @@ export class PGliteSessionServer {
 
 interface Connection {
   socket: Socket;
-  /** Bytes of an incomplete message. */
-  buffer: Buffer;
+  /** Chunks of an incomplete message, their length, and the message's length once known (else 0). */
+  partial: Buffer[];
+  partialBytes: number;
+  need: number;
   /** Complete messages not yet handed to PGlite. */
   messages: Buffer[];
   /** Past its start-up packet. */
@@ -213,7 +226,6 @@ interface Connection {
   queued: boolean;
 }
 
-const EMPTY = Buffer.alloc(0);
 const MAX_STARTUP = 10_000;
 const SSL_REQUEST = 80877103;
 const GSS_REQUEST = 80877104;
