@@ -413,8 +413,8 @@ async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
 }
 
 /**
- * Connections to the PGlite thread. Two kept its session busy (trivial runs in `troupe dev`, 20
- * clients: 139-160 runs/s against 116-118 with one); a third added nothing.
+ * Connections to the PGlite thread. Two keep its session busy (trivial runs in `troupe dev`, 20
+ * clients: 147-164 runs/s against 116-145 with one, in the same hours); a third added nothing.
  */
 const EMBEDDED_CONNECTIONS = 2;
 

@@ -29,6 +29,7 @@ export class PGliteSessionServer {
   /** Connections with complete messages waiting, in the order they asked; the owner is not here. */
   readonly #waiting: Connection[] = [];
   #owner: Connection | undefined;
+  /** In #pump (which a socket closing while it writes can reach again). */
   #running = false;
 
   constructor(opts: { db: PGlite; path: string; maxConnections?: number }) {
@@ -55,8 +56,6 @@ export class PGliteSessionServer {
     this.#server = undefined;
     for (const c of this.#connections) c.socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    // Whatever was running finishes; nothing new starts.
-    while (this.#running) await new Promise((r) => setImmediate(r));
   }
 
   #accept(socket: Socket): void {
@@ -71,7 +70,6 @@ export class PGliteSessionServer {
       queued: false,
     };
     this.#connections.add(c);
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#receive(c, chunk));
     socket.on('error', () => {});
     socket.on('close', () => this.#closed(c));
