@@ -414,8 +414,7 @@ async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
 
 /**
  * Connections to the PGlite thread. Two keep its session busy (trivial runs in `troupe dev`, 20
- * clients, 3 alternating pairs: 147-155 runs/s against 129-137 with one; ~9 MB more RSS after
- * 2,000 runs); a third added nothing.
+ * clients: 148-158 runs/s against 117-124 with one, in alternating runs); a third added nothing.
  */
 const EMBEDDED_CONNECTIONS = 2;
 

@@ -125,11 +125,14 @@ export class PGliteSessionServer {
       c.queued = true;
       this.#waiting.push(c);
     }
-    this.#pump();
+    void this.#pump();
   }
 
-  /** Runs queued messages while there are any the session can take. */
-  #pump(): void {
+  /**
+   * Runs queued messages while there are any the session can take. PGlite works synchronously:
+   * each await below resumes in the same turn, before any socket event, so the loop runs as one.
+   */
+  async #pump(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
     try {
@@ -147,8 +150,8 @@ export class PGliteSessionServer {
         // A start-up packet goes to PGlite on its own (it answers it apart from the protocol loop).
         const first = owner.messages[0]!;
         const batch = first[0] === 0 ? owner.messages.splice(0, 1) : owner.messages.splice(0);
-        const status = this.#execute(owner, batch);
-        if (status === 'I') {
+        const status = await this.#execute(owner, batch);
+        if (status === 'I' && this.#owner === owner) {
           this.#owner = undefined;
           if (owner.messages.length > 0 && !owner.closed) {
             owner.queued = true;
@@ -165,17 +168,19 @@ export class PGliteSessionServer {
    * Hands the messages to PGlite and their answer to the connection (one write); returns the
    * transaction status of the answer's last ReadyForQuery, if it ends with one.
    */
-  #execute(c: Connection, batch: Buffer[]): string | undefined {
+  async #execute(c: Connection, batch: Buffer[]): Promise<string | undefined> {
     const input = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
-    let answer: Buffer;
+    const chunks: Buffer[] = [];
     try {
       // Nothing else in this thread uses PGlite while it serves, so its query lock is not needed;
-      // and a data folder on disk (Node's file system) has nothing to sync after a message, the
-      // step execProtocolRaw adds. The answer is copied: a start-up answer is a view of PGlite's
-      // buffer, which the next message overwrites.
-      answer = Buffer.from(
-        this.#db.execProtocolRawSync(new Uint8Array(input.buffer, input.byteOffset, input.length)),
-      );
+      // and a data folder on disk (Node's file system) has nothing to sync after a message. The
+      // answer comes as views of PGlite's memory, copied here (small ones into Node's buffer pool).
+      // execProtocolRawSync's own copy, a new ArrayBuffer per answer, left ~15 MB of freed malloc
+      // memory in this thread after 2,000 runs (RSS 285 MB against 270).
+      await this.#db.execProtocolRawStream(new Uint8Array(input.buffer, input.byteOffset, input.length), {
+        syncToFs: false,
+        onRawData: (d) => chunks.push(Buffer.from(d)),
+      });
     } catch {
       // Not an SQL error (those are answered in the protocol): PGlite itself failed. The client
       // cannot know where its exchange stands: it is disconnected, and the session reset.
@@ -185,6 +190,7 @@ export class PGliteSessionServer {
       this.#abandon();
       return 'I';
     }
+    const answer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     if (!c.closed && answer.length > 0) c.socket.write(answer);
     return lastReadyForQuery(answer);
   }
@@ -197,15 +203,15 @@ export class PGliteSessionServer {
     // Gone mid-exchange or mid-transaction: close the one and roll back the other.
     this.#abandon();
     this.#owner = undefined;
-    this.#pump();
+    void this.#pump();
   }
 
   /** Ends whatever exchange and transaction the session is in, answering nobody. */
   #abandon(): void {
-    try {
-      this.#db.execProtocolRawSync(SYNC);
-      if (this.#db.isInTransaction()) this.#db.execProtocolRawSync(ROLLBACK);
-    } catch {}
+    // Both run synchronously (their promises settle later, with nothing to say).
+    const ignore = { syncToFs: false, onRawData: () => {} };
+    void this.#db.execProtocolRawStream(SYNC, ignore).catch(() => {});
+    if (this.#db.isInTransaction()) void this.#db.execProtocolRawStream(ROLLBACK, ignore).catch(() => {});
   }
 }
 
