@@ -5,6 +5,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { applyMigrations, type MigrationResult } from './migrate.js';
 import { openPGlite } from './pglite.js';
 import type { PGliteWorkerHost } from './pglite-worker-host.js';
+import { PreparedStatements, UNDEFINED_PREPARED_STATEMENT } from './prepared-statements.js';
 import { ScriptBatcher, type ScriptRunner } from './script-batcher.js';
 import { literal, type SqlText } from './sql-text.js';
 import {
@@ -151,22 +152,38 @@ function scopedPGliteAdapter<F extends object>(factory: F): F {
 type PGliteTransactionClient = { exec(script: string): Promise<{ rows: unknown[] }[]> };
 
 /**
- * A script through a pg pool: BEGIN, the settings and the statements, COMMIT in one message. A
- * failed statement stops the script with the transaction aborted: it is rolled back before the
- * connection goes back to the pool.
+ * A script through a pg pool: BEGIN, the settings and the statements, COMMIT in one message, with
+ * the statements the connection has prepared sent as EXECUTE (see PreparedStatements). A failed
+ * statement stops the script with the transaction aborted: it is rolled back before the connection
+ * goes back to the pool.
  */
 function poolScriptRunner(pool: import('pg').Pool): ScriptRunner {
-  return async (script) => {
+  const sessions = new WeakMap<object, PreparedStatements>();
+  return async (statements) => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      const results = (await client.query(`BEGIN;\n${script}\nCOMMIT;`)) as unknown as { rows: ScriptRows }[];
-      return results.slice(1, -1).map((r) => r.rows);
-    } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => {
-        broken = e;
+      let prepared = sessions.get(client);
+      if (!prepared) {
+        prepared = new PreparedStatements({ onRefused: debugRefused });
+        sessions.set(client, prepared);
+      }
+      return await runPrepared(prepared, statements, {
+        query: (text) => client.query(text),
+        async script(text) {
+          try {
+            const results = (await client.query(`BEGIN;\n${text}COMMIT;`)) as unknown as {
+              rows: ScriptRows;
+            }[];
+            return results.slice(1, -1).map((r) => r.rows);
+          } catch (err) {
+            await client.query('ROLLBACK').catch((e: Error) => {
+              broken = e;
+            });
+            throw err;
+          }
+        },
       });
-      throw err;
     } finally {
       client.release(broken);
     }
@@ -175,10 +192,39 @@ function poolScriptRunner(pool: import('pg').Pool): ScriptRunner {
 
 /** A script on in-process PGlite: its transaction() runs BEGIN and COMMIT (or ROLLBACK) around it. */
 function pgliteScriptRunner(db: PGlite): ScriptRunner {
-  return async (script) => {
-    const results = await db.transaction((tx) => tx.exec(script));
-    return results.map((r) => r.rows as ScriptRows);
-  };
+  const prepared = new PreparedStatements({ onRefused: debugRefused });
+  return (statements) =>
+    runPrepared(prepared, statements, {
+      query: (text) => db.exec(text),
+      async script(text) {
+        const results = await db.transaction((tx) => tx.exec(text));
+        return results.map((r) => r.rows as ScriptRows);
+      },
+    });
+}
+
+/**
+ * Prepares what is due, then runs the script. A session that has lost its prepared statements
+ * (reset under us) fails the script before anything ran: it runs again, as text.
+ */
+async function runPrepared(
+  prepared: PreparedStatements,
+  statements: readonly SqlText[],
+  session: { query(text: string): Promise<unknown>; script(text: string): Promise<ScriptRows[]> },
+): Promise<ScriptRows[]> {
+  await prepared.prepareDue(statements, session.query);
+  try {
+    return await session.script(prepared.render(statements));
+  } catch (err) {
+    if ((err as { code?: string }).code !== UNDEFINED_PREPARED_STATEMENT) throw err;
+    prepared.clear();
+    return session.script(prepared.render(statements));
+  }
+}
+
+function debugRefused(template: string, err: unknown): void {
+  if (process.env.TROUPE_DEBUG_DB)
+    console.warn(`troupe: statement not prepared (${(err as Error).message}): ${template.slice(0, 200)}`);
 }
 
 /** How many tenants' clients (Database.tenantClient) are kept for reuse. */

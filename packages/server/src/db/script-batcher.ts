@@ -1,8 +1,11 @@
-import { literal, type SqlText } from './sql-text.js';
+import { type SqlText, sql } from './sql-text.js';
 import type { ScriptRows } from './transaction-scope.js';
 
-/** Sends a whole script (BEGIN, the statements, COMMIT: one message) and returns each statement's rows. */
-export type ScriptRunner = (script: string) => Promise<ScriptRows[]>;
+/**
+ * Runs statements as one transaction (BEGIN, the statements, COMMIT: one message) and returns each
+ * statement's rows.
+ */
+export type ScriptRunner = (statements: readonly SqlText[]) => Promise<ScriptRows[]>;
 
 interface Pending {
   settings: Readonly<Record<string, string>>;
@@ -90,17 +93,15 @@ export class ScriptBatcher {
   /** One transaction for the scripts; each one's statement rows. */
   async #execute(batch: Pending[]): Promise<ScriptRows[][]> {
     const names = [...new Set(batch.flatMap((p) => Object.keys(p.settings)))];
-    const lines: string[] = [];
+    const statements: SqlText[] = [];
     const counts: { skip: number; take: number }[] = [];
     for (const p of batch) {
-      for (const n of names)
-        lines.push(`SELECT set_config(${literal(n)}, ${literal(p.settings[n] ?? '')}, true);`);
-      for (const st of p.statements) lines.push(`${st.text};`);
+      for (const n of names) statements.push(sql`SELECT set_config(${n}, ${p.settings[n] ?? ''}, true)`);
+      statements.push(...p.statements);
       counts.push({ skip: names.length, take: p.statements.length });
     }
-    const text = lines.join('\n');
-    this.#onQuery?.(text);
-    const rows = await this.#run(text);
+    this.#onQuery?.(statements.map((st) => `${st.text};`).join('\n'));
+    const rows = await this.#run(statements);
     // Results are handed out by position: a statement text that held two statements (or none)
     // would shift every later script's rows onto its neighbour's. Refuse instead.
     const expected = counts.reduce((n, c) => n + c.skip + c.take, 0);

@@ -1,10 +1,46 @@
 /**
- * SQL text with its values inlined as literals, for scripts sent as one simple-protocol message
+ * SQL text with its values kept apart as literals, for scripts sent as one simple-protocol message
  * (several statements, one round trip: see Database.script). Values only ever enter as escaped
  * literals through the `sql` tag; SQL itself only through the template's own text.
+ *
+ * A statement reads either way: `text`, the values inlined, or `template`, the values as $1, $2, ...
+ * (each with the type its literal has inline, so both mean the same), for PREPARE; `args` are the
+ * literals an EXECUTE of the template passes (see PreparedStatements).
  */
 export class SqlText {
-  constructor(readonly text: string) {}
+  /** The SQL around the values: one more part than there are args. */
+  readonly parts: readonly string[];
+  /** Each value as a SQL literal. */
+  readonly args: readonly string[];
+  #text: string | undefined;
+  #template: string | undefined;
+
+  constructor(parts: string | readonly string[], args: readonly string[] = []) {
+    this.parts = typeof parts === 'string' ? [parts] : parts;
+    this.args = args;
+    if (this.parts.length !== this.args.length + 1) throw new Error('SqlText: one more part than args');
+  }
+
+  /** The statement with its values inlined. */
+  get text(): string {
+    if (this.#text === undefined) {
+      let text = this.parts[0]!;
+      for (let i = 0; i < this.args.length; i++) text += this.args[i]! + this.parts[i + 1]!;
+      this.#text = text;
+    }
+    return this.#text;
+  }
+
+  /** The statement with its values as parameters $1, $2, ... */
+  get template(): string {
+    if (this.#template === undefined) {
+      let text = this.parts[0]!;
+      for (let i = 0; i < this.args.length; i++) text += `$${i + 1}${this.parts[i + 1]!}`;
+      this.#template = text;
+    }
+    return this.#template;
+  }
+
   toString(): string {
     return this.text;
   }
@@ -24,32 +60,81 @@ function stringLiteral(s: string): string {
   return ` E'${quoted.replaceAll('\\', '\\\\')}'`;
 }
 
-/** A value as a SQL literal. Dates become TIMESTAMP(3) in UTC, as Prisma stores DateTime. */
-export function literal(v: SqlValue): string {
-  if (v instanceof SqlText) return v.text;
-  if (v === null || v === undefined) return 'NULL';
+/**
+ * A value as a literal and the cast that gives it, as a parameter, the type the literal has inline:
+ * strings and NULL stay untyped (the context types them, as it does a quoted literal); a number is
+ * int4, int8 or numeric as PostgreSQL reads the digits; Dates become TIMESTAMP(3) in UTC, as Prisma
+ * stores DateTime.
+ */
+function literalAndCast(v: Exclude<SqlValue, SqlText>): [literal: string, cast: string] {
+  if (v === null || v === undefined) return ['NULL', ''];
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
-    return String(v);
+    const cast = !Number.isInteger(v) ? '::numeric' : Math.abs(v) <= 2_147_483_647 ? '::int4' : '::int8';
+    return [String(v), cast];
   }
-  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
-  if (v instanceof Date) return `${stringLiteral(v.toISOString().replace('Z', ''))}::timestamp(3)`;
-  return stringLiteral(v);
+  if (typeof v === 'boolean') return [v ? 'TRUE' : 'FALSE', '::boolean'];
+  if (v instanceof Date) return [stringLiteral(v.toISOString().replace('Z', '')), '::timestamp(3)'];
+  return [stringLiteral(v), ''];
+}
+
+/** A value as SQL, inlined (set_config's arguments, say). */
+export function literal(v: SqlValue): string {
+  if (v instanceof SqlText) return v.text;
+  const [lit, cast] = literalAndCast(v);
+  return lit + cast;
 }
 
 /** A JSON value as a JSONB literal (undefined: NULL). */
 export function jsonb(v: unknown): SqlText {
-  return new SqlText(v === undefined || v === null ? 'NULL' : `${stringLiteral(JSON.stringify(v))}::jsonb`);
+  return new SqlText(
+    ['', '::jsonb'],
+    [v === undefined || v === null ? 'NULL' : stringLiteral(JSON.stringify(v))],
+  );
+}
+
+/** Builds parts and args, a fragment or a value at a time. */
+class Builder {
+  readonly parts: string[] = [''];
+  readonly args: string[] = [];
+  text(s: string): void {
+    this.parts[this.parts.length - 1] += s;
+  }
+  value(v: SqlValue): void {
+    if (v instanceof SqlText) {
+      this.text(v.parts[0]!);
+      for (let i = 0; i < v.args.length; i++) {
+        this.args.push(v.args[i]!);
+        this.parts.push(v.parts[i + 1]!);
+      }
+      return;
+    }
+    const [lit, cast] = literalAndCast(v);
+    this.args.push(lit);
+    this.parts.push(cast);
+  }
+  build(): SqlText {
+    return new SqlText(this.parts, this.args);
+  }
 }
 
 /** The tag: `sql\`UPDATE "Run" SET "status" = ${status} WHERE "id" = ${id}\``. */
 export function sql(strings: TemplateStringsArray, ...values: SqlValue[]): SqlText {
-  let text = strings[0]!;
-  for (let i = 0; i < values.length; i++) text += literal(values[i]) + strings[i + 1]!;
-  return new SqlText(text);
+  const b = new Builder();
+  b.text(strings[0]!);
+  for (let i = 0; i < values.length; i++) {
+    b.value(values[i]);
+    b.text(strings[i + 1]!);
+  }
+  return b.build();
 }
 
 /** Fragments joined with a separator (a VALUES list, say). */
 export function joinSql(parts: readonly SqlText[], separator = ', '): SqlText {
-  return new SqlText(parts.map((p) => p.text).join(separator));
+  const b = new Builder();
+  for (const [i, p] of parts.entries()) {
+    if (i > 0) b.text(separator);
+    b.value(p);
+  }
+  return b.build();
 }
