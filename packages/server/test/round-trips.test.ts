@@ -88,7 +88,10 @@ test('startRun (key cached): one message that opens the transaction, inserts the
     // once committed: its claim is not startRun's.
     const own = messages.filter((m) => m.includes('INSERT INTO "Run"') || m === 'COMMIT');
     expect(own, messages.join('\n---\n')).toHaveLength(1);
-    expect(own[0]).toMatch(/^BEGIN;[\s\S]*set_config[\s\S]*INSERT INTO "Run"[\s\S]*COMMIT;$/);
+    // (The tenant setting as set_config's text, or as its prepared statement's EXECUTE.)
+    expect(own[0]).toMatch(
+      /^BEGIN;\n(SELECT set_config|EXECUTE troupe_\w+)\('app\.tenant_id'[\s\S]*INSERT INTO "Run"[\s\S]*COMMIT;$/,
+    );
     expect(messages[0]).toBe(own[0]);
   }
 });
@@ -197,7 +200,15 @@ test('runEvents of a finished run: one message (the scope check is the first pag
     // It was 2 after authentication (the key is cached here): a script that checked the run
     // exists (and is in the caller's scope), then the first page. Now the first page carries the check.
     expect(beforeFirst, beforeFirst.join('\n---\n')).toHaveLength(1);
-    expect(beforeFirst[0]).toMatch(/^BEGIN;[\s\S]*set_config[\s\S]*FROM "Run"[\s\S]*FROM "RunEvent"/);
+    // BEGIN, the tenant setting, the check, the page, COMMIT (each statement as its text, or as the
+    // EXECUTE of the statement the connection has prepared once it had sent it a few times).
+    const lines = beforeFirst[0]!.trim().split('\n');
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toBe('BEGIN;');
+    expect(lines[1]).toMatch(/^(SELECT set_config|EXECUTE troupe_\w+)\('app\.tenant_id'/);
+    expect(lines[2]).toMatch(/FROM "Run" WHERE|^EXECUTE troupe_/);
+    expect(lines[3]).toMatch(/FROM "RunEvent" WHERE|^EXECUTE troupe_/);
+    expect(lines[4]).toBe('COMMIT;');
     // The whole log fits in that page, which also says the run has ended: nothing more is sent.
     expect(all).toEqual(beforeFirst);
   }
