@@ -135,7 +135,13 @@ export async function startServer(
           prefix: config.queuePrefix,
           reconcileMs: config.queueReconcileMs,
         })
-      : createInProcessExecutor({ database, bus, providers: opts.providers, embedder });
+      : createInProcessExecutor({
+          database,
+          bus,
+          providers: opts.providers,
+          embedder,
+          concurrency: Math.max(1, config.workerConcurrency),
+        });
   const webhooks =
     (opts.webhooks ?? runsOn === 'this-process')
       ? startWebhookDispatcher({

@@ -89,11 +89,24 @@ describe(`troupe dev (${BACKEND})`, () => {
     },
   );
   test.runIf(BACKEND === 'pglite')(
-    "two tenants' runs and reads at once share PGlite's one session: each run succeeds with its own output, each tenant sees only its own",
+    "two tenants' runs and reads at once share PGlite's one session: runs execute 12 and more at once, each succeeds with its own output, each tenant sees only its own",
     async () => {
       const llm = await createOpenAICompatibleTestServer();
+      // The first answers wait until 12 requests are open at once (or 3 s after the first): the server executes
+      // that many runs at a time (it was 8: the 9th waited for one of them to end).
+      let open = 0;
+      let mostOpen = 0;
+      let openGate!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        openGate = resolve;
+      });
       // Each task's answer names the topic it was asked about.
-      llm.setFallback((req) => {
+      llm.setFallback(async (req) => {
+        if (++open === 1 && mostOpen === 0) setTimeout(openGate, 3_000).unref();
+        mostOpen = Math.max(mostOpen, open);
+        if (open >= 12) openGate();
+        await gate;
+        open--;
         const topic = /about (t\d+-\d+)/.exec(JSON.stringify(req.body))?.[1] ?? 'none';
         return { text: [`notes on `, topic] };
       });
@@ -142,6 +155,7 @@ describe(`troupe dev (${BACKEND})`, () => {
           );
         }
         expect(pending.size).toBe(0);
+        expect(mostOpen).toBeGreaterThanOrEqual(12);
         for (const { t, key } of tenants) {
           const own = started.filter((r) => r.t === t).map((r) => r.id);
           const other = started.filter((r) => r.t !== t).map((r) => r.id);
@@ -262,6 +276,15 @@ describe('troupe serve and migrate', () => {
     expect(await port.exited).toBe(64);
     expect(port.output()).toMatch(/--port must be/);
   });
+});
+
+test('TROUPE_WORKER_CONCURRENCY=0 stops `troupe dev` with a message that names it', async () => {
+  const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], {
+    ...env,
+    TROUPE_WORKER_CONCURRENCY: '0',
+  });
+  expect(await cli.exited).toBe(1);
+  expect(cli.output()).toMatch(/TROUPE_WORKER_CONCURRENCY must be at least 1, got 0/);
 });
 
 describe('heap growth limit', () => {
