@@ -113,6 +113,23 @@ test.skipIf(BACKEND === 'postgres')(
   },
 );
 
+test.skipIf(BACKEND === 'postgres')(
+  'a column whose type a migration changed is read with its new type, though a prepared statement returned it',
+  async () => {
+    // One session (PGlite in process), so the temporary table is there for every script.
+    await db.script({}, [
+      new SqlText('CREATE TEMP TABLE prep_probe ("id" int, "x" int)'),
+      new SqlText('INSERT INTO prep_probe VALUES (1, 10)'),
+    ]);
+    const read = (i: number) => sql`SELECT "x" FROM prep_probe WHERE "id" = ${1} AND ${i}::int >= 0`;
+    for (let i = 0; i < 5; i++) expect(await db.script({}, [read(i)])).toEqual([[{ x: 10 }]]);
+    // PostgreSQL refuses a cached plan whose result type changed ("cached plan must not change result type").
+    await db.script({}, [new SqlText('ALTER TABLE prep_probe ALTER COLUMN "x" TYPE text')]);
+    for (let i = 5; i < 12; i++) expect(await db.script({}, [read(i)])).toEqual([[{ x: '10' }]]);
+    expect((await db.script({}, [preparedHere]))[0]![0]!.n).toBeGreaterThan(0);
+  },
+);
+
 test('SqlText reads the same inlined and as a template with its arguments', () => {
   const st = sql`UPDATE "Run" SET "n" = "n" + ${3}, "at" = ${new Date(0)}, "ok" = ${true}, "d" = ${jsonb({ a: 1 })}
 WHERE "id" = ${"o'brien"} AND "x" IN (${joinSql([sql`${1.5}`, sql`${null}`])})`;

@@ -204,8 +204,10 @@ function pgliteScriptRunner(db: PGlite): ScriptRunner {
 }
 
 /**
- * Prepares what is due, then runs the script. A session that has lost its prepared statements
- * (reset under us) fails the script before anything ran: it runs again, as text.
+ * Prepares what is due, then runs the script. A script that failed because of a prepared statement
+ * (rolled back: nothing of it stayed) runs again, as text: when the session has lost them (reset
+ * under us), or when a migration changed the type of a column one returns (PostgreSQL then refuses
+ * its cached plan: the session's statements are dropped, to be prepared afresh).
  */
 async function runPrepared(
   prepared: PreparedStatements,
@@ -216,11 +218,17 @@ async function runPrepared(
   try {
     return await session.script(prepared.render(statements));
   } catch (err) {
-    if ((err as { code?: string }).code !== UNDEFINED_PREPARED_STATEMENT) throw err;
+    const { code, message } = err as { code?: string; message?: string };
+    if (code === FEATURE_NOT_SUPPORTED && /cached plan must not change result type/.test(message ?? ''))
+      await session.query('DEALLOCATE ALL');
+    else if (code !== UNDEFINED_PREPARED_STATEMENT) throw err;
     prepared.clear();
     return session.script(prepared.render(statements));
   }
 }
+
+/** PostgreSQL's code for, among others, a prepared statement whose result type changed. */
+const FEATURE_NOT_SUPPORTED = '0A000';
 
 function debugRefused(template: string, err: unknown): void {
   if (process.env.TROUPE_DEBUG_DB)
