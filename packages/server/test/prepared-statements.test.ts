@@ -41,7 +41,7 @@ const preparedHere = sql`SELECT count(*)::int AS "n" FROM pg_prepared_statements
 test('a statement sent again and again answers as its text did, every time, values of every kind', async () => {
   const when = new Date('2026-12-04T10:11:12.345Z');
   const echo = (i: number) =>
-    sql`SELECT (${i}::int + ${2_147_483_648 * 2})::text AS "big", (${i + 0.25} * 2)::text AS "num", ${i % 2 === 0} AS "even",
+    sql`SELECT (${i}::int + ${2_147_483_648 * 2})::text AS "big", (${1e21} + ${i})::text AS "huge", (${i + 0.25} * 2)::text AS "num", ${i % 2 === 0} AS "even",
   ${when} + make_interval(days => ${i}) AS "at", ${jsonb({ i, s: "it's \\ fine" })} -> 's' AS "j",
   ${jsonb(null)} IS NULL AS "noJson", length(${`x${'y'.repeat(i)}`}::text) AS "len", ${null}::text AS "nothing",
   (SELECT string_agg(v, '') FROM (VALUES ${joinSql([sql`(${'a'})`, sql`(${'b'})`])}) AS t(v)) AS "ab"`;
@@ -50,6 +50,7 @@ test('a statement sent again and again answers as its text did, every time, valu
     expect(rows).toEqual([
       {
         big: String(i + 4_294_967_296),
+        huge: `1000000000000000000${String(i).padStart(3, '0')}`,
         num: ((i + 0.25) * 2).toFixed(2),
         even: i % 2 === 0,
         at: new Date(when.getTime() + i * 86_400_000),

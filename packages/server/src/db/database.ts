@@ -171,6 +171,8 @@ function poolScriptRunner(pool: import('pg').Pool): ScriptRunner {
       return await runPrepared(prepared, statements, {
         query: (text) => client.query(text),
         async script(text) {
+          // A connection whose ROLLBACK failed is not used again, not even for the script's retry.
+          if (broken) throw broken;
           try {
             const results = (await client.query(`BEGIN;\n${text}COMMIT;`)) as unknown as {
               rows: ScriptRows;

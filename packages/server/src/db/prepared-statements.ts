@@ -37,11 +37,6 @@ export class PreparedStatements {
     this.#onRefused = opts.onRefused;
   }
 
-  /** How many statements the session has prepared. */
-  get size(): number {
-    return this.#names.size;
-  }
-
   /**
    * Prepares the statements' kinds that are due (sent often enough, not prepared, not refused),
    * each in its own message through `query`. Call it before the transaction that runs them.

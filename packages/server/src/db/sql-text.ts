@@ -70,7 +70,7 @@ function literalAndCast(v: Exclude<SqlValue, SqlText>): [literal: string, cast: 
   if (v === null || v === undefined) return ['NULL', ''];
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Error(`not a finite number: ${v}`);
-    const cast = !Number.isInteger(v) ? '::numeric' : Math.abs(v) <= 2_147_483_647 ? '::int4' : '::int8';
+    const cast = !Number.isSafeInteger(v) ? '::numeric' : Math.abs(v) <= 2_147_483_647 ? '::int4' : '::int8';
     return [String(v), cast];
   }
   if (typeof v === 'boolean') return [v ? 'TRUE' : 'FALSE', '::boolean'];
