@@ -7,7 +7,7 @@ import { openPGlite } from './pglite.js';
 import type { PGliteWorkerHost } from './pglite-worker-host.js';
 import { PreparedStatements, UNDEFINED_PREPARED_STATEMENT } from './prepared-statements.js';
 import { ScriptBatcher, type ScriptRunner } from './script-batcher.js';
-import { literal, type SqlText } from './sql-text.js';
+import { type SqlText, setConfig } from './sql-text.js';
 import {
   claimScope,
   type DeferredBeginClient,
@@ -104,7 +104,7 @@ function scopedTransaction<T>(
 ): Promise<T> {
   const names = Object.keys(settings);
   const scope: TransactionScope = {
-    prelude: names.map((n) => `SELECT set_config(${literal(n)}, ${literal(settings[n]!)}, true);`).join('\n'),
+    prelude: names.map((n) => `${setConfig(n, settings[n]!).text};`).join('\n'),
     preludeStatements: names.length,
     claimed: false,
   };

@@ -1,4 +1,4 @@
-import { type SqlText, sql } from './sql-text.js';
+import { type SqlText, setConfig } from './sql-text.js';
 import type { ScriptRows } from './transaction-scope.js';
 
 /**
@@ -96,7 +96,7 @@ export class ScriptBatcher {
     const statements: SqlText[] = [];
     const counts: { skip: number; take: number }[] = [];
     for (const p of batch) {
-      for (const n of names) statements.push(sql`SELECT set_config(${n}, ${p.settings[n] ?? ''}, true)`);
+      for (const n of names) statements.push(setConfig(n, p.settings[n] ?? ''));
       statements.push(...p.statements);
       counts.push({ skip: names.length, take: p.statements.length });
     }

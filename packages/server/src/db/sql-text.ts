@@ -23,22 +23,20 @@ export class SqlText {
 
   /** The statement with its values inlined. */
   get text(): string {
-    if (this.#text === undefined) {
-      let text = this.parts[0]!;
-      for (let i = 0; i < this.args.length; i++) text += this.args[i]! + this.parts[i + 1]!;
-      this.#text = text;
-    }
+    this.#text ??= this.#join((i) => this.args[i]!);
     return this.#text;
   }
 
   /** The statement with its values as parameters $1, $2, ... */
   get template(): string {
-    if (this.#template === undefined) {
-      let text = this.parts[0]!;
-      for (let i = 0; i < this.args.length; i++) text += `$${i + 1}${this.parts[i + 1]!}`;
-      this.#template = text;
-    }
+    this.#template ??= this.#join((i) => `$${i + 1}`);
     return this.#template;
+  }
+
+  #join(value: (i: number) => string): string {
+    let text = this.parts[0]!;
+    for (let i = 0; i < this.args.length; i++) text += value(i) + this.parts[i + 1]!;
+    return text;
   }
 
   toString(): string {
@@ -78,11 +76,9 @@ function literalAndCast(v: Exclude<SqlValue, SqlText>): [literal: string, cast: 
   return [stringLiteral(v), ''];
 }
 
-/** A value as SQL, inlined (set_config's arguments, say). */
-export function literal(v: SqlValue): string {
-  if (v instanceof SqlText) return v.text;
-  const [lit, cast] = literalAndCast(v);
-  return lit + cast;
+/** Sets a setting for the rest of the transaction (the tenant, say: row-level security reads it). */
+export function setConfig(name: string, value: string): SqlText {
+  return sql`SELECT set_config(${name}, ${value}, true)`;
 }
 
 /** A JSON value as a JSONB literal (undefined: NULL). */
