@@ -56,12 +56,22 @@ export interface DeferredBeginClient {
 /**
  * A pg Client class that holds back a scoped transaction's BEGIN (see TransactionScope). Only the
  * promise form of `query` is changed; everything else goes to pg as it is.
+ *
+ * It also takes its queries one at a time. Prisma sends independent queries of one transaction
+ * together (a nested create's rows, say), and pg queues a query that arrives while another runs,
+ * which pg 8 answers with a DeprecationWarning on the server's console (the queue goes in pg 9).
+ * Here the next query waits for the one before it to settle, in the order they were called: what
+ * pg's queue did, without it.
  */
 export function deferBegin<C extends typeof pg.Client>(Base: C): C {
   // biome-ignore lint/suspicious/noExplicitAny: pg's query overloads
   const Deferred = class extends (Base as any) implements DeferredBeginClient {
     #pending: string | null = null;
     #pendingStatements = 0;
+
+    /** A query is in flight; the ones called meanwhile wait here, first come first served. */
+    #busy = false;
+    readonly #waiting: (() => void)[] = [];
 
     dropPendingBegin() {
       this.#pending = null;
@@ -76,6 +86,32 @@ export function deferBegin<C extends typeof pg.Client>(Base: C): C {
       ) {
         return super.query(config, values, callback);
       }
+      return this.#oneAtATime(() => this.#query(config, values));
+    }
+
+    #oneAtATime<T>(send: () => Promise<T>): Promise<T> {
+      const run = () => {
+        this.#busy = true;
+        let p: Promise<T>;
+        try {
+          p = send();
+        } catch (err) {
+          p = Promise.reject(err);
+        }
+        const next = () => {
+          const waiter = this.#waiting.shift();
+          if (waiter) waiter();
+          else this.#busy = false;
+        };
+        p.then(next, next);
+        return p;
+      };
+      if (!this.#busy) return run();
+      return new Promise<void>((resolve) => this.#waiting.push(resolve)).then(run);
+    }
+
+    // biome-ignore lint/suspicious/noExplicitAny: pg's query overloads
+    #query(config: any, values?: any): Promise<any> {
       const text = textOf(config);
       if (text === 'BEGIN') {
         const scope = claimScope();
@@ -96,7 +132,11 @@ export function deferBegin<C extends typeof pg.Client>(Base: C): C {
       return super.query(config, values);
     }
 
-    async #script(script: string): Promise<ScriptRows[]> {
+    #script(script: string): Promise<ScriptRows[]> {
+      return this.#oneAtATime(() => this.#sendScript(script));
+    }
+
+    async #sendScript(script: string): Promise<ScriptRows[]> {
       let text = script;
       let skip = 0;
       if (this.#pending !== null) {
