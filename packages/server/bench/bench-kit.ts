@@ -39,6 +39,18 @@ export const liveTokenEvent = (runId: string, seq: number, sentAt: number) =>
     data: null,
   });
 
+/** CPU time (user + system, every thread) a process has used so far, in ms; 0 once it is gone. */
+export function cpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, fields 14 and 15, in clock ticks (100 a second on Linux).
+    return ((Number(f[11]) + Number(f[12])) / 100) * 1000;
+  } catch {
+    return 0;
+  }
+}
+
 export function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);

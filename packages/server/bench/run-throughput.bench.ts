@@ -6,6 +6,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
+  cpuMs,
   dropOnFailure,
   freshBackend,
   here,
@@ -97,8 +98,31 @@ async function main() {
       return { ms: now() - t0, startedIn };
     };
     await batch(40, 'warm');
+    // CPU each part spends per run: steadier than runs/s on a shared machine, and it says where
+    // the time goes. Postgres: the backends serving this database; Redis: the whole server.
+    const backends = (
+      await poller.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      )
+    ).rows.map((r) => r.pid);
+    const redis = new Redis(REDIS_URL);
+    const redisCpuMs = async () => {
+      const info = await redis.info('cpu');
+      const sec = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+      return (sec('used_cpu_user') + sec('used_cpu_sys')) * 1000;
+    };
+    const cpu = async () => ({
+      server: cpuMs(server.child.pid),
+      worker: cpuMs(worker.child.pid),
+      postgres: backends.reduce((sum, pid) => sum + cpuMs(pid), 0),
+      redis: await redisCpuMs(),
+    });
+    const cpu0 = await cpu();
     const { ms, startedIn } = await batch(RUNS, 'r');
+    const cpu1 = await cpu();
+    redis.disconnect();
     console.error(`  ${RUNS} runs in ${Math.round(ms)} ms (started in ${Math.round(startedIn)} ms)`);
+    const perRun = (k: keyof typeof cpu0) => (cpu1[k] - cpu0[k]) / RUNS;
     const runsPerSec = (RUNS / ms) * 1000;
     const t1 = now();
     const raw = await rawBullMq(`${backend.prefix}-raw`);
@@ -117,8 +141,12 @@ async function main() {
           goal: '>= 1/20 of raw (0.05x)',
           met: runsPerSec / raw >= 0.05,
         },
+        { metric: 'CPU per run: server', value: perRun('server'), unit: 'ms' },
+        { metric: 'CPU per run: worker', value: perRun('worker'), unit: 'ms' },
+        { metric: 'CPU per run: Postgres backends', value: perRun('postgres'), unit: 'ms' },
+        { metric: 'CPU per run: Redis', value: perRun('redis'), unit: 'ms' },
       ],
-      { runs: RUNS, rawJobs: RAW_JOBS },
+      { runs: RUNS, rawJobs: RAW_JOBS, postgresBackends: backends.length },
     );
   } finally {
     await stopPoller();

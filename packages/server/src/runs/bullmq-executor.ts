@@ -91,9 +91,9 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
     );
 
   return {
-    enqueue(job) {
+    enqueue(job, enqueueOpts) {
       if (closed) throw new Error('executor is closed');
-      track(addRunJob(queue, job), `run ${job.runId} could not be queued`);
+      track(addRunJob(queue, job, enqueueOpts), `run ${job.runId} could not be queued`);
     },
     cancel(runId, reason) {
       // A job still waiting is dropped; a locked (running) one is left to the worker that holds it.

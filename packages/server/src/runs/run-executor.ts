@@ -7,8 +7,11 @@ import { executeRun, type RunJob } from './execute-run.js';
 export { loadRuntime, type RunJob } from './execute-run.js';
 
 export interface RunExecutor {
-  /** Queues a committed run for execution. */
-  enqueue(job: RunJob): void;
+  /**
+   * Queues a committed run for execution. `fresh`: the run was inserted by this operation and never
+   * queued, so the queue cannot hold a job of it: the lookup for one is skipped.
+   */
+  enqueue(job: RunJob, opts?: { fresh?: boolean }): void;
   /** Aborts a run this executor is running (true), or drops it from the queue (false). */
   cancel(runId: string, reason: string): boolean;
   /** Answers a pending approval of a run this executor holds. */

@@ -26,11 +26,21 @@ export const RUN_JOB_OPTIONS = {
 };
 
 /**
- * Queues a run's job (true), unless it is queued already (false); its id is the run's id, so a run is never queued twice at once. A finished
- * job of the same run (a run being retried) is removed first, since BullMQ ignores an add whose id
- * it still holds.
+ * Queues a run's job (true), unless it is queued already (false); its id is the run's id, so a run
+ * is never queued twice at once. A finished job of the same run (a run being retried) is removed
+ * first, since BullMQ ignores an add whose id it still holds. A `fresh` run (just inserted, never
+ * queued) has no job to look for: it is added at once, one Redis command instead of two. Should
+ * the reconciler add it meanwhile, the second add is one BullMQ ignores.
  */
-export async function addRunJob(queue: Queue<RunJob>, job: RunJob): Promise<boolean> {
+export async function addRunJob(
+  queue: Queue<RunJob>,
+  job: RunJob,
+  opts: { fresh?: boolean } = {},
+): Promise<boolean> {
+  if (opts.fresh) {
+    await queue.add('run', job, { jobId: job.runId, ...RUN_JOB_OPTIONS });
+    return true;
+  }
   const existing = await queue.getJob(job.runId);
   if (existing) {
     const state = await existing.getState();

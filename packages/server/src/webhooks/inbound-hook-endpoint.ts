@@ -234,7 +234,7 @@ export async function handleInboundHook(
         runId: encodeGlobalID('Run', run.duplicate),
       });
     }
-    await opts.executor.enqueue({ tenantId, runId: run.created });
+    await opts.executor.enqueue({ tenantId, runId: run.created }, { fresh: true });
     await publishRunUpdate(opts.bus, tenantId, run.created);
     send(res, 202, { runId: encodeGlobalID('Run', run.created), status: 'QUEUED' });
   } catch (err) {

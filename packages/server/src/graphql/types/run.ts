@@ -256,7 +256,7 @@ builder.mutationField('startRun', (t) =>
       const versions = crewVersionCache(ctx.database);
       const started = async (id: string, row: Record<string, unknown>, committed: boolean) => {
         const enqueue = async () => {
-          await ctx.runs.executor.enqueue({ tenantId, runId: id });
+          await ctx.runs.executor.enqueue({ tenantId, runId: id }, { fresh: true });
           await publishRunUpdate(ctx.runs.bus, tenantId, id);
         };
         // A run committed on its own is queued now; one in the operation's transaction once it commits.

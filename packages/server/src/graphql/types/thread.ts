@@ -322,7 +322,7 @@ builder.mutationField('sendMessage', (t) =>
       const events = await appendRunEvents(ctx.db, p.tenantId, run.id, [messageCreatedEvent(message)]);
       ctx.afterCommit(async () => {
         await publishEvents(ctx.runs.bus, events);
-        if (!busy) await ctx.runs.executor.enqueue({ tenantId: p.tenantId, runId: run.id });
+        if (!busy) await ctx.runs.executor.enqueue({ tenantId: p.tenantId, runId: run.id }, { fresh: true });
         await publishRunUpdate(ctx.runs.bus, p.tenantId, run.id);
       });
       return { messageId: message.id, runId: run.id };
