@@ -11,6 +11,8 @@ import { openDatabase } from '../src/db/database.js';
 import type { EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
 import { parseGlobalId } from '../src/graphql/global-id.js';
+import type { RunJob } from '../src/runs/execute-run.js';
+import { freshRunJobs, RUN_JOB_OPTIONS } from '../src/runs/run-queue.js';
 import { type RunWorker, startRunWorker } from '../src/runs/run-worker.js';
 import { startServer, type TroupeServer } from '../src/server.js';
 import {
@@ -354,3 +356,36 @@ test('troupe worker without DATABASE_URL or REDIS_URL exits with an error that n
   expect(await bad.exited).toBe(64);
   expect(bad.output()).toMatch(/--concurrency must be a positive integer/);
 });
+
+test.runIf(BACKEND === 'postgres')(
+  'runs started together are queued together, each once, and one that failed to queue says so',
+  async () => {
+    const prefix = `troupe-test-fresh-${randomBytes(4).toString('hex')}`;
+    const queue = new Queue<RunJob>('runs', { connection: { url: REDIS_URL }, prefix });
+    try {
+      const addFresh = freshRunJobs(queue);
+      // Five in one turn of the event loop (one addBulk), then one on its own (one add).
+      const together = Array.from({ length: 5 }, (_, i) => ({ tenantId: 't', runId: `run-${i}` }));
+      await Promise.all(together.map((job) => addFresh(job)));
+      await addFresh({ tenantId: 't', runId: 'run-5' });
+      // The same run again (the reconciler got there first, say): still one job.
+      await addFresh({ tenantId: 't', runId: 'run-0' });
+      const waiting = await queue.getWaiting();
+      expect(waiting.map((j) => j.id).sort()).toEqual(['run-0', 'run-1', 'run-2', 'run-3', 'run-4', 'run-5']);
+      for (const j of waiting) expect(j.data).toEqual({ tenantId: 't', runId: j.id });
+      expect((await queue.getJob('run-3'))?.opts.attempts).toBe(RUN_JOB_OPTIONS.attempts);
+      // Redis gone: every run of the batch hears it, none is left hanging.
+      await queue.close();
+      const results = await Promise.allSettled([
+        addFresh({ tenantId: 't', runId: 'run-6' }),
+        addFresh({ tenantId: 't', runId: 'run-7' }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    } finally {
+      const cleanup = new Queue('runs', { connection: { url: REDIS_URL }, prefix });
+      await cleanup.obliterate({ force: true });
+      await cleanup.close();
+      await queue.close().catch(() => {});
+    }
+  },
+);

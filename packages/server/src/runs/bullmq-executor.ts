@@ -15,6 +15,7 @@ import {
   addRunJob,
   DEFAULT_QUEUE_NAME,
   DEFAULT_QUEUE_PREFIX,
+  freshRunJobs,
   RUN_JOB_OPTIONS,
   type RunQueueOptions,
 } from './run-queue.js';
@@ -51,6 +52,7 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
   queue.on('error', (err) => {
     if (process.env.TROUPE_DEBUG_REDIS) console.warn('troupe: queue:', err.message);
   });
+  const addFresh = freshRunJobs(queue);
   const inFlight = new Set<Promise<unknown>>();
   let closed = false;
   const track = (p: Promise<unknown>, what: string) => {
@@ -93,7 +95,10 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
   return {
     enqueue(job, enqueueOpts) {
       if (closed) throw new Error('executor is closed');
-      track(addRunJob(queue, job, enqueueOpts), `run ${job.runId} could not be queued`);
+      track(
+        enqueueOpts?.fresh ? addFresh(job) : addRunJob(queue, job),
+        `run ${job.runId} could not be queued`,
+      );
     },
     cancel(runId, reason) {
       // A job still waiting is dropped; a locked (running) one is left to the worker that holds it.

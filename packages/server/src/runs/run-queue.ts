@@ -28,19 +28,9 @@ export const RUN_JOB_OPTIONS = {
 /**
  * Queues a run's job (true), unless it is queued already (false); its id is the run's id, so a run
  * is never queued twice at once. A finished job of the same run (a run being retried) is removed
- * first, since BullMQ ignores an add whose id it still holds. A `fresh` run (just inserted, never
- * queued) has no job to look for: it is added at once, one Redis command instead of two. Should
- * the reconciler add it meanwhile, the second add is one BullMQ ignores.
+ * first, since BullMQ ignores an add whose id it still holds.
  */
-export async function addRunJob(
-  queue: Queue<RunJob>,
-  job: RunJob,
-  opts: { fresh?: boolean } = {},
-): Promise<boolean> {
-  if (opts.fresh) {
-    await queue.add('run', job, { jobId: job.runId, ...RUN_JOB_OPTIONS });
-    return true;
-  }
+export async function addRunJob(queue: Queue<RunJob>, job: RunJob): Promise<boolean> {
   const existing = await queue.getJob(job.runId);
   if (existing) {
     const state = await existing.getState();
@@ -49,4 +39,37 @@ export async function addRunJob(
   }
   await queue.add('run', job, { jobId: job.runId, ...RUN_JOB_OPTIONS });
   return true;
+}
+
+/**
+ * Queues fresh runs (just inserted, never queued, so the queue cannot hold a job of theirs: no
+ * lookup first), those of one turn of the event loop together: startRuns that commit together (the
+ * database batches their scripts) reach Redis in one write (addBulk, a MULTI) instead of one each.
+ * Should the reconciler add one of them meanwhile, the second add is one BullMQ ignores.
+ */
+export function freshRunJobs(queue: Queue<RunJob>): (job: RunJob) => Promise<void> {
+  let waiting: { job: RunJob; done: (err?: unknown) => void }[] = [];
+  const flush = () => {
+    const batch = waiting;
+    waiting = [];
+    const added =
+      batch.length === 1
+        ? queue.add('run', batch[0]!.job, { jobId: batch[0]!.job.runId, ...RUN_JOB_OPTIONS })
+        : queue.addBulk(
+            batch.map(({ job }) => ({
+              name: 'run',
+              data: job,
+              opts: { jobId: job.runId, ...RUN_JOB_OPTIONS },
+            })),
+          );
+    added.then(
+      () => batch.forEach((w) => w.done()),
+      (err) => batch.forEach((w) => w.done(err ?? new Error('the run could not be queued'))),
+    );
+  };
+  return (job) =>
+    new Promise<void>((resolve, reject) => {
+      waiting.push({ job, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (waiting.length === 1) setImmediate(flush);
+    });
 }
