@@ -63,8 +63,12 @@ export function freshRunJobs(queue: Queue<RunJob>): (job: RunJob) => Promise<voi
             })),
           );
     added.then(
-      () => batch.forEach((w) => w.done()),
-      (err) => batch.forEach((w) => w.done(err ?? new Error('the run could not be queued'))),
+      () => {
+        for (const w of batch) w.done();
+      },
+      (err) => {
+        for (const w of batch) w.done(err ?? new Error('the run could not be queued'));
+      },
     );
   };
   return (job) =>
