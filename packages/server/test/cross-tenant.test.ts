@@ -99,6 +99,12 @@ export const crossTenantCases: CrossTenantCase[] = [
     query: 'query($id: ID!) { run(id: $id) { id status output taskRuns { id output } } }',
     variables: (ids) => ({ id: ids.run }),
   },
+  {
+    // Only the run's own fields: read without Prisma, in one message.
+    name: 'run(id), its own fields only',
+    query: 'query($id: ID!) { run(id: $id) { id status inputs output usage { costUsd } } }',
+    variables: (ids) => ({ id: ids.run }),
+  },
   { name: 'node(run)', query: NODE, variables: (ids) => ({ id: ids.run }) },
   { name: 'node(taskRun)', query: NODE, variables: (ids) => ({ id: ids.taskRuns[0] }) },
   {

@@ -98,6 +98,23 @@ test('startRun (key cached): one message that opens the transaction, inserts the
   }
 });
 
+test('polling a run’s status: one message that begins, reads the run and commits', async () => {
+  const started = await gqlOk(server.url, START, { input: { crewId, inputs: { topic: 'polled' } } }, key);
+  const id = started.startRun.run.id;
+  await ended(id);
+  const { result, messages } = await counted(() =>
+    gqlOk(server.url, 'query($id: ID!) { run(id: $id) { id status output } }', { id }, key),
+  );
+  expect(result.run).toMatchObject({ id, status: 'FAILED', output: null });
+  if (BACKEND === 'postgres') {
+    // Through Prisma it was three: BEGIN with the tenant setting, the SELECT, then COMMIT.
+    expect(messages, messages.join('\n---\n')).toHaveLength(1);
+    expect(messages[0]).toMatch(
+      /^BEGIN;\n(SELECT set_config|EXECUTE troupe_\w+)\('app\.tenant_id'[\s\S]*(FROM "Run"|EXECUTE troupe_)[\s\S]*COMMIT;$/,
+    );
+  }
+});
+
 test('a key is looked up in one message on its first request, then not at all while cached', async () => {
   // `key` has been used before (and its lastUsedAt written): a query that reads nothing sends nothing.
   const cached = await counted(() => gqlOk(server.url, '{ __typename }', {}, key));

@@ -280,3 +280,48 @@ test('a task that requires approval waits; a rejection with feedback gets a revi
   const again = await gql(server.url, RESPOND, { input: { runId: run.id, taskRunId, approved: true } }, key);
   expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
 });
+
+test('run(id) asking only for the run’s own fields answers what the full read answers, in every state', async () => {
+  // Such a selection (a status poll, say) is read in one message without Prisma; adding a
+  // relation (crewVersion) takes the Prisma path. Both must answer the same, whatever the state.
+  const FIELDS = `__typename id status inputs output structuredOutput error errorDetails attempts lastSeq
+    idempotencyKey createdAt startedAt finishedAt usage { promptTokens completionTokens totalTokens costUsd }`;
+  const polled = `query($id: ID!) { run(id: $id) { ${FIELDS} } }`;
+  const full = `query($id: ID!) { run(id: $id) { ${FIELDS} crewVersion } }`;
+  const same = async (id: string) => {
+    const a = (await gqlOk(server.url, polled, { id }, key)).run;
+    const { crewVersion, ...b } = (await gqlOk(server.url, full, { id }, key)).run;
+    expect(crewVersion).toBeGreaterThanOrEqual(1);
+    expect(a).toEqual(b);
+    return a;
+  };
+  llm.enqueue(
+    {
+      text: 'Notes on "quotes", \\backslashes\\ and ünïcödé.',
+      usage: { promptTokens: 12, completionTokens: 5 },
+    },
+    { text: 'Done: 1.5 otters.', usage: { promptTokens: 20, completionTokens: 4 } },
+  );
+  const ok = await startRun({ topic: 'otters', nested: { list: [1, 'two', null], flag: true } }, 'poll-ok');
+  await events(ok.id);
+  const succeeded = await same(ok.id);
+  expect(succeeded).toMatchObject({
+    status: 'SUCCEEDED',
+    output: 'Done: 1.5 otters.',
+    idempotencyKey: 'poll-ok',
+    inputs: { topic: 'otters', nested: { list: [1, 'two', null], flag: true } },
+    usage: { promptTokens: 32, completionTokens: 9, totalTokens: 41 },
+  });
+  expect(Date.parse(succeeded.finishedAt)).toBeGreaterThanOrEqual(Date.parse(succeeded.startedAt));
+  expect(Math.abs(Date.parse(succeeded.createdAt) - Date.now())).toBeLessThan(60_000);
+
+  llm.enqueue({ error: { status: 400, message: 'the model refused' } });
+  const failed = await startRun({ topic: 'refusal' });
+  await events(failed.id);
+  expect(await same(failed.id)).toMatchObject({ status: 'FAILED', output: null, error: expect.any(String) });
+
+  // Unknown ids are NOT_FOUND on both paths.
+  const missing = Buffer.from('Run:nope').toString('base64');
+  for (const q of [polled, full])
+    expect((await gql(server.url, q, { id: missing }, key)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+});

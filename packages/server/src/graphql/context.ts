@@ -39,8 +39,8 @@ export interface Context {
    */
   script(statements: readonly SqlText[]): Promise<ScriptRows[]>;
   /**
-   * For a mutation's one atomic write: in an operation whose only field is this mutation, and
-   * before anything else was read or written, the statements run in a transaction of their own,
+   * For a mutation's one atomic write, or a query's one read: in an operation whose only field is
+   * this one, and before anything else was read or written, the statements run in a transaction of their own,
    * committed when this resolves (shared with other scripts under load: Database.script), and
    * `committed` is true: the write stays even if the operation fails later, so what must follow it
    * (enqueueing a run, say) is the caller's to do at once, not an afterCommit hook's. Anywhere else,

@@ -35,9 +35,12 @@ export function useTenantTransaction(): Plugin<Context> {
       const { tenantId } = ctx.principal;
       const op = getOperationAST(args.document, args.operationName ?? undefined);
       const mutation = op?.operation === 'mutation';
-      // A mutation of one field (no fragments) may commit that field's one atomic write on its own.
+      // An operation of one field (no fragments) may commit that field's one atomic write, or its
+      // one read, on its own.
       const singleField =
-        mutation &&
+        op !== undefined &&
+        op !== null &&
+        op.operation !== 'subscription' &&
         op.selectionSet.selections.length === 1 &&
         op.selectionSet.selections[0]!.kind === Kind.FIELD;
       let open: Promise<OpenTransaction> | undefined;

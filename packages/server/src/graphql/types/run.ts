@@ -13,6 +13,7 @@ import { openRunEventStream } from '../../events/run-event-stream.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
 import { loadRuntime } from '../../runs/run-executor.js';
+import { runFromRow, selectRunRow } from '../../runs/run-row-sql.js';
 import { publishRunUpdate, type RunUpdate, tenantRunsChannel } from '../../runs/run-updates.js';
 import {
   insertedRun,
@@ -121,8 +122,16 @@ builder.queryField('run', (t) =>
     nullable: true,
     authScopes: { read: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (query, _r, args, ctx) => {
+    resolve: async (query, _r, args, ctx, info) => {
       const id = parseGlobalId('id', String(args.id), 'Run');
+      if (onlyColumnFields(info)) {
+        // Polling a run's status: one message (in a query of this field alone, with its BEGIN,
+        // tenant setting and COMMIT), no Prisma.
+        const { rows } = await ctx.commitScript([selectRunRow(id, runScopeSql(ctx.principal))]);
+        const row = rows[0]?.[0];
+        if (!row) throw notFound('Run', String(args.id));
+        return runFromRow(row) as never;
+      }
       const run = await ctx.db.run.findFirst({ ...query, where: { id, ...runScope(ctx.principal) } });
       if (!run) throw notFound('Run', String(args.id));
       return run;
@@ -187,7 +196,7 @@ const COLUMN_FIELDS = new Set([
   'finishedAt',
 ]);
 
-/** Whether the payload's `run` selection only asks for column fields (plain fields, no fragments). */
+/** Whether a `run` field's selection only asks for column fields (plain fields, no fragments). */
 function onlyColumnFields(info: GraphQLResolveInfo): boolean {
   return info.fieldNodes.every((node) =>
     (node.selectionSet?.selections ?? []).every(
