@@ -108,6 +108,11 @@ describe('runs resource', () => {
       ['research', 'SUCCEEDED', RESEARCH_TEXT],
       ['write', 'SUCCEEDED', WRITE_TEXT],
     ]);
+    // From the start, the whole log: through the cancellation to the retry's end.
+    const all = await collect(troupe.runs.stream(run.id));
+    expect(all.map((e) => e.seq)).toEqual(all.map((_e, i) => i + 1));
+    expect(all.map((e) => e.type)).toContain('RUN_CANCELLED');
+    expect(all.at(-1)?.type).toBe('RUN_SUCCEEDED');
   });
 
   it('approves a task waiting for approval with respond()', async () => {

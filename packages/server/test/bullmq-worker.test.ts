@@ -203,6 +203,55 @@ describe.runIf(BACKEND === 'postgres')('runs on BullMQ workers', () => {
     expect(d.run.status).toBe('CANCELLED');
   });
 
+  test('cancelRun ends a run that no worker holds any more (left RUNNING, its job gone)', async () => {
+    for (const w of workers.splice(0)) await w.close();
+    const run = await startRun('orphan');
+    // What a worker that died past its job's last attempt leaves behind: RUNNING, and no job.
+    const rawId = parseGlobalId('id', run.id, 'Run');
+    await pgAdmin((c) => c.query(`UPDATE "Run" SET "status" = 'RUNNING' WHERE "id" = $1`, [rawId]), tdb.url);
+    const queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix: PREFIX });
+    expect(await queue.remove(rawId)).toBe(1);
+    await queue.close();
+    const t0 = Date.now();
+    await gqlOk(server.url, CANCEL, { id: run.id }, key);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect((await gqlOk(server.url, RUN, { id: run.id }, key)).run.status).toBe('CANCELLED');
+    const types: string[] = [];
+    for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key))
+      types.push(r.data.runEvents.type);
+    expect(types).toEqual(['RUN_CANCELLED']);
+  });
+
+  test('a run cancelled on one worker and retried at once runs to the end on the other', async () => {
+    for (const w of workers.splice(0)) await w.close();
+    const pair = [await startWorker(), await startWorker()];
+    llm.setFallback(() => ({ text: Array.from({ length: 200 }, (_, i) => `s${i} `), chunkDelayMs: 10 }));
+    const run = await startRun('cancel then retry');
+    let holder: RunWorker | undefined;
+    const seen: string[] = [];
+    for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key)) {
+      seen.push(r.data.runEvents.type);
+      if (r.data.runEvents.type === 'TOKEN' && !holder) {
+        holder = pair.find((w) => w.active() === 1);
+        await gqlOk(server.url, CANCEL, { id: run.id }, key);
+      }
+    }
+    expect(seen.at(-1)).toBe('RUN_CANCELLED');
+    expect(holder).toBeDefined();
+    // The worker that held it stops; the other one, which heard the cancel too, takes the retry.
+    await holder!.close();
+    workers.splice(workers.indexOf(holder!), 1);
+    llm.setFallback(() => ({ text: 'Done after all.' }));
+    await gqlOk(server.url, 'mutation($id: ID!) { retryRun(id: $id) { run { id } } }', { id: run.id }, key);
+    const after: string[] = [];
+    for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: seen.length }, key))
+      after.push(r.data.runEvents.type);
+    expect(after.at(-1)).toBe('RUN_SUCCEEDED');
+    const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+    expect(d.run.status).toBe('SUCCEEDED');
+    expect(d.run.output).toBe('Done after all.');
+  });
+
   test('a worker killed mid-run: another worker resumes after the finished task, which is not paid twice', async () => {
     for (const w of workers.splice(0)) await w.close();
     llm.setFallback((req) => {

@@ -45,14 +45,15 @@ const token = (i: number): NewRunEvent => ({ type: 'TOKEN', taskRunId: null, del
 const done: NewRunEvent = { type: 'RUN_SUCCEEDED', taskRunId: null, delta: null, data: { output: 'ok' } };
 
 /** Stores a batch (one transaction), then publishes it: the writer's side of the contract. */
+/** As executors write: a terminal event and the run's final status in one transaction, published after it. */
 async function write(bus: EventBus, runId: string, events: NewRunEvent[], publish = true) {
-  const stored = await db.withTenant(tenantId, (tx) => appendRunEvents(tx, tenantId, runId, events));
+  const stored = await db.withTenant(tenantId, async (tx) => {
+    const appended = await appendRunEvents(tx, tenantId, runId, events);
+    if (events.some((e) => e.type === 'RUN_SUCCEEDED'))
+      await tx.run.update({ where: { id: runId }, data: { status: 'SUCCEEDED' } });
+    return appended;
+  });
   if (publish) for (const e of stored) await bus.publish(`run:${runId}`, encodeLiveEvent(e));
-  if (events.some((e) => e.type === 'RUN_SUCCEEDED')) {
-    await db.withTenant(tenantId, (tx) =>
-      tx.run.update({ where: { id: runId }, data: { status: 'SUCCEEDED' } }),
-    );
-  }
   return stored;
 }
 

@@ -155,6 +155,17 @@ function retryContract(setup: () => { url: string; key: string; llm: OpenAICompa
     expect(calls.write()).toBe(1);
     const d = await gqlOk(url, RUN, { id: runId }, key);
     expect(d.run.status).toBe('CANCELLED');
+    // The finished task keeps its checkpoint: retried, the run does not pay for it again.
+    expect(d.run.taskRuns.map((t: any) => [t.task.name, t.status])).toEqual([
+      ['research', 'SUCCEEDED'],
+      ['write', 'CANCELLED'],
+    ]);
+    const again = failWritesFirst(llm, 'waiting', 0);
+    const researched = again.research();
+    await gqlOk(url, 'mutation($id: ID!) { retryRun(id: $id) { run { id } } }', { id: runId }, key);
+    expect((await events(url, key, runId)).at(-1)!.type).toBe('RUN_SUCCEEDED');
+    expect(again.research()).toBe(researched);
+    expect((await gqlOk(url, RUN, { id: runId }, key)).run.output).toBe('Article on waiting.');
   });
 }
 

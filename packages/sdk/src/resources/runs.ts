@@ -44,7 +44,8 @@ export interface RunsResource {
   retry(id: string, options?: RequestOptions): Promise<Run>;
   /**
    * The run's events after `afterSeq` (default 0: from the start), stored ones first, then live;
-   * ends after the run's terminal event. Reconnects after a lost connection and resumes after the
+   * ends after the run's last terminal event (a retried run's log goes on after its earlier one).
+   * Reconnects after a lost connection and resumes after the
    * last event seen: no event is lost or repeated. Leaving the loop (break), return() or the signal unsubscribes.
    */
   stream(runId: string, options?: StreamOptions): AsyncIterableIterator<RunEvent>;
@@ -183,8 +184,6 @@ const RunEventsDocument = graphql(`
   }
 `);
 
-const terminal: ReadonlySet<string> = new Set(['RUN_SUCCEEDED', 'RUN_FAILED', 'RUN_CANCELLED']);
-
 export function runsResource(run: RunDocument, streams: StreamContext): RunsResource {
   const resource: RunsResource = {
     async start(input, options) {
@@ -223,7 +222,8 @@ export function runsResource(run: RunDocument, streams: StreamContext): RunsReso
           operationName: 'RunEvents',
           variables: (afterSeq) => ({ runId, afterSeq }),
           field: 'runEvents',
-          isLast: (event) => terminal.has(event.type),
+          // Not at the first terminal event: a run retried after it ended has more after it. The
+          // server completes the stream where the run's log ends.
         },
         options,
       );

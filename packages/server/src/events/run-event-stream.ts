@@ -294,7 +294,9 @@ async function* runEventGenerator(
             if (seqOf(e) !== last + 1) continue;
             last = seqOf(e);
             yield e;
-            if (isLast(e)) return;
+            // A terminal event ends the stream only where it ends the log: one with events after
+            // it, or one of a run that is going again (retryRun), is not the run's end.
+            if (isLast(e) && page.closed && last >= page.lastSeq) return;
           }
           if (page.closed && last >= page.lastSeq) return;
           // Caught up with the log as it was (or stuck behind a hole, which the next read fills).

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
+import { TroupeServerError } from '../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { RunJob } from './execute-run.js';
 import {
@@ -19,6 +20,12 @@ import {
   RUN_JOB_OPTIONS,
   type RunQueueOptions,
 } from './run-queue.js';
+
+/**
+ * How long cancelRun waits for a run's job to be either acknowledged by the worker holding it or
+ * let go: a crashed worker's lock lapses after its lockMs (4 s by default).
+ */
+const CANCEL_HOLDER_WAIT_MS = 10_000;
 
 export interface BullMqExecutorOptions extends RunQueueOptions {
   database: Database;
@@ -86,11 +93,27 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
     // Not the first connection: Redis was away and may have come back empty.
     if (connections++ > 0) reconcile();
   });
-  const broadcast = (message: RunControlMessage) =>
-    track(
-      opts.bus.publish(RUN_CONTROL_CHANNEL, encodeRunControl(message)),
-      `run ${message.runId} ${message.kind}`,
-    );
+  /** Sends a control message to the worker holding its run: true once it acknowledges it. */
+  const ask = async (message: RunControlMessage, timeoutMs: number): Promise<boolean> => {
+    const replyTo = `run-control-ack:${randomUUID()}`;
+    let resolveAck!: (ok: boolean) => void;
+    const acked = new Promise<boolean>((resolve) => {
+      resolveAck = resolve;
+    });
+    const unsubscribe = await opts.bus.subscribe(replyTo, (raw) => {
+      try {
+        resolveAck((JSON.parse(raw) as RespondAck).ok === true);
+      } catch {}
+    });
+    const timer = setTimeout(() => resolveAck(false), timeoutMs);
+    try {
+      await opts.bus.publish(RUN_CONTROL_CHANNEL, encodeRunControl({ ...message, replyTo }));
+      return await acked;
+    } finally {
+      clearTimeout(timer);
+      await unsubscribe();
+    }
+  };
 
   return {
     enqueue(job, enqueueOpts) {
@@ -100,38 +123,32 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
         `run ${job.runId} could not be queued`,
       );
     },
-    cancel(runId, reason) {
-      // A job still waiting is dropped; a locked (running) one is left to the worker that holds it.
-      track(
-        queue.remove(runId).catch(() => 0),
-        `run ${runId} could not be removed from the queue`,
-      );
-      broadcast({ kind: 'cancel', runId, reason });
-      return true;
+    async cancel(runId, reason) {
+      const deadline = Date.now() + CANCEL_HOLDER_WAIT_MS;
+      for (;;) {
+        // A job no worker holds (waiting, delayed, finished, or none at all) is removed, and then
+        // nothing will run it: the caller records the cancellation. Only a live lock keeps it.
+        const removed = await queue.remove(runId).catch((err: Error) => {
+          throw new TroupeServerError(
+            'UNAVAILABLE',
+            `The run queue (Redis) could not be reached, so the run was not cancelled; try again. (${err.message})`,
+          );
+        });
+        if (removed === 1) return false;
+        // Locked: the worker holding the job answers. A worker that died keeps its lock until the
+        // lock lapses (the worker's lockMs, 4 s by default); then the job can be removed.
+        if (await ask({ kind: 'cancel', runId, reason }, Math.min(opts.ackTimeoutMs ?? 3000, 1000)))
+          return true;
+        if (Date.now() >= deadline)
+          throw new TroupeServerError(
+            'UNAVAILABLE',
+            'The worker holding the run neither answered nor let go of it; the run was not cancelled. Try again.',
+          );
+      }
     },
     async respond(runId, decision) {
       // Only the worker holding the run answers; silence means no worker holds it right now.
-      const replyTo = `run-control-ack:${randomUUID()}`;
-      let resolveAck!: (ok: boolean) => void;
-      const acked = new Promise<boolean>((resolve) => {
-        resolveAck = resolve;
-      });
-      const unsubscribe = await opts.bus.subscribe(replyTo, (raw) => {
-        try {
-          resolveAck((JSON.parse(raw) as RespondAck).ok === true);
-        } catch {}
-      });
-      const timer = setTimeout(() => resolveAck(false), opts.ackTimeoutMs ?? 3000);
-      try {
-        await opts.bus.publish(
-          RUN_CONTROL_CHANNEL,
-          encodeRunControl({ kind: 'respond', runId, decision, replyTo }),
-        );
-        return await acked;
-      } finally {
-        clearTimeout(timer);
-        await unsubscribe();
-      }
+      return ask({ kind: 'respond', runId, decision }, opts.ackTimeoutMs ?? 3000);
     },
     active: () => inFlight.size,
     async idle() {

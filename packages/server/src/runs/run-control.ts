@@ -4,7 +4,13 @@ import type { ApprovalDecision } from '@troupe/agents';
 export const RUN_CONTROL_CHANNEL = 'run-control';
 
 export type RunControlMessage =
-  | { kind: 'cancel'; runId: string; reason: string }
+  | {
+      kind: 'cancel';
+      runId: string;
+      reason: string;
+      /** Channel on which the worker holding the run acknowledges that it is cancelling it. */
+      replyTo?: string;
+    }
   | {
       kind: 'respond';
       runId: string;
@@ -13,7 +19,7 @@ export type RunControlMessage =
       replyTo?: string;
     };
 
-/** A worker's acknowledgement of an approval answer: `ok` when the run took it. */
+/** A worker's acknowledgement of an approval answer (`ok` when the run took it), or of a cancel. */
 export interface RespondAck {
   ok: boolean;
 }

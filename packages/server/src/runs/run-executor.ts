@@ -12,8 +12,12 @@ export interface RunExecutor {
    * queued, so the queue cannot hold a job of it: the lookup for one is skipped.
    */
   enqueue(job: RunJob, opts?: { fresh?: boolean }): void;
-  /** Aborts a run this executor is running (true), or drops it from the queue (false). */
-  cancel(runId: string, reason: string): boolean;
+  /**
+   * Cancels a run. true: an executor holds the run and is cancelling it (it records RUN_CANCELLED);
+   * false: nothing holds it (it was queued, waiting out a retry's backoff, or left RUNNING by an
+   * executor that failed) and nothing will run it now, so the caller records the cancellation.
+   */
+  cancel(runId: string, reason: string): boolean | Promise<boolean>;
   /** Answers a pending approval of a run this executor holds. */
   respond(
     runId: string,
@@ -59,6 +63,8 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
   const flushMs = opts.flushMs ?? 50;
   const queue: RunJob[] = [];
   const running = new Map<string, CrewRun>();
+  // Cancels of runs this executor has picked up but whose crew has not started yet.
+  const pendingCancels = new Map<string, string>();
   const releases = new Map<string, AbortController>();
   // Runs waiting out their retry policy's backoff before their next attempt.
   const delayed = new Map<string, NodeJS.Timeout>();
@@ -96,7 +102,14 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
           ...(opts.embedder ? { embedder: opts.embedder } : {}),
           flushMs,
           signal: release.signal,
-          onCrewRun: (run) => running.set(job.runId, run),
+          onCrewRun: (run) => {
+            running.set(job.runId, run);
+            const reason = pendingCancels.get(job.runId);
+            if (reason !== undefined) {
+              pendingCancels.delete(job.runId);
+              run.cancel(reason);
+            }
+          },
           enqueue: (next) => {
             if (!closed) enqueue(next);
           },
@@ -111,6 +124,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
           busy--;
           running.delete(job.runId);
           releases.delete(job.runId);
+          pendingCancels.delete(job.runId);
           pump();
           settle();
         });
@@ -140,7 +154,14 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
         r.cancel(reason);
         return true;
       }
-      if (queuedAt >= 0) queue.splice(queuedAt, 1); // the caller records the cancellation
+      if (releases.has(runId)) {
+        // Picked up, its crew not started yet: cancelled as soon as it starts.
+        pendingCancels.set(runId, reason);
+        return true;
+      }
+      if (queuedAt >= 0) queue.splice(queuedAt, 1);
+      // Queued, or held by nothing here (an execution that failed left it RUNNING): the caller
+      // records the cancellation.
       return false;
     },
     respond(runId, decision) {

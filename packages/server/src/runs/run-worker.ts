@@ -34,9 +34,6 @@ export interface RunWorker {
   close(): Promise<void>;
 }
 
-/** How long a cancellation for a run this worker does not hold (yet) is remembered. */
-const EARLY_CANCEL_MS = 60_000;
-
 /**
  * Executes queued runs (`troupe worker`). Each run's events go to its durable log and its bus
  * channel exactly as in the in-process executor; cancellations and approval answers from any
@@ -47,25 +44,28 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
   const graceMs = opts.graceMs ?? 10_000;
   const held = new Map<string, CrewRun>();
   const releases = new Map<string, AbortController>();
-  // A cancel can overtake the job (the server saw QUEUED while this worker was starting the run).
-  const earlyCancels = new Map<string, string>();
+  // Cancels of runs this worker has picked up but whose crew has not started yet.
+  const pendingCancels = new Map<string, string>();
+  const ack = (m: { runId: string; replyTo?: string }, ok: boolean) => {
+    if (m.replyTo)
+      opts.bus
+        .publish(m.replyTo, JSON.stringify({ ok } satisfies RespondAck))
+        .catch((err) => console.error(`troupe: run ${m.runId}: acknowledgement failed:`, err));
+  };
 
   const unsubscribe = await opts.bus.subscribe(RUN_CONTROL_CHANNEL, (raw) => {
     const m = decodeRunControl(raw);
     if (!m) return;
     const run = held.get(m.runId);
     if (m.kind === 'cancel') {
+      // Only the worker holding the run answers; the server records the cancellation of a run
+      // nobody holds (see the BullMQ executor's cancel).
       if (run) run.cancel(m.reason);
-      else if (!earlyCancels.has(m.runId)) {
-        earlyCancels.set(m.runId, m.reason);
-        setTimeout(() => earlyCancels.delete(m.runId), EARLY_CANCEL_MS).unref();
-      }
+      else if (releases.has(m.runId)) pendingCancels.set(m.runId, m.reason);
+      else return;
+      ack(m, true);
     } else if (run) {
-      const ok = run.respond(m.decision);
-      if (m.replyTo)
-        opts.bus
-          .publish(m.replyTo, JSON.stringify({ ok } satisfies RespondAck))
-          .catch((err) => console.error(`troupe: run ${m.runId}: approval acknowledgement failed:`, err));
+      ack(m, run.respond(m.decision));
     }
   });
 
@@ -103,8 +103,11 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
             enqueue,
             onCrewRun: (run) => {
               held.set(runId, run);
-              const reason = earlyCancels.get(runId);
-              if (reason !== undefined) run.cancel(reason);
+              const reason = pendingCancels.get(runId);
+              if (reason !== undefined) {
+                pendingCancels.delete(runId);
+                run.cancel(reason);
+              }
             },
           },
           job.data,
@@ -123,6 +126,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
       } finally {
         held.delete(runId);
         releases.delete(runId);
+        pendingCancels.delete(runId);
       }
     },
     {

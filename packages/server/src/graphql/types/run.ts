@@ -381,12 +381,23 @@ builder.mutationField('cancelRun', (t) =>
         select: { id: true, status: true, threadId: true },
       });
       if (!run) throw notFound('Run', String(args.id));
-      if (run.status === 'QUEUED') {
-        ctx.runs.executor.cancel(id, 'Cancelled by request.');
+      const unfinished = ['QUEUED', 'RUNNING', 'WAITING_FOR_APPROVAL'] as const;
+      if (!(unfinished as readonly string[]).includes(run.status)) return { id };
+      // The executor holding the run cancels it and records RUN_CANCELLED. A run nothing holds
+      // (queued, waiting out a retry's backoff, or left RUNNING by a worker that died or failed)
+      // is taken off the queue by the executor and recorded here.
+      const held = await ctx.runs.executor.cancel(id, 'Cancelled by request.');
+      if (!held) {
         const at = new Date();
-        await ctx.db.run.update({ where: { id }, data: { status: 'CANCELLED', finishedAt: at } });
+        // Only while it is unfinished: a run that ended meanwhile keeps its outcome.
+        const { count } = await ctx.db.run.updateMany({
+          where: { id, status: { in: [...unfinished] } },
+          data: { status: 'CANCELLED', finishedAt: at },
+        });
+        if (count === 0) return { id };
+        // Finished tasks keep their checkpoints: a retried run does not pay for them again.
         await ctx.db.taskRun.updateMany({
-          where: { runId: id },
+          where: { runId: id, status: { in: ['PENDING', 'RUNNING', 'WAITING_FOR_APPROVAL'] } },
           data: { status: 'CANCELLED', finishedAt: at },
         });
         const events = await appendRunEvents(ctx.db, tenantId, id, [
@@ -405,8 +416,6 @@ builder.mutationField('cancelRun', (t) =>
           await publishRunUpdate(ctx.runs.bus, tenantId, id);
           if (next) await ctx.runs.executor.enqueue({ tenantId, runId: next });
         });
-      } else if (run.status === 'RUNNING' || run.status === 'WAITING_FOR_APPROVAL') {
-        ctx.afterCommit(() => void ctx.runs.executor.cancel(id, 'Cancelled by request.'));
       }
       return { id };
     },

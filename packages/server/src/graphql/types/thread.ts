@@ -361,7 +361,9 @@ builder.mutationField('deleteThread', (t) =>
       await ctx.db.thread.delete({ where: { id } });
       await audit(ctx, ctx.db, p.tenantId, 'thread.delete', { type: 'Thread', id });
       ctx.afterCommit(() => {
-        for (const r of queued) ctx.runs.executor.cancel(r.id, 'The thread was deleted.');
+        // Their rows are gone: this only takes their jobs off the queue.
+        for (const r of queued)
+          void Promise.resolve(ctx.runs.executor.cancel(r.id, 'The thread was deleted.')).catch(() => {});
       });
       return { id };
     },
