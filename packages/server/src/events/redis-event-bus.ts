@@ -5,6 +5,12 @@ export interface RedisEventBusOptions {
   url: string;
   /** Prefix of every channel name (isolates deployments and tests sharing one Redis). */
   prefix?: string;
+  /**
+   * How long subscribe() waits for Redis to confirm a new channel before it resolves anyway (the
+   * subscription is made when Redis is back, and onReconnect listeners then re-read the log).
+   * Default 1 s.
+   */
+  subscribeWaitMs?: number;
 }
 
 /**
@@ -15,8 +21,15 @@ export interface RedisEventBusOptions {
 export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<EventBus> {
   const prefix = opts.prefix ?? 'troupe:';
   // Auto-pipelining: messages published in the same tick (a batch of a run's events) go out in one
-  // write, in order.
-  const pub = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  // write, in order. Live messages are best effort (the durable log has every event): while Redis
+  // is away a publish waits in ioredis's offline queue (a blip costs nothing) for at most 2 s,
+  // where it could wait ~20 s before.
+  const pub = new Redis(opts.url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 3,
+    enableAutoPipelining: true,
+    commandTimeout: 2000,
+  });
   // Named (CLIENT LIST shows which connection is a Troupe server's subscriber).
   const sub = new Redis(opts.url, {
     lazyConnect: true,
@@ -30,7 +43,11 @@ export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<E
   pub.on('error', onError);
   sub.on('error', onError);
   await Promise.all([pub.connect(), sub.connect()]);
+  // Per channel: its handlers, and Redis's confirmation of the SUBSCRIBE that every subscriber of
+  // the channel waits for (so none returns before the channel is live, nor after it was dropped).
   const handlers = new Map<string, Set<(m: string) => void>>();
+  const confirmed = new Map<string, Promise<void>>();
+  const subscribeWaitMs = opts.subscribeWaitMs ?? 1000;
   const reconnectListeners = new Set<() => void>();
   let count = 0;
   let readyOnce = false;
@@ -52,11 +69,43 @@ export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<E
       const key = prefix + channel;
       let set = handlers.get(key);
       if (!set) {
-        set = new Set();
-        handlers.set(key, set);
-        await sub.subscribe(key);
+        const fresh = new Set<(m: string) => void>();
+        set = fresh;
+        handlers.set(key, fresh);
+        const subscribed = sub.subscribe(key).then(
+          () => {},
+          (err) => {
+            // Not subscribed: the next subscriber of the channel tries again.
+            if (handlers.get(key) === fresh) {
+              handlers.delete(key);
+              confirmed.delete(key);
+            }
+            throw err;
+          },
+        );
+        // Awaited by the channel's subscribers, if any still wait: never an unhandled rejection.
+        subscribed.catch(() => {});
+        confirmed.set(key, subscribed);
       }
+      // In the set before the wait: a subscriber of the same channel leaving meanwhile must not
+      // find it empty and unsubscribe the channel under this one.
       set.add(onMessage);
+      // Redis away: the SUBSCRIBE waits for it (ioredis sends it on reconnect) but the caller need
+      // not: it reads the durable log meanwhile, and again once the bus reconnects.
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          confirmed.get(key),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, subscribeWaitMs);
+          }),
+        ]);
+      } catch (err) {
+        set.delete(onMessage);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
       const counted = opts?.uncounted ? 0 : 1;
       count += counted;
       let active = true;
@@ -68,7 +117,10 @@ export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<E
         s?.delete(onMessage);
         if (s && s.size === 0) {
           handlers.delete(key);
-          await sub.unsubscribe(key).catch(() => {});
+          confirmed.delete(key);
+          // Not waited for: with Redis away it waits for Redis (ioredis sends it on reconnect, in
+          // order with any later SUBSCRIBE), and a stream must end without it.
+          sub.unsubscribe(key).catch(() => {});
         }
       };
     },
@@ -79,6 +131,7 @@ export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<E
     subscriberCount: () => count,
     async close() {
       handlers.clear();
+      confirmed.clear();
       reconnectListeners.clear();
       count = 0;
       await Promise.all([pub.quit().catch(() => pub.disconnect()), sub.quit().catch(() => sub.disconnect())]);

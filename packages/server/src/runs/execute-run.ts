@@ -6,7 +6,7 @@ import type { EmbedderSource } from '../documents/document-ingest.js';
 import { embedderSource } from '../documents/document-search.js';
 import { documentSearchTool, SEARCH_DOCUMENTS_TOOL } from '../documents/run-tool.js';
 import type { EventBus } from '../events/event-bus.js';
-import { publishEvents } from '../events/run-channels.js';
+import { publishCommitted, publishEvents } from '../events/run-channels.js';
 import {
   appendRunEvents,
   type NewRunEvent,
@@ -401,6 +401,8 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   let pending: RunEvent[] = [];
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
+  // The last batch's publish (best effort: it never rejects); the run ends once it has settled.
+  let published: Promise<void> = Promise.resolve();
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
@@ -409,7 +411,9 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     if (batch.length === 0 || released) return chain;
     chain = chain.then(async () => {
       const { stored, next } = thread ? await storeChatBatch(batch) : await storeBatch(batch);
-      await publishBestEffort(job.runId, () =>
+      // Published in order (one bus connection sends in the order asked), but not waited for: the
+      // next batch is stored even while Redis is away and publishes wait out their timeout.
+      published = publishBestEffort(job.runId, () =>
         Promise.all([
           publishEvents(bus, stored),
           stored.some((e) => STATUS_EVENTS.has(e.type)) && publishRunUpdate(bus, job.tenantId, job.runId),
@@ -475,6 +479,7 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     if (timer) clearTimeout(timer);
     if (soon) clearImmediate(soon);
     opts.signal?.removeEventListener('abort', release);
+    await published;
     publishFailures.delete(job.runId);
   }
   if (released) return 'released';
@@ -520,7 +525,11 @@ export async function recordRunFailure(
     const next = run.threadId ? await releaseNextThreadRun(tx, run.threadId) : null;
     return { out, next };
   });
-  await publishEvents(opts.bus, stored.out);
-  if (stored.out.length) await publishRunUpdate(opts.bus, job.tenantId, job.runId);
+  await publishCommitted(() =>
+    Promise.all([
+      publishEvents(opts.bus, stored.out),
+      stored.out.length > 0 && publishRunUpdate(opts.bus, job.tenantId, job.runId),
+    ]),
+  );
   if (stored.next) await queueNext(opts, { tenantId: job.tenantId, runId: stored.next });
 }

@@ -1,7 +1,7 @@
 import type { RunErrorInfo, RunFailedEvent } from '@troupe/agents';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
-import { publishEvents } from '../events/run-channels.js';
+import { publishCommitted, publishEvents } from '../events/run-channels.js';
 import { appendRunEvents } from '../events/run-event-log.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { publishRunUpdate } from './run-updates.js';
@@ -102,6 +102,7 @@ export async function recordRunRetry(
     });
     return events;
   });
-  await publishEvents(opts.bus, stored);
-  await publishRunUpdate(opts.bus, job.tenantId, job.runId);
+  await publishCommitted(() =>
+    Promise.all([publishEvents(opts.bus, stored), publishRunUpdate(opts.bus, job.tenantId, job.runId)]),
+  );
 }

@@ -4,6 +4,7 @@ import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import type { CrewDefinition } from '../crews/crew-definition.js';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
+import { publishCommitted } from '../events/run-channels.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { sendJson } from '../http/json-response.js';
 import { loadRuntime } from '../runs/execute-run.js';
@@ -235,7 +236,7 @@ export async function handleInboundHook(
       });
     }
     await opts.executor.enqueue({ tenantId, runId: run.created }, { fresh: true });
-    await publishRunUpdate(opts.bus, tenantId, run.created);
+    await publishCommitted(() => publishRunUpdate(opts.bus, tenantId, run.created));
     send(res, 202, { runId: encodeGlobalID('Run', run.created), status: 'QUEUED' });
   } catch (err) {
     if (err instanceof HookError) {

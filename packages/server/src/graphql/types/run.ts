@@ -7,7 +7,7 @@ import { createId } from '../../db/create-id.js';
 import type { ScriptRows } from '../../db/database.js';
 import { sql } from '../../db/sql-text.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
-import { publishEvents, runChannel } from '../../events/run-channels.js';
+import { publishCommitted, publishEvents, runChannel } from '../../events/run-channels.js';
 import { appendRunEvents, readRunLogPage, type StoredRunEvent } from '../../events/run-event-log.js';
 import { openRunEventStream } from '../../events/run-event-stream.js';
 import { Prisma } from '../../generated/prisma/client.js';
@@ -266,7 +266,7 @@ builder.mutationField('startRun', (t) =>
       const started = async (id: string, row: Record<string, unknown>, committed: boolean) => {
         const enqueue = async () => {
           await ctx.runs.executor.enqueue({ tenantId, runId: id }, { fresh: true });
-          await publishRunUpdate(ctx.runs.bus, tenantId, id);
+          await publishCommitted(() => publishRunUpdate(ctx.runs.bus, tenantId, id));
         };
         // A run committed on its own is queued now; one in the operation's transaction once it commits.
         if (committed) await enqueue();
@@ -412,8 +412,9 @@ builder.mutationField('cancelRun', (t) =>
         // A chat run that was next in its thread hands the turn on.
         const next = run.threadId ? await releaseNextThreadRun(ctx.db, run.threadId) : null;
         ctx.afterCommit(async () => {
-          await publishEvents(ctx.runs.bus, events);
-          await publishRunUpdate(ctx.runs.bus, tenantId, id);
+          await publishCommitted(() =>
+            Promise.all([publishEvents(ctx.runs.bus, events), publishRunUpdate(ctx.runs.bus, tenantId, id)]),
+          );
           if (next) await ctx.runs.executor.enqueue({ tenantId, runId: next });
         });
       }
@@ -557,7 +558,7 @@ builder.mutationField('retryRun', (t) =>
       });
       ctx.afterCommit(async () => {
         await ctx.runs.executor.enqueue({ tenantId, runId: id });
-        await publishRunUpdate(ctx.runs.bus, tenantId, id);
+        await publishCommitted(() => publishRunUpdate(ctx.runs.bus, tenantId, id));
       });
       return { id };
     },

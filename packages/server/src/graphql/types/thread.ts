@@ -3,7 +3,7 @@ import type { TenantPrincipal } from '../../auth/principal.js';
 import type { CrewDefinition } from '../../crews/crew-definition.js';
 import { intInRange, optionalText, requiredText } from '../../crews/input-rules.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
-import { publishEvents, threadChannel } from '../../events/run-channels.js';
+import { publishCommitted, publishEvents, threadChannel } from '../../events/run-channels.js';
 import { appendRunEvents, readThreadLogPage, type StoredRunEvent } from '../../events/run-event-log.js';
 import { openRunEventStream } from '../../events/run-event-stream.js';
 import type { Prisma } from '../../generated/prisma/client.js';
@@ -321,9 +321,9 @@ builder.mutationField('sendMessage', (t) =>
       });
       const events = await appendRunEvents(ctx.db, p.tenantId, run.id, [messageCreatedEvent(message)]);
       ctx.afterCommit(async () => {
-        await publishEvents(ctx.runs.bus, events);
+        await publishCommitted(() => publishEvents(ctx.runs.bus, events));
         if (!busy) await ctx.runs.executor.enqueue({ tenantId: p.tenantId, runId: run.id }, { fresh: true });
-        await publishRunUpdate(ctx.runs.bus, p.tenantId, run.id);
+        await publishCommitted(() => publishRunUpdate(ctx.runs.bus, p.tenantId, run.id));
       });
       return { messageId: message.id, runId: run.id };
     },
