@@ -341,6 +341,29 @@ test('subscribers of one run with different selections each get exactly their ow
   }
 });
 
+test('subscribers of one document whose variables pick different fields (@include) each get their own', async () => {
+  const runId = await startRun('directive shapes');
+  const a = client({ authorization: `Bearer ${key}` });
+  const b = client({ authorization: `Bearer ${key}` });
+  try {
+    const doc =
+      'subscription($runId: ID!, $text: Boolean!) { runEvents(runId: $runId) { seq type delta @include(if: $text) } }';
+    const [withText, without] = await Promise.all([
+      collect(a.c, doc, { runId, text: true }),
+      collect(b.c, doc, { runId, text: false }),
+    ]);
+    for (const r of [withText, without]) expect(r.error).toBeUndefined();
+    expect(withText.events.length).toBeGreaterThan(3);
+    expect(without.events.map((e) => e.seq)).toEqual(withText.events.map((e) => e.seq));
+    for (const e of withText.events) expect(Object.keys(e).sort()).toEqual(['delta', 'seq', 'type']);
+    for (const e of without.events) expect(Object.keys(e).sort()).toEqual(['seq', 'type']);
+    expect(withText.events.map((e) => e.delta ?? '').join('')).toContain('alpha beta gamma delta');
+  } finally {
+    await a.c.dispose();
+    await b.c.dispose();
+  }
+});
+
 test('clients that leave while their subscription is being set up leave no bus subscription (SSE and WebSocket)', async () => {
   // The stream subscribes to the bus and reads its first page before the subscription starts; a
   // client gone by then must still end that bus subscription.

@@ -6,6 +6,9 @@ import {
   execute,
   GraphQLError,
   getOperationAST,
+  Kind,
+  type OperationDefinitionNode,
+  visit,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
@@ -27,9 +30,45 @@ const SHARED_FIELDS = new Set(['runEvents', 'threadEvents']);
 const RESULTS = Symbol('troupe.sharedResults');
 
 interface SharedResult {
-  document: DocumentNode;
+  /** The operation executed (a document may hold several). */
+  operation: OperationDefinitionNode;
+  /** The values of the variables its directives read (@include(if: $x)), as JSON; '' when none. */
+  shape: string;
   result: ExecutionResult | Promise<ExecutionResult>;
   next: SharedResult | undefined;
+}
+
+/**
+ * The variables that directives in the document read (`@include(if: $withData)`): they decide an
+ * event's result shape, so subscribers share a result only when these values agree too.
+ */
+function directiveVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Directive(node) {
+      for (const arg of node.arguments ?? [])
+        visit(arg.value, {
+          Variable(v) {
+            names.add(v.name.value);
+          },
+        });
+    },
+  });
+  return [...names];
+}
+
+const shapes = new WeakMap<DocumentNode, string[]>();
+
+function shapeOf(args: ExecutionArgs): string {
+  let vars = shapes.get(args.document);
+  if (!vars) {
+    vars = directiveVariables(args.document);
+    shapes.set(args.document, vars);
+  }
+  if (vars.length === 0) return '';
+  const values = args.variableValues ?? {};
+  // Unset (the variable's default applies) and null are told apart.
+  return JSON.stringify(vars.map((v) => (v in values ? [values[v]] : [])));
 }
 
 type WithResults = { [RESULTS]?: SharedResult };
@@ -43,14 +82,17 @@ function executeMasked(args: ExecutionArgs, payload: unknown, mask: MaskResult) 
 
 function sharedExecute(
   args: ExecutionArgs,
+  operation: OperationDefinitionNode,
+  shape: string,
   payload: unknown,
   mask: MaskResult,
 ): ExecutionResult | Promise<ExecutionResult> {
   if (typeof payload !== 'object' || payload === null) return executeMasked(args, payload, mask);
   const event = payload as WithResults;
-  for (let r = event[RESULTS]; r; r = r.next) if (r.document === args.document) return r.result;
+  for (let r = event[RESULTS]; r; r = r.next)
+    if (r.operation === operation && r.shape === shape) return r.result;
   const result = executeMasked(args, payload, mask);
-  event[RESULTS] = { document: args.document, result, next: event[RESULTS] };
+  event[RESULTS] = { operation, shape, result, next: event[RESULTS] };
   return result;
 }
 
@@ -133,7 +175,7 @@ export function useSharedEventExecution(maskError: (error: unknown) => Error): P
     async onSubscribe({ args, setResultAndStopExecution }) {
       const operation = getOperationAST(args.document, args.operationName);
       const [field, ...more] = operation?.selectionSet.selections ?? [];
-      if (operation?.operation !== 'subscription' || more.length > 0 || field?.kind !== 'Field') return;
+      if (operation?.operation !== 'subscription' || more.length > 0 || field?.kind !== Kind.FIELD) return;
       if (!SHARED_FIELDS.has(field.name.value)) return;
       let stream: Awaited<ReturnType<typeof createSourceEventStream>>;
       try {
@@ -146,7 +188,8 @@ export function useSharedEventExecution(maskError: (error: unknown) => Error): P
       if (!(Symbol.asyncIterator in stream)) setResultAndStopExecution(mask(stream));
       else {
         const events = stream[Symbol.asyncIterator]();
-        const results = mapEvents(events, (payload) => sharedExecute(args, payload, mask));
+        const shape = shapeOf(args);
+        const results = mapEvents(events, (payload) => sharedExecute(args, operation, shape, payload, mask));
         sharedStreams.add(results);
         setResultAndStopExecution(results);
       }
