@@ -71,6 +71,8 @@ export interface StartServerOptions {
    * Default true; only one such process may serve a database.
    */
   recoverRuns?: boolean;
+  /** When runs execute in this process: how a failed execution is tried again (tests). */
+  executionRetry?: { attempts: number; delayMs: number };
   /**
    * The webhook delivery loop: on by default where runs execute in this process (`troupe worker`
    * runs it otherwise); false turns it off; an object tunes it.
@@ -141,6 +143,7 @@ export async function startServer(
           providers: opts.providers,
           embedder,
           concurrency: Math.max(1, config.workerConcurrency),
+          ...(opts.executionRetry ? { retry: opts.executionRetry } : {}),
         });
   const webhooks =
     (opts.webhooks ?? runsOn === 'this-process')

@@ -2,7 +2,8 @@ import type { CrewRun, ProviderSettings } from '@troupe/agents';
 import type { Database } from '../db/database.js';
 import type { EmbedderSource } from '../documents/document-ingest.js';
 import type { EventBus } from '../events/event-bus.js';
-import { executeRun, type RunJob } from './execute-run.js';
+import { executeRun, type RunJob, recordRunFailure } from './execute-run.js';
+import { RUN_JOB_OPTIONS } from './run-queue.js';
 
 export { loadRuntime, type RunJob } from './execute-run.js';
 
@@ -39,6 +40,12 @@ export interface ExecutorOptions {
   flushMs?: number;
   /** The embedder of the `search_documents` tool (TROUPE_EMBEDDINGS). */
   embedder?: EmbedderSource;
+  /**
+   * A run whose execution fails (the database unreachable, say; a run's own failure is an outcome,
+   * not this) is tried again after `delayMs`, doubling, `attempts` times in all, then recorded
+   * RUN_FAILED. Default: as a BullMQ worker's jobs, 5 attempts from 1 s.
+   */
+  retry?: { attempts: number; delayMs: number };
 }
 
 /**
@@ -68,6 +75,9 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
   const releases = new Map<string, AbortController>();
   // Runs waiting out their retry policy's backoff before their next attempt.
   const delayed = new Map<string, NodeJS.Timeout>();
+  // Failed executions per run (see ExecutorOptions.retry).
+  const failures = new Map<string, number>();
+  const retry = opts.retry ?? { attempts: RUN_JOB_OPTIONS.attempts, delayMs: RUN_JOB_OPTIONS.backoff.delay };
   let busy = 0;
   let closed = false;
   const idleWaiters: (() => void)[] = [];
@@ -117,9 +127,30 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
         job,
       )
         .then((outcome) => {
+          failures.delete(job.runId);
           if (typeof outcome === 'object') retryLater(job, outcome.retryInMs);
         })
-        .catch((err) => console.error(`troupe: run ${job.runId} could not be executed:`, err))
+        .catch((err) => {
+          const attempt = (failures.get(job.runId) ?? 0) + 1;
+          const last = attempt >= retry.attempts;
+          console.error(
+            `troupe: run ${job.runId} could not be executed (attempt ${attempt} of ${retry.attempts}${last ? '' : ', trying again'}):`,
+            err,
+          );
+          if (closed) return; // the next start resumes it (recoverUnfinishedRuns)
+          if (!last) {
+            failures.set(job.runId, attempt);
+            retryLater(job, retry.delayMs * 2 ** (attempt - 1));
+            return;
+          }
+          failures.delete(job.runId);
+          // Not left RUNNING for ever: RUN_FAILED, as a worker records a job out of attempts.
+          return recordRunFailure(
+            { database: opts.database, bus: opts.bus, enqueue },
+            job,
+            (err as Error)?.message ?? String(err),
+          ).catch((e) => console.error(`troupe: run ${job.runId}: recording its failure failed:`, e));
+        })
         .finally(() => {
           busy--;
           running.delete(job.runId);

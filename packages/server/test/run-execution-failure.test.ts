@@ -1,0 +1,112 @@
+// A run whose execution itself fails (the database unreachable when the executor claims it) is
+// tried again, and ends RUN_FAILED once out of attempts: never left RUNNING for good. In-process
+// executor (`troupe dev`, `troupe serve` without Redis); workers get the same from BullMQ's attempts.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import type { Database } from '../src/db/database.js';
+import type { SqlText } from '../src/db/sql-text.js';
+import { startServer, type TroupeServer } from '../src/server.js';
+import { ADMIN_KEY, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
+import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { sseSubscribe } from './support/sse-client.js';
+
+let llm: OpenAICompatibleTestServer;
+let tdb: TestDatabase;
+let server: TroupeServer;
+let dataDir: string;
+let key: string;
+let crewId: string;
+/** Claims of a run (the executor picking it up) that fail as if the database had gone away. */
+let failClaims = 0;
+let failedClaims = 0;
+
+beforeAll(async () => {
+  llm = await createOpenAICompatibleTestServer();
+  llm.setFallback(() => ({ text: 'made it' }));
+  tdb = await createTestDatabase();
+  dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-execfail-'));
+  const real = tdb.database;
+  const database = new Proxy(real, {
+    get(target, prop) {
+      if (prop === 'script')
+        return (settings: Record<string, string>, statements: readonly SqlText[]) => {
+          if (failClaims > 0 && statements.some((s) => s.text.includes('"attempts" = "attempts" + 1'))) {
+            failClaims--;
+            failedClaims++;
+            return Promise.reject(new Error('Connection terminated unexpectedly'));
+          }
+          return target.script(settings, statements);
+        };
+      const value = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as Database;
+  const { config } = loadConfig(
+    'embedded',
+    { port: 0, host: '127.0.0.1', dataDir },
+    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET },
+  );
+  server = await startServer(config, {
+    database,
+    providers: { openai: { baseUrl: llm.url, apiKey: 'test' } },
+    executionRetry: { attempts: 3, delayMs: 20 },
+  });
+  ({ key } = await createTenant(server.url, ADMIN_KEY, 'execfail'));
+  const crew = {
+    ...SAMPLE_CREW,
+    agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'm' } })),
+  };
+  crewId = (await gqlOk(server.url, CREATE_CREW, { input: crew }, key)).createCrew.crew.id;
+});
+
+afterAll(async () => {
+  await server?.close();
+  await tdb?.close();
+  await llm?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function run(topic: string) {
+  const id = (
+    await gqlOk(
+      server.url,
+      'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+      { input: { crewId, inputs: { topic } } },
+      key,
+    )
+  ).startRun.run.id as string;
+  const types: string[] = [];
+  for await (const r of sseSubscribe(
+    server.url,
+    'subscription($id: ID!) { runEvents(runId: $id) { type } }',
+    { id },
+    key,
+  ))
+    types.push(r.data.runEvents.type);
+  const d = await gqlOk(server.url, 'query($id: ID!) { run(id: $id) { status output error } }', { id }, key);
+  return { types, run: d.run };
+}
+
+test('an execution that fails is tried again and the run succeeds', async () => {
+  failClaims = 2;
+  failedClaims = 0;
+  const { types, run: r } = await run('flaky database');
+  expect(failedClaims).toBe(2);
+  expect(types.at(-1)).toBe('RUN_SUCCEEDED');
+  expect(r).toMatchObject({ status: 'SUCCEEDED', output: 'made it' });
+});
+
+test('an execution that fails on every attempt ends the run FAILED with the error, not RUNNING', async () => {
+  failClaims = 100;
+  failedClaims = 0;
+  const { types, run: r } = await run('database gone');
+  expect(failedClaims).toBe(3);
+  expect(types).toEqual(['RUN_FAILED']);
+  expect(r.status).toBe('FAILED');
+  expect(r.error).toMatch(/Connection terminated unexpectedly/);
+  failClaims = 0;
+});
