@@ -11,6 +11,7 @@ import { openDatabase } from '../src/db/database.js';
 import type { EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
 import { parseGlobalId } from '../src/graphql/global-id.js';
+import { createBullMqExecutor } from '../src/runs/bullmq-executor.js';
 import type { RunJob } from '../src/runs/execute-run.js';
 import { freshRunJobs, RUN_JOB_OPTIONS } from '../src/runs/run-queue.js';
 import { type RunWorker, startRunWorker } from '../src/runs/run-worker.js';
@@ -220,6 +221,38 @@ describe.runIf(BACKEND === 'postgres')('runs on BullMQ workers', () => {
     for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key))
       types.push(r.data.runEvents.type);
     expect(types).toEqual(['RUN_CANCELLED']);
+  });
+
+  test('a run left RUNNING with no job (its worker died past its last attempt) is queued again and finishes', async () => {
+    for (const w of workers.splice(0)) await w.close();
+    const run = await startRun('left behind');
+    const rawId = parseGlobalId('id', run.id, 'Run');
+    // RUNNING, no job: what a worker leaves when it fails past its job's last attempt (or stall
+    // limit) and cannot record the failure because the database is down too.
+    await pgAdmin((c) => c.query(`UPDATE "Run" SET "status" = 'RUNNING' WHERE "id" = $1`, [rawId]), tdb.url);
+    const queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix: PREFIX });
+    expect(await queue.remove(rawId)).toBe(1);
+    await queue.close();
+    llm.setFallback(() => ({ text: 'Found again.' }));
+    await startWorker();
+    // A server's reconciler (every 30 s by default; here 100 ms) finds it and queues it again.
+    const reconciler = createBullMqExecutor({
+      database: tdb.database,
+      bus: workerBus,
+      redisUrl: REDIS_URL,
+      prefix: PREFIX,
+      reconcileMs: 100,
+    });
+    try {
+      const types: string[] = [];
+      for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key))
+        types.push(r.data.runEvents.type);
+      expect(types.at(-1)).toBe('RUN_SUCCEEDED');
+      const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+      expect(d.run).toMatchObject({ status: 'SUCCEEDED', output: 'Found again.' });
+    } finally {
+      await reconciler.close();
+    }
   });
 
   test('a run cancelled on one worker and retried at once runs to the end on the other', async () => {

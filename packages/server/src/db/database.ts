@@ -74,7 +74,9 @@ export interface Database {
    * Every tenant's runs left unfinished (queued, running, waiting for approval; not those waiting
    * for their thread), oldest first: the one cross-tenant read, for resuming them at start.
    */
-  unfinishedRuns(opts?: { onlyQueued?: boolean }): Promise<{ tenantId: string; id: string }[]>;
+  unfinishedRuns(opts?: {
+    onlyQueued?: boolean;
+  }): Promise<{ tenantId: string; id: string; status: string }[]>;
   close(): Promise<void>;
 }
 
@@ -339,7 +341,7 @@ function makeDatabase(
             status: { in: opts.onlyQueued ? ['QUEUED'] : ['QUEUED', 'RUNNING', 'WAITING_FOR_APPROVAL'] },
             waitingForThread: false,
           },
-          select: { tenantId: true, id: true },
+          select: { tenantId: true, id: true, status: true },
           orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
           take: 10_000,
         }),

@@ -66,20 +66,40 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
     const t = p.catch((err) => console.error(`troupe: ${what}:`, err)).finally(() => inFlight.delete(t));
     inFlight.add(t);
   };
-  // The database is the source of truth: queued runs the Redis queue lost are queued again.
+  // The database is the source of truth: unfinished runs the Redis queue no longer holds are
+  // queued again. QUEUED ones whose job Redis lost; RUNNING (or waiting for an approval) ones whose
+  // job is gone or over: a worker that died past its job's last attempt or stall limit, or that
+  // could not record the failure with the database down. They resume from their checkpoints.
   let reconciling = false;
   const reconcile = () => {
     if (closed || reconciling) return;
     reconciling = true;
     const work = (async () => {
       let requeued = 0;
-      for (const run of await opts.database.unfinishedRuns({ onlyQueued: true })) {
+      let resumed = 0;
+      for (const run of await opts.database.unfinishedRuns()) {
         if (closed) break;
-        if (await addRunJob(queue, { tenantId: run.tenantId, runId: run.id })) requeued++;
+        const job = { tenantId: run.tenantId, runId: run.id };
+        if (run.status === 'QUEUED') {
+          if (await addRunJob(queue, job)) requeued++;
+          continue;
+        }
+        const held = await queue.getJob(run.id);
+        const state = held ? await held.getState() : 'missing';
+        // Active: a worker holds it (or its lock lapses and BullMQ hands it on). Waiting or
+        // delayed: a worker will. A finished job's run that still says RUNNING is claimed again;
+        // should it have ended meanwhile, the claim sees that and does nothing.
+        if (state !== 'missing' && state !== 'completed' && state !== 'failed' && state !== 'unknown')
+          continue;
+        if (await addRunJob(queue, job)) resumed++;
       }
       if (requeued > 0)
         console.warn(
           `troupe: queued ${requeued} run${requeued === 1 ? '' : 's'} again that the Redis queue did not hold (was Redis restarted without persistence, or unreachable?)`,
+        );
+      if (resumed > 0)
+        console.warn(
+          `troupe: queued ${resumed} unfinished run${resumed === 1 ? '' : 's'} again that no worker held (a worker that died or failed past its last attempt); ${resumed === 1 ? 'it resumes' : 'they resume'} after ${resumed === 1 ? 'its' : 'their'} finished tasks`,
         );
     })().finally(() => {
       reconciling = false;
