@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
@@ -253,6 +254,64 @@ describe.runIf(BACKEND === 'postgres')('runs on BullMQ workers', () => {
     } finally {
       await reconciler.close();
     }
+  });
+
+  test('a worker that loses its lock on a run stops; the run resumes once, after its finished task', async () => {
+    for (const w of workers.splice(0)) await w.close();
+    const w = await startRunWorker({
+      database: tdb.database,
+      bus: workerBus,
+      redisUrl: REDIS_URL,
+      prefix: PREFIX,
+      concurrency: 2,
+      providers: { openai: { baseUrl: llm.url, apiKey: 'test' } },
+      lockMs: 1000,
+    });
+    workers.push(w);
+    let writes = 0;
+    llm.setFallback((req) => {
+      if (!JSON.stringify(req.body).includes('Write about stolen')) return { text: 'Research notes.' };
+      writes++;
+      return writes === 1
+        ? { text: Array.from({ length: 80 }, (_, i) => `slow${i} `), chunkDelayMs: 50 }
+        : { text: 'Written after all.' };
+    });
+    const researchCalls = () =>
+      llm.chatRequests.filter((r) => JSON.stringify(r.body).includes('Research stolen')).length;
+    const run = await startRun('stolen');
+    const rawId = parseGlobalId('id', run.id, 'Run');
+    const redis = new Redis(REDIS_URL);
+    const seen: { seq: number; type: string }[] = [];
+    try {
+      let stolen = false;
+      for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key)) {
+        seen.push(r.data.runEvents);
+        if (!stolen && r.data.runEvents.type === 'TOKEN' && seen.some((e) => e.type === 'TASK_COMPLETED')) {
+          // Another holder's token on the job's lock (as when this worker's event loop stalled past
+          // the lock's lifetime): the worker's next renewal fails.
+          stolen = true;
+          await redis.set(`${PREFIX}:runs:${rawId}:lock`, 'someone-else', 'PX', 1500);
+        }
+      }
+    } finally {
+      redis.disconnect();
+    }
+    expect(seen.at(-1)!.type).toBe('RUN_SUCCEEDED');
+    // The slow answer would have taken 4 s: by now, whatever the first execution still wrote
+    // would be in the log.
+    await new Promise((r) => setTimeout(r, 3000));
+    const log: { seq: number; type: string }[] = [];
+    for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key))
+      log.push(r.data.runEvents);
+    expect(log.map((e) => e.seq)).toEqual(log.map((_e, i) => i + 1));
+    // One execution at a time: each task completed once, the run ended once, and last.
+    expect(log.filter((e) => e.type === 'TASK_COMPLETED')).toHaveLength(2);
+    expect(log.filter((e) => e.type === 'RUN_SUCCEEDED')).toHaveLength(1);
+    expect(log.at(-1)!.type).toBe('RUN_SUCCEEDED');
+    expect(researchCalls()).toBe(1);
+    expect(writes).toBe(2);
+    const d = await gqlOk(server.url, RUN, { id: run.id }, key);
+    expect(d.run).toMatchObject({ status: 'SUCCEEDED', output: 'Written after all.' });
   });
 
   test('a run cancelled on one worker and retried at once runs to the end on the other', async () => {

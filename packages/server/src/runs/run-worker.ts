@@ -141,6 +141,19 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     },
   );
   worker.on('error', (err) => console.error('troupe: worker:', err.message));
+  // This worker's lock on a run's job is gone (its event loop stalled, or Redis was away past the
+  // lock's lifetime): BullMQ may have handed the job to another worker, so this one stops at once,
+  // writing nothing more, instead of executing the run alongside it. Job ids are run ids.
+  worker.on('lockRenewalFailed', (jobIds) => {
+    for (const runId of jobIds) {
+      const release = releases.get(runId);
+      if (!release || release.signal.aborted) continue;
+      console.warn(
+        `troupe: run ${runId}: this worker lost its lock on the run; it stops here (another worker resumes it)`,
+      );
+      release.abort();
+    }
+  });
   worker.on('failed', (job, err) => {
     if (!job) return;
     const last = job.attemptsMade >= (job.opts.attempts ?? 1);
