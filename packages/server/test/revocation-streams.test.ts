@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { createCredentialWatch } from '../src/auth/credential-watch.js';
 import { createInProcessEventBus, type EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
+import { untilCredentialsEnd } from '../src/http/stream-credentials.js';
 import type { TroupeServer } from '../src/server.js';
 import {
   ADMIN_KEY,
@@ -451,5 +452,18 @@ describe('the credential watch', () => {
     unwatch();
     expect(watch.size()).toBe(0);
     expect(watch.keys()).toBe(0);
+  });
+
+  test('a stream whose source fails (a log read, say) is no longer watched', async () => {
+    const watch = createCredentialWatch();
+    async function* failing() {
+      yield { data: { n: 1 } };
+      throw new Error('the log could not be read');
+    }
+    const stream = untilCredentialsEnd(failing(), watch, principal('k3'), watch.since());
+    expect(watch.size()).toBe(1);
+    expect(await stream.next()).toEqual({ done: false, value: { data: { n: 1 } } });
+    await expect(stream.next()).rejects.toThrow('the log could not be read');
+    expect(watch.size()).toBe(0);
   });
 });

@@ -54,7 +54,15 @@ export function untilCredentialsEnd(
     async next() {
       if (!finished && !last) {
         const pending = it.next();
-        const r = await Promise.race([pending, stopped]);
+        let r: IteratorResult<ExecutionResult> | typeof DONE;
+        try {
+          r = await Promise.race([pending, stopped]);
+        } catch (error) {
+          // The source failed (a log read, say): nothing calls return() after an error, so the
+          // credential watch ends here.
+          finish();
+          throw error;
+        }
         if (r !== DONE) {
           if (r.done) finish();
           return r.done ? DONE : r;
