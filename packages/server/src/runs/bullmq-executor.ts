@@ -68,8 +68,11 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
   };
   // The database is the source of truth: unfinished runs the Redis queue no longer holds are
   // queued again. QUEUED ones whose job Redis lost; RUNNING (or waiting for an approval) ones whose
-  // job is gone or over: a worker that died past its job's last attempt or stall limit, or that
-  // could not record the failure with the database down. They resume from their checkpoints.
+  // job BullMQ has given up on (failed past its last attempt or its stall limit, with the failure
+  // not recorded because the database was down too). They resume from their checkpoints. A
+  // RUNNING run whose job Redis lost is left alone: its worker may still be executing it (Redis
+  // restarted without persistence), and a second execution would interleave with it; cancelRun
+  // ends it should no worker be.
   let reconciling = false;
   const reconcile = () => {
     if (closed || reconciling) return;
@@ -85,12 +88,11 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
           continue;
         }
         const held = await queue.getJob(run.id);
-        const state = held ? await held.getState() : 'missing';
         // Active: a worker holds it (or its lock lapses and BullMQ hands it on). Waiting or
-        // delayed: a worker will. A finished job's run that still says RUNNING is claimed again;
-        // should it have ended meanwhile, the claim sees that and does nothing.
-        if (state !== 'missing' && state !== 'completed' && state !== 'failed' && state !== 'unknown')
-          continue;
+        // delayed: a worker will. Missing: see above. A completed job's run read as RUNNING just
+        // before its end is claimed again, and the claim, seeing it ended, does nothing.
+        const state = held ? await held.getState() : 'missing';
+        if (state !== 'failed' && state !== 'completed') continue;
         if (await addRunJob(queue, job)) resumed++;
       }
       if (requeued > 0)
@@ -99,7 +101,7 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
         );
       if (resumed > 0)
         console.warn(
-          `troupe: queued ${resumed} unfinished run${resumed === 1 ? '' : 's'} again that no worker held (a worker that died or failed past its last attempt); ${resumed === 1 ? 'it resumes' : 'they resume'} after ${resumed === 1 ? 'its' : 'their'} finished tasks`,
+          `troupe: queued ${resumed} unfinished run${resumed === 1 ? '' : 's'} again whose job had failed without the run being ended (was the database down too?); ${resumed === 1 ? 'it resumes' : 'they resume'} after ${resumed === 1 ? 'its' : 'their'} finished tasks`,
         );
     })().finally(() => {
       reconciling = false;
@@ -143,7 +145,7 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
         `run ${job.runId} could not be queued`,
       );
     },
-    async cancel(runId, reason) {
+    async cancel(runId, reason, cancelOpts) {
       const deadline = Date.now() + CANCEL_HOLDER_WAIT_MS;
       for (;;) {
         // A job no worker holds (waiting, delayed, finished, or none at all) is removed, and then
@@ -154,7 +156,12 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
             `The run queue (Redis) could not be reached, so the run was not cancelled; try again. (${err.message})`,
           );
         });
-        if (removed === 1) return false;
+        // Nothing held the job. A run the database says is running may still be executing without
+        // one (Redis restarted and lost its job): its worker answers; silence means nobody is.
+        if (removed === 1)
+          return cancelOpts?.running
+            ? ask({ kind: 'cancel', runId, reason }, Math.min(opts.ackTimeoutMs ?? 3000, 1000))
+            : false;
         // Locked: the worker holding the job answers. A worker that died keeps its lock until the
         // lock lapses (the worker's lockMs, 4 s by default); then the job can be removed.
         if (await ask({ kind: 'cancel', runId, reason }, Math.min(opts.ackTimeoutMs ?? 3000, 1000)))

@@ -17,8 +17,9 @@ export interface RunExecutor {
    * Cancels a run. true: an executor holds the run and is cancelling it (it records RUN_CANCELLED);
    * false: nothing holds it (it was queued, waiting out a retry's backoff, or left RUNNING by an
    * executor that failed) and nothing will run it now, so the caller records the cancellation.
+   * `running`: the database says the run is RUNNING or waiting for an approval.
    */
-  cancel(runId: string, reason: string): boolean | Promise<boolean>;
+  cancel(runId: string, reason: string, opts?: { running?: boolean }): boolean | Promise<boolean>;
   /** Answers a pending approval of a run this executor holds. */
   respond(
     runId: string,

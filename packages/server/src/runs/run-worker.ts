@@ -141,17 +141,25 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     },
   );
   worker.on('error', (err) => console.error('troupe: worker:', err.message));
-  // This worker's lock on a run's job is gone (its event loop stalled, or Redis was away past the
-  // lock's lifetime): BullMQ may have handed the job to another worker, so this one stops at once,
-  // writing nothing more, instead of executing the run alongside it. Job ids are run ids.
+  // This worker's lock on a run's job is gone. If the job is held under another lock (this
+  // worker's event loop stalled past the lock's lifetime, and BullMQ handed the job on), this
+  // worker stops at once, writing nothing more, instead of executing the run alongside the other.
+  // If the job itself is gone (Redis restarted without persistence), nobody else has it: it goes
+  // on. Job ids are run ids.
   worker.on('lockRenewalFailed', (jobIds) => {
     for (const runId of jobIds) {
       const release = releases.get(runId);
       if (!release || release.signal.aborted) continue;
-      console.warn(
-        `troupe: run ${runId}: this worker lost its lock on the run; it stops here (another worker resumes it)`,
-      );
-      release.abort();
+      queue
+        .getJob(runId)
+        .then((job) => {
+          if (!job || release.signal.aborted) return;
+          console.warn(
+            `troupe: run ${runId}: this worker lost its lock on the run; it stops here (another worker resumes it)`,
+          );
+          release.abort();
+        })
+        .catch(() => {}); // Redis unreachable: the next renewal tells again
     }
   });
   worker.on('failed', (job, err) => {

@@ -386,7 +386,9 @@ builder.mutationField('cancelRun', (t) =>
       // The executor holding the run cancels it and records RUN_CANCELLED. A run nothing holds
       // (queued, waiting out a retry's backoff, or left RUNNING by a worker that died or failed)
       // is taken off the queue by the executor and recorded here.
-      const held = await ctx.runs.executor.cancel(id, 'Cancelled by request.');
+      const held = await ctx.runs.executor.cancel(id, 'Cancelled by request.', {
+        running: run.status !== 'QUEUED',
+      });
       if (!held) {
         const at = new Date();
         // Only while it is unfinished: a run that ended meanwhile keeps its outcome.
