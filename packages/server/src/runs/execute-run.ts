@@ -350,6 +350,8 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     crewRun.cancel('Released by the worker.');
   };
   opts.signal?.addEventListener('abort', release, { once: true });
+  // Released while the runtime or a tool loaded (an abort does not fire again for a late listener).
+  if (opts.signal?.aborted) release();
   opts.onCrewRun?.(crewRun);
 
   // A batch of events with the state it implies, in one transaction: one round trip.
