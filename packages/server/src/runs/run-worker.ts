@@ -90,6 +90,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     opts.queueName ?? DEFAULT_QUEUE_NAME,
     async (job, token) => {
       const { runId } = job.data;
+      let mine: CrewRun | undefined;
       const release = new AbortController();
       releases.set(runId, release);
       try {
@@ -102,6 +103,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
             signal: release.signal,
             enqueue,
             onCrewRun: (run) => {
+              mine = run;
               held.set(runId, run);
               const reason = pendingCancels.get(runId);
               if (reason !== undefined) {
@@ -124,9 +126,13 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
           throw new WaitingError();
         }
       } finally {
-        held.delete(runId);
-        releases.delete(runId);
-        pendingCancels.delete(runId);
+        // Only this execution's entries: the same run picked up again here (its lock lost and the
+        // job handed back) may already have its own.
+        if (held.get(runId) === mine) held.delete(runId);
+        if (releases.get(runId) === release) {
+          releases.delete(runId);
+          pendingCancels.delete(runId);
+        }
       }
     },
     {
