@@ -23,6 +23,8 @@ let crewId: string;
 /** Claims of a run (the executor picking it up) that fail as if the database had gone away. */
 let failClaims = 0;
 let failedClaims = 0;
+/** Event batches take this long to store (a slow database), while set. */
+let slowStoresMs = 0;
 
 beforeAll(async () => {
   llm = await createOpenAICompatibleTestServer();
@@ -39,6 +41,10 @@ beforeAll(async () => {
             failedClaims++;
             return Promise.reject(new Error('Connection terminated unexpectedly'));
           }
+          if (slowStoresMs > 0 && statements.some((s) => s.text.includes('INSERT INTO "RunEvent"')))
+            return new Promise((r) => setTimeout(r, slowStoresMs)).then(() =>
+              target.script(settings, statements),
+            );
           return target.script(settings, statements);
         };
       const value = Reflect.get(target, prop);
@@ -109,4 +115,57 @@ test('an execution that fails on every attempt ends the run FAILED with the erro
   expect(r.status).toBe('FAILED');
   expect(r.error).toMatch(/Connection terminated unexpectedly/);
   failClaims = 0;
+});
+
+test('a cancel that comes after an attempt failed, while the retry is being decided, ends the run cancelled', async () => {
+  const retrying = (
+    await gqlOk(
+      server.url,
+      CREATE_CREW,
+      {
+        input: {
+          ...SAMPLE_CREW,
+          name: 'retrying',
+          agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'm' } })),
+          retry: { maxAttempts: 3, backoffMs: 60_000 },
+        },
+      },
+      key,
+    )
+  ).createCrew.crew.id;
+  let failedAt = 0;
+  llm.setFallback(() => {
+    failedAt = Date.now();
+    return { error: { status: 503, message: 'overloaded', headers: { 'retry-after': '3600' } } };
+  });
+  slowStoresMs = 400;
+  try {
+    const id = (
+      await gqlOk(
+        server.url,
+        'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+        { input: { crewId: retrying, inputs: { topic: 'late cancel' } } },
+        key,
+      )
+    ).startRun.run.id as string;
+    while (failedAt === 0) await new Promise((r) => setTimeout(r, 10));
+    // The attempt has failed; its events are still being stored when the cancel comes.
+    await new Promise((r) => setTimeout(r, 50));
+    await gqlOk(server.url, 'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }', { id }, key);
+    const types: string[] = [];
+    for await (const r of sseSubscribe(
+      server.url,
+      'subscription($id: ID!) { runEvents(runId: $id) { type } }',
+      { id },
+      key,
+    ))
+      types.push(r.data.runEvents.type);
+    expect(types.at(-1)).toBe('RUN_CANCELLED');
+    expect(types).not.toContain('RUN_RETRYING');
+    const d = await gqlOk(server.url, 'query($id: ID!) { run(id: $id) { status } }', { id }, key);
+    expect(d.run.status).toBe('CANCELLED');
+  } finally {
+    slowStoresMs = 0;
+    llm.setFallback(() => ({ text: 'made it' }));
+  }
 });

@@ -52,7 +52,7 @@ export interface ExecuteRunOptions {
    */
   signal?: AbortSignal;
   /** Called once the run is under way, with the handle that cancels it or answers approvals. */
-  onCrewRun?: (run: CrewRun) => void;
+  onCrewRun?: (run: RunHandle) => void;
   /** Queues a chat run that waited for this one to end (its thread's ENQUEUE policy). */
   enqueue?: (job: RunJob) => void | Promise<void>;
   /** The embedder of the `search_documents` tool (default: TROUPE_EMBEDDINGS, else local). */
@@ -275,6 +275,9 @@ async function publishBestEffort(runId: string, publish: () => Promise<void>): P
  * tasks its checkpoints say are done, and appends every runtime event to the run's durable log
  * (with the state it implies, in one transaction) before publishing it on the run's channel.
  */
+/** What an executor holds of a run under way: cancelling it, answering its approvals. */
+export type RunHandle = Pick<CrewRun, 'cancel' | 'respond'>;
+
 export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<ExecuteRunOutcome> {
   const { database, bus } = opts;
   const flushMs = opts.flushMs ?? 50;
@@ -352,7 +355,16 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   opts.signal?.addEventListener('abort', release, { once: true });
   // Released while the runtime or a tool loaded (an abort does not fire again for a late listener).
   if (opts.signal?.aborted) release();
-  opts.onCrewRun?.(crewRun);
+  // A cancel that comes once the attempt has failed is too late for the runtime; it is noted here
+  // so that the run ends cancelled instead of waiting for another attempt.
+  let cancelRequested: string | undefined;
+  opts.onCrewRun?.({
+    cancel: (reason) => {
+      cancelRequested ??= reason;
+      crewRun.cancel(reason);
+    },
+    respond: (decision) => crewRun.respond(decision),
+  });
 
   // A batch of events with the state it implies, in one transaction: one round trip.
   const storeBatch = async (batch: RunEvent[]): Promise<StoredBatch> => {
@@ -463,7 +475,19 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
         retryInMs = nextAttemptDelay(loaded, e.error);
         if (retryInMs !== null) {
           await flush();
-          await recordRunRetry({ database, bus }, job, e, loaded, retryInMs);
+          if (cancelRequested === undefined) {
+            await recordRunRetry({ database, bus }, job, e, loaded, retryInMs);
+            break;
+          }
+          retryInMs = null;
+          pending.push({
+            type: 'RUN_CANCELLED',
+            runId: e.runId,
+            seq: e.seq,
+            timestamp: e.timestamp,
+            reason: cancelRequested,
+            usage: e.usage,
+          });
           break;
         }
       }

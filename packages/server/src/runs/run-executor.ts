@@ -1,8 +1,8 @@
-import type { CrewRun, ProviderSettings } from '@troupe/agents';
+import type { ProviderSettings } from '@troupe/agents';
 import type { Database } from '../db/database.js';
 import type { EmbedderSource } from '../documents/document-ingest.js';
 import type { EventBus } from '../events/event-bus.js';
-import { executeRun, type RunJob, recordRunFailure } from './execute-run.js';
+import { executeRun, type RunHandle, type RunJob, recordRunFailure } from './execute-run.js';
 import { RUN_JOB_OPTIONS } from './run-queue.js';
 
 export { loadRuntime, type RunJob } from './execute-run.js';
@@ -70,7 +70,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
   const concurrency = opts.concurrency ?? 8;
   const flushMs = opts.flushMs ?? 50;
   const queue: RunJob[] = [];
-  const running = new Map<string, CrewRun>();
+  const running = new Map<string, RunHandle>();
   // Cancels of runs this executor has picked up but whose crew has not started yet.
   const pendingCancels = new Map<string, string>();
   const releases = new Map<string, AbortController>();

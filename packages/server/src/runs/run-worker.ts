@@ -1,9 +1,9 @@
-import type { CrewRun, ProviderSettings } from '@troupe/agents';
+import type { ProviderSettings } from '@troupe/agents';
 import { DelayedError, Queue, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
-import { executeRun, type RunJob, recordRunFailure } from './execute-run.js';
+import { executeRun, type RunHandle, type RunJob, recordRunFailure } from './execute-run.js';
 import { decodeRunControl, type RespondAck, RUN_CONTROL_CHANNEL } from './run-control.js';
 import { addRunJob, DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type RunQueueOptions } from './run-queue.js';
 
@@ -42,7 +42,7 @@ export interface RunWorker {
 export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker> {
   const lockMs = opts.lockMs ?? 4000;
   const graceMs = opts.graceMs ?? 10_000;
-  const held = new Map<string, CrewRun>();
+  const held = new Map<string, RunHandle>();
   const releases = new Map<string, AbortController>();
   // Cancels of runs this worker has picked up but whose crew has not started yet.
   const pendingCancels = new Map<string, string>();
@@ -90,7 +90,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     opts.queueName ?? DEFAULT_QUEUE_NAME,
     async (job, token) => {
       const { runId } = job.data;
-      let mine: CrewRun | undefined;
+      let mine: RunHandle | undefined;
       const release = new AbortController();
       releases.set(runId, release);
       try {
