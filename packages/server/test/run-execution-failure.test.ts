@@ -76,15 +76,18 @@ afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function run(topic: string) {
-  const id = (
-    await gqlOk(
-      server.url,
-      'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
-      { input: { crewId, inputs: { topic } } },
-      key,
-    )
-  ).startRun.run.id as string;
+async function start(topic: string, crew = crewId): Promise<string> {
+  const d = await gqlOk(
+    server.url,
+    'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+    { input: { crewId: crew, inputs: { topic } } },
+    key,
+  );
+  return d.startRun.run.id;
+}
+
+/** The run's event types once its stream ends, and the run as stored. */
+async function ending(id: string) {
   const types: string[] = [];
   for await (const r of sseSubscribe(
     server.url,
@@ -96,6 +99,8 @@ async function run(topic: string) {
   const d = await gqlOk(server.url, 'query($id: ID!) { run(id: $id) { status output error } }', { id }, key);
   return { types, run: d.run };
 }
+
+const run = async (topic: string) => ending(await start(topic));
 
 test('an execution that fails is tried again and the run succeeds', async () => {
   failClaims = 2;
@@ -140,30 +145,15 @@ test('a cancel that comes after an attempt failed, while the retry is being deci
   });
   slowStoresMs = 400;
   try {
-    const id = (
-      await gqlOk(
-        server.url,
-        'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
-        { input: { crewId: retrying, inputs: { topic: 'late cancel' } } },
-        key,
-      )
-    ).startRun.run.id as string;
+    const id = await start('late cancel', retrying);
     while (failedAt === 0) await new Promise((r) => setTimeout(r, 10));
     // The attempt has failed; its events are still being stored when the cancel comes.
     await new Promise((r) => setTimeout(r, 50));
     await gqlOk(server.url, 'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }', { id }, key);
-    const types: string[] = [];
-    for await (const r of sseSubscribe(
-      server.url,
-      'subscription($id: ID!) { runEvents(runId: $id) { type } }',
-      { id },
-      key,
-    ))
-      types.push(r.data.runEvents.type);
+    const { types, run: r } = await ending(id);
     expect(types.at(-1)).toBe('RUN_CANCELLED');
     expect(types).not.toContain('RUN_RETRYING');
-    const d = await gqlOk(server.url, 'query($id: ID!) { run(id: $id) { status } }', { id }, key);
-    expect(d.run.status).toBe('CANCELLED');
+    expect(r.status).toBe('CANCELLED');
   } finally {
     slowStoresMs = 0;
     llm.setFallback(() => ({ text: 'made it' }));
