@@ -1,55 +1,35 @@
 // Redis away while runs execute in this process (`troupe serve` without workers, its live events on
 // Redis): live publishing is best effort, so the durable log must not slow down, and subscribers
 // must still get every event from the log.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import type { EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
-import { startServer, type TroupeServer } from '../src/server.js';
-import { ADMIN_KEY, BACKEND, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
+import { ADMIN_KEY, BACKEND, startTestServer, type TestServer } from './support/backend.js';
 import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
 import { type PrivateRedis, privateRedis } from './support/process-cluster.js';
 import { sseSubscribe } from './support/sse-client.js';
 
 describe.runIf(BACKEND === 'postgres')('Redis away during a run', () => {
   let llm: OpenAICompatibleTestServer;
-  let tdb: TestDatabase;
   let redis: PrivateRedis;
   let bus: EventBus;
-  let server: TroupeServer;
-  let dataDir: string;
+  let server: TestServer;
 
   beforeAll(async () => {
     llm = await createOpenAICompatibleTestServer();
-    tdb = await createTestDatabase();
     redis = await privateRedis();
     bus = await createRedisEventBus({ url: redis.url, prefix: 'outage:' });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-outage-'));
-    const { config } = loadConfig(
-      'embedded',
-      { port: 0, host: '127.0.0.1', dataDir },
-      { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET },
-    );
-    server = await startServer(config, {
-      database: tdb.database,
-      bus,
-      providers: { openai: { baseUrl: llm.url, apiKey: 'test' } },
-    });
+    server = await startTestServer({ bus, providers: { openai: { baseUrl: llm.url, apiKey: 'test' } } });
   });
 
   afterAll(async () => {
     // Back, so that the bus can say goodbye.
     await redis?.start().catch(() => {});
-    await server?.close();
+    await server?.closeAll();
     await bus?.close();
     await redis?.kill();
-    await tdb?.close();
     await llm?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('a streaming run is stored at its own pace, and a new subscriber reads it all from the log', async () => {

@@ -1,23 +1,16 @@
 // A run whose execution itself fails (the database unreachable when the executor claims it) is
 // tried again, and ends RUN_FAILED once out of attempts: never left RUNNING for good. In-process
 // executor (`troupe dev`, `troupe serve` without Redis); workers get the same from BullMQ's attempts.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import type { Database } from '../src/db/database.js';
 import type { SqlText } from '../src/db/sql-text.js';
-import { startServer, type TroupeServer } from '../src/server.js';
-import { ADMIN_KEY, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
+import { ADMIN_KEY, startTestServer, type TestServer } from './support/backend.js';
 import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
 
 let llm: OpenAICompatibleTestServer;
-let tdb: TestDatabase;
-let server: TroupeServer;
-let dataDir: string;
+let server: TestServer;
 let key: string;
 let crewId: string;
 /** Claims of a run (the executor picking it up) that fail as if the database had gone away. */
@@ -26,13 +19,9 @@ let failedClaims = 0;
 /** Event batches take this long to store (a slow database), while set. */
 let slowStoresMs = 0;
 
-beforeAll(async () => {
-  llm = await createOpenAICompatibleTestServer();
-  llm.setFallback(() => ({ text: 'made it' }));
-  tdb = await createTestDatabase();
-  dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-execfail-'));
-  const real = tdb.database;
-  const database = new Proxy(real, {
+/** The database with failures injected into the executor's scripts. */
+function faulty(real: Database): Database {
+  return new Proxy(real, {
     get(target, prop) {
       if (prop === 'script')
         return (settings: Record<string, string>, statements: readonly SqlText[]) => {
@@ -51,13 +40,13 @@ beforeAll(async () => {
       return typeof value === 'function' ? value.bind(target) : value;
     },
   }) as Database;
-  const { config } = loadConfig(
-    'embedded',
-    { port: 0, host: '127.0.0.1', dataDir },
-    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET },
-  );
-  server = await startServer(config, {
-    database,
+}
+
+beforeAll(async () => {
+  llm = await createOpenAICompatibleTestServer();
+  llm.setFallback(() => ({ text: 'made it' }));
+  server = await startTestServer({
+    wrapDatabase: faulty,
     providers: { openai: { baseUrl: llm.url, apiKey: 'test' } },
     executionRetry: { attempts: 3, delayMs: 20 },
   });
@@ -70,10 +59,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server?.close();
-  await tdb?.close();
+  await server?.closeAll();
   await llm?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function start(topic: string, crew = crewId): Promise<string> {

@@ -109,6 +109,12 @@ export async function startTestServer(
     documents?: import('../../src/server.js').StartServerOptions['documents'];
     /** The API key cache's settings (e.g. a long TTL, so that statement counts do not depend on timing). */
     authCache?: import('../../src/server.js').StartServerOptions['authCache'];
+    /** Live events on this bus (a Redis one, say) instead of the in-process one. */
+    bus?: import('../../src/server.js').StartServerOptions['bus'];
+    /** The database as the server sees it: the test's, wrapped (to inject failures, say). */
+    wrapDatabase?: (database: Database) => Database;
+    /** How a failed execution is tried again (in-process executor). */
+    executionRetry?: import('../../src/server.js').StartServerOptions['executionRetry'];
   } = {},
 ): Promise<TestServer> {
   const tdb = await createTestDatabase(opts);
@@ -122,7 +128,9 @@ export async function startTestServer(
   if (EXECUTION === 'workers') return startWithWorker(tdb, dataDir, env, opts.providers, opts.authCache);
   const { config } = loadConfig('embedded', { port: 0, host: '127.0.0.1', dataDir }, env);
   const server = await startServer(config, {
-    database: tdb.database,
+    database: opts.wrapDatabase ? opts.wrapDatabase(tdb.database) : tdb.database,
+    ...(opts.bus ? { bus: opts.bus } : {}),
+    ...(opts.executionRetry ? { executionRetry: opts.executionRetry } : {}),
     ...(opts.providers ? { providers: opts.providers } : {}),
     ...(opts.quiet ? { webhooks: false, recoverRuns: false, documents: false } : {}),
     ...(opts.documents !== undefined ? { documents: opts.documents } : {}),
