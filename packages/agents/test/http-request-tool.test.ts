@@ -1,5 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentsError, createHttpRequestTool } from '../src/index.js';
 
@@ -111,5 +113,19 @@ describe('http_request tool', () => {
     const message = await refusal(tool, `${origin}/slow`);
     expect(message).toContain('timed out');
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('keeps its time limit through a garbage collection while it waits', async () => {
+    // Node 20 holds the sources of AbortSignal.any weakly: a timeout signal nobody else holds is
+    // collected, and the request then waits for the server however long it takes.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const tool = createHttpRequestTool({ allowHosts: ['127.0.0.1'], timeoutMs: 300 });
+    const started = Date.now();
+    const pending = refusal(tool, `${origin}/slow`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    gc();
+    expect(await pending).toContain('timed out after 300 ms');
+    expect(Date.now() - started).toBeLessThan(1500);
   });
 });

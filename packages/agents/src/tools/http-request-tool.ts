@@ -168,43 +168,65 @@ export function createHttpRequestTool(options: HttpRequestToolOptions = {}): Age
       'Fetch a public web URL with GET or POST. Returns status, content type and (size-limited) body text. Private and internal addresses are refused.',
     input,
     async handler(args, context): Promise<HttpRequestResult> {
-      const signal = AbortSignal.any([context.signal, AbortSignal.timeout(timeoutMs)]);
-      let url = checkUrl(args.url);
-      let method: string = args.method ?? 'GET';
-      let body = method === 'POST' ? args.body : undefined;
-      const headers = { ...(args.headers ?? {}) };
-      for (let hop = 0; ; hop++) {
-        let response: Awaited<ReturnType<typeof once>>;
-        try {
-          response = await once(url, method, headers, body, signal);
-        } catch (error) {
-          if (error instanceof AgentsError) throw error;
-          if (context.signal.aborted) throw error;
-          const message = signal.aborted ? `timed out after ${timeoutMs} ms` : (error as Error).message;
-          throw new AgentsError('TOOL_ERROR', `http_request to ${url.href} failed: ${message}`, {
-            details: { toolName: 'http_request' },
-            cause: error,
-          });
-        }
-        if (response.location === undefined) {
-          return {
-            status: response.status,
-            url: url.href,
-            contentType: response.contentType,
-            body: response.body,
-            truncated: response.truncated,
-          };
-        }
-        if (hop >= maxRedirects) throw refused(url.href, `more than ${maxRedirects} redirects`);
-        url = checkUrl(new URL(response.location, url).href);
-        if (
-          response.status === 303 ||
-          ((response.status === 301 || response.status === 302) && method === 'POST')
-        ) {
-          method = 'GET';
-          body = undefined;
-        }
+      // One controller and a timer we hold ourselves: a composite of AbortSignal.timeout holds the
+      // timeout signal only weakly, so a garbage collection could drop it and the limit with it.
+      const controller = new AbortController();
+      const timer = setTimeout(
+        () => controller.abort(new Error(`timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const onAbort = (): void => controller.abort(context.signal.reason);
+      if (context.signal.aborted) onAbort();
+      else context.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await fetchFollowingRedirects(args, context, controller.signal);
+      } finally {
+        clearTimeout(timer);
+        context.signal.removeEventListener('abort', onAbort);
       }
     },
   });
+
+  async function fetchFollowingRedirects(
+    args: z.infer<typeof input>,
+    context: { signal: AbortSignal },
+    signal: AbortSignal,
+  ): Promise<HttpRequestResult> {
+    let url = checkUrl(args.url);
+    let method: string = args.method ?? 'GET';
+    let body = method === 'POST' ? args.body : undefined;
+    const headers = { ...(args.headers ?? {}) };
+    for (let hop = 0; ; hop++) {
+      let response: Awaited<ReturnType<typeof once>>;
+      try {
+        response = await once(url, method, headers, body, signal);
+      } catch (error) {
+        if (error instanceof AgentsError) throw error;
+        if (context.signal.aborted) throw error;
+        const message = signal.aborted ? `timed out after ${timeoutMs} ms` : (error as Error).message;
+        throw new AgentsError('TOOL_ERROR', `http_request to ${url.href} failed: ${message}`, {
+          details: { toolName: 'http_request' },
+          cause: error,
+        });
+      }
+      if (response.location === undefined) {
+        return {
+          status: response.status,
+          url: url.href,
+          contentType: response.contentType,
+          body: response.body,
+          truncated: response.truncated,
+        };
+      }
+      if (hop >= maxRedirects) throw refused(url.href, `more than ${maxRedirects} redirects`);
+      url = checkUrl(new URL(response.location, url).href);
+      if (
+        response.status === 303 ||
+        ((response.status === 301 || response.status === 302) && method === 'POST')
+      ) {
+        method = 'GET';
+        body = undefined;
+      }
+    }
+  }
 }
