@@ -3,7 +3,7 @@
 // executor (`troupe dev`, `troupe serve` without Redis); workers get the same from BullMQ's attempts.
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Database } from '../src/db/database.js';
+import type { Database, Tx } from '../src/db/database.js';
 import type { SqlText } from '../src/db/sql-text.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/backend.js';
 import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
@@ -18,6 +18,13 @@ let failClaims = 0;
 let failedClaims = 0;
 /** Event batches take this long to store (a slow database), while set. */
 let slowStoresMs = 0;
+/**
+ * Once the LLM has failed (llmFailedAt), transactions (withTenant) take this much longer to
+ * commit, while set; each calls onSlowCommit first.
+ */
+let slowTransactionsMs = 0;
+let onSlowCommit: (() => void) | undefined;
+let llmFailedAt = 0;
 
 /** The database with failures injected into the executor's scripts. */
 function faulty(real: Database): Database {
@@ -36,6 +43,16 @@ function faulty(real: Database): Database {
             );
           return target.script(settings, statements);
         };
+      if (prop === 'withTenant')
+        return <T>(tenantId: string, fn: (tx: Tx) => Promise<T>) =>
+          target.withTenant(tenantId, async (tx) => {
+            const result = await fn(tx);
+            if (slowTransactionsMs > 0 && llmFailedAt > 0) {
+              onSlowCommit?.();
+              await new Promise((r) => setTimeout(r, slowTransactionsMs));
+            }
+            return result;
+          });
       const value = Reflect.get(target, prop);
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -109,8 +126,15 @@ test('an execution that fails on every attempt ends the run FAILED with the erro
   failClaims = 0;
 });
 
-test('a cancel that comes after an attempt failed, while the retry is being decided, ends the run cancelled', async () => {
-  const retrying = (
+let retryingCrew: string | undefined;
+
+/**
+ * Starts a run whose attempt fails at once (with attempts left), and cancels it while the database
+ * is slow at the step `slow` names. The crew waits 60 s between attempts, so a cancel that is lost
+ * leaves the run QUEUED.
+ */
+async function cancelLate(slow: 'stores' | 'retry') {
+  retryingCrew ??= (
     await gqlOk(
       server.url,
       CREATE_CREW,
@@ -124,25 +148,62 @@ test('a cancel that comes after an attempt failed, while the retry is being deci
       },
       key,
     )
-  ).createCrew.crew.id;
-  let failedAt = 0;
+  ).createCrew.crew.id as string;
+  llmFailedAt = 0;
   llm.setFallback(() => {
-    failedAt = Date.now();
+    llmFailedAt = Date.now();
     return { error: { status: 503, message: 'overloaded', headers: { 'retry-after': '3600' } } };
   });
-  slowStoresMs = 400;
   try {
-    const id = await start('late cancel', retrying);
-    while (failedAt === 0) await new Promise((r) => setTimeout(r, 10));
-    // The attempt has failed; its events are still being stored when the cancel comes.
-    await new Promise((r) => setTimeout(r, 50));
+    let id: string;
+    if (slow === 'stores') {
+      slowStoresMs = 400;
+      id = await start(`late cancel (${slow})`, retryingCrew);
+      while (llmFailedAt === 0) await new Promise((r) => setTimeout(r, 10));
+      // The attempt has failed; its events are still being stored.
+      await new Promise((r) => setTimeout(r, 50));
+    } else {
+      // The first transaction after the failure is the one recording the retry: the cancel comes
+      // while it commits.
+      const committing = new Promise<void>((resolve) => {
+        onSlowCommit = resolve;
+      });
+      slowTransactionsMs = 400;
+      id = await start(`late cancel (${slow})`, retryingCrew);
+      await committing;
+      slowTransactionsMs = 0;
+      onSlowCommit = undefined;
+    }
     await gqlOk(server.url, 'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }', { id }, key);
-    const { types, run: r } = await ending(id);
-    expect(types.at(-1)).toBe('RUN_CANCELLED');
-    expect(types).not.toContain('RUN_RETRYING');
-    expect(r.status).toBe('CANCELLED');
+    const outcome = await Promise.race([
+      ending(id),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the run did not end within 10 s of its cancel')), 10_000),
+      ),
+    ]);
+    return outcome;
   } finally {
     slowStoresMs = 0;
+    slowTransactionsMs = 0;
+    onSlowCommit = undefined;
+    llmFailedAt = 0;
     llm.setFallback(() => ({ text: 'made it' }));
   }
+}
+
+test('a cancel that comes after an attempt failed, while the retry is being decided, ends the run cancelled', async () => {
+  // The failed attempt's events are still being stored when the cancel comes.
+  const { types, run: r } = await cancelLate('stores');
+  expect(types.at(-1)).toBe('RUN_CANCELLED');
+  expect(types).not.toContain('RUN_RETRYING');
+  expect(r.status).toBe('CANCELLED');
+});
+
+test('a cancel that comes while the retry itself is being recorded ends the run cancelled', async () => {
+  // RUN_RETRYING is being committed when the cancel comes: the run is QUEUED for its next attempt
+  // a moment later, and must end there instead of running again in 60 s. (On PGlite, one
+  // connection, the cancel's transaction waits for that commit, so only Postgres shows the window.)
+  const { types, run: r } = await cancelLate('retry');
+  expect(types.slice(-2)).toEqual(['RUN_RETRYING', 'RUN_CANCELLED']);
+  expect(r.status).toBe('CANCELLED');
 });

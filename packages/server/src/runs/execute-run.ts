@@ -270,13 +270,20 @@ async function publishBestEffort(runId: string, publish: () => Promise<void>): P
   }
 }
 
+/** What an executor holds of a run under way: cancelling it, answering its approvals. */
+export type RunHandle = Pick<CrewRun, 'respond'> & {
+  /**
+   * true: this execution ends the run CANCELLED. false: the attempt is over and its retry is
+   * recorded (the run is QUEUED again), so the caller must cancel the queued run itself.
+   */
+  cancel(reason: string): boolean;
+};
+
 /**
  * Executes one run: loads it with its pinned crew version, marks it RUNNING, resumes after the
  * tasks its checkpoints say are done, and appends every runtime event to the run's durable log
  * (with the state it implies, in one transaction) before publishing it on the run's channel.
  */
-/** What an executor holds of a run under way: cancelling it, answering its approvals. */
-export type RunHandle = Pick<CrewRun, 'cancel' | 'respond'>;
 
 export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<ExecuteRunOutcome> {
   const { database, bus } = opts;
@@ -358,10 +365,14 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   // A cancel that comes once the attempt has failed is too late for the runtime; it is noted here
   // so that the run ends cancelled instead of waiting for another attempt.
   let cancelRequested: string | undefined;
+  // Set once a retry is recorded and no cancel came meanwhile: later cancels are the caller's.
+  let retryRecorded = false;
   opts.onCrewRun?.({
     cancel: (reason) => {
+      if (retryRecorded) return false;
       cancelRequested ??= reason;
       crewRun.cancel(reason);
+      return true;
     },
     respond: (decision) => crewRun.respond(decision),
   });
@@ -477,8 +488,14 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
           await flush();
           if (cancelRequested === undefined) {
             await recordRunRetry({ database, bus }, job, e, loaded, retryInMs);
-            break;
+            // No cancel while the retry was recorded: from here on, a cancel finds the run QUEUED.
+            if (cancelRequested === undefined) {
+              retryRecorded = true;
+              break;
+            }
           }
+          // Cancelled after the attempt failed (before or while its retry was recorded): the run
+          // ends here instead of waiting for another attempt.
           retryInMs = null;
           pending.push({
             type: 'RUN_CANCELLED',

@@ -74,6 +74,8 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
   // Cancels of runs this executor has picked up but whose crew has not started yet.
   const pendingCancels = new Map<string, string>();
   const releases = new Map<string, AbortController>();
+  // Runs cancelled after their attempt recorded a retry: the retry is not scheduled.
+  const cancelledRetries = new Set<string>();
   // Runs waiting out their retry policy's backoff before their next attempt.
   const delayed = new Map<string, NodeJS.Timeout>();
   // Failed executions per run (see ExecutorOptions.retry).
@@ -129,7 +131,8 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
       )
         .then((outcome) => {
           failures.delete(job.runId);
-          if (typeof outcome === 'object') retryLater(job, outcome.retryInMs);
+          if (typeof outcome === 'object' && !cancelledRetries.has(job.runId))
+            retryLater(job, outcome.retryInMs);
         })
         .catch((err) => {
           const attempt = (failures.get(job.runId) ?? 0) + 1;
@@ -157,6 +160,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
           running.delete(job.runId);
           releases.delete(job.runId);
           pendingCancels.delete(job.runId);
+          cancelledRetries.delete(job.runId);
           pump();
           settle();
         });
@@ -183,8 +187,11 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
       const queuedAt = queue.findIndex((j) => j.runId === runId);
       const r = running.get(runId);
       if (r) {
-        r.cancel(reason);
-        return true;
+        if (r.cancel(reason)) return true;
+        // Its attempt is over and the retry recorded (the run is QUEUED): no retry is scheduled,
+        // and the caller records the cancellation.
+        cancelledRetries.add(runId);
+        return false;
       }
       if (releases.has(runId)) {
         // Picked up, its crew not started yet: cancelled as soon as it starts.

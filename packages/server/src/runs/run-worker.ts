@@ -60,8 +60,11 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     if (m.kind === 'cancel') {
       // Only the worker holding the run answers; the server records the cancellation of a run
       // nobody holds (see the BullMQ executor's cancel).
-      if (run) run.cancel(m.reason);
-      else if (releases.has(m.runId)) pendingCancels.set(m.runId, m.reason);
+      if (run) {
+        // The attempt is over and its retry recorded: silence, so that the server takes the job off
+        // the queue once this worker has let go of it, and records the cancellation.
+        if (!run.cancel(m.reason)) return;
+      } else if (releases.has(m.runId)) pendingCancels.set(m.runId, m.reason);
       else return;
       ack(m, true);
     } else if (run) {
