@@ -650,6 +650,18 @@ describe(`inbound hooks (${BACKEND})`, () => {
     const replay = await post(hookPath, body, { 'x-troupe-signature': good });
     expect(replay.status).toBe(409);
     expect(replay.body.error.message).toMatch(/Replayed request/);
+    // The same signature written differently is the same request, not a new one.
+    const [t, v1] = good.split(',').map((part) => part.split('=')[1]!);
+    for (const variant of [
+      `t=${t},v1=${v1!.toUpperCase()}`,
+      `t=0${t},v1=${v1}`,
+      ` t=${t} , v1=${v1} `,
+      `t=${t},v1=${v1},x=1`,
+      `t=${t},v1=${'0'.repeat(64)},v1=${v1}`,
+    ]) {
+      const r = await post(hookPath, body, { 'x-troupe-signature': variant });
+      expect({ variant, status: r.status }).toEqual({ variant, status: 409 });
+    }
 
     // Another tenant's crew: our secret does not sign for it.
     const theirs = await post(`/hooks/crews/${encodeURIComponent(otherCrewId)}/runs`, body, {
@@ -693,6 +705,34 @@ describe(`inbound hooks (${BACKEND})`, () => {
     expect(otherRuns.runs.edges).toHaveLength(0);
     // The signature digest is only a lookup key, never a secret at rest.
     expect(createHash('sha256').update(good).digest('hex')).toHaveLength(64);
+  });
+
+  test("one idempotencyKey sent to two crews' hooks starts a run of each", async () => {
+    // A sender fanning one event (its own id) out to two crews.
+    const second = (await gqlOk(server.url, CREATE_CREW, { input: { ...CREW, name: 'second hooked' } }, key))
+      .createCrew.crew.id;
+    const d = await gqlOk(
+      server.url,
+      'mutation($id: ID!) { createInboundHook(crewId: $id) { hook { path } secret } }',
+      { id: second },
+      key,
+    );
+    const event = JSON.stringify({ inputs: { topic: 'fan-out' }, idempotencyKey: 'evt_42' });
+    const a = await post(hookPath, event, { 'x-troupe-signature': sign(secret, event) });
+    const b = await post(d.createInboundHook.hook.path, event, {
+      'x-troupe-signature': sign(d.createInboundHook.secret, event),
+    });
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect(b.body.runId).not.toBe(a.body.runId);
+    const crewOf = async (id: string) =>
+      (await gqlOk(server.url, 'query($id: ID!) { run(id: $id) { crew { id } } }', { id }, key)).run.crew.id;
+    expect([await crewOf(a.body.runId), await crewOf(b.body.runId)]).toEqual([crewId, second]);
+    // Each hook still refuses its own repeat.
+    const again = await post(d.createInboundHook.hook.path, event, {
+      'x-troupe-signature': sign(d.createInboundHook.secret, event, Math.floor(Date.now() / 1000) - 2),
+    });
+    expect(again.status).toBe(409);
+    expect(again.body.runId).toBe(b.body.runId);
   });
 
   test('deleting the hook retires its secret', async () => {

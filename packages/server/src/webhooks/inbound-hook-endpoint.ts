@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import type { CrewDefinition } from '../crews/crew-definition.js';
@@ -173,10 +172,13 @@ export async function handleInboundHook(
     const check = verifySignatureHeader(deriveHookSecret(opts.secret, 'inbound-hook', hook.id), header, raw);
     if (!check.ok) throw new HookError(401, 'UNAUTHENTICATED', SIGNATURE_ERRORS[check.reason]);
     const body = parseBody(raw);
-    // A replay carries the same signature; a sender's retry, the same idempotencyKey.
+    // A replay carries the same signature; a sender's retry, the same idempotencyKey. Both are
+    // this hook's own: another crew's hook may receive the same event id. The signature is taken
+    // as verified (its timestamp and MAC), not as sent: a header written differently (upper-case
+    // hex, a zero-padded timestamp, extra parts) is still the same request.
     const key = body.idempotencyKey
-      ? `hook:${body.idempotencyKey}`
-      : `hook:sig:${createHash('sha256').update(header!).digest('hex')}`;
+      ? `hook:${hook.id}:${body.idempotencyKey}`
+      : `hook:${hook.id}:sig:${check.mac}`;
     const tenantId = hook.tenantId;
     const run = await opts.database.withTenant<{ duplicate: string } | { created: string }>(
       tenantId,

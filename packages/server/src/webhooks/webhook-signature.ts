@@ -27,7 +27,8 @@ export function signatureHeader(
 }
 
 export type SignatureCheck =
-  | { ok: true; timestamp: number }
+  /** mac: the verified signature, canonical (lower-case hex): what identifies a replay. */
+  | { ok: true; timestamp: number; mac: string }
   | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'mismatch' };
 
 /** Verifies a signature header against the raw body, in constant time, within the tolerance window. */
@@ -47,12 +48,13 @@ export function verifySignatureHeader(
   }
   if (timestamp === undefined || candidates.length === 0) return { ok: false, reason: 'malformed' };
   if (Math.abs(nowSeconds - timestamp) > SIGNATURE_TOLERANCE_SECONDS) return { ok: false, reason: 'stale' };
-  const expected = Buffer.from(mac(secret, timestamp, body), 'hex');
+  const expectedHex = mac(secret, timestamp, body);
+  const expected = Buffer.from(expectedHex, 'hex');
   for (const c of candidates) {
     const given = /^[0-9a-f]{64}$/i.test(c) ? Buffer.from(c, 'hex') : Buffer.alloc(expected.length);
     // Compared in full even when the candidate is malformed, so timing says nothing.
     if (timingSafeEqual(given, expected) && given.length === expected.length && /^[0-9a-f]{64}$/i.test(c))
-      return { ok: true, timestamp };
+      return { ok: true, timestamp, mac: expectedHex };
   }
   return { ok: false, reason: 'mismatch' };
 }
