@@ -256,6 +256,85 @@ describe('end users (session tokens)', () => {
     return d.createSessionToken.token as string;
   }
 
+  test("a user does not see another user's chat runs, in any form; runs outside threads stay visible", async () => {
+    const dave = await token({ subject: 'dave-runs' });
+    const erin = await token({ subject: 'erin-runs' });
+    // erin watches the tenant's run updates while dave chats and the app runs a crew.
+    const ac = new AbortController();
+    const updated: string[] = [];
+    const watching = (async () => {
+      try {
+        for await (const r of sseSubscribe(
+          server.url,
+          'subscription { runUpdated { id } }',
+          {},
+          erin,
+          ac.signal,
+        )) {
+          if (r.errors) throw new Error(JSON.stringify(r.errors));
+          updated.push(r.data.runUpdated.id);
+        }
+      } catch (err) {
+        if (!ac.signal.aborted) throw err;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const thread = await createThread({ agentId }, dave);
+    llm.enqueue({ text: 'a private answer' });
+    const chat = (await send(thread.id, 'my private question', dave)).run.id;
+    await watch(thread.id, runsEnded(1), 0, dave);
+    llm.enqueue({ text: 'a shared report' });
+    const shared = (
+      await gqlOk(
+        server.url,
+        'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+        { input: { crewId: chatCrewId, inputs: { message: 'for everyone' } } },
+        key,
+      )
+    ).startRun.run.id as string;
+    const ended = 'query($id: ID!) { run(id: $id) { status } }';
+    while (['QUEUED', 'RUNNING'].includes((await gqlOk(server.url, ended, { id: shared }, key)).run.status))
+      await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    ac.abort();
+    await watching;
+
+    const listed = async (t: string) =>
+      (await gqlOk(server.url, '{ runs(first: 100) { edges { node { id } } } }', {}, t)).runs.edges.map(
+        (e: any) => e.node.id,
+      );
+    expect(await listed(dave)).toEqual(expect.arrayContaining([chat, shared]));
+    const erinSees = await listed(erin);
+    expect(erinSees).toContain(shared);
+    expect(erinSees).not.toContain(chat);
+    expect(updated).toContain(shared);
+    expect(updated).not.toContain(chat);
+    for (const [query, vars] of [
+      ['query($id: ID!) { run(id: $id) { status } }', { id: chat }],
+      ['query($id: ID!) { run(id: $id) { inputs thread { id } } }', { id: chat }],
+      ['query($id: ID!) { node(id: $id) { id } }', { id: chat }],
+      ['mutation($id: ID!) { cancelRun(id: $id) { run { id } } }', { id: chat }],
+    ] as const) {
+      const r = await gql(server.url, query, vars, erin);
+      expect(r.data?.node ?? null).toBeNull();
+      if (!('node' in (r.data ?? {}))) expect(r.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    }
+    const stream = [];
+    for await (const r of sseSubscribe(
+      server.url,
+      'subscription($id: ID!) { runEvents(runId: $id) { type } }',
+      { id: chat },
+      erin,
+    ))
+      stream.push(r);
+    expect(stream).toHaveLength(1);
+    expect(stream[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(
+      (await gqlOk(server.url, 'query($id: ID!) { run(id: $id) { status } }', { id: shared }, erin)).run
+        .status,
+    ).toBe('SUCCEEDED');
+  });
+
   test('a user sees only their own threads; a token limited to a thread can touch only that one', async () => {
     const alice = await token({ subject: 'alice' });
     const bob = await token({ subject: 'bob' });

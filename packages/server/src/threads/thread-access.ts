@@ -22,15 +22,22 @@ export function threadScopeSql(p: Principal): SqlText {
   return sql`"id" IN (${joinSql(p.threadIds.map((id) => sql`${id}`))})`;
 }
 
-/** The runs a caller may touch: a session token limited to threads sees only those threads' runs. */
+/**
+ * The runs a caller may touch. A session token limited to threads: only those threads' runs. A
+ * session token of a subject: runs outside threads, and the runs of its own threads (another
+ * user's chat runs carry their messages).
+ */
 export function runScope(p: Principal): Prisma.RunWhereInput {
-  if (p.kind !== 'session' || !p.threadIds) return {};
-  return { AND: [{ threadId: { in: p.threadIds } }] };
+  if (p.kind !== 'session') return {};
+  if (p.threadIds) return { AND: [{ threadId: { in: p.threadIds } }] };
+  return { AND: [{ OR: [{ threadId: null }, { thread: { subject: p.subject } }] }] };
 }
 
 /** runScope as a SQL condition on "Run" (for Database.script). */
 export function runScopeSql(p: Principal): SqlText {
-  if (p.kind !== 'session' || !p.threadIds) return new SqlText('TRUE');
+  if (p.kind !== 'session') return new SqlText('TRUE');
+  if (!p.threadIds)
+    return sql`("threadId" IS NULL OR "threadId" IN (SELECT "id" FROM "Thread" WHERE "subject" = ${p.subject}))`;
   if (p.threadIds.length === 0) return new SqlText('FALSE');
   return sql`"threadId" IN (${joinSql(p.threadIds.map((id) => sql`${id}`))})`;
 }

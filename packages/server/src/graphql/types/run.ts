@@ -585,11 +585,12 @@ async function* runUpdates(
     for (;;) {
       while (queue.length > 0) {
         const runId = queue.shift()!;
-        if (crewId) {
+        if (crewId || ctx.principal.kind === 'session') {
+          // Only runs the caller may see: a session token's user does not watch other users' chats.
           const r = await ctx.database.withTenant(tenantId, (tx) =>
-            tx.run.findUnique({ where: { id: runId }, select: { crewId: true } }),
+            tx.run.findFirst({ where: { id: runId, ...runScope(ctx.principal) }, select: { crewId: true } }),
           );
-          if (r?.crewId !== crewId) continue;
+          if (!r || (crewId && r.crewId !== crewId)) continue;
         }
         yield { id: runId };
       }
