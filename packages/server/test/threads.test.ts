@@ -1,6 +1,7 @@
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startTestServer, type TestServer } from './support/backend.js';
+import { BACKEND, pgAdmin, startTestServer, type TestServer } from './support/backend.js';
 import { CREATE_CREW, createTenant, gql, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
 
@@ -217,6 +218,63 @@ describe('a chat with one agent', () => {
     expect(evs.filter((e) => e.type === 'RUN_SUCCEEDED').map((e) => e.runId)).toEqual([b.run.id]);
   });
 });
+
+test.runIf(BACKEND === 'postgres')(
+  'cancelling a waiting message while the reply before it ends does not deadlock',
+  async () => {
+    // The reply's last batch locks the thread (appending to its log), then releases the waiting
+    // run. A cancel of that waiting run must not hold the run while it waits for the thread.
+    const thread = await createThread({ agentId, concurrency: 'ENQUEUE' });
+    llm.enqueue({ hang: true });
+    const a = await send(thread.id, 'hangs');
+    const b = await send(thread.id, 'waits');
+    await watch(thread.id, (evs) => evs.some((e) => e.type === 'TASK_STARTED'));
+    const ids = await pgAdmin(
+      (c) =>
+        c
+          .query('SELECT "id" FROM "Run" WHERE "threadId" = $1 ORDER BY "createdAt"', [
+            Buffer.from(thread.id, 'base64').toString().split(':')[1],
+          ])
+          .then((r) => r.rows.map((row) => row.id as string)),
+      server.databaseUrl,
+    );
+    expect(ids).toHaveLength(2);
+    const ender = new pg.Client({ connectionString: server.databaseUrl });
+    await ender.connect();
+    try {
+      // The ending reply, as its store does it: the thread first, ...
+      await ender.query('BEGIN');
+      await ender.query('UPDATE "Thread" SET "lastSeq" = "lastSeq" WHERE "id" = $1', [
+        Buffer.from(thread.id, 'base64').toString().split(':')[1],
+      ]);
+      const cancel = gql(
+        server.url,
+        'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }',
+        { id: b.run.id },
+        key,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      // ... then the waiting run (released to go next). Before the fix this is a deadlock: one of
+      // the two transactions is aborted after deadlock_timeout.
+      await ender.query('UPDATE "Run" SET "waitingForThread" = "waitingForThread" WHERE "id" = $1', [ids[1]]);
+      await ender.query('COMMIT');
+      const r = await cancel;
+      expect(r.errors).toBeUndefined();
+    } finally {
+      await ender.end();
+    }
+    const status = async (id: string) =>
+      (await gqlOk(server.url, 'query($id: ID!) { run(id: $id) { status } }', { id }, key)).run.status;
+    expect(await status(b.run.id)).toBe('CANCELLED');
+    await gqlOk(
+      server.url,
+      'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }',
+      { id: a.run.id },
+      key,
+    );
+    await watch(thread.id, runsEnded(2));
+  },
+);
 
 describe('a chat with a crew', () => {
   test('the crew’s templates get {{message}}; a crew needing other inputs is refused', async () => {
