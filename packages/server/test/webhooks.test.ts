@@ -244,6 +244,66 @@ describe(`outbound webhooks (${BACKEND})`, () => {
     }
   });
 
+  test("a chat run's delivery carries the run's usage, its last answer included", async () => {
+    const chatCrew = (
+      await gqlOk(
+        server.url,
+        CREATE_CREW,
+        {
+          input: {
+            name: 'hooked chat',
+            process: 'SEQUENTIAL',
+            agents: [
+              { name: 'helper', role: 'Helper', goal: 'Help', backstory: '', model: CREW.agents[0]!.model },
+            ],
+            tasks: [{ name: 'answer', description: 'Answer: {{message}}', agent: 'helper' }],
+          },
+        },
+        key,
+      )
+    ).createCrew.crew.id;
+    const receiver = await startReceiver();
+    try {
+      const created = (
+        await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId: chatCrew, url: receiver.url } }, key)
+      ).createWebhook;
+      const thread = (
+        await gqlOk(
+          server.url,
+          'mutation($input: CreateThreadInput!) { createThread(input: $input) { thread { id } } }',
+          { input: { crewId: chatCrew } },
+          key,
+        )
+      ).createThread.thread.id;
+      const runId = (
+        await gqlOk(
+          server.url,
+          'mutation($input: SendMessageInput!) { sendMessage(input: $input) { run { id } } }',
+          { input: { threadId: thread, content: 'hello' } },
+          key,
+        )
+      ).sendMessage.run.id;
+      await until('the delivery', () => receiver.received.length === 1 || undefined);
+      const payload = JSON.parse(receiver.received[0]!.body);
+      const { run } = await gqlOk(
+        server.url,
+        'query($id: ID!) { run(id: $id) { status usage { promptTokens completionTokens } } }',
+        { id: runId },
+        key,
+      );
+      expect(run.status).toBe('SUCCEEDED');
+      expect(run.usage.promptTokens).toBeGreaterThan(0);
+      expect(payload).toMatchObject({ event: 'RUN_SUCCEEDED', runId, output: 'done' });
+      expect(payload.usage).toMatchObject({
+        promptTokens: run.usage.promptTokens,
+        completionTokens: run.usage.completionTokens,
+      });
+      await deleteWebhook(created.webhook.id);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   test('a receiver answering 500 twice then 200 gets 3 attempts, each in the log', async () => {
     const receiver = await startReceiver((n) => (n <= 2 ? 500 : 200));
     try {

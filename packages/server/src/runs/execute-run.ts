@@ -412,9 +412,11 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
         }
         log.push(toLogEvent(e, taskRunIds));
       }
-      const stored = await appendRunEvents(tx, job.tenantId, job.runId, log);
+      // State first: the webhook deliveries that appending a terminal event queues carry the run's
+      // totals, this batch's USAGE included.
       for (const e of batch)
         if (e.type !== 'TOKEN') await applyState(tx, job.tenantId, job.runId, e, taskRunIds);
+      const stored = await appendRunEvents(tx, job.tenantId, job.runId, log);
       const next =
         thread && stored.some((e) => TERMINAL_EVENT_TYPES.has(e.type))
           ? await releaseNextThreadRun(tx, thread.id)
