@@ -276,6 +276,59 @@ test.runIf(BACKEND === 'postgres')(
   },
 );
 
+test('an agent with chat threads is not removed or renamed by updateCrew: its threads stay', async () => {
+  const helper = { name: 'helper', role: 'Support agent', goal: 'Help', backstory: '', model: openaiModel };
+  const crew = (
+    await gqlOk(
+      server.url,
+      CREATE_CREW,
+      {
+        input: {
+          name: 'Renamed crew',
+          process: 'SEQUENTIAL',
+          agents: [helper],
+          tasks: [{ name: 'answer', description: 'Answer: {{message}}', agent: 'helper' }],
+        },
+      },
+      key,
+    )
+  ).createCrew.crew;
+  const thread = await createThread({ agentId: crew.agents[0].id });
+  llm.enqueue({ text: 'kept answer' });
+  await send(thread.id, 'kept question');
+  await watch(thread.id, runsEnded(1));
+  const UPDATE = 'mutation($input: UpdateCrewInput!) { updateCrew(input: $input) { crew { version } } }';
+  const renamed = await gql(
+    server.url,
+    UPDATE,
+    {
+      input: {
+        id: crew.id,
+        agents: [{ ...helper, name: 'assistant' }],
+        tasks: [{ name: 'answer', description: 'Answer: {{message}}', agent: 'assistant' }],
+      },
+    },
+    key,
+  );
+  expect(renamed.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', field: 'input.agents' });
+  expect(renamed.errors?.[0]?.message).toMatch(/"helper" \(1 thread\).*deleteThread/);
+  const messages = (await gqlOk(server.url, MESSAGES, { id: thread.id }, key)).thread.messages.edges.map(
+    (e: any) => e.node.content,
+  );
+  expect(messages).toEqual(['kept question', 'kept answer']);
+  // Keeping the name, the agent may change; the thread goes on with it.
+  const changed = await gqlOk(
+    server.url,
+    UPDATE,
+    { input: { id: crew.id, agents: [{ ...helper, goal: 'Help kindly' }] } },
+    key,
+  );
+  expect(changed.updateCrew.crew.version).toBe(2);
+  llm.enqueue({ text: 'second answer' });
+  await send(thread.id, 'again');
+  expect((await watch(thread.id, runsEnded(2))).at(-1)!.type).toBe('RUN_SUCCEEDED');
+});
+
 describe('a chat with a crew', () => {
   test('the crew’s templates get {{message}}; a crew needing other inputs is refused', async () => {
     const bad = await gql(server.url, CREATE_THREAD, { input: { crewId: topicCrewId } }, key);

@@ -1,4 +1,5 @@
 import type { Tx } from '../db/database.js';
+import { TroupeServerError } from '../errors.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { CrewDefinition } from './crew-definition.js';
 
@@ -35,6 +36,27 @@ async function syncMembers(
   const existingAgents = await tx.agent.findMany({ where: { crewId }, select: { id: true, name: true } });
   const agentIds = new Map(existingAgents.map((a) => [a.name, a.id]));
   const wantedAgents = new Set(def.agents.map((a) => a.name));
+  // An agent with chat threads is not removed (nor renamed: agents are matched by name): its
+  // threads, their messages and the messages waiting their turn would go with it.
+  const leaving = existingAgents.filter((a) => !wantedAgents.has(a.name));
+  if (leaving.length) {
+    const chats = await tx.thread.groupBy({
+      by: ['agentId'],
+      where: { agentId: { in: leaving.map((a) => a.id) } },
+      _count: { _all: true },
+    });
+    if (chats.length) {
+      const named = chats.map((c) => {
+        const n = c._count._all;
+        return `"${leaving.find((a) => a.id === c.agentId)!.name}" (${n} thread${n === 1 ? '' : 's'})`;
+      });
+      throw new TroupeServerError(
+        'CONFLICT',
+        `input.agents: agents with chat threads cannot be removed or renamed: ${named.join(', ')}. Delete their threads (deleteThread) first, or keep the agent's name.`,
+        { field: 'input.agents' },
+      );
+    }
+  }
   const existingTasks = await tx.task.findMany({ where: { crewId }, select: { id: true, name: true } });
   const taskIds = new Map(existingTasks.map((t) => [t.name, t.id]));
   const wantedTasks = new Set(def.tasks.map((t) => t.name));
