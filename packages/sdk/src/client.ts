@@ -31,7 +31,9 @@ export interface TroupeClientOptions {
   /**
    * Called before every HTTP request and stream connection; its result is sent as the bearer
    * token. Use it for short-lived session tokens in browsers: a stream whose token expires while it
-   * runs resumes with a fresh one. Falls back to `apiKey` when it returns nothing.
+   * runs resumes with a fresh one. Falls back to `apiKey` when it returns nothing. When it throws,
+   * the request fails with UNAUTHENTICATED; a stream's reconnect tries again instead (within
+   * `reconnect`), unless what it threw is a `TroupeError`.
    */
   getToken?: () => string | null | undefined | Promise<string | null | undefined>;
   /** A fetch implementation; default: the global `fetch`. */
@@ -53,7 +55,8 @@ export interface TroupeClientOptions {
   streamTransport?: StreamTransport;
   /**
    * Reconnects of a stream after its connection is lost (it resumes after the last event seen).
-   * Default: 10 attempts in a row, 250 ms doubling up to 5 s; `false` turns them off.
+   * Default: 10 attempts in a row (with no event between, and no connection that stayed up 10 s),
+   * 250 ms doubling up to 5 s; `false` turns them off.
    */
   reconnect?: RetryOptions | false;
   /**

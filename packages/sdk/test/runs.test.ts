@@ -8,6 +8,7 @@ import {
   runStateOf,
   type TroupeClient,
   type TroupeClientOptions,
+  TroupeError,
   type WebSocketConstructor,
 } from '../src/index';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
@@ -298,6 +299,50 @@ describe('runs.stream over WebSocket', () => {
   });
 });
 
+describe('reconnects', () => {
+  it.each([
+    ['websocket', 'connection_ack'],
+    ['sse', 'text/event-stream'],
+  ] as const)(
+    'over %s: a connection accepted and dropped before any event is retried only within the budget',
+    async (streamTransport, accepted) => {
+      const proxy = await startTcpProxy(server.url);
+      const controller = new AbortController();
+      try {
+        server.llm.enqueue({ hang: true });
+        const run = await client().runs.start({ crewId, inputs: { topic: `dropped-${streamTransport}` } });
+        let afterSeq = 0;
+        for await (const event of client().runs.stream(run.id)) {
+          afterSeq = event.seq;
+          if (event.type === 'TASK_STARTED') break;
+        }
+        // From now on the proxy drops each connection 50 ms after the server accepted the stream;
+        // the run is stuck: no event comes after afterSeq.
+        proxy.cutAfter(accepted, 50);
+        const troupe = client({
+          url: proxy.url,
+          streamTransport,
+          reconnect: { ...fastReconnect, retries: 3 },
+        });
+        const outcome = await Promise.race([
+          collect(troupe.runs.stream(run.id, { afterSeq, signal: controller.signal })).then(
+            () => 'ended',
+            (e: unknown) => e,
+          ),
+          new Promise((resolve) => setTimeout(() => resolve('still reconnecting'), 5000)),
+        ]);
+        expect(isTroupeError(outcome) && outcome.code).toBe('UNAVAILABLE');
+        // The first connection and 3 reconnects.
+        expect(proxy.accepted()).toBe(4);
+        await client().runs.cancel(run.id);
+      } finally {
+        controller.abort();
+        await proxy.close();
+      }
+    },
+  );
+});
+
 describe('runs.stream over SSE', () => {
   it('uses SSE without a WebSocket implementation (like Node 20)', async () => {
     vi.stubGlobal('WebSocket', undefined);
@@ -390,6 +435,73 @@ describe('stream access', () => {
     expect(isTroupeError(error) && error.code).toBe('UNAUTHENTICATED');
     await client().runs.cancel(run.id);
   }, 20_000);
+
+  it.each(['websocket', 'sse'] as const)(
+    'over %s: a getToken that fails while the network comes back is tried again, the stream goes on',
+    async (streamTransport) => {
+      const proxy = await startTcpProxy(server.url);
+      try {
+        let offline = false;
+        let failed = 0;
+        const getToken = () => {
+          if (!offline) return apiKey;
+          if (++failed === 2) offline = false;
+          throw new TypeError('fetch failed');
+        };
+        // Only the stream goes through the proxy.
+        const troupe = client({ url: proxy.url, apiKey: undefined, getToken, streamTransport });
+        const run = await client().runs.start({ crewId, inputs: { topic: `token-blip-${streamTransport}` } });
+        const events = await collect(troupe.runs.stream(run.id), (event) => {
+          if (event.type === 'TOKEN' && !offline && failed === 0) {
+            offline = true;
+            proxy.cut();
+          }
+        });
+        expectWholeLog(events);
+        expect(failed).toBe(2);
+        expect(proxy.accepted()).toBe(2);
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
+
+  it('a getToken that keeps failing ends the stream UNAVAILABLE after the reconnects; a TroupeError from it at once', async () => {
+    const run = await client().runs.start({ crewId, inputs: { topic: 'token-down' } });
+    let calls = 0;
+    const down = client({
+      apiKey: undefined,
+      reconnect: { ...fastReconnect, retries: 2 },
+      getToken: () => {
+        calls++;
+        throw new TypeError('fetch failed');
+      },
+    });
+    const error = await collect(down.runs.stream(run.id)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isTroupeError(error) && error.code).toBe('UNAVAILABLE');
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+    expect(calls).toBe(3);
+
+    let signedOutCalls = 0;
+    const signedOut = client({
+      apiKey: undefined,
+      getToken: () => {
+        signedOutCalls++;
+        throw new TroupeError('signed out', { code: 'UNAUTHENTICATED' });
+      },
+    });
+    const final = await collect(signedOut.runs.stream(run.id)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isTroupeError(final) && final.code).toBe('UNAUTHENTICATED');
+    expect(signedOutCalls).toBe(1);
+    // The stream below reads the whole log: the run went on all along.
+    expectWholeLog(await collect(client().runs.stream(run.id)));
+  });
 
   async function streamError(troupe: TroupeClient, runId: string) {
     try {

@@ -6,6 +6,9 @@ import type { StreamOptions, StreamSettings, StreamSpec, WebSocketConstructor } 
 import type { SubscriptionSink, SubscriptionTransport } from './subscription-transport';
 import { websocketTransport } from './websocket-transport';
 
+/** A subscription up this long before it dropped counts as healthy: its reconnects start afresh. */
+const HEALTHY_CONNECTION_MS = 10_000;
+
 type Waiter<T> = { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void };
 
 /**
@@ -78,6 +81,7 @@ export function resumableStream<TEvent extends { seq: number }>(
     if (!useSse) settings.webSocket ??= websocketTransport(settings, WebSocketImpl as WebSocketConstructor);
     const transport = useSse ? sseTransport(settings) : (settings.webSocket as SubscriptionTransport);
     let established = false;
+    let establishedAt = 0;
     // Credentials that worked for this subscription and then stopped (a session token that expired
     // while the stream ran): subscribe again at once with fresh ones from getToken, after the last
     // event. Credentials refused from the start are final, and so are credentials that stop again
@@ -94,8 +98,8 @@ export function resumableStream<TEvent extends { seq: number }>(
     };
     const sink: SubscriptionSink = {
       established() {
-        failures = 0;
         established = true;
+        establishedAt = Date.now();
       },
       next(payload) {
         if (!current || ended) return;
@@ -107,8 +111,12 @@ export function resumableStream<TEvent extends { seq: number }>(
           return;
         }
         const event = result?.data?.[spec.field] as TEvent | undefined;
+        if (!event) return;
+        // The subscription delivers: reconnects count from zero again. (Not as soon as it is sent:
+        // a connection accepted and dropped before any event would be retried for good.)
+        failures = 0;
         // At or below the last seen: a replay after a reconnect.
-        if (!event || !(event.seq > lastSeq)) return;
+        if (!(event.seq > lastSeq)) return;
         lastSeq = event.seq;
         if (waiter) {
           const pending = waiter;
@@ -128,6 +136,9 @@ export function resumableStream<TEvent extends { seq: number }>(
           useSse = true;
           return connect();
         }
+        // A connection that stayed up a while was healthy, events or not (a chat nobody writes in):
+        // losing it starts the count afresh. One dropped soon after being accepted counts on.
+        if (established && Date.now() - establishedAt >= HEALTHY_CONNECTION_MS) failures = 0;
         if (failures >= policy.retries) return fail(error);
         timer = setTimeout(connect, retryDelay(policy, failures++, undefined));
       },

@@ -55,7 +55,7 @@ export function sseTransport(settings: StreamSettings): SubscriptionTransport {
     };
 
     (async () => {
-      const token = await settings.authorization();
+      const token = await settings.authorization('stream');
       const headers = new Headers(settings.headers);
       headers.set('accept', 'text/event-stream');
       headers.set('content-type', 'application/json');

@@ -1,3 +1,4 @@
+import type { Authorize } from '../transport/authorization';
 import type { RetryOptions } from '../transport/retry-policy';
 import type { SubscriptionTransport } from './subscription-transport';
 
@@ -40,7 +41,8 @@ export interface StreamSpec<TEvent extends { seq: number }> {
 /** Settings shared by every stream of a client. */
 export interface StreamSettings {
   endpoint: string;
-  authorization: () => Promise<string | undefined>;
+  /** Streams call it with `'stream'`: see `Authorize`. */
+  authorization: Authorize;
   /**
    * `authorization` can give new credentials (the client has `getToken`): a stream whose credentials
    * expire while it runs (a session token's end) resubscribes once with fresh ones.

@@ -61,7 +61,8 @@ export function websocketTransport(
       return subscription?.[1];
     };
     // Closes the socket; the subscriptions still on it fail with `error` (none on a linger close).
-    const end = (error?: TroupeError) => {
+    // `socketFailed` false (getToken failed): no move to SSE, the WebSocket was not to blame.
+    const end = (error?: TroupeError, socketFailed = true) => {
       if (ended) return;
       ended = true;
       if (current === connection) current = undefined;
@@ -71,7 +72,7 @@ export function websocketTransport(
       clearInterval(watchdog);
       socket?.close(1000, 'Normal Closure');
       if (!error) return;
-      if (!worked && error.code === 'UNAVAILABLE') settings.sseUntil = Date.now() + sseForMs;
+      if (!worked && socketFailed && error.code === 'UNAVAILABLE') settings.sseUntil = Date.now() + sseForMs;
       const sinks = [...subscriptions.values()];
       subscriptions.clear();
       for (const [, sink] of sinks) sink.error(error);
@@ -91,7 +92,9 @@ export function websocketTransport(
       checked = activity;
     }, settings.idleTimeoutMs);
 
-    settings.authorization().then((token) => {
+    // getToken failed: the socket is not to blame.
+    const tokenFailed = (error: TroupeError) => end(error, false);
+    settings.authorization('stream').then((token) => {
       if (ended) return;
       try {
         socket = new WebSocketImpl(url, 'graphql-transport-ws');
@@ -143,7 +146,7 @@ export function websocketTransport(
         );
       // An error event is always followed by a close event.
       socket.onerror = () => {};
-    }, end);
+    }, tokenFailed);
 
     const connection: Connection = {
       add(id, request, sink) {

@@ -12,6 +12,11 @@ export interface TcpProxy {
   cut(): void;
   /** Stops moving bytes on every open connection without closing it (a network gone silent). */
   freeze(): void;
+  /**
+   * From now on, cuts each connection `delayMs` after the server sent `text` on it (a connection
+   * that is accepted and then drops); `undefined` stops that.
+   */
+  cutAfter(text: string | undefined, delayMs?: number): void;
   close(): Promise<void>;
 }
 
@@ -19,6 +24,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const { hostname, port } = new URL(target);
   const pairs = new Set<[Socket, Socket]>();
   let accepted = 0;
+  let cutRule: { text: string; delayMs: number } | undefined;
   const server = createServer((client) => {
     accepted++;
     const upstream = new (client.constructor as typeof Socket)();
@@ -34,6 +40,16 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
     upstream.pipe(client);
+    upstream.on('data', (chunk: Buffer) => {
+      const rule = cutRule;
+      if (rule && chunk.toString('latin1').includes(rule.text)) {
+        setTimeout(() => {
+          pairs.delete(pair);
+          client.resetAndDestroy();
+          upstream.destroy();
+        }, rule.delayMs);
+      }
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address() as AddressInfo;
@@ -48,6 +64,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
         client.pause();
         upstream.pause();
       }
+    },
+    cutAfter(text, delayMs = 0) {
+      cutRule = text === undefined ? undefined : { text, delayMs };
     },
     cut() {
       for (const [client, upstream] of pairs) {
