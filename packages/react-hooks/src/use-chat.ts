@@ -79,16 +79,18 @@ export function useChat(threadId: string | null | undefined, options: UseChatOpt
   const activeRunRef = useRef<string | null>(null);
   activeRunRef.current = current.chat.activeRunId;
 
+  // Changes to this thread's state only: an answer that comes after the user moved to another
+  // thread (a send, a failed stop) must not replace that thread's state.
   const update = useCallback(
     (change: (previous: Snapshot) => Snapshot) =>
-      setSnapshot((previous) => change(previous.threadId === threadId ? previous : fresh(threadId))),
+      setSnapshot((previous) => (previous.threadId === threadId ? change(previous) : previous)),
     [threadId],
   );
 
   useEffect(() => {
     if (!threadId) return;
+    setSnapshot((previous) => (previous.threadId === threadId ? previous : fresh(threadId)));
     return deferredStart(async (signal) => {
-      update((previous) => previous);
       try {
         // The thread's lastSeq first, then the messages: a message in both is shown once.
         const thread = await client.threads.get(threadId, { signal });
@@ -121,6 +123,9 @@ export function useChat(threadId: string | null | undefined, options: UseChatOpt
         const sent = await client.threads.send({ threadId, content });
         update((previous) => {
           const { chat } = previous;
+          // The message's own event came first (over the stream, before this answer): the chat
+          // already follows its run, which may even have ended (its error shown).
+          if (chat.messages.some((m) => m.id === sent.message.id)) return { ...previous, error: undefined };
           return {
             ...previous,
             error: undefined,

@@ -81,20 +81,29 @@ export function useRun(runId: string | null | undefined, options: UseRunOptions 
   const current = snapshot.runId === runId ? snapshot : fresh(runId);
   const approvalRef = useRef<PendingApproval | null>(null);
   approvalRef.current = current.state.approval;
+  // When the stream opens again for the same run (a new client, keepEvents changed), it resumes
+  // after the last event the state holds.
+  const lastSeqRef = useRef(0);
+  lastSeqRef.current = current.state.lastSeq;
 
   useEffect(() => {
     if (!runId) return;
     const update = (change: (previous: Snapshot) => Snapshot) =>
       setSnapshot((previous) => change(previous.runId === runId ? previous : fresh(runId)));
+    const afterSeq = lastSeqRef.current;
     return deferredStart(async (signal) => {
       update((previous) => previous);
       try {
-        for await (const event of client.runs.stream(runId, { signal })) {
-          update((previous) => ({
-            ...previous,
-            state: accumulateRun(previous.state, event),
-            events: keepEvents ? [...previous.events, event] : previous.events,
-          }));
+        for await (const event of client.runs.stream(runId, { signal, afterSeq })) {
+          update((previous) =>
+            event.seq <= previous.state.lastSeq
+              ? previous
+              : {
+                  ...previous,
+                  state: accumulateRun(previous.state, event),
+                  events: keepEvents ? [...previous.events, event] : previous.events,
+                },
+          );
         }
         update((previous) => ({ ...previous, streaming: false }));
       } catch (error) {

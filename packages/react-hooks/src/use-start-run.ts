@@ -28,15 +28,21 @@ export function useStartRun(): UseStartRunResult {
     };
   }, []);
 
+  // Only the last start() shows its outcome: an earlier one answered later (a double click) must
+  // not replace it, nor end `loading` while the last one is still on its way.
+  const lastCall = useRef(0);
+
   const start = useCallback(
     async (input: StartRunInput) => {
+      const call = ++lastCall.current;
+      const isLast = () => mounted.current && call === lastCall.current;
       setState((previous) => ({ run: previous.run, loading: true }));
       try {
         const run = await client.runs.start(input);
-        if (mounted.current) setState({ run, loading: false });
+        if (isLast()) setState({ run, loading: false });
         return run;
       } catch (error) {
-        if (mounted.current)
+        if (isLast())
           setState((previous) => ({ run: previous.run, loading: false, error: asTroupeError(error) }));
         return undefined;
       }

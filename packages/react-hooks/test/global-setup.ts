@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { startTroupeTestServer } from '../../sdk/test/support/troupe-server';
+import { testModel } from './test-model';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -16,11 +17,7 @@ export const TEST_ORIGIN = 'http://localhost:3000';
 
 export default async function setup(project: TestProject) {
   const server = await startTroupeTestServer({ corsOrigins: [TEST_ORIGIN] });
-  server.llm.setFallback((request) => {
-    const research = JSON.stringify(request.body).includes('Research ');
-    const words = Array.from({ length: 30 }, (_, i) => `${research ? 'r' : 'w'}${i}`).join(' ');
-    return { text: words, chunkDelayMs: 15 };
-  });
+  server.llm.setFallback(testModel);
   const control = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
     res.end(JSON.stringify({ subscribers: server.subscriberCount() }));

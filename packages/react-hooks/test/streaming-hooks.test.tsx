@@ -3,7 +3,16 @@ import type { TroupeClient } from '@troupe/sdk';
 import { StrictMode, useState } from 'react';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TroupeProvider, useChat, useRun, useStartRun } from '../src/index';
-import { CREW, subscribers, tenantClient, WRITE_TEXT, waitForSubscribers } from './troupe';
+import { REFUSED } from './test-model';
+import {
+  CREW,
+  holdAnswers,
+  sameTenantClient,
+  subscribers,
+  tenantClient,
+  WRITE_TEXT,
+  waitForSubscribers,
+} from './troupe';
 
 let client: TroupeClient;
 let crewId: string;
@@ -79,6 +88,23 @@ describe('useRun', () => {
     await client.runs.cancel(run.id);
   });
 
+  it('shows each event once when it follows the same run with a new client', async () => {
+    const run = await client.runs.start({ crewId, inputs: { topic: 'new-client' } });
+    const view = withClient(<RunView runId={run.id} />);
+    await waitFor(() => expect(Number(text('events'))).toBeGreaterThan(5), { timeout: 10_000 });
+    // The app makes a new client (new credentials, say) while the run streams.
+    const next = await sameTenantClient(client);
+    view.rerender(
+      <TroupeProvider client={next}>
+        <RunView runId={run.id} />
+      </TroupeProvider>,
+    );
+    await waitFor(() => expect(text('status')).toBe('SUCCEEDED'), { timeout: 10_000 });
+    const stored = await client.runs.get(run.id);
+    expect(Number(text('events'))).toBe(stored?.lastSeq);
+    expect(text('write')).toBe(WRITE_TEXT);
+  });
+
   it('reports a run this caller cannot see as NOT_FOUND', async () => {
     const run = await client.runs.start({ crewId, inputs: { topic: 'private' } });
     const other = await tenantClient(`other-${Math.random()}`);
@@ -123,9 +149,76 @@ describe('useStartRun', () => {
   });
 });
 
+describe('useStartRun with slow answers', () => {
+  const slow = holdAnswers((r) => r.operationName === 'StartRun');
+  let troupe: TroupeClient;
+  let slowCrewId: string;
+  beforeAll(async () => {
+    troupe = await tenantClient(`start-slow-${Math.random()}`, { fetch: slow.fetch });
+    slowCrewId = (await troupe.crews.create(CREW)).id;
+  });
+
+  function StartButton({ started }: { started: string[] }) {
+    const { start, run, loading } = useStartRun();
+    return (
+      <div>
+        <button
+          type="button"
+          onClick={() => {
+            const click = started.length;
+            started.push('');
+            void start({ crewId: slowCrewId, inputs: { topic: `click-${click}` } }).then((r) => {
+              started[click] = r?.id ?? 'failed';
+            });
+          }}
+        >
+          start
+        </button>
+        <p data-testid="loading">{loading ? 'starting' : ''}</p>
+        <p data-testid="run">{run?.id ?? 'none'}</p>
+      </div>
+    );
+  }
+
+  it('clicked twice, shows the run of the last click, whichever answer comes first', async () => {
+    const started: string[] = [];
+    render(
+      <TroupeProvider client={troupe}>
+        <StartButton started={started} />
+      </TroupeProvider>,
+    );
+    const click = () => act(async () => fireEvent.click(screen.getByText('start')));
+    // The first click's answer comes first: still starting (the second one), no run shown yet.
+    await click();
+    await click();
+    await expect.poll(() => slow.held()).toBe(2);
+    await act(async () => slow.release(0));
+    await expect.poll(() => started[0]).toMatch(/.+/);
+    await act(async () => {}); // what that answer did is rendered
+    expect(text('loading')).toBe('starting');
+    expect(text('run')).toBe('none');
+    await act(async () => slow.release(1));
+    await waitFor(() => expect(text('run')).toBe(started[1]));
+    expect(text('loading')).toBe('');
+    // The first click's answer comes last: the run of the last click stays.
+    await click();
+    await click();
+    await expect.poll(() => slow.held()).toBe(4);
+    await act(async () => slow.release(3));
+    await waitFor(() => expect(text('run')).toBe(started[3]));
+    expect(text('loading')).toBe('');
+    await act(async () => slow.release(2));
+    await expect.poll(() => started[2]).toMatch(/.+/);
+    await act(async () => {}); // what that answer did is rendered
+    expect(text('run')).toBe(started[3]);
+    expect(text('loading')).toBe('');
+  });
+});
+
 function Chat({ threadId }: { threadId: string }) {
-  const { messages, streaming, status, send, stop, error } = useChat(threadId);
+  const { messages, streaming, status, send, stop, error, runError } = useChat(threadId);
   const [draft, setDraft] = useState('');
+  const [sent, setSent] = useState('');
   return (
     <div>
       <p data-testid="chat-status">{status}</p>
@@ -138,8 +231,13 @@ function Chat({ threadId }: { threadId: string }) {
       </ul>
       <p data-testid="streaming">{streaming?.text ?? ''}</p>
       {error && <p role="alert">{error.code}</p>}
+      <p data-testid="run-error">{runError?.code ?? ''}</p>
+      <p data-testid="sent">{sent}</p>
       <input aria-label="message" value={draft} onChange={(e) => setDraft(e.target.value)} />
-      <button type="button" onClick={() => void send(draft)}>
+      <button
+        type="button"
+        onClick={() => void send(draft).then((m) => setSent(m ? m.message.content : 'failed'))}
+      >
         send
       </button>
       <button type="button" onClick={() => void stop()}>
@@ -190,5 +288,71 @@ describe('useChat', () => {
     expect(screen.queryByText(/^ASSISTANT:/)).toBeNull();
     const runs = await client.runs.list({ first: 1 });
     expect(runs.nodes[0]?.status).toBe('CANCELLED');
+  });
+});
+
+describe('useChat with slow answers to send()', () => {
+  /** Holds the answers to sendMessage for messages that start with "Slow". */
+  const slow = holdAnswers(
+    (r) =>
+      r.operationName === 'SendMessage' &&
+      String((r.variables?.input as { content?: unknown } | undefined)?.content).startsWith('Slow'),
+  );
+  let troupe: TroupeClient;
+  let writer: string;
+  beforeAll(async () => {
+    troupe = await tenantClient(`chat-slow-${Math.random()}`, { fetch: slow.fetch });
+    writer = (await troupe.crews.create(CREW)).agents.find((a) => a.name === 'writer')!.id;
+  });
+  const chat = (threadId: string) => (
+    <TroupeProvider client={troupe}>
+      <Chat threadId={threadId} />
+    </TroupeProvider>
+  );
+  const type = (value: string) => fireEvent.change(screen.getByLabelText('message'), { target: { value } });
+
+  it('a send answered after the user moved to another thread leaves that thread as it shows', async () => {
+    const first = await troupe.threads.create({ agentId: writer });
+    const other = await troupe.threads.create({ agentId: writer });
+    await troupe.threads.send({ threadId: other.id, content: 'Earlier' });
+    for await (const e of troupe.threads.stream(other.id)) if (e.type === 'RUN_SUCCEEDED') break;
+
+    const view = render(chat(first.id));
+    await waitFor(() => expect(text('chat-status')).toBe('idle'));
+    type('Slow one');
+    const before = slow.held();
+    await act(async () => fireEvent.click(screen.getByText('send')));
+    await expect.poll(() => slow.held()).toBe(before + 1);
+    // The user moves to the other thread before the answer comes.
+    view.rerender(chat(other.id));
+    expect(await screen.findByText('USER: Earlier', {}, { timeout: 10_000 })).toBeTruthy();
+    expect(text('chat-status')).toBe('idle');
+    await act(async () => slow.release(before));
+    await waitFor(() => expect(text('sent')).toBe('Slow one'));
+    expect(text('chat-status')).toBe('idle');
+    expect(screen.getAllByRole('listitem').map((li) => li.textContent)).toEqual([
+      'USER: Earlier',
+      `ASSISTANT: ${WRITE_TEXT}`,
+    ]);
+  });
+
+  it('a reply that failed before send() was answered stays failed, not running', async () => {
+    const thread = await troupe.threads.create({ agentId: writer });
+    render(chat(thread.id));
+    await waitFor(() => expect(text('chat-status')).toBe('idle'));
+    type(`Slow, ${REFUSED}`);
+    const before = slow.held();
+    await act(async () => fireEvent.click(screen.getByText('send')));
+    await expect.poll(() => slow.held()).toBe(before + 1);
+    // The run failed over the stream while the answer to send() was on its way.
+    await waitFor(() => expect(text('run-error')).not.toBe(''), { timeout: 10_000 });
+    const code = text('run-error');
+    expect(screen.getByText(`USER: Slow, ${REFUSED}`)).toBeTruthy();
+    expect(text('chat-status')).toBe('idle');
+    await act(async () => slow.release(before));
+    await waitFor(() => expect(text('sent')).toBe(`Slow, ${REFUSED}`));
+    expect(text('chat-status')).toBe('idle');
+    expect(text('run-error')).toBe(code);
+    expect(screen.getAllByRole('listitem')).toHaveLength(1);
   });
 });

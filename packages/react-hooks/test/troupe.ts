@@ -33,9 +33,19 @@ export async function tenantClient(
 ): Promise<TroupeClient> {
   const admin = createTroupeClient({ url, apiKey: adminKey });
   const { apiKey } = await admin.tenants.create({ name });
+  return keyClient(apiKey.secret, options);
+}
+
+/** Another client of the tenant `of` is for, with a key of its own (and a WebSocket of its own). */
+export async function sameTenantClient(of: TroupeClient): Promise<TroupeClient> {
+  const { secret } = await of.apiKeys.create({ name: `key-${Math.random()}`, scopes: ['READ', 'WRITE'] });
+  return keyClient(secret);
+}
+
+function keyClient(apiKey: string, options: Partial<TroupeClientOptions> = {}): TroupeClient {
   return createTroupeClient({
     url,
-    apiKey: apiKey.secret,
+    apiKey,
     webSocketImpl: WebSocket as unknown as WebSocketConstructor,
     reconnect: { minDelayMs: 10, maxDelayMs: 50 },
     ...options,
@@ -55,3 +65,30 @@ export const CREW = {
 };
 
 export const WRITE_TEXT = Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ');
+
+interface GraphQLRequest {
+  operationName?: string;
+  variables?: Record<string, unknown>;
+}
+
+/**
+ * A `fetch` that holds the answers to the GraphQL requests `match` picks (a slow network): the
+ * server has handled each one, the client gets the answer only when the test lets it go.
+ */
+export function holdAnswers(match: (request: GraphQLRequest) => boolean) {
+  const held: Array<() => void> = [];
+  const fetchHeld: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    if (match(JSON.parse(String(init?.body)) as GraphQLRequest)) {
+      await new Promise<void>((resolve) => held.push(resolve));
+    }
+    return response;
+  };
+  return {
+    fetch: fetchHeld,
+    /** How many answers were held so far. */
+    held: () => held.length,
+    /** Lets the answer to the `index`-th held request (in the order they came) through. */
+    release: (index: number) => held[index]?.(),
+  };
+}

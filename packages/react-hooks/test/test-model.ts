@@ -1,0 +1,13 @@
+import type { OpenAITestResponder } from '@troupe/agents/testing';
+
+/** A chat message with this in it gets a reply the test model refuses: its run fails at once. */
+export const REFUSED = 'please-refuse';
+
+/** The test model: 30 words a task (r0… for research, w0… otherwise), a chunk every 15 ms. */
+export const testModel: OpenAITestResponder = (request) => {
+  const body = JSON.stringify(request.body);
+  if (body.includes(REFUSED)) return { error: { status: 400, message: 'refused' } };
+  const research = body.includes('Research ');
+  const words = Array.from({ length: 30 }, (_, i) => `${research ? 'r' : 'w'}${i}`).join(' ');
+  return { text: words, chunkDelayMs: 15 };
+};
