@@ -59,6 +59,19 @@ function chatMessage(message: Message): ChatMessage {
   return { id, role, content, createdAt, runId: message.run?.id ?? null };
 }
 
+/**
+ * The run answering when the chat was opened, from the loaded messages: the first unfinished one
+ * that runs (or waits for an approval), else the first queued. Its start came before the stream.
+ */
+function answering(messages: Message[]): { runId: string; status: 'running' | 'waiting' } | null {
+  const open = messages.filter((m) => m.role === 'USER' && m.run);
+  const run =
+    open.find((m) => m.run!.status === 'RUNNING' || m.run!.status === 'WAITING_FOR_APPROVAL') ??
+    open.find((m) => m.run!.status === 'QUEUED');
+  if (!run) return null;
+  return { runId: run.run!.id, status: run.run!.status === 'WAITING_FOR_APPROVAL' ? 'waiting' : 'running' };
+}
+
 /** `messages` followed by those of `more` it does not hold yet. */
 function withMessages(messages: ChatMessage[], more: ChatMessage[]): ChatMessage[] {
   const known = new Set(messages.map((m) => m.id));
@@ -96,12 +109,14 @@ export function useChat(threadId: string | null | undefined, options: UseChatOpt
         const thread = await client.threads.get(threadId, { signal });
         if (!thread) throw new TroupeError(`Thread not found: ${threadId}`, { code: 'NOT_FOUND' });
         const page = await client.threads.messages(threadId, { last: history }, { signal });
+        const open = answering(page.nodes);
         update((previous) => ({
           ...previous,
           thread,
           loaded: true,
           chat: {
             ...previous.chat,
+            ...(open && !previous.chat.activeRunId ? { activeRunId: open.runId, status: open.status } : {}),
             lastSeq: Math.max(previous.chat.lastSeq, thread.lastSeq),
             messages: withMessages(previous.chat.messages, page.nodes.map(chatMessage)),
           },

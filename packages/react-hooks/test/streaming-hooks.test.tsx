@@ -3,7 +3,7 @@ import type { TroupeClient } from '@troupe/sdk';
 import { StrictMode, useState } from 'react';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TroupeProvider, useChat, useRun, useStartRun } from '../src/index';
-import { REFUSED } from './test-model';
+import { REFUSED, SLOW } from './test-model';
 import {
   CREW,
   holdAnswers,
@@ -272,6 +272,18 @@ describe('useChat', () => {
     expect(screen.getAllByRole('listitem')).toHaveLength(4);
     // StrictMode, and a thread that stays open: still one subscription.
     expect(await subscribers()).toBe(1);
+  });
+
+  it('opened while a reply is written, shows it running and stop() cancels it', async () => {
+    const thread = await client.threads.create({ agentId });
+    const sent = await client.threads.send({ threadId: thread.id, content: `Take your time ${SLOW}` });
+    for await (const e of client.threads.stream(thread.id)) if (e.type === 'TOKEN') break;
+    withClient(<Chat threadId={thread.id} />);
+    await waitFor(() => expect(text('chat-status')).toBe('running'), { timeout: 10_000 });
+    await waitFor(() => expect(text('streaming')).toMatch(/s\d+/), { timeout: 10_000 });
+    await act(async () => fireEvent.click(screen.getByText('stop')));
+    await waitFor(() => expect(text('chat-status')).toBe('idle'), { timeout: 10_000 });
+    expect((await client.runs.get(sent.run.id))?.status).toBe('CANCELLED');
   });
 
   it('stop() cancels the reply; a second message while one is answered is a CONFLICT', async () => {

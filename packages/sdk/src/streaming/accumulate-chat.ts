@@ -61,11 +61,22 @@ export function accumulateChat(state: ChatState, event: ThreadEvent): ChatState 
     }
     case 'RUN_STARTED':
       return { ...next, status: 'running', activeRunId: runId, streaming: { runId, text: '' }, error: null };
+    // A chat opened while a reply is written sees its run first here (its start came before).
     case 'TASK_STARTED':
-      return { ...next, status: 'running', streaming: { runId, text: '' } };
+      return {
+        ...next,
+        status: 'running',
+        activeRunId: state.activeRunId ?? runId,
+        streaming: { runId, text: '' },
+      };
     case 'TOKEN': {
       const text = (state.streaming?.runId === runId ? state.streaming.text : '') + event.delta;
-      return { ...next, streaming: { runId, text } };
+      return {
+        ...next,
+        status: state.status === 'idle' ? 'running' : state.status,
+        activeRunId: state.activeRunId ?? runId,
+        streaming: { runId, text },
+      };
     }
     case 'APPROVAL_REQUESTED':
       return { ...next, status: 'waiting' };
