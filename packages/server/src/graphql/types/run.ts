@@ -394,7 +394,10 @@ builder.mutationField('cancelRun', (t) =>
         // A chat run's thread is locked first, as the run ending before it locks it (appending to
         // the thread's log) and then this run (releasing it): the other order deadlocks with that.
         if (run.threadId)
-          await ctx.db.thread.update({ where: { id: run.threadId }, data: { lastSeq: { increment: 0 } } });
+          await ctx.db.thread.updateMany({
+            where: { id: run.threadId },
+            data: { lastSeq: { increment: 0 } },
+          });
         // Only while it is unfinished: a run that ended meanwhile keeps its outcome.
         const { count } = await ctx.db.run.updateMany({
           where: { id, status: { in: [...unfinished] } },
