@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
 import { ADMIN_KEY, BACKEND, startTestServer, type TestServer } from './support/backend.js';
-import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW, startRunId } from './support/graphql-client.js';
 import { type PrivateRedis, privateRedis } from './support/process-cluster.js';
 import { sseSubscribe } from './support/sse-client.js';
 
@@ -34,23 +34,12 @@ describe.runIf(BACKEND === 'postgres')('Redis away during a run', () => {
 
   test('a streaming run is stored at its own pace, and a new subscriber reads it all from the log', async () => {
     const { key } = await createTenant(server.url, ADMIN_KEY, 'outage');
-    const crew = {
-      ...SAMPLE_CREW,
-      agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'm' } })),
-    };
-    const crewId = (await gqlOk(server.url, CREATE_CREW, { input: crew }, key)).createCrew.crew.id;
+    const crewId = (await gqlOk(server.url, CREATE_CREW, { input: OPENAI_CREW }, key)).createCrew.crew.id;
     const words = Array.from({ length: 40 }, (_, i) => `w${i} `);
     llm.setFallback(() => ({ text: words, chunkDelayMs: 25 }));
     await redis.kill();
     const t0 = Date.now();
-    const runId = (
-      await gqlOk(
-        server.url,
-        'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
-        { input: { crewId, inputs: { topic: 'x' } } },
-        key,
-      )
-    ).startRun.run.id;
+    const runId = await startRunId(server.url, key, crewId, { topic: 'x' });
     await server.executor.idle();
     // ~1 s of streaming, about twenty batches: each one used to wait for its publish to give up
     // (up to ~20 s) before the next was stored.

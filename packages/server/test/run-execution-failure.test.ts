@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Database, Tx } from '../src/db/database.js';
 import type { SqlText } from '../src/db/sql-text.js';
 import { ADMIN_KEY, startTestServer, type TestServer } from './support/backend.js';
-import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW, startRunId } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
 
 let llm: OpenAICompatibleTestServer;
@@ -68,11 +68,7 @@ beforeAll(async () => {
     executionRetry: { attempts: 3, delayMs: 20 },
   });
   ({ key } = await createTenant(server.url, ADMIN_KEY, 'execfail'));
-  const crew = {
-    ...SAMPLE_CREW,
-    agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'm' } })),
-  };
-  crewId = (await gqlOk(server.url, CREATE_CREW, { input: crew }, key)).createCrew.crew.id;
+  crewId = (await gqlOk(server.url, CREATE_CREW, { input: OPENAI_CREW }, key)).createCrew.crew.id;
 });
 
 afterAll(async () => {
@@ -81,13 +77,7 @@ afterAll(async () => {
 });
 
 async function start(topic: string, crew = crewId): Promise<string> {
-  const d = await gqlOk(
-    server.url,
-    'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
-    { input: { crewId: crew, inputs: { topic } } },
-    key,
-  );
-  return d.startRun.run.id;
+  return startRunId(server.url, key, crew, { topic });
 }
 
 /** The run's event types once its stream ends, and the run as stored. */
@@ -140,9 +130,8 @@ async function cancelLate(slow: 'stores' | 'retry') {
       CREATE_CREW,
       {
         input: {
-          ...SAMPLE_CREW,
+          ...OPENAI_CREW,
           name: 'retrying',
-          agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'm' } })),
           retry: { maxAttempts: 3, backoffMs: 60_000 },
         },
       },

@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config.js';
 import { createInProcessEventBus, type EventBus } from '../src/events/event-bus.js';
 import { startServer, type TroupeServer } from '../src/server.js';
 import { ADMIN_KEY, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
-import { CREATE_CREW, createTenant, gqlOk, SAMPLE_CREW } from './support/graphql-client.js';
+import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW, startRunId } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
 
 let llm: OpenAICompatibleTestServer;
@@ -56,19 +56,8 @@ afterAll(async () => {
 
 test('a run whose live events cannot be published still succeeds; a subscriber gets every event from the log', async () => {
   const { key } = await createTenant(server.url, ADMIN_KEY, 'pubfail');
-  const crew = {
-    ...SAMPLE_CREW,
-    agents: SAMPLE_CREW.agents.map((a) => ({ ...a, model: { provider: 'OPENAI', name: 'm' } })),
-  };
-  const crewId = (await gqlOk(server.url, CREATE_CREW, { input: crew }, key)).createCrew.crew.id;
-  const runId = (
-    await gqlOk(
-      server.url,
-      'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
-      { input: { crewId, inputs: { topic: 'x' } } },
-      key,
-    )
-  ).startRun.run.id;
+  const crewId = (await gqlOk(server.url, CREATE_CREW, { input: OPENAI_CREW }, key)).createCrew.crew.id;
+  const runId = await startRunId(server.url, key, crewId, { topic: 'x' });
   await server.executor.idle();
   expect(rejected).toBeGreaterThan(3);
   failing = false;

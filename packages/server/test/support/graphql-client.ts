@@ -36,6 +36,22 @@ export async function gqlOk<T = Record<string, any>>(
   return r.data;
 }
 
+/** Starts a run of `crewId` with `inputs` and returns its id (GraphQL errors throw). */
+export async function startRunId(
+  url: string,
+  token: string,
+  crewId: string,
+  inputs: Record<string, unknown>,
+): Promise<string> {
+  const d = await gqlOk(
+    url,
+    'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+    { input: { crewId, inputs } },
+    token,
+  );
+  return d.startRun.run.id as string;
+}
+
 export async function createTenant(url: string, adminKey: string, name: string) {
   const d = await gqlOk<{
     createTenant: { tenant: { id: string; name: string }; apiKey: { id: string; secret: string } };
