@@ -343,6 +343,107 @@ describe('reconnects', () => {
   );
 });
 
+/**
+ * A browser's view of the network for the SDK: `navigator.onLine` and the window's `online` event
+ * (Node has neither).
+ */
+function browserNetwork() {
+  const window = new EventTarget();
+  const navigator = { onLine: true };
+  vi.stubGlobal('navigator', navigator);
+  vi.stubGlobal('addEventListener', window.addEventListener.bind(window));
+  vi.stubGlobal('removeEventListener', window.removeEventListener.bind(window));
+  return {
+    offline(proxy: TcpProxy) {
+      navigator.onLine = false;
+      window.dispatchEvent(new Event('offline'));
+      proxy.down(true);
+    },
+    online(proxy: TcpProxy) {
+      proxy.down(false);
+      navigator.onLine = true;
+      window.dispatchEvent(new Event('online'));
+    },
+  };
+}
+
+describe('a device that goes offline (browsers)', () => {
+  it('keeps trying while offline without using up its retries, then resumes: no event lost or doubled', async () => {
+    const network = browserNetwork();
+    const proxy = await startTcpProxy(server.url);
+    try {
+      const run = await client().runs.start({ crewId, inputs: { topic: 'slow-renewal-offline' } });
+      const troupe = client({ url: proxy.url, reconnect: { retries: 2, minDelayMs: 10, maxDelayMs: 50 } });
+      let wentOffline = false;
+      const events = await collect(troupe.runs.stream(run.id), (event) => {
+        if (event.type !== 'TOKEN' || wentOffline) return;
+        wentOffline = true;
+        network.offline(proxy);
+        setTimeout(() => network.online(proxy), 1000);
+      });
+      // A second of attempts every 50 ms: far more than the 2 retries a server outage gets.
+      expect(proxy.refused()).toBeGreaterThan(5);
+      expectWholeLog(events);
+      const stored = await client().runs.get(run.id);
+      expect(events).toHaveLength(stored!.lastSeq);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('reconnects as soon as the device is back online, not after its backoff', async () => {
+    const network = browserNetwork();
+    const proxy = await startTcpProxy(server.url);
+    const controller = new AbortController();
+    try {
+      server.llm.enqueue({ hang: true });
+      const run = await client().runs.start({ crewId, inputs: { topic: 'back-online' } });
+      // Offline, the next attempt would come after 20 s.
+      const troupe = client({
+        url: proxy.url,
+        reconnect: { retries: 2, minDelayMs: 20_000, maxDelayMs: 20_000 },
+      });
+      const events: RunEvent[] = [];
+      const done = collect(troupe.runs.stream(run.id, { signal: controller.signal }), (event) => {
+        events.push(event);
+        if (event.type === 'TASK_STARTED') network.offline(proxy);
+      }).catch(() => undefined);
+      await vi.waitFor(() => expect(proxy.connections()).toBe(0), { timeout: 5000 });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const acceptedOffline = proxy.accepted();
+      network.online(proxy);
+      // The stream is back on a new connection long before 20 s; the cancel's event reaches it.
+      await vi.waitFor(() => expect(proxy.accepted()).toBe(acceptedOffline + 1), { timeout: 5000 });
+      await vi.waitFor(() => expect(proxy.connections()).toBe(1), { timeout: 5000 });
+      await client().runs.cancel(run.id);
+      await vi.waitFor(() => expect(events.at(-1)?.type).toBe('RUN_CANCELLED'), { timeout: 5000 });
+      expect(events.map((e) => e.seq)).toEqual(events.map((_e, i) => i + 1));
+      await done;
+    } finally {
+      controller.abort();
+      await proxy.close();
+    }
+  });
+
+  it('a first stream opened offline uses the WebSocket once back online (offline is no reason for SSE)', async () => {
+    const network = browserNetwork();
+    const proxy = await startTcpProxy(server.url);
+    try {
+      network.offline(proxy);
+      const run = await client().runs.start({ crewId, inputs: { topic: 'opened-offline' } });
+      const troupe = client({ url: proxy.url, reconnect: { retries: 2, minDelayMs: 10, maxDelayMs: 50 } });
+      setTimeout(() => network.online(proxy), 500);
+      const events = await collect(troupe.runs.stream(run.id));
+      expect(proxy.refused()).toBeGreaterThan(2);
+      expectWholeLog(events);
+      expect(proxy.saw('connection_ack')).toBe(true);
+      expect(proxy.saw('text/event-stream')).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('runs.stream over SSE', () => {
   it('uses SSE without a WebSocket implementation (like Node 20)', async () => {
     vi.stubGlobal('WebSocket', undefined);

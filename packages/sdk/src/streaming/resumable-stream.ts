@@ -1,6 +1,7 @@
 import { errorFromGraphQLErrors, readGraphQLErrors } from '../transport/response-error';
 import { retryDelay, retryPolicy } from '../transport/retry-policy';
 import type { TroupeError } from '../troupe-error';
+import { deviceOffline, onlineEvents } from './device-online';
 import { sseTransport } from './sse-transport';
 import type { StreamOptions, StreamSettings, StreamSpec, WebSocketConstructor } from './stream-context';
 import type { SubscriptionSink, SubscriptionTransport } from './subscription-transport';
@@ -38,6 +39,8 @@ export function resumableStream<TEvent extends { seq: number }>(
   /** When the stream last resubscribed with renewed credentials (at most once a second). */
   let renewedAt = Number.NEGATIVE_INFINITY;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** A reconnect is scheduled (`timer`): the network coming back makes it happen at once. */
+  let reconnecting = false;
   let unsubscribe: (() => void) | undefined;
 
   // Events not yet taken, as an array with a moving head (shift() would be O(n) per event).
@@ -51,9 +54,11 @@ export function resumableStream<TEvent extends { seq: number }>(
     if (ended) return;
     ended = true;
     clearTimeout(timer);
+    reconnecting = false;
     unsubscribe?.();
     unsubscribe = undefined;
     signal?.removeEventListener('abort', onAbort);
+    onlineEvents()?.removeEventListener('online', onOnline);
     const pending = waiter;
     waiter = undefined;
     if (!pending) return;
@@ -73,6 +78,22 @@ export function resumableStream<TEvent extends { seq: number }>(
     head = 0;
     fail(signal?.reason);
   }
+  // The device is back online: a reconnect waiting for its backoff happens now, with a fresh count
+  // (the failures were the network's, not the server's).
+  function onOnline() {
+    if (!reconnecting || ended) return;
+    clearTimeout(timer);
+    failures = 0;
+    reconnect();
+  }
+  const reconnect = () => {
+    reconnecting = false;
+    connect();
+  };
+  const scheduleReconnect = (delayMs: number) => {
+    reconnecting = true;
+    timer = setTimeout(reconnect, delayMs);
+  };
 
   const connect = () => {
     if (ended) return;
@@ -139,8 +160,12 @@ export function resumableStream<TEvent extends { seq: number }>(
         // A connection that stayed up a while was healthy, events or not (a chat nobody writes in):
         // losing it starts the count afresh. One dropped soon after being accepted counts on.
         if (established && Date.now() - establishedAt >= HEALTHY_CONNECTION_MS) failures = 0;
+        // The device has no network (a train tunnel, a closed laptop): that is not the server's
+        // failure, and it can last for minutes. Try now and then without using up the retries;
+        // the `online` event brings the stream back at once.
+        if (policy.retries > 0 && deviceOffline()) return scheduleReconnect(policy.maxDelayMs);
         if (failures >= policy.retries) return fail(error);
-        timer = setTimeout(connect, retryDelay(policy, failures++, undefined));
+        scheduleReconnect(retryDelay(policy, failures++, undefined));
       },
       complete() {
         if (!current) return;
@@ -190,6 +215,7 @@ export function resumableStream<TEvent extends { seq: number }>(
   if (signal?.aborted) onAbort();
   else {
     signal?.addEventListener('abort', onAbort, { once: true });
+    onlineEvents()?.addEventListener('online', onOnline);
     connect();
   }
   return iterator;

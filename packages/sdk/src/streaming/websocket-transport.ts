@@ -1,5 +1,6 @@
 import { errorFromGraphQLErrors, readGraphQLErrors } from '../transport/response-error';
 import { TroupeError, type TroupeErrorCode } from '../troupe-error';
+import { deviceOffline } from './device-online';
 import type { StreamSettings, WebSocketConstructor, WebSocketLike } from './stream-context';
 import type { SubscriptionRequest, SubscriptionSink, SubscriptionTransport } from './subscription-transport';
 
@@ -72,7 +73,9 @@ export function websocketTransport(
       clearInterval(watchdog);
       socket?.close(1000, 'Normal Closure');
       if (!error) return;
-      if (!worked && socketFailed && error.code === 'UNAVAILABLE') settings.sseUntil = Date.now() + sseForMs;
+      // (Not while the device is offline: nothing could connect, WebSocket or not.)
+      if (!worked && socketFailed && error.code === 'UNAVAILABLE' && !deviceOffline())
+        settings.sseUntil = Date.now() + sseForMs;
       const sinks = [...subscriptions.values()];
       subscriptions.clear();
       for (const [, sink] of sinks) sink.error(error);

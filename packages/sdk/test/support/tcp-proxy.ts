@@ -10,6 +10,15 @@ export interface TcpProxy {
   accepted(): number;
   /** Destroys every open connection at once, both sides, without a close handshake. */
   cut(): void;
+  /**
+   * `true`: the network is down. Open connections are cut and new ones are closed as soon as they
+   * come (counted by `refused()`); `false`: connections go through again.
+   */
+  down(isDown: boolean): void;
+  /** Whether the server has sent `text` on any connection (e.g. `text/event-stream`). */
+  saw(text: string): boolean;
+  /** Connections closed at once because the network was down. */
+  refused(): number;
   /** Stops moving bytes on every open connection without closing it (a network gone silent). */
   freeze(): void;
   /**
@@ -25,7 +34,15 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let accepted = 0;
   let cutRule: { text: string; delayMs: number } | undefined;
+  let isDown = false;
+  let refused = 0;
+  let seen = '';
   const server = createServer((client) => {
+    if (isDown) {
+      refused++;
+      client.resetAndDestroy();
+      return;
+    }
     accepted++;
     const upstream = new (client.constructor as typeof Socket)();
     upstream.connect(Number(port), hostname);
@@ -41,6 +58,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     client.pipe(upstream);
     upstream.pipe(client);
     upstream.on('data', (chunk: Buffer) => {
+      if (seen.length < 1_000_000) seen += chunk.toString('latin1');
       const rule = cutRule;
       if (rule && chunk.toString('latin1').includes(rule.text)) {
         setTimeout(() => {
@@ -68,6 +86,12 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     cutAfter(text, delayMs = 0) {
       cutRule = text === undefined ? undefined : { text, delayMs };
     },
+    down(value) {
+      isDown = value;
+      if (value) this.cut();
+    },
+    refused: () => refused,
+    saw: (text) => seen.includes(text),
     cut() {
       for (const [client, upstream] of pairs) {
         client.resetAndDestroy();
