@@ -13,6 +13,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { asTroupeError } from './as-troupe-error';
 import { deferredStart } from './deferred-start';
 import { useTroupeClient } from './troupe-provider';
+import { useWhenOnline } from './when-online';
 
 export interface UseChatOptions {
   /** How many of the newest messages to load first (default 50). */
@@ -36,6 +37,12 @@ export interface UseChatResult {
   send(content: string): Promise<SentMessage | undefined>;
   /** Cancels the reply being written. */
   stop(): Promise<void>;
+  /**
+   * Opens the thread's stream again after it failed (UNAVAILABLE once its reconnects ran out: the
+   * server was down for a while), after the last event shown: nothing lost, nothing twice. A load
+   * that failed is tried again. It happens by itself when the browser comes back online.
+   */
+  reconnect(): void;
 }
 
 interface Snapshot {
@@ -44,6 +51,10 @@ interface Snapshot {
   chat: ChatState;
   loaded: boolean;
   error: TroupeError | undefined;
+  /** The stream is open (or opening): reconnect() has nothing to do. */
+  live: boolean;
+  /** Bumped by reconnect(): the stream opens again. */
+  attempt: number;
 }
 
 const fresh = (threadId: string | null | undefined): Snapshot => ({
@@ -52,6 +63,8 @@ const fresh = (threadId: string | null | undefined): Snapshot => ({
   chat: initialChatState(),
   loaded: false,
   error: undefined,
+  live: Boolean(threadId),
+  attempt: 0,
 });
 
 function chatMessage(message: Message): ChatMessage {
@@ -100,36 +113,57 @@ export function useChat(threadId: string | null | undefined, options: UseChatOpt
     [threadId],
   );
 
+  // When the stream opens again (reconnect()), it goes on after the last event shown; the
+  // history is loaded again only if it never was.
+  const resumeRef = useRef<{ threadId: string | null | undefined; lastSeq: number } | null>(null);
+  resumeRef.current = current.thread ? { threadId, lastSeq: current.chat.lastSeq } : null;
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reconnect() bumps `attempt` to open the stream again.
   useEffect(() => {
     if (!threadId) return;
     setSnapshot((previous) => (previous.threadId === threadId ? previous : fresh(threadId)));
+    const resume = resumeRef.current?.threadId === threadId ? resumeRef.current : null;
     return deferredStart(async (signal) => {
       try {
-        // The thread's lastSeq first, then the messages: a message in both is shown once.
-        const thread = await client.threads.get(threadId, { signal });
-        if (!thread) throw new TroupeError(`Thread not found: ${threadId}`, { code: 'NOT_FOUND' });
-        const page = await client.threads.messages(threadId, { last: history }, { signal });
-        const open = answering(page.nodes);
-        update((previous) => ({
-          ...previous,
-          thread,
-          loaded: true,
-          chat: {
-            ...previous.chat,
-            ...(open && !previous.chat.activeRunId ? { activeRunId: open.runId, status: open.status } : {}),
-            lastSeq: Math.max(previous.chat.lastSeq, thread.lastSeq),
-            messages: withMessages(previous.chat.messages, page.nodes.map(chatMessage)),
-          },
-        }));
-        for await (const event of client.threads.stream(threadId, { afterSeq: thread.lastSeq, signal })) {
+        let afterSeq: number;
+        if (resume) afterSeq = resume.lastSeq;
+        else {
+          // The thread's lastSeq first, then the messages: a message in both is shown once.
+          const thread = await client.threads.get(threadId, { signal });
+          if (!thread) throw new TroupeError(`Thread not found: ${threadId}`, { code: 'NOT_FOUND' });
+          const page = await client.threads.messages(threadId, { last: history }, { signal });
+          const open = answering(page.nodes);
+          // A reply being written streams in again from its start: the events of its run so far
+          // are applied once more (messages already shown are not added twice).
+          afterSeq = Math.min(thread.resumeSeq, thread.lastSeq);
+          update((previous) => ({
+            ...previous,
+            thread,
+            loaded: true,
+            chat: {
+              ...previous.chat,
+              ...(open && !previous.chat.activeRunId ? { activeRunId: open.runId, status: open.status } : {}),
+              lastSeq: Math.max(previous.chat.lastSeq, afterSeq),
+              messages: withMessages(previous.chat.messages, page.nodes.map(chatMessage)),
+            },
+          }));
+        }
+        for await (const event of client.threads.stream(threadId, { afterSeq, signal })) {
           update((previous) => ({ ...previous, chat: accumulateChat(previous.chat, event) }));
         }
       } catch (error) {
         if (!signal.aborted)
-          update((previous) => ({ ...previous, loaded: true, error: asTroupeError(error) }));
+          update((previous) => ({ ...previous, loaded: true, live: false, error: asTroupeError(error) }));
       }
     });
-  }, [client, threadId, history, update]);
+  }, [client, threadId, history, update, current.attempt]);
+
+  const reconnect = useCallback(() => {
+    update((previous) =>
+      previous.live ? previous : { ...previous, live: true, error: undefined, attempt: previous.attempt + 1 },
+    );
+  }, [update]);
+  useWhenOnline(Boolean(threadId) && !current.live && current.error?.code === 'UNAVAILABLE', reconnect);
 
   const send = useCallback(
     async (content: string) => {
@@ -180,5 +214,6 @@ export function useChat(threadId: string | null | undefined, options: UseChatOpt
     runError: current.chat.error,
     send,
     stop,
+    reconnect,
   };
 }

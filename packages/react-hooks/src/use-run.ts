@@ -13,6 +13,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { asTroupeError } from './as-troupe-error';
 import { deferredStart } from './deferred-start';
 import { useTroupeClient } from './troupe-provider';
+import { useWhenOnline } from './when-online';
 
 export interface UseRunOptions {
   /** Keep every event in `events` (default true); turn off for long runs when the state is enough. */
@@ -50,18 +51,29 @@ export interface UseRunResult {
   cancel(): Promise<Run | undefined>;
   /** Approves or rejects the task waiting for approval. */
   respond(options: RespondOptions): Promise<Run | undefined>;
+  /**
+   * Opens the stream again after it failed (UNAVAILABLE once its reconnects ran out: the server was
+   * down for a while), after the last event shown: nothing lost, nothing twice. It happens by itself
+   * when the browser comes back online. Does nothing while the stream is open or after the run ended.
+   */
+  reconnect(): void;
 }
 
 interface Snapshot {
   runId: string | null | undefined;
+  /** Bumped by reconnect(): the stream opens again. */
+  attempt: number;
   state: RunState;
   events: RunEvent[];
   error: TroupeError | undefined;
   streaming: boolean;
 }
 
+const ENDED = new Set<RunStatus>(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
 const fresh = (runId: string | null | undefined): Snapshot => ({
   runId,
+  attempt: 0,
   state: initialRunState,
   events: [],
   error: undefined,
@@ -86,6 +98,7 @@ export function useRun(runId: string | null | undefined, options: UseRunOptions 
   const lastSeqRef = useRef(0);
   lastSeqRef.current = current.state.lastSeq;
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reconnect() bumps `attempt` to open the stream again.
   useEffect(() => {
     if (!runId) return;
     const update = (change: (previous: Snapshot) => Snapshot) =>
@@ -111,7 +124,16 @@ export function useRun(runId: string | null | undefined, options: UseRunOptions 
           update((previous) => ({ ...previous, streaming: false, error: asTroupeError(error) }));
       }
     });
-  }, [client, runId, keepEvents]);
+  }, [client, runId, keepEvents, current.attempt]);
+
+  const reconnect = useCallback(() => {
+    setSnapshot((previous) =>
+      previous.runId !== runId || previous.streaming || ENDED.has(previous.state.status)
+        ? previous
+        : { ...previous, streaming: true, error: undefined, attempt: previous.attempt + 1 },
+    );
+  }, [runId]);
+  useWhenOnline(Boolean(runId) && !current.streaming && current.error?.code === 'UNAVAILABLE', reconnect);
 
   const fail = useCallback(
     (error: unknown) => {
@@ -151,5 +173,6 @@ export function useRun(runId: string | null | undefined, options: UseRunOptions 
     state,
     cancel,
     respond,
+    reconnect,
   };
 }

@@ -2,12 +2,14 @@ import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-libra
 import type { TroupeClient } from '@troupe/sdk';
 import { StrictMode, useState } from 'react';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTcpProxy } from '../../sdk/test/support/tcp-proxy';
 import { TroupeProvider, useChat, useRun, useStartRun } from '../src/index';
 import { REFUSED, SLOW } from './test-model';
 import {
   CREW,
   holdAnswers,
   sameTenantClient,
+  serverUrl,
   subscribers,
   tenantClient,
   WRITE_TEXT,
@@ -274,13 +276,16 @@ describe('useChat', () => {
     expect(await subscribers()).toBe(1);
   });
 
-  it('opened while a reply is written, shows it running and stop() cancels it', async () => {
+  it('opened while a reply is written, shows it running from its first word, and stop() cancels it', async () => {
     const thread = await client.threads.create({ agentId });
     const sent = await client.threads.send({ threadId: thread.id, content: `Take your time ${SLOW}` });
-    for await (const e of client.threads.stream(thread.id)) if (e.type === 'TOKEN') break;
+    let tokens = 0;
+    for await (const e of client.threads.stream(thread.id)) if (e.type === 'TOKEN' && ++tokens === 3) break;
     withClient(<Chat threadId={thread.id} />);
     await waitFor(() => expect(text('chat-status')).toBe('running'), { timeout: 10_000 });
-    await waitFor(() => expect(text('streaming')).toMatch(/s\d+/), { timeout: 10_000 });
+    // The words written before the chat opened are shown too, once, in order.
+    await waitFor(() => expect(text('streaming')).toMatch(/^s0 s1 s2 s3/), { timeout: 10_000 });
+    expect(screen.getAllByText(/^USER: Take your time/)).toHaveLength(1);
     await act(async () => fireEvent.click(screen.getByText('stop')));
     await waitFor(() => expect(text('chat-status')).toBe('idle'), { timeout: 10_000 });
     expect((await client.runs.get(sent.run.id))?.status).toBe('CANCELLED');
@@ -366,5 +371,89 @@ describe('useChat with slow answers to send()', () => {
     expect(text('chat-status')).toBe('idle');
     expect(text('run-error')).toBe(code);
     expect(screen.getAllByRole('listitem')).toHaveLength(1);
+  });
+});
+
+describe('when the server is out of reach for longer than the reconnects', () => {
+  /** A client of the tenant whose streams pass through a proxy the test can take down. */
+  async function throughProxy() {
+    const proxy = await startTcpProxy(serverUrl);
+    const troupe = await sameTenantClient(client, {
+      url: proxy.url,
+      reconnect: { retries: 1, minDelayMs: 10, maxDelayMs: 20 },
+    });
+    return { proxy, troupe };
+  }
+
+  function ReconnectingRun({ runId }: { runId: string }) {
+    const { status, textByTask, events, error, reconnect } = useRun(runId);
+    return (
+      <div>
+        <p data-testid="status">{status}</p>
+        <p data-testid="write">{textByTask.write ?? ''}</p>
+        <p data-testid="events">{events.length}</p>
+        {error && <p role="alert">{error.code}</p>}
+        <button type="button" onClick={reconnect}>
+          reconnect
+        </button>
+      </div>
+    );
+  }
+
+  it('useRun shows UNAVAILABLE; reconnect() resumes after the last event: every event once', async () => {
+    const { proxy, troupe } = await throughProxy();
+    try {
+      const run = await client.runs.start({ crewId, inputs: { topic: 'outage' } });
+      render(
+        <TroupeProvider client={troupe}>
+          <ReconnectingRun runId={run.id} />
+        </TroupeProvider>,
+      );
+      await waitFor(() => expect(text('status')).toBe('RUNNING'), { timeout: 10_000 });
+      act(() => proxy.down(true));
+      expect((await screen.findByRole('alert', {}, { timeout: 5000 })).textContent).toBe('UNAVAILABLE');
+      // The run goes on without this viewer.
+      for await (const e of client.runs.stream(run.id)) if (e.type === 'RUN_SUCCEEDED') break;
+      proxy.down(false);
+      await act(async () => fireEvent.click(screen.getByText('reconnect')));
+      await waitFor(() => expect(text('status')).toBe('SUCCEEDED'), { timeout: 10_000 });
+      expect(screen.queryByRole('alert')).toBeNull();
+      expect(text('write')).toBe(WRITE_TEXT);
+      expect(Number(text('events'))).toBe((await client.runs.get(run.id))?.lastSeq);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('useChat opens its stream again when the browser is back online: the reply whole, once', async () => {
+    const { proxy, troupe } = await throughProxy();
+    try {
+      const thread = await client.threads.create({ agentId });
+      render(
+        <TroupeProvider client={troupe}>
+          <Chat threadId={thread.id} />
+        </TroupeProvider>,
+      );
+      await waitFor(() => expect(text('chat-status')).toBe('idle'), { timeout: 10_000 });
+      await waitForSubscribers(1);
+      act(() => proxy.down(true));
+      expect((await screen.findByRole('alert', {}, { timeout: 5000 })).textContent).toBe('UNAVAILABLE');
+      // Meanwhile, from another tab: a message and its whole reply.
+      await client.threads.send({ threadId: thread.id, content: 'While you were away' });
+      for await (const e of client.threads.stream(thread.id)) if (e.type === 'RUN_SUCCEEDED') break;
+      proxy.down(false);
+      act(() => {
+        window.dispatchEvent(new Event('online'));
+      });
+      expect(await screen.findByText(`ASSISTANT: ${WRITE_TEXT}`, {}, { timeout: 10_000 })).toBeTruthy();
+      expect(screen.queryByRole('alert')).toBeNull();
+      expect(screen.getAllByRole('listitem').map((li) => li.textContent)).toEqual([
+        'USER: While you were away',
+        `ASSISTANT: ${WRITE_TEXT}`,
+      ]);
+      expect(text('chat-status')).toBe('idle');
+    } finally {
+      await proxy.close();
+    }
   });
 });

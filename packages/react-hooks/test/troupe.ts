@@ -9,6 +9,9 @@ import WebSocket from 'ws';
 
 const { url, adminKey, controlUrl } = inject('troupe');
 
+/** The real server's GraphQL endpoint. */
+export const serverUrl = url;
+
 /** Live subscriptions the real server holds now. */
 export async function subscribers(): Promise<number> {
   return ((await (await fetch(controlUrl)).json()) as { subscribers: number }).subscribers;
@@ -37,9 +40,12 @@ export async function tenantClient(
 }
 
 /** Another client of the tenant `of` is for, with a key of its own (and a WebSocket of its own). */
-export async function sameTenantClient(of: TroupeClient): Promise<TroupeClient> {
+export async function sameTenantClient(
+  of: TroupeClient,
+  options: Partial<TroupeClientOptions> = {},
+): Promise<TroupeClient> {
   const { secret } = await of.apiKeys.create({ name: `key-${Math.random()}`, scopes: ['READ', 'WRITE'] });
-  return keyClient(secret);
+  return keyClient(secret, options);
 }
 
 function keyClient(apiKey: string, options: Partial<TroupeClientOptions> = {}): TroupeClient {

@@ -50,6 +50,7 @@ export type {
   SentMessage,
   Thread,
   ThreadsResource,
+  ThreadWithResume,
 } from './resources/threads';
 export type { Viewer } from './resources/viewer';
 export type { ChatMessage, ChatState, StreamingReply } from './streaming/accumulate-chat';

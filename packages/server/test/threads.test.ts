@@ -150,6 +150,41 @@ describe('a chat with one agent', () => {
     expect(d.thread.lastSeq).toBe(evs.length + more.length);
   });
 
+  test('resumeSeq: just before the answering run’s first event while it runs, lastSeq otherwise', async () => {
+    const RESUME = `query($id: ID!) { thread(id: $id) { lastSeq resumeSeq } }`;
+    const seqs = async () => (await gqlOk(server.url, RESUME, { id: thread.id }, key)).thread;
+    const thread = await createThread({ agentId });
+    expect(await seqs()).toEqual({ lastSeq: 0, resumeSeq: 0 });
+    llm.enqueue({ text: 'first reply' }, { hang: true });
+    await send(thread.id, 'one');
+    const first = await watch(thread.id, runsEnded(1));
+    expect(await seqs()).toEqual({ lastSeq: first.length, resumeSeq: first.length });
+
+    const answering = await send(thread.id, 'two');
+    await watch(thread.id, (evs) => evs.some((e) => e.type === 'TASK_STARTED'), first.length);
+    const during = await seqs();
+    expect(during.lastSeq).toBeGreaterThan(first.length + 1);
+    expect(during.resumeSeq).toBe(first.length);
+    // From there, a viewer that opens the chat now sees the answering run from its user message on.
+    const replay = await watch(
+      thread.id,
+      (evs) => evs.length >= during.lastSeq - during.resumeSeq,
+      during.resumeSeq,
+    );
+    expect(replay[0]).toMatchObject({ type: 'MESSAGE_CREATED', runId: answering.run.id, runSeq: 1 });
+    expect(replay.every((e) => e.runId === answering.run.id)).toBe(true);
+
+    await gqlOk(
+      server.url,
+      'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }',
+      { id: answering.run.id },
+      key,
+    );
+    await watch(thread.id, runsEnded(1), during.lastSeq);
+    const after = await seqs();
+    expect(after.resumeSeq).toBe(after.lastSeq);
+  });
+
   test('history is windowed to the thread’s token budget, newest kept', async () => {
     const thread = await createThread({ agentId, historyTokens: 30 });
     const long = 'x'.repeat(200); // ~50 tokens: over the budget on its own

@@ -45,7 +45,7 @@ type Documents = {
     "\n  fragment ThreadFields on Thread {\n    id\n    title\n    concurrency\n    historyTokens\n    lastSeq\n    subject\n    createdAt\n    updatedAt\n    agent {\n      id\n      name\n    }\n    crew {\n      id\n      name\n    }\n  }\n": typeof types.ThreadFieldsFragmentDoc,
     "\n  fragment MessageFields on Message {\n    id\n    role\n    content\n    createdAt\n    run {\n      id\n      status\n    }\n  }\n": typeof types.MessageFieldsFragmentDoc,
     "\n  mutation CreateThread($input: CreateThreadInput!) {\n    createThread(input: $input) {\n      thread {\n        ...ThreadFields\n      }\n    }\n  }\n": typeof types.CreateThreadDocument,
-    "\n  query Thread($id: ID!) {\n    thread(id: $id) {\n      ...ThreadFields\n    }\n  }\n": typeof types.ThreadDocument,
+    "\n  query Thread($id: ID!) {\n    thread(id: $id) {\n      ...ThreadFields\n      resumeSeq\n    }\n  }\n": typeof types.ThreadDocument,
     "\n  query Threads($first: Int, $after: String, $agentId: ID, $crewId: ID) {\n    threads(first: $first, after: $after, agentId: $agentId, crewId: $crewId) {\n      edges {\n        node {\n          ...ThreadFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": typeof types.ThreadsDocument,
     "\n  mutation DeleteThread($id: ID!) {\n    deleteThread(id: $id) {\n      deletedId\n    }\n  }\n": typeof types.DeleteThreadDocument,
     "\n  mutation SendMessage($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      message {\n        ...MessageFields\n      }\n      run {\n        id\n        status\n      }\n    }\n  }\n": typeof types.SendMessageDocument,
@@ -84,7 +84,7 @@ const documents: Documents = {
     "\n  fragment ThreadFields on Thread {\n    id\n    title\n    concurrency\n    historyTokens\n    lastSeq\n    subject\n    createdAt\n    updatedAt\n    agent {\n      id\n      name\n    }\n    crew {\n      id\n      name\n    }\n  }\n": types.ThreadFieldsFragmentDoc,
     "\n  fragment MessageFields on Message {\n    id\n    role\n    content\n    createdAt\n    run {\n      id\n      status\n    }\n  }\n": types.MessageFieldsFragmentDoc,
     "\n  mutation CreateThread($input: CreateThreadInput!) {\n    createThread(input: $input) {\n      thread {\n        ...ThreadFields\n      }\n    }\n  }\n": types.CreateThreadDocument,
-    "\n  query Thread($id: ID!) {\n    thread(id: $id) {\n      ...ThreadFields\n    }\n  }\n": types.ThreadDocument,
+    "\n  query Thread($id: ID!) {\n    thread(id: $id) {\n      ...ThreadFields\n      resumeSeq\n    }\n  }\n": types.ThreadDocument,
     "\n  query Threads($first: Int, $after: String, $agentId: ID, $crewId: ID) {\n    threads(first: $first, after: $after, agentId: $agentId, crewId: $crewId) {\n      edges {\n        node {\n          ...ThreadFields\n        }\n      }\n      pageInfo {\n        endCursor\n        hasNextPage\n      }\n    }\n  }\n": types.ThreadsDocument,
     "\n  mutation DeleteThread($id: ID!) {\n    deleteThread(id: $id) {\n      deletedId\n    }\n  }\n": types.DeleteThreadDocument,
     "\n  mutation SendMessage($input: SendMessageInput!) {\n    sendMessage(input: $input) {\n      message {\n        ...MessageFields\n      }\n      run {\n        id\n        status\n      }\n    }\n  }\n": types.SendMessageDocument,
@@ -216,7 +216,7 @@ export function graphql(source: "\n  mutation CreateThread($input: CreateThreadI
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Thread($id: ID!) {\n    thread(id: $id) {\n      ...ThreadFields\n    }\n  }\n"): typeof import('./graphql').ThreadDocument;
+export function graphql(source: "\n  query Thread($id: ID!) {\n    thread(id: $id) {\n      ...ThreadFields\n      resumeSeq\n    }\n  }\n"): typeof import('./graphql').ThreadDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -414,7 +414,7 @@ export type ThreadQueryVariables = Exact<{
 }>;
 
 
-export type ThreadQuery = { thread: { id: string, title: string, concurrency: ThreadConcurrency, historyTokens: number, lastSeq: number, subject: string | null, createdAt: string, updatedAt: string, agent: { id: string, name: string } | null, crew: { id: string, name: string } | null } | null };
+export type ThreadQuery = { thread: { resumeSeq: number, id: string, title: string, concurrency: ThreadConcurrency, historyTokens: number, lastSeq: number, subject: string | null, createdAt: string, updatedAt: string, agent: { id: string, name: string } | null, crew: { id: string, name: string } | null } | null };
 
 export type ThreadsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -1440,6 +1440,7 @@ export const ThreadDocument = new TypedDocumentString(`
     query Thread($id: ID!) {
   thread(id: $id) {
     ...ThreadFields
+    resumeSeq
   }
 }
     fragment ThreadFields on Thread {

@@ -15,6 +15,11 @@ import { type Page, toPage } from './page';
 
 /** A chat: one agent or a whole crew answers each message. */
 export type Thread = ThreadFieldsFragment;
+/** A thread as `threads.get()` gives it. */
+export type ThreadWithResume = Thread & {
+  /** Where to stream from after loading the messages: `lastSeq`, or just before the answering run's first event. */
+  resumeSeq: number;
+};
 /** A message of a thread. */
 export type Message = MessageFieldsFragment;
 /** The user's message and the run that answers it. */
@@ -41,8 +46,11 @@ export interface ListMessagesOptions {
 export interface ThreadsResource {
   /** Creates a thread answered by an agent (`agentId`) or a crew (`crewId`). */
   create(input: CreateThreadInput, options?: RequestOptions): Promise<Thread>;
-  /** One thread; null when this caller can see no thread with this id. */
-  get(id: string, options?: RequestOptions): Promise<Thread | null>;
+  /**
+   * One thread; null when this caller can see no thread with this id. `resumeSeq`: the `afterSeq`
+   * to stream from after loading its messages, so a reply being written shows from its start.
+   */
+  get(id: string, options?: RequestOptions): Promise<ThreadWithResume | null>;
   /** Threads, newest first (a session token sees its own). */
   list(variables?: ListThreadsOptions, options?: RequestOptions): Promise<Page<Thread>>;
   /** Deletes a thread with its messages, runs and their logs. */
@@ -114,6 +122,7 @@ const ThreadByIdDocument = graphql(`
   query Thread($id: ID!) {
     thread(id: $id) {
       ...ThreadFields
+      resumeSeq
     }
   }
 `);

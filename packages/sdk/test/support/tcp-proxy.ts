@@ -69,6 +69,13 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
       }
     });
   });
+  const cut = () => {
+    for (const [client, upstream] of pairs) {
+      client.resetAndDestroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address() as AddressInfo;
   return {
@@ -88,17 +95,11 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     },
     down(value) {
       isDown = value;
-      if (value) this.cut();
+      if (value) cut();
     },
     refused: () => refused,
     saw: (text) => seen.includes(text),
-    cut() {
-      for (const [client, upstream] of pairs) {
-        client.resetAndDestroy();
-        upstream.destroy();
-      }
-      pairs.clear();
-    },
+    cut,
     close: () =>
       new Promise<void>((resolve) => {
         for (const [client, upstream] of pairs) {

@@ -49,6 +49,24 @@ builder.prismaNode('Thread', {
     lastSeq: t.exposeInt('lastSeq', {
       description: 'Sequence number of the newest event in the thread’s log.',
     }),
+    resumeSeq: t.int({
+      select: { id: true, lastSeq: true },
+      description:
+        'The afterSeq to open threadEvents with after loading the messages: lastSeq, or, while a run answers (or waits to), the number just before its first event, so the reply written so far streams in again from its start.',
+      resolve: async (thread, _args, ctx) => {
+        // A chat run's first event (seq 1) is its user message's MESSAGE_CREATED.
+        const first = await ctx.db.runEvent.findFirst({
+          where: {
+            threadId: thread.id,
+            seq: 1,
+            run: { threadId: thread.id, status: { in: [...THREAD_BUSY_STATUSES] } },
+          },
+          orderBy: { threadSeq: 'asc' },
+          select: { threadSeq: true },
+        });
+        return first?.threadSeq ? Math.min(first.threadSeq - 1, thread.lastSeq) : thread.lastSeq;
+      },
+    }),
     messages: t.relatedConnection('messages', {
       cursor: 'id',
       description: 'Oldest first.',
