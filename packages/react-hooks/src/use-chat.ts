@@ -53,6 +53,8 @@ interface Snapshot {
   error: TroupeError | undefined;
   /** The stream is open (or opening): reconnect() has nothing to do. */
   live: boolean;
+  /** Why the stream (or the load) ended: `error` also shows failed sends and stops. */
+  streamError: TroupeError | undefined;
   /** Bumped by reconnect(): the stream opens again. */
   attempt: number;
 }
@@ -64,6 +66,7 @@ const fresh = (threadId: string | null | undefined): Snapshot => ({
   loaded: false,
   error: undefined,
   live: Boolean(threadId),
+  streamError: undefined,
   attempt: 0,
 });
 
@@ -83,6 +86,13 @@ function answering(messages: Message[]): { runId: string; status: 'running' | 'w
     open.find((m) => m.run!.status === 'QUEUED');
   if (!run) return null;
   return { runId: run.run!.id, status: run.run!.status === 'WAITING_FOR_APPROVAL' ? 'waiting' : 'running' };
+}
+
+/** The snapshot with its failed stream opened again (as it is while the stream is open). */
+function reopened(snapshot: Snapshot): Snapshot {
+  if (snapshot.live) return snapshot;
+  const error = snapshot.error === snapshot.streamError ? undefined : snapshot.error;
+  return { ...snapshot, live: true, streamError: undefined, error, attempt: snapshot.attempt + 1 };
 }
 
 /** `messages` followed by those of `more` it does not hold yet. */
@@ -153,17 +163,16 @@ export function useChat(threadId: string | null | undefined, options: UseChatOpt
         }
       } catch (error) {
         if (!signal.aborted)
-          update((previous) => ({ ...previous, loaded: true, live: false, error: asTroupeError(error) }));
+          update((previous) => {
+            const failure = asTroupeError(error);
+            return { ...previous, loaded: true, live: false, streamError: failure, error: failure };
+          });
       }
     });
   }, [client, threadId, history, update, current.attempt]);
 
-  const reconnect = useCallback(() => {
-    update((previous) =>
-      previous.live ? previous : { ...previous, live: true, error: undefined, attempt: previous.attempt + 1 },
-    );
-  }, [update]);
-  useWhenOnline(Boolean(threadId) && !current.live && current.error?.code === 'UNAVAILABLE', reconnect);
+  const reconnect = useCallback(() => update(reopened), [update]);
+  useWhenOnline(Boolean(threadId) && !current.live && current.streamError?.code === 'UNAVAILABLE', reconnect);
 
   const send = useCallback(
     async (content: string) => {
@@ -174,9 +183,11 @@ export function useChat(threadId: string | null | undefined, options: UseChatOpt
           const { chat } = previous;
           // The message's own event came first (over the stream, before this answer): the chat
           // already follows its run, which may even have ended (its error shown).
-          if (chat.messages.some((m) => m.id === sent.message.id)) return { ...previous, error: undefined };
+          // A stream that failed meanwhile opens again: the reply must show.
+          const live = reopened(previous);
+          if (chat.messages.some((m) => m.id === sent.message.id)) return { ...live, error: undefined };
           return {
-            ...previous,
+            ...live,
             error: undefined,
             chat: {
               ...chat,

@@ -63,6 +63,8 @@ interface Snapshot {
   runId: string | null | undefined;
   /** Bumped by reconnect(): the stream opens again. */
   attempt: number;
+  /** Why the stream ended early: `error` also shows failed actions. */
+  streamError: TroupeError | undefined;
   state: RunState;
   events: RunEvent[];
   error: TroupeError | undefined;
@@ -74,6 +76,7 @@ const ENDED = new Set<RunStatus>(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 const fresh = (runId: string | null | undefined): Snapshot => ({
   runId,
   attempt: 0,
+  streamError: undefined,
   state: initialRunState,
   events: [],
   error: undefined,
@@ -121,7 +124,10 @@ export function useRun(runId: string | null | undefined, options: UseRunOptions 
         update((previous) => ({ ...previous, streaming: false }));
       } catch (error) {
         if (!signal.aborted)
-          update((previous) => ({ ...previous, streaming: false, error: asTroupeError(error) }));
+          update((previous) => {
+            const failure = asTroupeError(error);
+            return { ...previous, streaming: false, streamError: failure, error: failure };
+          });
       }
     });
   }, [client, runId, keepEvents, current.attempt]);
@@ -130,10 +136,19 @@ export function useRun(runId: string | null | undefined, options: UseRunOptions 
     setSnapshot((previous) =>
       previous.runId !== runId || previous.streaming || ENDED.has(previous.state.status)
         ? previous
-        : { ...previous, streaming: true, error: undefined, attempt: previous.attempt + 1 },
+        : {
+            ...previous,
+            streaming: true,
+            streamError: undefined,
+            error: previous.error === previous.streamError ? undefined : previous.error,
+            attempt: previous.attempt + 1,
+          },
     );
   }, [runId]);
-  useWhenOnline(Boolean(runId) && !current.streaming && current.error?.code === 'UNAVAILABLE', reconnect);
+  useWhenOnline(
+    Boolean(runId) && !current.streaming && current.streamError?.code === 'UNAVAILABLE',
+    reconnect,
+  );
 
   const fail = useCallback(
     (error: unknown) => {

@@ -291,6 +291,27 @@ describe('useChat', () => {
     expect((await client.runs.get(sent.run.id))?.status).toBe('CANCELLED');
   });
 
+  it('on an ENQUEUE thread opened mid-reply, stop() cancels the reply being written, then the next one', async () => {
+    const thread = await client.threads.create({ agentId, concurrency: 'ENQUEUE' });
+    const writing = await client.threads.send({ threadId: thread.id, content: `Take your time ${SLOW}` });
+    for await (const e of client.threads.stream(thread.id)) if (e.type === 'TOKEN') break;
+    // Sent while the reply is written: it waits its turn.
+    const waiting = await client.threads.send({ threadId: thread.id, content: 'And then this' });
+    withClient(<Chat threadId={thread.id} />);
+    await waitFor(() => expect(text('streaming')).toMatch(/^s0 s1/), { timeout: 10_000 });
+    const status = async (runId: string) => (await client.runs.get(runId))?.status;
+    await act(async () => fireEvent.click(screen.getByText('stop')));
+    await expect.poll(() => status(writing.run.id), { timeout: 10_000 }).toBe('CANCELLED');
+    // The waiting message is answered next (its reply is slow too: the history asks for it), and
+    // the chat stays running: stop() now cancels that reply.
+    await expect.poll(() => status(waiting.run.id), { timeout: 10_000 }).toBe('RUNNING');
+    expect(text('chat-status')).toBe('running');
+    await act(async () => fireEvent.click(screen.getByText('stop')));
+    await expect.poll(() => status(waiting.run.id), { timeout: 10_000 }).toBe('CANCELLED');
+    await waitFor(() => expect(text('chat-status')).toBe('idle'), { timeout: 10_000 });
+    expect(screen.queryByText(/^ASSISTANT:/)).toBeNull();
+  });
+
   it('stop() cancels the reply; a second message while one is answered is a CONFLICT', async () => {
     const thread = await client.threads.create({ agentId });
     withClient(<Chat threadId={thread.id} />);
@@ -420,6 +441,30 @@ describe('when the server is out of reach for longer than the reconnects', () =>
       expect(screen.queryByRole('alert')).toBeNull();
       expect(text('write')).toBe(WRITE_TEXT);
       expect(Number(text('events'))).toBe((await client.runs.get(run.id))?.lastSeq);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('useChat: a message sent after its stream failed opens the stream again, and its reply shows', async () => {
+    const { proxy, troupe } = await throughProxy();
+    try {
+      const thread = await client.threads.create({ agentId });
+      render(
+        <TroupeProvider client={troupe}>
+          <Chat threadId={thread.id} />
+        </TroupeProvider>,
+      );
+      await waitFor(() => expect(text('chat-status')).toBe('idle'), { timeout: 10_000 });
+      await waitForSubscribers(1);
+      act(() => proxy.down(true));
+      expect((await screen.findByRole('alert', {}, { timeout: 5000 })).textContent).toBe('UNAVAILABLE');
+      proxy.down(false);
+      fireEvent.change(screen.getByLabelText('message'), { target: { value: 'Back again' } });
+      await act(async () => fireEvent.click(screen.getByText('send')));
+      expect(await screen.findByText(`ASSISTANT: ${WRITE_TEXT}`, {}, { timeout: 10_000 })).toBeTruthy();
+      expect(screen.queryByRole('alert')).toBeNull();
+      expect(text('chat-status')).toBe('idle');
     } finally {
       await proxy.close();
     }

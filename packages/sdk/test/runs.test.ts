@@ -372,7 +372,8 @@ describe('a device that goes offline (browsers)', () => {
     const network = browserNetwork();
     const proxy = await startTcpProxy(server.url);
     try {
-      const run = await client().runs.start({ crewId, inputs: { topic: 'slow-renewal-offline' } });
+      // The run may well end while the device is offline: the stream resumes from the stored log.
+      const run = await client().runs.start({ crewId, inputs: { topic: 'offline' } });
       const troupe = client({ url: proxy.url, reconnect: { retries: 2, minDelayMs: 10, maxDelayMs: 50 } });
       let wentOffline = false;
       const events = await collect(troupe.runs.stream(run.id), (event) => {
@@ -381,8 +382,8 @@ describe('a device that goes offline (browsers)', () => {
         network.offline(proxy);
         setTimeout(() => network.online(proxy), 1000);
       });
-      // A second of attempts every 50 ms: far more than the 2 retries a server outage gets.
-      expect(proxy.refused()).toBeGreaterThan(5);
+      // A second of attempts (every 100 ms at most offline): more than the 2 a server outage gets.
+      expect(proxy.refused()).toBeGreaterThan(3);
       expectWholeLog(events);
       const stored = await client().runs.get(run.id);
       expect(events).toHaveLength(stored!.lastSeq);

@@ -96,8 +96,8 @@ describe('threads.stream', () => {
   it('streams messages and replies across runs into a chat state, and stays open', async () => {
     const troupe = client();
     const thread = await troupe.threads.create({ agentId, concurrency: 'ENQUEUE' });
-    await troupe.threads.send({ threadId: thread.id, content: 'One' });
-    await troupe.threads.send({ threadId: thread.id, content: 'Two' });
+    const one = await troupe.threads.send({ threadId: thread.id, content: 'One' });
+    const two = await troupe.threads.send({ threadId: thread.id, content: 'Two' });
     let state: ChatState = initialChatState();
     const states: ChatState[] = [];
     const events = await readUntil(troupe.threads.stream(thread.id), replies(2), (event) => {
@@ -116,6 +116,14 @@ describe('threads.stream', () => {
     const partial = states.filter((s) => s.streaming && s.streaming.text.length > 0);
     expect(partial.length).toBeGreaterThan(0);
     for (const s of partial) expect(REPLY.startsWith(s.streaming!.text)).toBe(true);
+    // While One's reply is written, Two waits its turn: One stays the active run (what stop() cancels).
+    for (const s of states.filter((x) => x.streaming?.runId === one.run.id))
+      expect(s.activeRunId).toBe(one.run.id);
+    const twoWaits = events.findIndex((e) => e.type === 'MESSAGE_CREATED' && e.runId === two.run.id);
+    expect(states[twoWaits]).toMatchObject({ activeRunId: one.run.id, queuedRunIds: [two.run.id] });
+    // One's end hands over to Two at once: the chat stays running.
+    const oneEnds = events.findIndex((e) => e.type === 'RUN_SUCCEEDED' && e.runId === one.run.id);
+    expect(states[oneEnds]).toMatchObject({ status: 'running', activeRunId: two.run.id, queuedRunIds: [] });
     await server.waitForSubscribers(0);
 
     // Still open: a later message arrives on the same stream.

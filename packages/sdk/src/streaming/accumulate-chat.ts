@@ -27,18 +27,47 @@ export interface ChatState {
   streaming: StreamingReply | null;
   /** `running` from the user's message until the reply (or failure); `waiting` for an approval. */
   status: 'idle' | 'running' | 'waiting';
-  /** The run answering now (or queued to). */
+  /** The run answering now (or about to): the one `stop()` cancels. */
   activeRunId: string | null;
+  /** Runs of messages sent while another one answered (ENQUEUE threads), oldest first: they answer next. */
+  queuedRunIds: string[];
   /** Why the last run failed or was cancelled. */
   error: { code: string; message: string } | null;
 }
 
 /** A chat state from loaded messages, to be continued by events after `lastSeq`. */
 export function initialChatState(messages: ChatMessage[] = [], lastSeq = 0): ChatState {
-  return { lastSeq, messages, streaming: null, status: 'idle', activeRunId: null, error: null };
+  return {
+    lastSeq,
+    messages,
+    streaming: null,
+    status: 'idle',
+    activeRunId: null,
+    queuedRunIds: [],
+    error: null,
+  };
 }
 
-const idle = { streaming: null, status: 'idle', activeRunId: null } as const;
+const without = (ids: string[], id: string) => (ids.includes(id) ? ids.filter((x) => x !== id) : ids);
+
+/** The run `runId` ended: the next queued one answers, or the chat is idle. */
+function ended(state: ChatState, runId: string, error: ChatState['error']): ChatState {
+  const queuedRunIds = without(state.queuedRunIds, runId);
+  // A queued run that ended before its turn (cancelled): the one answering goes on.
+  if (state.activeRunId !== null && state.activeRunId !== runId) return { ...state, queuedRunIds };
+  const streaming = state.streaming?.runId === runId ? null : state.streaming;
+  const [next, ...rest] = queuedRunIds;
+  if (next !== undefined)
+    return { ...state, streaming, status: 'running', activeRunId: next, queuedRunIds: rest, error };
+  return { ...state, streaming, status: 'idle', activeRunId: null, queuedRunIds, error };
+}
+
+/** `runId` writes now: it is the active run (taken off the queue). */
+function answering(state: ChatState, runId: string): Pick<ChatState, 'activeRunId' | 'queuedRunIds'> {
+  if (state.activeRunId === null || state.activeRunId === runId || state.queuedRunIds.includes(runId))
+    return { activeRunId: runId, queuedRunIds: without(state.queuedRunIds, runId) };
+  return { activeRunId: state.activeRunId, queuedRunIds: state.queuedRunIds };
+}
 
 /**
  * Applies one thread event and returns the next state (a reducer). Events at or below
@@ -54,27 +83,35 @@ export function accumulateChat(state: ChatState, event: ThreadEvent): ChatState 
       const messages = state.messages.some((m) => m.id === message.id)
         ? state.messages
         : [...state.messages, { ...message, runId }];
-      if (message.role === 'USER')
+      if (message.role === 'USER') {
+        // Sent while another run answers: it waits its turn.
+        if (state.activeRunId !== null && state.activeRunId !== runId)
+          return state.queuedRunIds.includes(runId)
+            ? { ...next, messages }
+            : { ...next, messages, queuedRunIds: [...state.queuedRunIds, runId] };
         return { ...next, messages, status: 'running', activeRunId: runId, error: null };
-      if (message.role === 'ASSISTANT') return { ...next, messages, streaming: null };
+      }
+      if (message.role === 'ASSISTANT')
+        return { ...next, messages, streaming: state.streaming?.runId === runId ? null : state.streaming };
       return { ...next, messages };
     }
     case 'RUN_STARTED':
-      return { ...next, status: 'running', activeRunId: runId, streaming: { runId, text: '' }, error: null };
-    // A chat opened while a reply is written sees its run first here (its start came before).
-    case 'TASK_STARTED':
       return {
         ...next,
+        ...answering(state, runId),
         status: 'running',
-        activeRunId: state.activeRunId ?? runId,
         streaming: { runId, text: '' },
+        error: null,
       };
+    // A chat opened while a reply is written sees its run first here (its start came before).
+    case 'TASK_STARTED':
+      return { ...next, ...answering(state, runId), status: 'running', streaming: { runId, text: '' } };
     case 'TOKEN': {
       const text = (state.streaming?.runId === runId ? state.streaming.text : '') + event.delta;
       return {
         ...next,
+        ...answering(state, runId),
         status: state.status === 'idle' ? 'running' : state.status,
-        activeRunId: state.activeRunId ?? runId,
         streaming: { runId, text },
       };
     }
@@ -84,13 +121,13 @@ export function accumulateChat(state: ChatState, event: ThreadEvent): ChatState 
       return { ...next, status: 'running' };
     case 'RUN_RETRYING':
       // The reply starts over with the next attempt.
-      return { ...next, streaming: null };
+      return { ...next, streaming: state.streaming?.runId === runId ? null : state.streaming };
     case 'RUN_SUCCEEDED':
-      return { ...next, ...idle };
+      return ended(next, runId, null);
     case 'RUN_FAILED':
-      return { ...next, ...idle, error: { code: event.data.error.code, message: event.data.error.message } };
+      return ended(next, runId, { code: event.data.error.code, message: event.data.error.message });
     case 'RUN_CANCELLED':
-      return { ...next, ...idle, error: { code: 'CANCELLED', message: event.data.reason } };
+      return ended(next, runId, { code: 'CANCELLED', message: event.data.reason });
     default:
       return next;
   }

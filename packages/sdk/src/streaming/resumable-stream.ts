@@ -10,6 +10,9 @@ import { websocketTransport } from './websocket-transport';
 /** A subscription up this long before it dropped counts as healthy: its reconnects start afresh. */
 const HEALTHY_CONNECTION_MS = 10_000;
 
+/** Offline, attempts come at most this often (`maxDelayMs: 0` must not spin). */
+const OFFLINE_RETRY_MIN_MS = 100;
+
 type Waiter<T> = { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void };
 
 /**
@@ -163,7 +166,8 @@ export function resumableStream<TEvent extends { seq: number }>(
         // The device has no network (a train tunnel, a closed laptop): that is not the server's
         // failure, and it can last for minutes. Try now and then without using up the retries;
         // the `online` event brings the stream back at once.
-        if (policy.retries > 0 && deviceOffline()) return scheduleReconnect(policy.maxDelayMs);
+        if (policy.retries > 0 && deviceOffline())
+          return scheduleReconnect(Math.max(policy.maxDelayMs, OFFLINE_RETRY_MIN_MS));
         if (failures >= policy.retries) return fail(error);
         scheduleReconnect(retryDelay(policy, failures++, undefined));
       },

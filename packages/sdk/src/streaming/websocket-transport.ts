@@ -45,6 +45,7 @@ export function websocketTransport(
     let socket: WebSocketLike | undefined;
     let acked = false;
     let ended = false;
+    const offlineAtStart = deviceOffline();
     let linger: ReturnType<typeof setTimeout> | undefined;
     let pinger: ReturnType<typeof setInterval> | undefined;
     const send = (message: object) => {
@@ -73,8 +74,8 @@ export function websocketTransport(
       clearInterval(watchdog);
       socket?.close(1000, 'Normal Closure');
       if (!error) return;
-      // (Not while the device is offline: nothing could connect, WebSocket or not.)
-      if (!worked && socketFailed && error.code === 'UNAVAILABLE' && !deviceOffline())
+      // (Not when the device was offline: nothing could connect, WebSocket or not.)
+      if (!worked && socketFailed && error.code === 'UNAVAILABLE' && !offlineAtStart && !deviceOffline())
         settings.sseUntil = Date.now() + sseForMs;
       const sinks = [...subscriptions.values()];
       subscriptions.clear();

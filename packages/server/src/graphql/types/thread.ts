@@ -52,19 +52,21 @@ builder.prismaNode('Thread', {
     resumeSeq: t.int({
       select: { id: true, lastSeq: true },
       description:
-        'The afterSeq to open threadEvents with after loading the messages: lastSeq, or, while a run answers (or waits to), the number just before its first event, so the reply written so far streams in again from its start.',
+        'The afterSeq to open threadEvents with after loading the messages: lastSeq, or, while a run answers (or waits to), the number just before its first event, so the reply written so far streams in again from its start. Costs a query: ask for it on one thread, not in lists.',
       resolve: async (thread, _args, ctx) => {
-        // A chat run's first event (seq 1) is its user message's MESSAGE_CREATED.
-        const first = await ctx.db.runEvent.findFirst({
-          where: {
-            threadId: thread.id,
-            seq: 1,
-            run: { threadId: thread.id, status: { in: [...THREAD_BUSY_STATUSES] } },
-          },
-          orderBy: { threadSeq: 'asc' },
+        // The thread's runs still going (usually none, else one or a few queued behind it), then
+        // their first events (seq 1: the user message's MESSAGE_CREATED) by primary key.
+        const busy = await ctx.db.run.findMany({
+          where: { threadId: thread.id, status: { in: [...THREAD_BUSY_STATUSES] } },
+          select: { id: true },
+        });
+        if (busy.length === 0) return thread.lastSeq;
+        const first = await ctx.db.runEvent.findMany({
+          where: { runId: { in: busy.map((r) => r.id) }, seq: 1 },
           select: { threadSeq: true },
         });
-        return first?.threadSeq ? Math.min(first.threadSeq - 1, thread.lastSeq) : thread.lastSeq;
+        const seqs = first.map((e) => e.threadSeq).filter((n): n is number => n !== null);
+        return seqs.length ? Math.min(Math.min(...seqs) - 1, thread.lastSeq) : thread.lastSeq;
       },
     }),
     messages: t.relatedConnection('messages', {
