@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createOpenAICompatibleTestServer } from '@troupe/agents/testing';
@@ -224,6 +224,10 @@ describe('troupe serve and migrate', () => {
     'a server killed during its first start leaves a whole database; the folder stays locked until it is',
     async () => {
       const fresh = mkdtempSync(path.join(tmpdir(), 'troupe-cli-killed-'));
+      // Socket folders of embedded databases (troupe-pg-*) that exist before: the killed process
+      // cannot remove its own, so the test does.
+      const socketDirs = () => readdirSync(tmpdir()).filter((f) => f.startsWith('troupe-pg-'));
+      const socketDirsBefore = new Set(socketDirs());
       const holders = () => {
         try {
           return readFileSync(path.join(fresh, 'troupe.lock'), 'utf8')
@@ -264,6 +268,8 @@ describe('troupe serve and migrate', () => {
       } finally {
         for (const pid of holders()) if (alive(pid)) process.kill(pid, 'SIGKILL');
         rmSync(fresh, { recursive: true, force: true });
+        for (const dir of socketDirs())
+          if (!socketDirsBefore.has(dir)) rmSync(path.join(tmpdir(), dir), { recursive: true, force: true });
       }
     },
   );
