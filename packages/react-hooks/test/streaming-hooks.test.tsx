@@ -406,6 +406,27 @@ describe('when the server is out of reach for longer than the reconnects', () =>
     return { proxy, troupe };
   }
 
+  /** A chat through the proxy, open and idle; then the proxy goes down and its stream fails. */
+  async function chatCutOff() {
+    const { proxy, troupe } = await throughProxy();
+    const thread = await client.threads.create({ agentId });
+    render(
+      <TroupeProvider client={troupe}>
+        <Chat threadId={thread.id} />
+      </TroupeProvider>,
+    );
+    try {
+      await waitFor(() => expect(text('chat-status')).toBe('idle'), { timeout: 10_000 });
+      await waitForSubscribers(1);
+      act(() => proxy.down(true));
+      expect((await screen.findByRole('alert', {}, { timeout: 5000 })).textContent).toBe('UNAVAILABLE');
+    } catch (error) {
+      await proxy.close();
+      throw error;
+    }
+    return { proxy, thread };
+  }
+
   function ReconnectingRun({ runId }: { runId: string }) {
     const { status, textByTask, events, error, reconnect } = useRun(runId);
     return (
@@ -447,18 +468,8 @@ describe('when the server is out of reach for longer than the reconnects', () =>
   });
 
   it('useChat: a message sent after its stream failed opens the stream again, and its reply shows', async () => {
-    const { proxy, troupe } = await throughProxy();
+    const { proxy } = await chatCutOff();
     try {
-      const thread = await client.threads.create({ agentId });
-      render(
-        <TroupeProvider client={troupe}>
-          <Chat threadId={thread.id} />
-        </TroupeProvider>,
-      );
-      await waitFor(() => expect(text('chat-status')).toBe('idle'), { timeout: 10_000 });
-      await waitForSubscribers(1);
-      act(() => proxy.down(true));
-      expect((await screen.findByRole('alert', {}, { timeout: 5000 })).textContent).toBe('UNAVAILABLE');
       proxy.down(false);
       fireEvent.change(screen.getByLabelText('message'), { target: { value: 'Back again' } });
       await act(async () => fireEvent.click(screen.getByText('send')));
@@ -471,18 +482,8 @@ describe('when the server is out of reach for longer than the reconnects', () =>
   });
 
   it('useChat opens its stream again when the browser is back online: the reply whole, once', async () => {
-    const { proxy, troupe } = await throughProxy();
+    const { proxy, thread } = await chatCutOff();
     try {
-      const thread = await client.threads.create({ agentId });
-      render(
-        <TroupeProvider client={troupe}>
-          <Chat threadId={thread.id} />
-        </TroupeProvider>,
-      );
-      await waitFor(() => expect(text('chat-status')).toBe('idle'), { timeout: 10_000 });
-      await waitForSubscribers(1);
-      act(() => proxy.down(true));
-      expect((await screen.findByRole('alert', {}, { timeout: 5000 })).textContent).toBe('UNAVAILABLE');
       // Meanwhile, from another tab: a message and its whole reply.
       await client.threads.send({ threadId: thread.id, content: 'While you were away' });
       for await (const e of client.threads.stream(thread.id)) if (e.type === 'RUN_SUCCEEDED') break;
