@@ -51,6 +51,17 @@ export function cpuMs(pid: number | undefined): number {
   }
 }
 
+/** Read and write system calls a process has made so far (/proc/<pid>/io); zeros when unreadable. */
+export function syscalls(pid: number | undefined): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (k: string) => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(io)?.[1] ?? 0);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
 export function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);

@@ -18,6 +18,7 @@ import {
   sleep,
   spawnReady,
   startRun,
+  syscalls,
   tenantAndCrew,
   troupeServe,
 } from './bench-kit.js';
@@ -117,9 +118,12 @@ async function main() {
       postgres: backends.reduce((sum, pid) => sum + cpuMs(pid), 0),
       redis: await redisCpuMs(),
     });
+    const calls = () => ({ server: syscalls(server.child.pid), worker: syscalls(worker.child.pid) });
+    const calls0 = calls();
     const cpu0 = await cpu();
     const { ms, startedIn } = await batch(RUNS, 'r');
     const cpu1 = await cpu();
+    const calls1 = calls();
     redis.disconnect();
     console.error(`  ${RUNS} runs in ${Math.round(ms)} ms (started in ${Math.round(startedIn)} ms)`);
     const perRun = (k: keyof typeof cpu0) => (cpu1[k] - cpu0[k]) / RUNS;
@@ -145,6 +149,18 @@ async function main() {
         { metric: 'CPU per run: worker', value: perRun('worker'), unit: 'ms' },
         { metric: 'CPU per run: Postgres backends', value: perRun('postgres'), unit: 'ms' },
         { metric: 'CPU per run: Redis', value: perRun('redis'), unit: 'ms' },
+        ...(['server', 'worker'] as const).flatMap((k) => [
+          {
+            metric: `socket writes per run: ${k}`,
+            value: (calls1[k].writes - calls0[k].writes) / RUNS,
+            unit: 'syscalls',
+          },
+          {
+            metric: `socket reads per run: ${k}`,
+            value: (calls1[k].reads - calls0[k].reads) / RUNS,
+            unit: 'syscalls',
+          },
+        ]),
       ],
       { runs: RUNS, rawJobs: RAW_JOBS, postgresBackends: backends.length },
     );

@@ -18,11 +18,17 @@ export type WasmTier = 'baseline' | 'optimizing';
  */
 export const DEV_WASM_TIER: WasmTier = 'baseline';
 
+/** What 'baseline' sets, at run time, in V8. */
+export const BASELINE_FLAGS = '--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering';
+
 /** Applies `TROUPE_WASM_TIER` (or the command's default); returns what applies, undefined when node's own flags decide. */
 export function applyWasmTier(defaultTier: WasmTier): WasmTier | undefined {
   const tier = wasmTier(defaultTier);
-  // Read when a module is compiled: set before PGlite's thread or Prisma load theirs.
-  if (tier === 'baseline') setFlagsFromString('--liftoff-only');
+  // Read when a module is compiled: set before PGlite's thread or Prisma load theirs. V8 derives
+  // the tiering flags from --liftoff-only only when it parses node's command line; set later, as
+  // here, Node 24's V8 went on tiering up to TurboFan unless they are turned off too (Node 20 and
+  // 22 did not need it): PGlite's thread then took ~110 MB more.
+  if (tier === 'baseline') setFlagsFromString(BASELINE_FLAGS);
   return tier;
 }
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -338,6 +339,22 @@ describe('WebAssembly tier', () => {
       wasmTier('baseline', { TROUPE_WASM_TIER: 'baseline' }, ['--wasm-dynamic-tiering']),
     ).toBeUndefined();
     expect(wasmTier('baseline', {}, ['--liftoff-only'])).toBeUndefined();
+  });
+
+  // Node 24's V8 ignored a --liftoff-only set at run time (the tiering flags it implies are only
+  // derived from the command line): PGlite's PostgreSQL was compiled by TurboFan all the same and
+  // `troupe dev` took ~110 MB more.
+  test.each([
+    ['baseline', false],
+    ['optimizing', true],
+  ] as const)('%s: a hot WebAssembly function is compiled by TurboFan: %s', (tier, turbofan) => {
+    const probe = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(import.meta.dirname, 'support/wasm-tier-probe.ts'), tier],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME } },
+    );
+    expect(probe.stderr).toBe('');
+    expect(JSON.parse(probe.stdout)).toEqual({ turbofan });
   });
 });
 
