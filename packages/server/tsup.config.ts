@@ -31,7 +31,7 @@ export default defineConfig([
     // The CLI: pure-JS dependencies are bundled in, which roughly halves module loading at start.
     // Packages that load WebAssembly or native files by relative path stay external, and so does
     // unpdf (2.6 MB of pdf.js, loaded only when a PDF is processed).
-    entry: { cli: 'src/cli.ts', 'pglite-worker': 'src/db/pglite-worker.ts' },
+    entry: { cli: 'src/cli.ts', 'pglite-worker': 'src/db/pglite-worker.ts', relaunch: 'src/relaunch.ts' },
     outDir: 'dist/cli',
     format: ['esm'],
     sourcemap: true,

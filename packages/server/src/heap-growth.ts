@@ -1,5 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from './config.js';
+import { chosenByNodeFlags } from './relaunch.js';
+
+export { chosenByNodeFlags };
 
 /** The heap growing percent `troupe dev` sets when neither the environment nor node's flags choose one. */
 export const DEV_HEAP_GROWING_PERCENT = 30;
@@ -39,13 +42,4 @@ export function heapGrowingPercent(
       `TROUPE_HEAP_GROWING_PERCENT must be an integer 0-1000 (0: V8 decides), got "${raw}"`,
     );
   return percent === 0 ? undefined : percent;
-}
-
-/** Whether node's own flags (its command line or NODE_OPTIONS) include one that matches: those win over ours. */
-export function chosenByNodeFlags(
-  flag: RegExp,
-  env: NodeJS.ProcessEnv = process.env,
-  execArgv: readonly string[] = process.execArgv,
-): boolean {
-  return [...execArgv, ...(env.NODE_OPTIONS?.split(/\s+/) ?? [])].some((f) => flag.test(f));
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createOpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { heapGrowingPercent } from '../src/heap-growth.js';
+import { DEV_SEMI_SPACE_MB, relaunchFor } from '../src/relaunch.js';
 import { wasmTier } from '../src/wasm-tier.js';
 import { BACKEND, PG_BASE_URL, pgAdmin, withDatabaseName } from './support/backend.js';
 import { runCli } from './support/cli-process.js';
@@ -318,6 +319,61 @@ describe('heap growth limit', () => {
       heapGrowingPercent(30, { TROUPE_HEAP_GROWING_PERCENT: '50' }, ['--heap-growing-percent=80']),
     ).toBeUndefined();
   });
+});
+
+describe('relaunch with start-time settings', () => {
+  test("only `troupe dev` asks for them, and node's flags and the environment win", () => {
+    const linux = process.platform === 'linux';
+    expect(relaunchFor(['serve'], {}, [])).toBeUndefined();
+    expect(relaunchFor(['worker', '--concurrency', '4'], {}, [])).toBeUndefined();
+    expect(relaunchFor(['dev', '--port', '0'], { HOME: '/h' }, [])).toEqual({
+      nodeFlags: [`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`],
+      env: { HOME: '/h', ...(linux ? { MALLOC_ARENA_MAX: '2' } : {}), TROUPE_RELAUNCHED: '1' },
+    });
+    // The user's own young-generation size (command line or NODE_OPTIONS) is kept.
+    expect(relaunchFor(['dev'], { MALLOC_ARENA_MAX: '8' }, ['--max-semi-space-size=16'])).toBeUndefined();
+    expect(
+      relaunchFor(['dev'], { MALLOC_ARENA_MAX: '4', NODE_OPTIONS: '--optimize-for-size' }, []),
+    ).toBeUndefined();
+    expect(relaunchFor(['dev'], { NODE_OPTIONS: '--max_semi_space_size=1' }, [])?.nodeFlags).toEqual([]);
+    // A relaunched process never relaunches again.
+    expect(relaunchFor(['dev'], { TROUPE_RELAUNCHED: '1' }, [])).toBeUndefined();
+  });
+
+  const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+
+  // process.execve: Node 22.15 and 23.11 on (CI runs this file on Node 24 too).
+  test.skipIf(typeof (process as { execve?: unknown }).execve !== 'function' || process.platform !== 'linux')(
+    'troupe dev runs as the same process with a small young generation and two malloc arenas',
+    async () => {
+      const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
+      try {
+        const url = await cli.ready;
+        expect((await fetch(`${url}/health`)).status).toBe(200);
+        const pid = cli.child.pid!;
+        expect(cmdline(pid)).toContain(`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`);
+        expect(environ(pid)).toContain('MALLOC_ARENA_MAX=2');
+      } finally {
+        expect(await cli.stop()).toBe(0);
+      }
+      // What the user chose is what runs.
+      const own = runCli(['dev', '--port', '0', '--data-dir', dataDir], {
+        ...env,
+        NODE_OPTIONS: '--max-semi-space-size=16',
+        MALLOC_ARENA_MAX: '8',
+      });
+      try {
+        await own.ready;
+        const pid = own.child.pid!;
+        expect(cmdline(pid).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
+        expect(environ(pid)).toContain('MALLOC_ARENA_MAX=8');
+        expect(environ(pid)).not.toContain('TROUPE_RELAUNCHED=1');
+      } finally {
+        await own.stop();
+      }
+    },
+  );
 });
 
 describe('WebAssembly tier', () => {
