@@ -103,3 +103,38 @@ describe('accumulateChat on an ENQUEUE thread', () => {
     expect(state.messages.map((m) => m.id)).toEqual(['z-USER', 'z-ASSISTANT', 'a-USER']);
   });
 });
+
+describe('accumulateChat message order', () => {
+  const at = (minute: number) => `2026-01-01T00:0${minute}:00.000Z`;
+  const created = (seq: number, id: string, minute: number): ThreadEvent =>
+    ({
+      seq,
+      runId: id,
+      runSeq: 0,
+      type: 'MESSAGE_CREATED',
+      at: at(minute),
+      taskRunId: null,
+      delta: null,
+      data: { message: { id, role: 'USER', content: id, createdAt: at(minute) } },
+    }) as unknown as ThreadEvent;
+
+  it('puts replayed messages older than the loaded history before it, each once', () => {
+    // A chat opened mid-reply with `history: 2`: the page holds the newest two messages (4 and 5)
+    // of those waiting behind the reply; the replay from before the reply brings 2..5 again.
+    const loaded = initialChatState(
+      [
+        { id: 'm4', role: 'USER', content: 'm4', createdAt: at(4), runId: 'm4' },
+        { id: 'm5', role: 'USER', content: 'm5', createdAt: at(5), runId: 'm5' },
+      ],
+      0,
+    );
+    const state = [created(1, 'm2', 2), created(2, 'm3', 3), created(3, 'm4', 4), created(4, 'm5', 5)].reduce(
+      accumulateChat,
+      loaded,
+    );
+    expect(state.messages.map((m) => m.id)).toEqual(['m2', 'm3', 'm4', 'm5']);
+    // A live message, newer than all, goes last; one of the same time goes after those of its time.
+    const live = [created(5, 'm6', 6), created(6, 'm6b', 6)].reduce(accumulateChat, state);
+    expect(live.messages.map((m) => m.id)).toEqual(['m2', 'm3', 'm4', 'm5', 'm6', 'm6b']);
+  });
+});

@@ -50,6 +50,19 @@ export function initialChatState(messages: ChatMessage[] = [], lastSeq = 0): Cha
 
 const without = (ids: string[], id: string) => (ids.includes(id) ? ids.filter((x) => x !== id) : ids);
 
+/**
+ * `messages` with `message` in its place by creation time, once. A live message is the newest and
+ * goes last; a replayed one can be older than messages already loaded (a chat opened mid-reply
+ * with a short history and messages waiting behind the reply) and goes before them.
+ */
+function withMessage(messages: ChatMessage[], message: ChatMessage): ChatMessage[] {
+  if (messages.some((m) => m.id === message.id)) return messages;
+  const at = Date.parse(message.createdAt);
+  let i = messages.length;
+  while (i > 0 && Date.parse(messages[i - 1]!.createdAt) > at) i--;
+  return [...messages.slice(0, i), message, ...messages.slice(i)];
+}
+
 /** The run `runId` ended: the next queued one answers, or the chat is idle. */
 function ended(state: ChatState, runId: string, error: ChatState['error']): ChatState {
   const queuedRunIds = without(state.queuedRunIds, runId);
@@ -80,9 +93,7 @@ export function accumulateChat(state: ChatState, event: ThreadEvent): ChatState 
   switch (event.type) {
     case 'MESSAGE_CREATED': {
       const { message } = event.data;
-      const messages = state.messages.some((m) => m.id === message.id)
-        ? state.messages
-        : [...state.messages, { ...message, runId }];
+      const messages = withMessage(state.messages, { ...message, runId });
       if (message.role === 'USER') {
         // Sent while another run answers: it waits its turn.
         if (state.activeRunId !== null && state.activeRunId !== runId)
