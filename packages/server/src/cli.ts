@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCliArgs } from './cli-args.js';
 import { ConfigError, loadConfig, type Mode } from './config.js';
 import { DataDirLockedError, lockDataDir } from './db/data-dir-lock.js';
 import { MigrationError } from './db/migration-error.js';
@@ -210,23 +210,9 @@ function report(applied: string[]): void {
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
-  let parsed: ReturnType<typeof parseArgs>;
+  let parsed: ReturnType<typeof parseCliArgs>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        port: { type: 'string', short: 'p' },
-        host: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'no-migrate': { type: 'boolean' },
-        graphiql: { type: 'boolean' },
-        status: { type: 'boolean' },
-        concurrency: { type: 'string', short: 'c' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
+    parsed = parseCliArgs(argv);
   } catch (err) {
     fail(`${(err as Error).message}\n\n${HELP}`, 64);
   }

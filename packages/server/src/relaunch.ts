@@ -1,15 +1,17 @@
 // What `troupe dev` needs from node and glibc before its first line of JavaScript runs, and the
 // relaunch that gives it to them. The `troupe` binary loads this module alone, before the CLI's
 // bundle, so a relaunch costs one node start and nothing more. Only node: modules here.
+import { accessSync, constants } from 'node:fs';
+import { commandOf } from './cli-args.js';
 
 /**
  * The young generation's semi-space size `troupe dev` starts node with, in MB. V8 sizes the young
  * generation when the process starts, and Node 24's V8 lets it grow to 32 MB semi-spaces: `troupe
- * dev` grew ~120 MB over its first 500 embedded runs, against ~45 MB with 4 MB, at the same runs/s
- * and tokens/s (2 MB saved another ~10 MB; kept at 4 for allocation-heavy work such as ingesting
- * documents).
+ * dev` grew ~120 MB over its first 500 embedded runs, against ~30–45 MB with 2–4 MB, at the same
+ * runs/s and tokens/s. The flag is process-wide, so it also bounds PGlite's thread, whose own cap
+ * (6 MB of young generation) a larger value would lift.
  */
-export const DEV_SEMI_SPACE_MB = 4;
+export const DEV_SEMI_SPACE_MB = 2;
 
 /**
  * glibc's malloc arenas `troupe dev` runs with. glibc gives each thread that allocates its own
@@ -18,7 +20,10 @@ export const DEV_SEMI_SPACE_MB = 4;
  */
 export const DEV_MALLOC_ARENA_MAX = '2';
 
-/** Set on the relaunched process: it never relaunches itself again. */
+/**
+ * Set on the relaunched process, which takes it out of its environment at once (children the
+ * server starts do not see it): what the relaunch added to the environment, comma-separated.
+ */
 const RELAUNCHED = 'TROUPE_RELAUNCHED';
 
 /** Whether node's own flags (its command line or NODE_OPTIONS) include one that matches: those win over ours. */
@@ -30,6 +35,13 @@ export function chosenByNodeFlags(
   return [...execArgv, ...(env.NODE_OPTIONS?.split(/\s+/) ?? [])].some((f) => flag.test(f));
 }
 
+/** Node flags that size the young generation (or the whole heap, which V8 then splits itself). */
+const HEAP_SIZING =
+  /^--(max[-_]semi[-_]space[-_]size|min[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor|max[-_]heap[-_]size|optimize[-_]for[-_]size)\b/;
+
+/** A debugger attached at start would lose its session to the relaunch (and --inspect-brk pause twice). */
+const DEBUGGER = /^--inspect/;
+
 export interface Relaunch {
   /** Node flags to put in front of the process's own. */
   nodeFlags: string[];
@@ -37,46 +49,81 @@ export interface Relaunch {
   env: NodeJS.ProcessEnv;
 }
 
+export interface ProcessFacts {
+  env: NodeJS.ProcessEnv;
+  execArgv: readonly string[];
+  platform: NodeJS.Platform;
+  /** Connected to its parent over IPC (fork(), `node --watch`, PM2): a new image would lose the channel. */
+  ipc: boolean;
+}
+
+const thisProcess = (): ProcessFacts => ({
+  env: process.env,
+  execArgv: process.execArgv,
+  platform: process.platform,
+  ipc: Boolean(process.channel),
+});
+
 /**
- * What a relaunch of this command would add, or undefined when there is nothing to add: only
- * `troupe dev` asks for anything, and node's own flags and the environment win over what it asks.
+ * What a relaunch of this command would add, or undefined when there is nothing to add or a
+ * relaunch would break something: only `troupe dev` asks, node's own flags and the environment win
+ * over what it asks, and `TROUPE_RELAUNCH=0` turns it off.
  */
 export function relaunchFor(
   args: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-  execArgv: readonly string[] = process.execArgv,
+  facts: ProcessFacts = thisProcess(),
 ): Relaunch | undefined {
-  if (env[RELAUNCHED]) return undefined;
-  if (args.find((a) => !a.startsWith('-')) !== 'dev') return undefined;
-  const nodeFlags: string[] = [];
-  if (
-    !chosenByNodeFlags(
-      /^--(max[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor|optimize[-_]for[-_]size)\b/,
-      env,
-      execArgv,
-    )
-  )
-    nodeFlags.push(`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`);
-  const arenas = env.MALLOC_ARENA_MAX === undefined && process.platform === 'linux';
+  const { env, execArgv, platform } = facts;
+  if (env[RELAUNCHED] !== undefined || env.TROUPE_RELAUNCH === '0') return undefined;
+  if (platform !== 'linux' && platform !== 'darwin') return undefined;
+  if (facts.ipc || chosenByNodeFlags(DEBUGGER, env, execArgv)) return undefined;
+  if (commandOf(args) !== 'dev') return undefined;
+  const nodeFlags = chosenByNodeFlags(HEAP_SIZING, env, execArgv)
+    ? []
+    : [`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`];
+  const arenas = env.MALLOC_ARENA_MAX === undefined && platform === 'linux';
   if (nodeFlags.length === 0 && !arenas) return undefined;
   return {
     nodeFlags,
-    env: { ...env, ...(arenas ? { MALLOC_ARENA_MAX: DEV_MALLOC_ARENA_MAX } : {}), [RELAUNCHED]: '1' },
+    env: {
+      ...env,
+      ...(arenas ? { MALLOC_ARENA_MAX: DEV_MALLOC_ARENA_MAX } : {}),
+      [RELAUNCHED]: arenas ? 'MALLOC_ARENA_MAX' : '',
+    },
   };
 }
+
+type Execve = (file: string, args: string[], env: NodeJS.ProcessEnv) => never;
 
 /**
  * Replaces this process with node started with what `relaunchFor` asks, keeping its pid, its
  * standard streams and its arguments: process managers, signals and exit codes see one process.
- * Needs `process.execve` (Node 22.15 and 23.11 on; not on Windows); without it the process goes on
- * as it is, with V8's and glibc's defaults. Returns only when it did not relaunch.
+ * Needs `process.execve` (Node 22.15 and 23.11 on, Linux and macOS); without it, or where the
+ * permission model forbids starting processes, the process goes on as it is, with V8's and glibc's
+ * defaults. Returns only when it did not relaunch. In the relaunched process it takes what only
+ * this process needed back out of the environment.
  */
 export function relaunchIfNeeded(args: readonly string[] = process.argv.slice(2)): void {
-  const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never })
-    .execve;
+  const added = process.env[RELAUNCHED];
+  if (added !== undefined) {
+    delete process.env[RELAUNCHED];
+    // glibc read it at start; the processes the server starts get their own defaults.
+    for (const name of added.split(',').filter(Boolean)) delete process.env[name];
+    return;
+  }
+  const execve = (process as { execve?: Execve }).execve;
   if (typeof execve !== 'function') return;
+  const permission = (process as { permission?: { has(scope: string): boolean } }).permission;
+  if (permission && !permission.has('child')) return;
   const relaunch = relaunchFor(args);
   if (!relaunch) return;
+  try {
+    // A node that cannot be started again (upgraded or removed meanwhile) would end this process
+    // inside execve: node aborts when the system call fails.
+    accessSync(process.execPath, constants.X_OK);
+  } catch {
+    return;
+  }
   try {
     execve.call(
       process,
@@ -85,6 +132,6 @@ export function relaunchIfNeeded(args: readonly string[] = process.argv.slice(2)
       relaunch.env,
     );
   } catch {
-    // Not supported here (ERR_FEATURE_UNAVAILABLE_ON_PLATFORM) or execve failed: run as we are.
+    // Refused before the system call (an argument node will not pass on): run as we are.
   }
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createOpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { heapGrowingPercent } from '../src/heap-growth.js';
-import { DEV_SEMI_SPACE_MB, relaunchFor } from '../src/relaunch.js';
+import { DEV_SEMI_SPACE_MB, type ProcessFacts, relaunchFor } from '../src/relaunch.js';
 import { wasmTier } from '../src/wasm-tier.js';
 import { BACKEND, PG_BASE_URL, pgAdmin, withDatabaseName } from './support/backend.js';
 import { runCli } from './support/cli-process.js';
@@ -322,58 +322,87 @@ describe('heap growth limit', () => {
 });
 
 describe('relaunch with start-time settings', () => {
-  test("only `troupe dev` asks for them, and node's flags and the environment win", () => {
-    const linux = process.platform === 'linux';
-    expect(relaunchFor(['serve'], {}, [])).toBeUndefined();
-    expect(relaunchFor(['worker', '--concurrency', '4'], {}, [])).toBeUndefined();
-    expect(relaunchFor(['dev', '--port', '0'], { HOME: '/h' }, [])).toEqual({
+  const linux = { env: {}, execArgv: [], platform: 'linux', ipc: false } as const;
+  const facts = (more: Partial<ProcessFacts>): ProcessFacts => ({ ...linux, ...more });
+
+  test('only `troupe dev` asks for them, wherever its options are', () => {
+    expect(relaunchFor(['serve'], linux)).toBeUndefined();
+    expect(relaunchFor(['worker', '--concurrency', '4'], linux)).toBeUndefined();
+    expect(relaunchFor(['--data-dir', 'dev', 'serve'], linux)).toBeUndefined();
+    expect(relaunchFor(['dev', '--bogus'], linux)).toBeUndefined();
+    const asked = {
       nodeFlags: [`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`],
-      env: { HOME: '/h', ...(linux ? { MALLOC_ARENA_MAX: '2' } : {}), TROUPE_RELAUNCHED: '1' },
+      env: { HOME: '/h', MALLOC_ARENA_MAX: '2', TROUPE_RELAUNCHED: 'MALLOC_ARENA_MAX' },
+    };
+    expect(relaunchFor(['dev', '--port', '0'], facts({ env: { HOME: '/h' } }))).toEqual(asked);
+    expect(relaunchFor(['--port', '4000', 'dev'], facts({ env: { HOME: '/h' } }))).toEqual(asked);
+    expect(relaunchFor(['-p', '4000', 'dev'], facts({ env: { HOME: '/h' } }))).toEqual(asked);
+    // macOS: no glibc arenas to limit.
+    expect(relaunchFor(['dev'], facts({ platform: 'darwin' }))).toEqual({
+      nodeFlags: [`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`],
+      env: { TROUPE_RELAUNCHED: '' },
     });
-    // The user's own young-generation size (command line or NODE_OPTIONS) is kept.
-    expect(relaunchFor(['dev'], { MALLOC_ARENA_MAX: '8' }, ['--max-semi-space-size=16'])).toBeUndefined();
-    expect(
-      relaunchFor(['dev'], { MALLOC_ARENA_MAX: '4', NODE_OPTIONS: '--optimize-for-size' }, []),
-    ).toBeUndefined();
-    expect(relaunchFor(['dev'], { NODE_OPTIONS: '--max_semi_space_size=1' }, [])?.nodeFlags).toEqual([]);
+  });
+
+  test("node's flags and the environment win; a relaunch that would break something is skipped", () => {
+    const none = (more: Partial<ProcessFacts>) => relaunchFor(['dev'], facts(more));
+    // The user's own heap sizing (command line or NODE_OPTIONS) is kept: V8 refuses
+    // --max-heap-size together with a semi-space size.
+    expect(none({ env: { MALLOC_ARENA_MAX: '8' }, execArgv: ['--max-semi-space-size=16'] })).toBeUndefined();
+    expect(none({ env: { MALLOC_ARENA_MAX: '8' }, execArgv: ['--max-heap-size=512'] })).toBeUndefined();
+    expect(none({ env: { MALLOC_ARENA_MAX: '4', NODE_OPTIONS: '--optimize-for-size' } })).toBeUndefined();
+    expect(none({ env: { NODE_OPTIONS: '--min_semi_space_size=1' } })?.nodeFlags).toEqual([]);
+    // A debugger, a parent on IPC (fork(), node --watch), Windows, or asked not to.
+    expect(none({ execArgv: ['--inspect-brk'] })).toBeUndefined();
+    expect(none({ env: { NODE_OPTIONS: '--inspect=9230' } })).toBeUndefined();
+    expect(none({ ipc: true })).toBeUndefined();
+    expect(none({ platform: 'win32' })).toBeUndefined();
+    expect(none({ env: { TROUPE_RELAUNCH: '0' } })).toBeUndefined();
     // A relaunched process never relaunches again.
-    expect(relaunchFor(['dev'], { TROUPE_RELAUNCHED: '1' }, [])).toBeUndefined();
+    expect(none({ env: { TROUPE_RELAUNCHED: '' } })).toBeUndefined();
   });
 
   const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
 
   // process.execve: Node 22.15 and 23.11 on (CI runs this file on Node 24 too).
-  test.skipIf(typeof (process as { execve?: unknown }).execve !== 'function' || process.platform !== 'linux')(
+  const canRelaunch =
+    typeof (process as { execve?: unknown }).execve === 'function' && process.platform === 'linux';
+
+  test.skipIf(!canRelaunch)(
     'troupe dev runs as the same process with a small young generation and two malloc arenas',
     async () => {
-      const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
+      const cli = runCli(['--port', '0', 'dev', '--data-dir', dataDir], env);
+      let pid: number | undefined;
       try {
         const url = await cli.ready;
         expect((await fetch(`${url}/health`)).status).toBe(200);
-        const pid = cli.child.pid!;
+        pid = cli.child.pid!;
         expect(cmdline(pid)).toContain(`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`);
         expect(environ(pid)).toContain('MALLOC_ARENA_MAX=2');
       } finally {
-        expect(await cli.stop()).toBe(0);
+        await cli.stop();
       }
-      // What the user chose is what runs.
-      const own = runCli(['dev', '--port', '0', '--data-dir', dataDir], {
-        ...env,
-        NODE_OPTIONS: '--max-semi-space-size=16',
-        MALLOC_ARENA_MAX: '8',
-      });
-      try {
-        await own.ready;
-        const pid = own.child.pid!;
-        expect(cmdline(pid).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
-        expect(environ(pid)).toContain('MALLOC_ARENA_MAX=8');
-        expect(environ(pid)).not.toContain('TROUPE_RELAUNCHED=1');
-      } finally {
-        await own.stop();
-      }
+      expect(cli.child.exitCode).toBe(0);
     },
   );
+
+  test.skipIf(!canRelaunch)('what the user chose is what runs', async () => {
+    const own = runCli(['dev', '--port', '0', '--data-dir', dataDir], {
+      ...env,
+      NODE_OPTIONS: '--max-semi-space-size=16',
+      MALLOC_ARENA_MAX: '8',
+    });
+    try {
+      await own.ready;
+      const pid = own.child.pid!;
+      expect(cmdline(pid).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
+      expect(environ(pid)).toContain('MALLOC_ARENA_MAX=8');
+      expect(environ(pid).some((v) => v.startsWith('TROUPE_RELAUNCHED'))).toBe(false);
+    } finally {
+      await own.stop();
+    }
+  });
 });
 
 describe('WebAssembly tier', () => {

@@ -14,7 +14,9 @@ export class EmbeddedDatabaseError extends Error {
  * The PGlite thread's JavaScript is glue around WebAssembly (protocol messages in and out): V8 grew
  * its young generation to ~15 MB under load all the same. Capped at 6 MB, `troupe dev` was 11-13 MB
  * smaller after 2,000 runs (274-277 MB instead of 287-288) at the same runs/s (A/B, 3 pairs: 116 vs
- * 112 on average) and tokens/s.
+ * 112 on average) and tokens/s. A --max-semi-space-size in node's flags (process-wide) wins over
+ * this cap: the 2 MB `troupe dev` relaunches with (relaunch.ts) keeps the thread under it, 4 MB
+ * let it grow to ~13 MB.
  */
 const PGLITE_THREAD_YOUNG_GENERATION_MB = 6;
 
