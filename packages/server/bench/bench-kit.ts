@@ -354,7 +354,7 @@ const fmt = (n: number | undefined) =>
 
 /** Prints the bench's table and writes bench-results/<name>.json. */
 export function report(name: string, rows: Row[], extra: Record<string, unknown> = {}): void {
-  console.log(`\n${name}`);
+  console.log(`\n${name} (node ${process.version})`);
   console.table(
     rows.map((r) => ({
       metric: r.metric,
