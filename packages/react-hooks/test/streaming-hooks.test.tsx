@@ -445,17 +445,30 @@ describe('when the server is out of reach for longer than the reconnects', () =>
   it('useRun shows UNAVAILABLE; reconnect() resumes after the last event: every event once', async () => {
     const { proxy, troupe } = await throughProxy();
     try {
-      const run = await client.runs.start({ crewId, inputs: { topic: 'outage' } });
+      // The run waits for its research to be approved: it cannot end before the outage.
+      const reviewed = await client.crews.create({
+        ...CREW,
+        name: 'Reviewed writers',
+        tasks: CREW.tasks.map((t) => (t.name === 'research' ? { ...t, requiresApproval: true } : t)),
+      });
+      const run = await client.runs.start({ crewId: reviewed.id, inputs: { topic: 'outage' } });
       render(
         <TroupeProvider client={troupe}>
           <ReconnectingRun runId={run.id} />
         </TroupeProvider>,
       );
-      await waitFor(() => expect(text('status')).toBe('RUNNING'), { timeout: 10_000 });
+      await waitFor(() => expect(text('status')).toBe('WAITING_FOR_APPROVAL'), { timeout: 10_000 });
       act(() => proxy.down(true));
       expect((await screen.findByRole('alert', {}, { timeout: 5000 })).textContent).toBe('UNAVAILABLE');
-      // The run goes on without this viewer.
-      for await (const e of client.runs.stream(run.id)) if (e.type === 'RUN_SUCCEEDED') break;
+      // Approved meanwhile, the run writes and ends without this viewer.
+      let approved = false;
+      for await (const state of client.runs.watch(run.id)) {
+        if (state.approval?.taskRunId && !approved) {
+          approved = true;
+          await client.runs.respond({ runId: run.id, taskRunId: state.approval.taskRunId, approved: true });
+        }
+        if (state.status === 'SUCCEEDED') break;
+      }
       proxy.down(false);
       await act(async () => fireEvent.click(screen.getByText('reconnect')));
       await waitFor(() => expect(text('status')).toBe('SUCCEEDED'), { timeout: 10_000 });
