@@ -2,8 +2,6 @@ import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from './config.js';
 import { chosenByNodeFlags } from './relaunch.js';
 
-export { chosenByNodeFlags };
-
 /** The heap growing percent `troupe dev` sets when neither the environment nor node's flags choose one. */
 export const DEV_HEAP_GROWING_PERCENT = 30;
 

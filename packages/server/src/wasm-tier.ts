@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from './config.js';
-import { chosenByNodeFlags } from './heap-growth.js';
+import { chosenByNodeFlags } from './relaunch.js';
 
 /**
  * Which of V8's WebAssembly compilers the process's modules (PGlite's PostgreSQL, Prisma's query
@@ -19,7 +19,7 @@ export type WasmTier = 'baseline' | 'optimizing';
 export const DEV_WASM_TIER: WasmTier = 'baseline';
 
 /** What 'baseline' sets, at run time, in V8. */
-export const BASELINE_FLAGS = '--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering';
+const BASELINE_FLAGS = '--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering';
 
 /** Applies `TROUPE_WASM_TIER` (or the command's default); returns what applies, undefined when node's own flags decide. */
 export function applyWasmTier(defaultTier: WasmTier): WasmTier | undefined {
