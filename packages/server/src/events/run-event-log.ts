@@ -1,6 +1,6 @@
 import type { Database, Tx } from '../db/database.js';
 import { SqlText, sql } from '../db/sql-text.js';
-import type { Prisma, RunEvent as RunEventRow } from '../generated/prisma/client.js';
+import type { Prisma } from '../generated/prisma/client.js';
 import type { RunEventType } from '../generated/prisma/enums.js';
 import { enqueueWebhookDeliveries } from '../webhooks/webhook-outbox.js';
 
