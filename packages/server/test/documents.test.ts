@@ -533,6 +533,59 @@ describe('processing stopped midway', () => {
   });
 });
 
+describe('processing that never ends', () => {
+  test('a document whose every attempt stopped midway is FAILED with the reason, not taken up again', async () => {
+    const quiet = await startTestServer({ documents: false });
+    try {
+      const { tenant, key: k } = await createTenant(quiet.url, quiet.admin, 'docs-crashing');
+      const tenantId = parseGlobalId('id', tenant.id, 'Tenant');
+      const add = async (name: string) =>
+        (await gqlOk(quiet.url, CREATE_DOCUMENT, { input: { name, content: `${name} text` } }, k)).createDocument
+          .document.id as string;
+      const crashing = await add('crashing.txt');
+      const once = await add('once.txt');
+      // As a process that died while holding them leaves them: PROCESSING, their lease run out.
+      const interrupted = (id: string, attempts: number) =>
+        quiet.database.withTenant(tenantId, (tx) =>
+          tx.$executeRawUnsafe(
+            `UPDATE "Document" SET status = 'PROCESSING', attempts = $2, "notBefore" = now() - interval '1 second' WHERE id = $1`,
+            parseGlobalId('id', id, 'Document'),
+            attempts,
+          ),
+        );
+      await interrupted(crashing, 3);
+      await interrupted(once, 1);
+      const { startDocumentIngest } = await import('../src/documents/document-ingest.js');
+      const rt = await (await import('../src/runs/execute-run.js')).loadRuntime();
+      const base = rt.createEmbedder({ provider: 'local' });
+      let embedded = 0;
+      const ingest = startDocumentIngest({
+        database: quiet.database,
+        maxAttempts: 3,
+        pollMs: 60_000,
+        embedder: async () => ({
+          model: base.model,
+          async embed(texts: string[], o?: { signal?: AbortSignal }) {
+            embedded += texts.length;
+            return base.embed(texts, o);
+          },
+        }),
+      });
+      await ingest.drain();
+      await ingest.close();
+      const failed = (await gqlOk(quiet.url, DOCUMENT, { id: crashing }, k)).document;
+      expect(failed.status).toBe('FAILED');
+      expect(failed.error).toMatch(/Gave up after 3 attempts: processing stopped each time before it finished/);
+      // One interruption below the limit: it is simply processed again.
+      const ready = (await gqlOk(quiet.url, DOCUMENT, { id: once }, k)).document;
+      expect(ready.status).toBe('READY');
+      expect(embedded).toBe(ready.chunkCount);
+    } finally {
+      await quiet.closeAll();
+    }
+  });
+});
+
 describe('configuration', () => {
   test('TROUPE_EMBEDDINGS accepts local, openai:<model> and ollama:<model>, and names the forms otherwise', async () => {
     const { loadConfig } = await import('../src/config.js');

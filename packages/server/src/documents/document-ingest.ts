@@ -40,6 +40,8 @@ interface Claimed {
   id: string;
   tenantId: string;
   attempts: number;
+  /** Its status before this claim: PROCESSING means the last attempt stopped without finishing. */
+  was: 'PENDING' | 'PROCESSING';
 }
 
 /** This process's claim on a document was lost (deleted, or taken over after the lease ran out). */
@@ -55,16 +57,18 @@ async function claimDue(database: Database, limit: number, leaseSeconds: number)
   return database.prisma.$transaction(async (tx) => {
     await tx.$executeRawUnsafe(`SELECT set_config('app.document_ingest', 'on', true)`);
     return tx.$queryRawUnsafe<Claimed[]>(
-      `UPDATE "Document"
-          SET status = 'PROCESSING', attempts = attempts + 1,
+      `WITH due AS (
+         SELECT id, status AS was FROM "Document"
+          WHERE status IN ('PENDING', 'PROCESSING') AND ("notBefore" IS NULL OR "notBefore" <= ${utcNow})
+          ORDER BY "createdAt"
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED)
+       UPDATE "Document" d
+          SET status = 'PROCESSING', attempts = d.attempts + 1,
               "notBefore" = ${utcNow} + make_interval(secs => $1), "updatedAt" = ${utcNow}
-        WHERE id IN (
-          SELECT id FROM "Document"
-           WHERE status IN ('PENDING', 'PROCESSING') AND ("notBefore" IS NULL OR "notBefore" <= ${utcNow})
-           ORDER BY "createdAt"
-           LIMIT $2
-           FOR UPDATE SKIP LOCKED)
-        RETURNING id, "tenantId", attempts`,
+         FROM due
+        WHERE d.id = due.id
+        RETURNING d.id, d."tenantId", d.attempts, due.was::text AS was`,
       leaseSeconds,
       limit,
     );
@@ -172,6 +176,17 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
     });
 
   const ingest = async (c: Claimed) => {
+    // Every earlier attempt was claimed and never ended (the process died, ran out of memory, or
+    // outlived its lease): another one would most likely end the same way, and take down whatever
+    // else that process was doing. It fails with the reason instead of being taken up forever.
+    if (c.was === 'PROCESSING' && c.attempts > maxAttempts) {
+      const reason = `Gave up after ${c.attempts - 1} attempts: processing stopped each time before it finished (the process ended or ran out of memory, or it took longer than its ${leaseSeconds} s lease). Split the document into smaller files, or reprocess it.`;
+      await finish(c, { status: 'FAILED', error: reason }).catch((e) => {
+        if (!(e instanceof ClaimLost)) throw e;
+      });
+      console.warn(`troupe: document ${encodeGlobalID('Document', c.id)} failed: ${reason}`);
+      return;
+    }
     const doc = await database.withTenant(c.tenantId, (tx) =>
       tx.document.findUnique({
         where: { id: c.id },
