@@ -51,23 +51,92 @@ function decodeEntities(s: string): string {
   });
 }
 
-/** The readable text of an HTML page: no scripts, styles or tags; block elements become line breaks. */
+/** Elements whose content is not text to read: skipped with it, up to their closing tag. */
+const SKIPPED = new Set(['script', 'style', 'noscript', 'template', 'head']);
+/** Elements that end a line, and those that end a paragraph (opening or closing). */
+const LINE = new Set(['br', 'hr']);
+const BLOCK = new Set([
+  'p',
+  'div',
+  'section',
+  'article',
+  'header',
+  'footer',
+  'li',
+  'ul',
+  'ol',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'tr',
+  'table',
+  'blockquote',
+  'pre',
+]);
+
+/**
+ * The readable text of an HTML page: no comments, scripts, styles or tags; block elements become
+ * line breaks. One pass over the page, each character looked at a bounded number of times: an
+ * upload is read in the server, and regular expressions over tags took time that grew with the
+ * square of the page (a megabyte of "<" took minutes, holding every tenant's requests).
+ */
 export function htmlToText(html: string): string {
-  const text = html
-    .replace(/<!--[\s\S]*?-->/g, ' ')
-    .replace(/<(script|style|noscript|template|head)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<(br|hr)\b[^>]*>/gi, '\n')
-    .replace(
-      /<\/?(p|div|section|article|header|footer|li|ul|ol|h[1-6]|tr|table|blockquote|pre)\b[^>]*>/gi,
-      '\n\n',
-    )
-    .replace(/<[^>]+>/g, ' ');
-  return decodeEntities(text)
+  const lower = html.toLowerCase();
+  const out: string[] = [];
+  // Past this, no ">" (or no such closing tag) is left: every later search would fail the same way.
+  let noGt = false;
+  const unclosed = new Set<string>();
+  let text = 0;
+  let i = html.indexOf('<');
+  while (i !== -1 && !noGt) {
+    const next = html.charCodeAt(i + 1);
+    const isTag = next === 0x2f /* / */ || next === 0x21 /* ! */ || next === 0x3f /* ? */ || isLetter(next);
+    if (!isTag) {
+      i = html.indexOf('<', i + 1);
+      continue;
+    }
+    let end: number;
+    let replacement = ' ';
+    if (html.startsWith('<!--', i)) {
+      const close = html.indexOf('-->', i + 4);
+      end = close === -1 ? html.length : close + 3;
+    } else {
+      const gt = html.indexOf('>', i + 1);
+      if (gt === -1) {
+        noGt = true;
+        break;
+      }
+      end = gt + 1;
+      const closing = next === 0x2f;
+      let n = i + (closing ? 2 : 1);
+      const nameStart = n;
+      while (n < gt && isNameChar(html.charCodeAt(n))) n++;
+      const name = lower.slice(nameStart, n);
+      if (!closing && SKIPPED.has(name) && !unclosed.has(name)) {
+        const close = lower.indexOf(`</${name}`, gt + 1);
+        const closeGt = close === -1 ? -1 : html.indexOf('>', close);
+        if (closeGt === -1) unclosed.add(name);
+        else end = closeGt + 1;
+      } else if (LINE.has(name)) replacement = '\n';
+      else if (BLOCK.has(name)) replacement = '\n\n';
+    }
+    out.push(html.slice(text, i), replacement);
+    text = end;
+    i = html.indexOf('<', end);
+  }
+  out.push(html.slice(text));
+  return decodeEntities(out.join(''))
     .replace(/[ \t\f\v\r]+/g, ' ')
     .replace(/ *\n */g, '\n')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }
+
+const isLetter = (c: number) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+const isNameChar = (c: number) => isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d;
 
 /** PDFs longer than this are refused (text extraction runs in the processing process). */
 const PDF_MAX_PAGES = 5000;
