@@ -456,6 +456,16 @@ describe('isolation', () => {
         .length,
     ).toBeGreaterThan(0);
     expect((await gqlOk(server.url, DOCUMENT, { id: aliceDoc.id }, key)).document.subject).toBe('alice');
+    // A token limited to threads (a chat widget) reaches no document, by any route: not even
+    // Alice's own through node(id:).
+    const widget = await mint('alice', ', scopes: [READ, WRITE], threadIds: []');
+    expect((await gql(server.url, DOCUMENT, { id: aliceDoc.id }, widget)).errors?.[0]?.extensions?.code).toBe(
+      'FORBIDDEN',
+    );
+    const NODES = `query($ids: [ID!]!) { node(id: "${aliceDoc.id}") { id } nodes(ids: $ids) { id } }`;
+    const viaNode = await gql(server.url, NODES, { ids: [aliceDoc.id] }, widget);
+    expect(viaNode.data).toEqual({ node: null, nodes: [null] });
+    expect(viaNode.errors?.map((e: any) => e.extensions?.code)).toContain('NOT_FOUND');
   });
 });
 
@@ -540,8 +550,8 @@ describe('processing that never ends', () => {
       const { tenant, key: k } = await createTenant(quiet.url, quiet.admin, 'docs-crashing');
       const tenantId = parseGlobalId('id', tenant.id, 'Tenant');
       const add = async (name: string) =>
-        (await gqlOk(quiet.url, CREATE_DOCUMENT, { input: { name, content: `${name} text` } }, k)).createDocument
-          .document.id as string;
+        (await gqlOk(quiet.url, CREATE_DOCUMENT, { input: { name, content: `${name} text` } }, k))
+          .createDocument.document.id as string;
       const crashing = await add('crashing.txt');
       const once = await add('once.txt');
       // As a process that died while holding them leaves them: PROCESSING, their lease run out.
@@ -575,7 +585,9 @@ describe('processing that never ends', () => {
       await ingest.close();
       const failed = (await gqlOk(quiet.url, DOCUMENT, { id: crashing }, k)).document;
       expect(failed.status).toBe('FAILED');
-      expect(failed.error).toMatch(/Gave up after 3 attempts: processing stopped each time before it finished/);
+      expect(failed.error).toMatch(
+        /Gave up after 3 attempts: processing stopped each time before it finished/,
+      );
       // One interruption below the limit: it is simply processed again.
       const ready = (await gqlOk(quiet.url, DOCUMENT, { id: once }, k)).document;
       expect(ready.status).toBe('READY');

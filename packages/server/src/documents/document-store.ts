@@ -11,10 +11,12 @@ export const DOCUMENT_METADATA_MAX_BYTES = 16_384;
 
 /**
  * The documents a principal sees: API keys see every document of their tenant; a session token sees
- * the tenant's shared documents (uploaded with an API key) and the ones its own subject uploaded.
+ * the tenant's shared documents (uploaded with an API key) and the ones its own subject uploaded;
+ * a session token limited to threads sees none, whatever the route (node(id:) included).
  */
 export function documentScope(p: Principal): Prisma.DocumentWhereInput {
   if (p.kind !== 'session') return {};
+  if (p.threadIds) return { id: { in: [] } };
   return { OR: [{ subject: null }, { subject: p.subject }] };
 }
 
