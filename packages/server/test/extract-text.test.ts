@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { htmlToText } from '../src/documents/extract-text.js';
+import { extractText, htmlToText } from '../src/documents/extract-text.js';
 
 describe('HTML to text', () => {
   test('drops comments, scripts, styles and tags; blocks and line breaks become new lines', () => {
@@ -24,4 +24,23 @@ describe('HTML to text', () => {
       expect(htmlToText(page).length).toBeLessThanOrEqual(page.length);
     },
   );
+});
+
+describe('JSON to text', () => {
+  const json = (value: unknown) =>
+    extractText(new TextEncoder().encode(JSON.stringify(value)), 'application/json');
+
+  test('is pretty-printed, so keys and values land in readable chunks', async () => {
+    const value = { orders: Array.from({ length: 3 }, (_, i) => ({ id: i, items: ['a', 'b'] })) };
+    expect(await json(value)).toBe(JSON.stringify(value, null, 2));
+  });
+
+  test('a deeply nested file keeps its compact form instead of growing many times over', async () => {
+    let value: unknown = 1;
+    for (let i = 0; i < 17; i++) value = [value, value];
+    const compact = JSON.stringify(value);
+    // Indented, this half-megabyte file would be 13 MB of text to chunk and embed.
+    expect(JSON.stringify(value, null, 2).length).toBeGreaterThan(20 * compact.length);
+    expect(await json(value)).toBe(compact);
+  });
 });

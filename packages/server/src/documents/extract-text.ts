@@ -159,6 +159,21 @@ async function pdfToText(bytes: Uint8Array): Promise<string> {
   return (text as string[]).join('\n\n');
 }
 
+/** What indenting `value` by 2 per level would add to its compact JSON: a line break and the indent per member. */
+function indentationBytes(value: unknown): number {
+  let bytes = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    const members = Array.isArray(v) ? v : Object.values(v);
+    // Each member on its own line, indented one level deeper; the closing bracket on its own line.
+    bytes += members.length * (1 + 2 * (depth + 1)) + (members.length > 0 ? 1 + 2 * depth : 0);
+    for (const m of members) stack.push([m, depth + 1]);
+  }
+  return bytes;
+}
+
 /**
  * The text of a document. Throws ExtractionError (a permanent failure: the same bytes always fail)
  * for bytes its type cannot be read from.
@@ -172,12 +187,18 @@ export async function extractText(bytes: Uint8Array, mimeType: string): Promise<
       return htmlToText(decodeUtf8(bytes));
     case 'json': {
       const raw = decodeUtf8(bytes);
+      let value: unknown;
       try {
-        // Pretty-printed, so keys and values land in readable chunks.
-        return JSON.stringify(JSON.parse(raw), null, 2);
+        value = JSON.parse(raw);
       } catch (err) {
         throw new ExtractionError(`The file is not valid JSON: ${(err as Error).message}`);
       }
+      // Pretty-printed, so keys and values land in readable chunks; but indentation grows with the
+      // depth of every line, and deeply nested files grew 30-fold and more (to chunks, and to
+      // embeddings paid for). Such files keep the compact form.
+      return indentationBytes(value) <= Math.max(raw.length, 1_000_000)
+        ? JSON.stringify(value, null, 2)
+        : JSON.stringify(value);
     }
     case 'pdf':
       return pdfToText(bytes);
