@@ -236,6 +236,8 @@ describe(`outbound webhooks (${BACKEND})`, () => {
         run: { id: runId },
       });
       expect(got.headers['x-troupe-delivery']).toBe(d.id);
+      // The same id inside the signed body: duplicates are dropped by something a replay cannot change.
+      expect(payload.deliveryId).toBe(d.id);
       await new Promise((r) => setTimeout(r, 300));
       expect(receiver.received).toHaveLength(1);
       await deleteWebhook(created.webhook.id);

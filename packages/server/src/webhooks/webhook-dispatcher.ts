@@ -61,6 +61,8 @@ interface AttemptLogEntry {
 }
 
 const RESPONSE_EXCERPT = 200;
+/** The longest wait between two attempts: the doubling stops here (unbounded, attempt 40 overflowed the date). */
+const MAX_BACKOFF_MS = 3_600_000;
 /** Response bytes read (for the excerpt in the log); the rest is not waited for. */
 const RESPONSE_READ_LIMIT = 4096;
 
@@ -202,7 +204,10 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
           lastStatusCode: result.statusCode,
           lastError: result.error,
           deliveredAt: ok ? new Date() : null,
-          nextAttemptAt: ok || final ? null : new Date(Date.now() + backoffMs * 2 ** (attempts - 1)),
+          nextAttemptAt:
+            ok || final
+              ? null
+              : new Date(Date.now() + Math.min(backoffMs * 2 ** (attempts - 1), MAX_BACKOFF_MS)),
           attemptLog: [
             ...((row.attemptLog as unknown as AttemptLogEntry[]) ?? []),
             entry,
@@ -229,7 +234,10 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
       await record(c, { statusCode: null, error: 'the webhook is disabled' }, at, 0);
       return;
     }
-    const body = JSON.stringify(loaded.payload);
+    const deliveryId = encodeGlobalID('WebhookDelivery', c.id);
+    // The delivery's id is in the signed body too: a receiver that drops duplicates by it cannot be
+    // fooled by a replay whose unsigned X-Troupe-Delivery header was changed.
+    const body = JSON.stringify({ deliveryId, ...(loaded.payload as Record<string, unknown>) });
     const secret = deriveHookSecret(opts.secret, 'webhook', loaded.webhook.id);
     const t0 = performance.now();
     const signal = AbortSignal.timeout(timeoutMs);
@@ -249,7 +257,7 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
           'content-type': 'application/json',
           'user-agent': 'Troupe-Webhooks/1',
           'x-troupe-event': loaded.event,
-          'x-troupe-delivery': encodeGlobalID('WebhookDelivery', c.id),
+          'x-troupe-delivery': deliveryId,
           'x-troupe-signature': signatureHeader(secret, body),
         },
         body,
