@@ -98,7 +98,7 @@ builder.prismaNode('WebhookDelivery', {
   nullable: true,
   authScopes: INTEGRATIONS,
   description:
-    'One notification of a webhook and its attempts. Receivers see its id in X-Troupe-Delivery (the same on every attempt): use it to drop duplicates.',
+    'One notification of a webhook and its attempts. Receivers see its id as deliveryId in the signed body and in X-Troupe-Delivery (the same on every attempt): drop duplicates by the deliveryId in the body.',
   fields: (t) => ({
     event: t.expose('event', { type: WebhookEventEnum }),
     status: t.expose('status', { type: WebhookDeliveryStatusEnum }),
@@ -252,7 +252,7 @@ builder.mutationField('redeliverWebhook', (t) =>
       }),
     }),
     description:
-      'Sends a finished delivery (FAILED or SUCCEEDED) again, with a fresh set of attempts and the same X-Troupe-Delivery id.',
+      'Sends a finished delivery (FAILED or SUCCEEDED) again, with a fresh set of attempts and the same deliveryId.',
     authScopes: INTEGRATIONS,
     args: { deliveryId: t.arg.id({ required: true }) },
     resolve: async (_r, args, ctx) => {
