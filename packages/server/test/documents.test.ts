@@ -543,6 +543,65 @@ describe('processing stopped midway', () => {
   });
 });
 
+describe('the same bytes again', () => {
+  test('reuse the chunks of a READY twin read as the same type; read as another type they are embedded anew', async () => {
+    const quiet = await startTestServer({ documents: false });
+    try {
+      const { tenant, key: k } = await createTenant(quiet.url, quiet.admin, 'docs-twins');
+      const tenantId = parseGlobalId('id', tenant.id, 'Tenant');
+      const content = '<p>Returns are accepted within <b>30 days</b>.</p>';
+      const add = async (name: string, mimeType: string) =>
+        (await gqlOk(quiet.url, CREATE_DOCUMENT, { input: { name, content, mimeType } }, k)).createDocument
+          .document.id as string;
+      const { startDocumentIngest } = await import('../src/documents/document-ingest.js');
+      const rt = await (await import('../src/runs/execute-run.js')).loadRuntime();
+      const base = rt.createEmbedder({ provider: 'local' });
+      let embedded = 0;
+      const drain = async () => {
+        const ingest = startDocumentIngest({
+          database: quiet.database,
+          pollMs: 60_000,
+          embedder: async () => ({
+            model: base.model,
+            async embed(texts: string[], o?: { signal?: AbortSignal }) {
+              embedded += texts.length;
+              return base.embed(texts, o);
+            },
+          }),
+        });
+        await ingest.drain();
+        await ingest.close();
+      };
+      const chunksOf = (id: string) =>
+        quiet.database.withTenant(tenantId, (tx) =>
+          tx.documentChunk.findMany({
+            where: { documentId: parseGlobalId('id', id, 'Document') },
+            select: { content: true },
+          }),
+        );
+      const first = await add('first.txt', 'text/plain');
+      await drain();
+      const afterFirst = embedded;
+      expect(afterFirst).toBeGreaterThan(0);
+      // The same bytes, the same type: copied, nothing embedded.
+      const again = await add('again.txt', 'text/plain');
+      await drain();
+      expect(embedded).toBe(afterFirst);
+      expect((await gqlOk(quiet.url, DOCUMENT, { id: again }, k)).document.status).toBe('READY');
+      expect(await chunksOf(again)).toEqual(await chunksOf(first));
+      // The same bytes as HTML read differently (no tags): embedded from its own text.
+      const html = await add('page.html', 'text/html');
+      await drain();
+      expect(embedded).toBeGreaterThan(afterFirst);
+      const [chunk] = await chunksOf(html);
+      expect(chunk?.content).toBe('Returns are accepted within 30 days .');
+      expect(chunk?.content).not.toContain('<b>');
+    } finally {
+      await quiet.closeAll();
+    }
+  });
+});
+
 describe('processing that never ends', () => {
   test('a document whose every attempt stopped midway is FAILED with the reason, not taken up again', async () => {
     const quiet = await startTestServer({ documents: false });

@@ -47,6 +47,9 @@ interface Claimed {
 /** This process's claim on a document was lost (deleted, or taken over after the lease ran out). */
 class ClaimLost extends Error {}
 
+/** The twin's chunks were not all there to copy. */
+class TwinIncomplete extends Error {}
+
 const utcNow = `(now() AT TIME ZONE 'UTC')`;
 
 /**
@@ -139,41 +142,57 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
   const copyTwin = (
     c: Claimed,
     contentHash: string,
+    mimeType: string,
     subject: string | null,
     model: string,
     chunkCount: number,
   ) =>
-    database.withTenant(c.tenantId, async (tx) => {
-      const twin = await tx.document.findFirst({
-        where: {
-          id: { not: c.id },
-          contentHash,
-          status: 'READY',
-          embeddingModel: model,
+    database
+      .withTenant(c.tenantId, async (tx) => {
+        // The same bytes read as the same type (HTML and plain text of the same bytes differ).
+        const twin = await tx.document.findFirst({
+          where: {
+            id: { not: c.id },
+            contentHash,
+            mimeType,
+            status: 'READY',
+            embeddingModel: model,
+            chunkCount,
+            OR: [{ subject: null }, { subject }],
+          },
+          select: { id: true },
+        });
+        if (!twin) return false;
+        await holdClaim(tx, c);
+        // Held READY while its chunks are copied: a twin being reprocessed meanwhile is no twin.
+        const still = await tx.$queryRawUnsafe<unknown[]>(
+          `SELECT 1 FROM "Document" WHERE id = $1 AND status = 'READY' FOR SHARE`,
+          twin.id,
+        );
+        if (still.length === 0) return false;
+        await tx.documentChunk.deleteMany({ where: { documentId: c.id } });
+        const copied = await tx.$executeRawUnsafe(
+          `INSERT INTO "DocumentChunk" (id, "tenantId", "documentId", index, content, "tokenCount", embedding, "embeddingModel")
+           SELECT gen_random_uuid()::text, "tenantId", $1, index, content, "tokenCount", embedding, "embeddingModel"
+             FROM "DocumentChunk" WHERE "documentId" = $2`,
+          c.id,
+          twin.id,
+        );
+        // Its chunks are not all there: embed this one itself (nothing copied is kept).
+        if (copied !== chunkCount) throw new TwinIncomplete();
+        await tx.$executeRawUnsafe(
+          `UPDATE "Document" SET status = 'READY', error = NULL, "notBefore" = NULL, "chunkCount" = $2,
+                  "embeddedCount" = $2, "embeddingModel" = $3, "updatedAt" = ${utcNow} WHERE id = $1`,
+          c.id,
           chunkCount,
-          OR: [{ subject: null }, { subject }],
-        },
-        select: { id: true },
+          model,
+        );
+        return true;
+      })
+      .catch((err) => {
+        if (err instanceof TwinIncomplete) return false;
+        throw err;
       });
-      if (!twin) return false;
-      await holdClaim(tx, c);
-      await tx.documentChunk.deleteMany({ where: { documentId: c.id } });
-      await tx.$executeRawUnsafe(
-        `INSERT INTO "DocumentChunk" (id, "tenantId", "documentId", index, content, "tokenCount", embedding, "embeddingModel")
-         SELECT gen_random_uuid()::text, "tenantId", $1, index, content, "tokenCount", embedding, "embeddingModel"
-           FROM "DocumentChunk" WHERE "documentId" = $2`,
-        c.id,
-        twin.id,
-      );
-      await tx.$executeRawUnsafe(
-        `UPDATE "Document" SET status = 'READY', error = NULL, "notBefore" = NULL, "chunkCount" = $2,
-                "embeddedCount" = $2, "embeddingModel" = $3, "updatedAt" = ${utcNow} WHERE id = $1`,
-        c.id,
-        chunkCount,
-        model,
-      );
-      return true;
-    });
 
   const ingest = async (c: Claimed) => {
     // Every earlier attempt was claimed and never ended (the process died, ran out of memory, or
@@ -226,7 +245,10 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
       });
       // The same bytes already embedded by the same model (for the same uploader, or shared): the
       // chunks and vectors are copied, not paid for again.
-      if (done === 0 && (await copyTwin(c, doc.contentHash, doc.subject, embedder.model, chunks.length)))
+      if (
+        done === 0 &&
+        (await copyTwin(c, doc.contentHash, doc.mimeType, doc.subject, embedder.model, chunks.length))
+      )
         return;
       let promptTokens = 0;
       while (done < chunks.length) {
