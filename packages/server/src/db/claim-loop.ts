@@ -31,21 +31,36 @@ export function startClaimLoop<C>(opts: ClaimLoopOptions<C>): ClaimLoop {
   let again = false;
   const drainWaiters: (() => void)[] = [];
 
+  // Each slot is refilled as soon as its item is done: one slow item (a long PDF, a receiver that
+  // takes its time) holds its own slot, not the whole batch it was claimed with.
   const tick = async () => {
+    const inFlight = new Set<Promise<void>>();
+    let more = true;
     for (;;) {
-      again = false;
-      let claimed: C[] = [];
-      try {
-        claimed = await opts.claim(opts.concurrency);
-      } catch (err) {
-        if (!closed) console.error(`troupe: ${opts.what} could not be claimed:`, (err as Error).message);
+      const free = opts.concurrency - inFlight.size;
+      if (!closed && (more || again) && free > 0) {
+        again = false;
+        let claimed: C[] = [];
+        try {
+          claimed = await opts.claim(free);
+        } catch (err) {
+          if (!closed) console.error(`troupe: ${opts.what} could not be claimed:`, (err as Error).message);
+        }
+        // Fewer than asked for: nothing else is due now (until woken, or the next poll).
+        more = claimed.length === free;
+        for (const c of claimed) {
+          const done: Promise<void> = opts
+            .work(c)
+            .catch((err) => console.error(`troupe: ${opts.describe(c)}:`, (err as Error).message))
+            .then(() => {
+              inFlight.delete(done);
+            });
+          inFlight.add(done);
+        }
+        continue;
       }
-      await Promise.all(
-        claimed.map((c) =>
-          opts.work(c).catch((err) => console.error(`troupe: ${opts.describe(c)}:`, (err as Error).message)),
-        ),
-      );
-      if (closed || (claimed.length < opts.concurrency && !again)) break;
+      if (inFlight.size === 0) break;
+      await Promise.race(inFlight);
     }
   };
 
