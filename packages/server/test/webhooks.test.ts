@@ -336,6 +336,47 @@ describe(`outbound webhooks (${BACKEND})`, () => {
     }
   });
 
+  test('a receiver that answers 200 at once and never finishes its body: delivered once, not timed out', async () => {
+    const received: string[] = [];
+    const slow: Server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received.push(String(req.headers['x-troupe-delivery']));
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('accepted, still writing');
+      });
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/hook`;
+      const created = (
+        await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId, url, events: ['RUN_SUCCEEDED'] } }, key)
+      ).createWebhook;
+      await runToEnd('slow body');
+      const [d] = await until('SUCCEEDED', async () => {
+        const list = await deliveries(created.webhook.id);
+        return list[0]?.status && list[0].status !== 'PENDING' ? list : undefined;
+      });
+      expect(d).toMatchObject({ status: 'SUCCEEDED', attempts: 1, lastStatusCode: 200 });
+      // The time limit (2 s here) was not what ended the attempt.
+      const timed = await gqlOk(
+        server.url,
+        DELIVERIES.replace('attemptLog { statusCode error }', 'attemptLog { durationMs }'),
+        { id: created.webhook.id },
+        key,
+      );
+      expect(timed.node.deliveries.edges[0].node.attemptLog[0].durationMs).toBeLessThan(2000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(received).toEqual([d.id]);
+      await deleteWebhook(created.webhook.id);
+    } finally {
+      await new Promise<void>((r) => {
+        slow.close(() => r());
+        slow.closeAllConnections();
+      });
+    }
+  });
+
   test('a receiver that never answers 2xx: FAILED after maxAttempts; redeliverWebhook sends it again', async () => {
     let healthy = false;
     const receiver = await startReceiver(() => (healthy ? 204 : 503));

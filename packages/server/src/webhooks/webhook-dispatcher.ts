@@ -65,6 +65,8 @@ const RESPONSE_EXCERPT = 200;
 const MAX_BACKOFF_MS = 3_600_000;
 /** Response bytes read (for the excerpt in the log); the rest is not waited for. */
 const RESPONSE_READ_LIMIT = 4096;
+/** How long a refusal's body is waited for, for the excerpt. */
+const RESPONSE_READ_MS = 1000;
 
 interface AttemptResult {
   statusCode: number | null;
@@ -108,12 +110,23 @@ function post(
         agent: false,
       },
       (res) => {
+        const status = res.statusCode ?? 0;
+        // Accepted once its status says so: a receiver that answers 2xx at once and finishes its
+        // body later must not be counted as timed out, and sent the delivery again.
+        if (status >= 200 && status < 300) {
+          res.destroy();
+          resolve({ status, text: '' });
+          return;
+        }
+        // A refusal's body is read for the log's excerpt, briefly.
         const chunks: Buffer[] = [];
         let size = 0;
         const done = () => {
+          clearTimeout(excerptTimer);
           res.destroy();
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+          resolve({ status, text: Buffer.concat(chunks).toString('utf8') });
         };
+        const excerptTimer = setTimeout(done, RESPONSE_READ_MS);
         res.on('data', (chunk: Buffer) => {
           chunks.push(chunk);
           size += chunk.length;
