@@ -838,6 +838,29 @@ describe(`inbound hooks (${BACKEND})`, () => {
     expect(again.body.runId).toBe(b.body.runId);
   });
 
+  test('the same request twice at once starts one run, and both answers name it', async () => {
+    const event = JSON.stringify({ inputs: { topic: 'twice at once' }, idempotencyKey: 'evt_twice' });
+    const signature = sign(secret, event);
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => post(hookPath, event, { 'x-troupe-signature': signature })),
+    );
+    const started = answers.filter((a) => a.status === 202);
+    expect(started).toHaveLength(1);
+    const runId = started[0]!.body.runId;
+    for (const a of answers.filter((x) => x.status !== 202)) {
+      expect(a.status).toBe(409);
+      expect(a.body.runId).toBe(runId);
+    }
+    // A caller's own key cannot take the place of a hook's: "hook:" keys are kept for hooks.
+    const taken = await gql(
+      server.url,
+      'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+      { input: { crewId, inputs: { topic: 'x' }, idempotencyKey: 'hook:abc:evt_next' } },
+      key,
+    );
+    expect(taken.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_INPUT', field: 'input.idempotencyKey' });
+  });
+
   test('deleting the hook retires its secret', async () => {
     const d = await gqlOk(
       server.url,

@@ -33,6 +33,17 @@ export function optionalText(
   return v;
 }
 
+/**
+ * A caller's idempotency key (null when none). Keys starting "hook:" are those of runs started by
+ * inbound hooks: a caller's key there could take an awaited hook delivery's place (its request
+ * would be answered 409, and nothing would start).
+ */
+export function idempotencyKeyText(field: string, value: string | null | undefined): string | null {
+  const v = optionalText(field, value, 200);
+  if (v.startsWith('hook:')) throw badInput(field, 'must not start with "hook:" (kept for inbound hooks)');
+  return v || null;
+}
+
 /** A name used to refer to things (agents, tasks): letters, digits, space, _ . - ; at most 200. */
 export function nameText(field: string, value: string | null | undefined): string {
   const v = requiredText(field, value, LIMITS.name);

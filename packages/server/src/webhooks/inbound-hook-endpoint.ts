@@ -151,6 +151,8 @@ export async function handleInboundHook(
   res: ServerResponse,
   path: string,
 ): Promise<void> {
+  // Set once the request's run key is known: a concurrent duplicate is answered with its run.
+  let started: { tenantId: string; key: string } | undefined;
   try {
     const m = ROUTE.exec(path);
     if (!m)
@@ -180,6 +182,7 @@ export async function handleInboundHook(
       ? `hook:${hook.id}:${body.idempotencyKey}`
       : `hook:${hook.id}:sig:${check.mac}`;
     const tenantId = hook.tenantId;
+    started = { tenantId, key };
     const run = await opts.database.withTenant<{ duplicate: string } | { created: string }>(
       tenantId,
       async (tx) => {
@@ -246,9 +249,24 @@ export async function handleInboundHook(
         error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) },
       });
     }
-    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-      // The same request twice at once: the other one started the run.
-      return send(res, 409, { error: { code: 'CONFLICT', message: 'Replayed request.' } });
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002' && started) {
+      // The same request twice at once: the other one started the run (committed by now).
+      const { tenantId, key } = started;
+      const other = await opts.database
+        .withTenant(tenantId, (tx) =>
+          tx.run.findUnique({
+            where: { tenantId_idempotencyKey: { tenantId, idempotencyKey: key } },
+            select: { id: true },
+          }),
+        )
+        .catch(() => null);
+      return send(res, 409, {
+        error: {
+          code: 'CONFLICT',
+          message: 'The same request arrived twice at once; the other one started the run.',
+        },
+        ...(other ? { runId: encodeGlobalID('Run', other.id) } : {}),
+      });
     }
     console.error('troupe: inbound hook:', (err as Error).message);
     if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL', message: 'Internal error.' } });

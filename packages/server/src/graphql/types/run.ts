@@ -2,7 +2,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { type GraphQLResolveInfo, Kind } from 'graphql';
 import type { CrewDefinition } from '../../crews/crew-definition.js';
 import { crewVersionCache } from '../../crews/crew-version-cache.js';
-import { optionalText } from '../../crews/input-rules.js';
+import { idempotencyKeyText, optionalText } from '../../crews/input-rules.js';
 import { createId } from '../../db/create-id.js';
 import type { ScriptRows } from '../../db/database.js';
 import { sql } from '../../db/sql-text.js';
@@ -172,7 +172,8 @@ const StartRunInput = builder.inputType('StartRunInput', {
       description: 'Values for the {{placeholders}} of the crew’s task templates.',
     }),
     idempotencyKey: t.string({
-      description: 'The same key returns the same run instead of starting another.',
+      description:
+        'The same key returns the same run instead of starting another (at most 200 characters; keys starting "hook:" are kept for inbound hooks).',
     }),
   }),
 });
@@ -258,10 +259,7 @@ builder.mutationField('startRun', (t) =>
       const { tenantId } = tenantOf(ctx);
       assertNotThreadLimited(ctx.principal, 'start runs (send a message to a thread instead)');
       const crewId = parseGlobalId('input.crewId', String(input.crewId), 'Crew');
-      const key =
-        input.idempotencyKey == null
-          ? null
-          : optionalText('input.idempotencyKey', input.idempotencyKey, 200) || null;
+      const key = idempotencyKeyText('input.idempotencyKey', input.idempotencyKey);
       const versions = crewVersionCache(ctx.database);
       const started = async (id: string, row: Record<string, unknown>, committed: boolean) => {
         const enqueue = async () => {

@@ -1,7 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { TenantPrincipal } from '../../auth/principal.js';
 import type { CrewDefinition } from '../../crews/crew-definition.js';
-import { intInRange, optionalText, requiredText } from '../../crews/input-rules.js';
+import { idempotencyKeyText, intInRange, optionalText, requiredText } from '../../crews/input-rules.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { publishCommitted, publishEvents, threadChannel } from '../../events/run-channels.js';
 import { appendRunEvents, readThreadLogPage, type StoredRunEvent } from '../../events/run-event-log.js';
@@ -229,7 +229,10 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
   fields: (t) => ({
     threadId: t.id({ required: true }),
     content: t.string({ required: true }),
-    idempotencyKey: t.string({ description: 'The same key returns the same message and run.' }),
+    idempotencyKey: t.string({
+      description:
+        'The same key returns the same message and run (at most 200 characters; keys starting "hook:" are kept for inbound hooks).',
+    }),
   }),
 });
 
@@ -261,10 +264,7 @@ builder.mutationField('sendMessage', (t) =>
       const p = tenantOf(ctx);
       const threadId = parseGlobalId('input.threadId', String(input.threadId), 'Thread');
       const content = requiredText('input.content', input.content, MAX_MESSAGE_CHARS);
-      const key =
-        input.idempotencyKey == null
-          ? null
-          : optionalText('input.idempotencyKey', input.idempotencyKey, 200) || null;
+      const key = idempotencyKeyText('input.idempotencyKey', input.idempotencyKey);
       // Locks the thread's row: sends to one thread are serialized, and so is the policy check.
       const locked = await ctx.db.thread.updateMany({
         where: { id: threadId, ...threadScope(p) },
