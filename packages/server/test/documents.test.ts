@@ -602,6 +602,42 @@ describe('the same bytes again', () => {
   });
 });
 
+describe('slow processing', () => {
+  test('keeps its lease while it works: another process does not take the document over', async () => {
+    const quiet = await startTestServer({ documents: false });
+    try {
+      const { key: k } = await createTenant(quiet.url, quiet.admin, 'docs-slow');
+      const id = (
+        await gqlOk(quiet.url, CREATE_DOCUMENT, { input: { name: 'slow.txt', content: 'slow words' } }, k)
+      ).createDocument.document.id;
+      const { startDocumentIngest } = await import('../src/documents/document-ingest.js');
+      const rt = await (await import('../src/runs/execute-run.js')).loadRuntime();
+      const base = rt.createEmbedder({ provider: 'local' });
+      let calls = 0;
+      const embedder = async () => ({
+        model: base.model,
+        async embed(texts: string[], o?: { signal?: AbortSignal }) {
+          calls++;
+          // Three leases long.
+          await new Promise((r) => setTimeout(r, 3000));
+          return base.embed(texts, o);
+        },
+      });
+      const loops = [1, 2].map(() =>
+        startDocumentIngest({ database: quiet.database, leaseSeconds: 1, pollMs: 100, embedder }),
+      );
+      for (let i = 0; (await gqlOk(quiet.url, DOCUMENT, { id }, k)).document.status !== 'READY'; i++) {
+        if (i > 200) throw new Error('the document never became READY');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await Promise.all(loops.map((l) => l.close()));
+      expect(calls).toBe(1);
+    } finally {
+      await quiet.closeAll();
+    }
+  });
+});
+
 describe('processing that never ends', () => {
   test('a document whose every attempt stopped midway is FAILED with the reason, not taken up again', async () => {
     const quiet = await startTestServer({ documents: false });

@@ -221,6 +221,25 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
       }),
     );
     if (!doc || doc.status !== 'PROCESSING') return;
+    // The lease is renewed while this process works on the document, not only when a batch is
+    // stored: a long extraction (a big PDF) or a slow embedding call must not be taken over by
+    // another process halfway (which then did the same work again, and lost it the same way).
+    const renew = setInterval(
+      () =>
+        void database
+          .withTenant(c.tenantId, (tx) =>
+            tx.$executeRawUnsafe(
+              `UPDATE "Document" SET "notBefore" = ${utcNow} + make_interval(secs => $3)
+                WHERE id = $1 AND attempts = $2 AND status = 'PROCESSING'`,
+              c.id,
+              c.attempts,
+              leaseSeconds,
+            ),
+          )
+          .catch(() => {}),
+      Math.max(250, (leaseSeconds * 1000) / 3),
+    );
+    renew.unref();
     try {
       if (!doc.source) throw new ExtractionError('The document has no stored content to process.');
       const [embedder, runtime] = await Promise.all([opts.embedder(), loadRuntime()]);
@@ -347,6 +366,8 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
       if (final) {
         console.warn(`troupe: document ${encodeGlobalID('Document', c.id)} failed: ${reason}`);
       }
+    } finally {
+      clearInterval(renew);
     }
   };
 
