@@ -84,6 +84,27 @@ afterAll(async () => {
   await server?.closeAll();
 });
 
+/**
+ * The local embedder for ingest loops driven by hand, wrapped: `before` hears each call before it
+ * is answered (and may hold it), `after` once it was.
+ */
+async function localEmbedder(hooks: {
+  before?: (texts: string[]) => unknown;
+  after?: (texts: string[]) => void;
+}) {
+  const rt = await (await import('../src/runs/execute-run.js')).loadRuntime();
+  const base = rt.createEmbedder({ provider: 'local' });
+  return async () => ({
+    model: base.model,
+    async embed(texts: string[], o?: { signal?: AbortSignal }) {
+      await hooks.before?.(texts);
+      const result = await base.embed(texts, o);
+      hooks.after?.(texts);
+      return result;
+    },
+  });
+}
+
 describe('adding documents', () => {
   test('an upload is stored PENDING at once and becomes READY, split into chunks with progress 1', async () => {
     const up = await upload(REFUNDS, { name: 'Refund policy.md', metadata: '{"team":"support"}' });
@@ -483,31 +504,24 @@ describe('processing stopped midway', () => {
         await gqlOk(quiet.url, CREATE_DOCUMENT, { input: { name: 'resume.txt', content: text } }, k)
       ).createDocument.document.id;
       const { startDocumentIngest } = await import('../src/documents/document-ingest.js');
-      const rt = await (await import('../src/runs/execute-run.js')).loadRuntime();
-      const base = rt.createEmbedder({ provider: 'local' });
-      const counting = (onCall: (texts: number) => void) => async () => ({
-        model: base.model,
-        async embed(texts: string[], o?: { signal?: AbortSignal }) {
-          const result = await base.embed(texts, o);
-          onCall(texts.length);
-          return result;
-        },
-      });
+      const counting = (onCall: (texts: number) => void) => localEmbedder({ after: (t) => onCall(t.length) });
       // First loop: stopped (as by a restart) after its second batch.
       let first = 0;
       let calls = 0;
-      await new Promise<void>((resolve) => {
-        const ingest = startDocumentIngest({
-          database: quiet.database,
-          batchSize: 4,
-          pollMs: 60_000,
-          embedder: counting((n) => {
-            first += n;
-            // Stops taking batches; the one being embedded is still stored.
-            if (++calls === 2) void ingest.close().then(resolve);
-          }),
-        });
+      let stopped!: () => void;
+      const firstEmbedder = await counting((n) => {
+        first += n;
+        // Stops taking batches; the one being embedded is still stored.
+        if (++calls === 2) void firstLoop.close().then(stopped);
       });
+      const firstStopped = new Promise<void>((resolve) => (stopped = resolve));
+      const firstLoop = startDocumentIngest({
+        database: quiet.database,
+        batchSize: 4,
+        pollMs: 60_000,
+        embedder: firstEmbedder,
+      });
+      await firstStopped;
       const mid = (await gqlOk(quiet.url, DOCUMENT, { id }, k)).document;
       expect(mid.status).toBe('PENDING');
       expect(mid.progress).toBeGreaterThan(0);
@@ -518,7 +532,7 @@ describe('processing stopped midway', () => {
         database: quiet.database,
         batchSize: 4,
         pollMs: 60_000,
-        embedder: counting((n) => {
+        embedder: await counting((n) => {
           second += n;
         }),
       });
@@ -554,21 +568,10 @@ describe('the same bytes again', () => {
         (await gqlOk(quiet.url, CREATE_DOCUMENT, { input: { name, content, mimeType } }, k)).createDocument
           .document.id as string;
       const { startDocumentIngest } = await import('../src/documents/document-ingest.js');
-      const rt = await (await import('../src/runs/execute-run.js')).loadRuntime();
-      const base = rt.createEmbedder({ provider: 'local' });
       let embedded = 0;
+      const embedder = await localEmbedder({ before: (texts) => (embedded += texts.length) });
       const drain = async () => {
-        const ingest = startDocumentIngest({
-          database: quiet.database,
-          pollMs: 60_000,
-          embedder: async () => ({
-            model: base.model,
-            async embed(texts: string[], o?: { signal?: AbortSignal }) {
-              embedded += texts.length;
-              return base.embed(texts, o);
-            },
-          }),
-        });
+        const ingest = startDocumentIngest({ database: quiet.database, pollMs: 60_000, embedder });
         await ingest.drain();
         await ingest.close();
       };
@@ -611,16 +614,12 @@ describe('slow processing', () => {
         await gqlOk(quiet.url, CREATE_DOCUMENT, { input: { name: 'slow.txt', content: 'slow words' } }, k)
       ).createDocument.document.id;
       const { startDocumentIngest } = await import('../src/documents/document-ingest.js');
-      const rt = await (await import('../src/runs/execute-run.js')).loadRuntime();
-      const base = rt.createEmbedder({ provider: 'local' });
       let calls = 0;
-      const embedder = async () => ({
-        model: base.model,
-        async embed(texts: string[], o?: { signal?: AbortSignal }) {
+      const embedder = await localEmbedder({
+        before: () => {
           calls++;
           // Three leases long.
-          await new Promise((r) => setTimeout(r, 3000));
-          return base.embed(texts, o);
+          return new Promise((r) => setTimeout(r, 3000));
         },
       });
       const loops = [1, 2].map(() =>
@@ -661,20 +660,12 @@ describe('processing that never ends', () => {
       await interrupted(crashing, 3);
       await interrupted(once, 1);
       const { startDocumentIngest } = await import('../src/documents/document-ingest.js');
-      const rt = await (await import('../src/runs/execute-run.js')).loadRuntime();
-      const base = rt.createEmbedder({ provider: 'local' });
       let embedded = 0;
       const ingest = startDocumentIngest({
         database: quiet.database,
         maxAttempts: 3,
         pollMs: 60_000,
-        embedder: async () => ({
-          model: base.model,
-          async embed(texts: string[], o?: { signal?: AbortSignal }) {
-            embedded += texts.length;
-            return base.embed(texts, o);
-          },
-        }),
+        embedder: await localEmbedder({ before: (texts) => (embedded += texts.length) }),
       });
       await ingest.drain();
       await ingest.close();
