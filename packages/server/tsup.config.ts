@@ -36,7 +36,8 @@ export default defineConfig([
     format: ['esm'],
     sourcemap: true,
     // Smaller source parses faster: start-up is dominated by compiling this bundle and booting PGlite.
-    minify: true,
+    // TSUP_NO_MINIFY=1: readable function names in CPU profiles of the benches (BENCH_PROF).
+    minify: !process.env.TSUP_NO_MINIFY,
     shims: true,
     target: 'node20',
     esbuildPlugins: [graphqlPlainInstanceOf],

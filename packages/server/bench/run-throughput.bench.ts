@@ -117,6 +117,11 @@ async function main() {
       worker: cpuMs(worker.child.pid),
       postgres: backends.reduce((sum, pid) => sum + cpuMs(pid), 0),
       redis: await redisCpuMs(),
+      // This process: the 20 clients and the poller. It shares the cores with what is measured.
+      loadgen: (() => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      })(),
     });
     const calls = () => ({ server: syscalls(server.child.pid), worker: syscalls(worker.child.pid) });
     const calls0 = calls();
@@ -149,6 +154,7 @@ async function main() {
         { metric: 'CPU per run: worker', value: perRun('worker'), unit: 'ms' },
         { metric: 'CPU per run: Postgres backends', value: perRun('postgres'), unit: 'ms' },
         { metric: 'CPU per run: Redis', value: perRun('redis'), unit: 'ms' },
+        { metric: 'CPU per run: load generator (this process)', value: perRun('loadgen'), unit: 'ms' },
         ...(['server', 'worker'] as const).flatMap((k) => [
           {
             metric: `socket writes per run: ${k}`,
