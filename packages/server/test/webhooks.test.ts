@@ -434,6 +434,51 @@ describe(`outbound webhooks (${BACKEND})`, () => {
     }
   });
 
+  test('a webhook disabled while a delivery is pending holds it, no attempt spent; enabling it sends it', async () => {
+    let healthy = false;
+    const receiver = await startReceiver(() => (healthy ? 200 : 503));
+    const UPDATE =
+      'mutation($input: UpdateWebhookInput!) { updateWebhook(input: $input) { webhook { enabled } } }';
+    const HELD = `query($id: ID!) { node(id: $id) { ... on Webhook { deliveries(first: 5) { edges { node {
+      status attempts nextAttemptAt attemptLog { statusCode error } } } } } } }`;
+    const held = async (id: string) =>
+      (await gqlOk(server.url, HELD, { id }, key)).node.deliveries.edges.map((e: any) => e.node) as any[];
+    try {
+      const created = (await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId, url: receiver.url } }, key))
+        .createWebhook;
+      await runToEnd('disabled mid-retry');
+      await until('a first refused attempt', () => receiver.received.length >= 1 || undefined);
+      await gqlOk(server.url, UPDATE, { input: { id: created.webhook.id, enabled: false } }, key);
+      // Longer than the remaining attempts' backoff (100, 200, 400 ms here): the old loop spent them
+      // on "the webhook is disabled" and ended the delivery FAILED.
+      await new Promise((r) => setTimeout(r, 1500));
+      const [d] = await held(created.webhook.id);
+      const sent = receiver.received.length;
+      expect(d).toMatchObject({ status: 'PENDING', nextAttemptAt: null });
+      // Every attempt recorded is a request the receiver got (one may have been in flight at the switch).
+      expect(d.attempts).toBe(sent);
+      expect(sent).toBeLessThan(4);
+      expect(d.attemptLog.map((a: any) => a.statusCode)).toEqual(Array(sent).fill(503));
+      healthy = true;
+      const enabled = await gqlOk(
+        server.url,
+        UPDATE,
+        { input: { id: created.webhook.id, enabled: true } },
+        key,
+      );
+      expect(enabled.updateWebhook.webhook.enabled).toBe(true);
+      const [after] = await until('delivered once enabled', async () => {
+        const list = await held(created.webhook.id);
+        return list[0]?.status === 'SUCCEEDED' ? list : undefined;
+      });
+      expect(after.attempts).toBe(sent + 1);
+      expect(receiver.received).toHaveLength(sent + 1);
+      await deleteWebhook(created.webhook.id);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   test('deliveries pending when the loop stops are sent by the next loops, each exactly once', async () => {
     const receiver = await startReceiver();
     try {

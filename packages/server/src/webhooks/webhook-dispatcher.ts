@@ -234,6 +234,22 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
       );
   };
 
+  /**
+   * A disabled webhook's pending delivery waits, no attempt spent, with no nextAttemptAt until the
+   * webhook is enabled again (updateWebhook makes its held deliveries due). The webhook's row is
+   * read FOR SHARE: an updateWebhook that enables it meanwhile either waits for this hold, and then
+   * releases it, or commits first, and the delivery is made due at once instead.
+   */
+  const hold = (c: Claimed, webhookId: string) =>
+    opts.database.withTenant(
+      c.tenantId,
+      (tx: Tx) =>
+        tx.$executeRaw`UPDATE "WebhookDelivery" d
+          SET "nextAttemptAt" = CASE WHEN w.enabled THEN (now() AT TIME ZONE 'UTC') ELSE NULL END
+         FROM (SELECT enabled FROM "Webhook" WHERE id = ${webhookId} FOR SHARE) w
+        WHERE d.id = ${c.id} AND d.status = 'PENDING' AND d.attempts = ${c.attempts}`,
+    );
+
   const deliver = async (c: Claimed) => {
     const loaded = await opts.database.withTenant(c.tenantId, (tx: Tx) =>
       tx.webhookDelivery.findUnique({
@@ -242,11 +258,11 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
       }),
     );
     if (!loaded) return;
-    const at = new Date();
     if (!loaded.webhook.enabled) {
-      await record(c, { statusCode: null, error: 'the webhook is disabled' }, at, 0);
+      await hold(c, loaded.webhook.id);
       return;
     }
+    const at = new Date();
     const deliveryId = encodeGlobalID('WebhookDelivery', c.id);
     // The delivery's id is in the signed body too: a receiver that drops duplicates by it cannot be
     // fooled by a replay whose unsigned X-Troupe-Delivery header was changed.

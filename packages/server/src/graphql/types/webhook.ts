@@ -80,7 +80,10 @@ builder.prismaNode('Webhook', {
   fields: (t) => ({
     url: t.exposeString('url'),
     events: t.field({ type: [WebhookEventEnum], resolve: (w) => w.events }),
-    enabled: t.exposeBoolean('enabled'),
+    enabled: t.exposeBoolean('enabled', {
+      description:
+        'A disabled webhook is sent nothing: runs that end meanwhile are not notified, and deliveries already pending wait (nextAttemptAt null, no attempt spent) until it is enabled again.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     crew: t.relation('crew'),
     deliveries: t.relatedConnection('deliveries', {
@@ -108,7 +111,8 @@ builder.prismaNode('WebhookDelivery', {
     nextAttemptAt: t.expose('nextAttemptAt', {
       type: 'DateTime',
       nullable: true,
-      description: 'When a PENDING delivery is attempted next.',
+      description:
+        'When a PENDING delivery is attempted next; null while it waits for its disabled webhook to be enabled again.',
     }),
     deliveredAt: t.expose('deliveredAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -215,6 +219,13 @@ builder.mutationField('updateWebhook', (t) =>
       };
       const { count } = await ctx.db.webhook.updateMany({ where: { id }, data });
       if (count === 0) throw notFound('Webhook', String(input.id));
+      // Deliveries held while it was disabled are due now (the row lock just taken orders this
+      // with the delivery loop's hold: see webhook-dispatcher).
+      if (input.enabled === true)
+        await ctx.db.webhookDelivery.updateMany({
+          where: { webhookId: id, status: 'PENDING', nextAttemptAt: null },
+          data: { nextAttemptAt: new Date() },
+        });
       await audit(ctx, ctx.db, tenantId, 'webhook.update', { type: 'Webhook', id });
       return { id };
     },
