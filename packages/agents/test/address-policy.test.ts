@@ -15,6 +15,13 @@ describe('blockedAddressKind (the SSRF address policy)', () => {
       ['192.168.1.1', 'private'],
       ['169.254.169.254', 'cloud metadata'],
       ['fd00:ec2::254', 'cloud metadata'],
+      ['169.254.170.23', 'cloud metadata'],
+      ['fd00:ec2::23', 'cloud metadata'],
+      ['fd20:ce::254', 'cloud metadata'],
+      // Azure's WireServer sits in public address space: only the metadata rule refuses it.
+      ['168.63.129.16', 'cloud metadata'],
+      ['168.63.129.17', undefined],
+      ['192.0.0.192', 'cloud metadata'],
       ['169.254.10.1', 'link-local'],
       ['fe80::1%eth0', 'link-local'],
       ['100.64.0.1', 'carrier-grade NAT'],
@@ -37,6 +44,7 @@ describe('blockedAddressKind (the SSRF address policy)', () => {
 
   it('knows the cloud metadata hostnames, whatever the case or trailing dot', () => {
     expect(isMetadataHostname('Metadata.Google.Internal.')).toBe(true);
+    expect(isMetadataHostname('instance-data.ec2.internal')).toBe(true);
     expect(isMetadataHostname('metadata.example.com')).toBe(false);
   });
 });

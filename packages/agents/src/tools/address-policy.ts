@@ -20,8 +20,12 @@ type Range = readonly [network: string, prefix: number, kind: BlockedAddressKind
 // Most specific first: the first range that holds the address names its kind.
 const IPV4: readonly Range[] = [
   ['169.254.169.254', 32, 'cloud metadata'], // AWS, GCP, Azure, OpenStack, DigitalOcean …
-  ['169.254.170.2', 32, 'cloud metadata'], // AWS ECS task metadata
+  ['169.254.170.2', 32, 'cloud metadata'], // AWS ECS task metadata and credentials
+  ['169.254.170.23', 32, 'cloud metadata'], // AWS EKS Pod Identity agent (credentials)
+  ['169.254.0.23', 32, 'cloud metadata'], // Tencent Cloud
+  ['168.63.129.16', 32, 'cloud metadata'], // Azure WireServer: a public address, not link-local
   ['100.100.100.200', 32, 'cloud metadata'], // Alibaba Cloud
+  ['192.0.0.192', 32, 'cloud metadata'], // Oracle Cloud (legacy)
   ['0.0.0.0', 8, 'unspecified'],
   ['10.0.0.0', 8, 'private'],
   ['100.64.0.0', 10, 'carrier-grade NAT'],
@@ -39,6 +43,8 @@ const IPV4: readonly Range[] = [
 ];
 const IPV6: readonly Range[] = [
   ['fd00:ec2::254', 128, 'cloud metadata'], // AWS IPv6 instance metadata
+  ['fd00:ec2::23', 128, 'cloud metadata'], // AWS EKS Pod Identity agent, IPv6
+  ['fd20:ce::254', 128, 'cloud metadata'], // Google Cloud IPv6 metadata server
   ['::', 128, 'unspecified'],
   ['::1', 128, 'loopback'],
   ['fc00::', 7, 'unique-local'],
@@ -59,7 +65,14 @@ const lists = (ranges: readonly Range[], type: 'ipv4' | 'ipv6') =>
 const IPV4_LISTS = lists(IPV4, 'ipv4');
 const IPV6_LISTS = lists(IPV6, 'ipv6');
 
-const BLOCKED_HOSTNAMES = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data']);
+const BLOCKED_HOSTNAMES = new Set([
+  'metadata',
+  'metadata.google.internal',
+  'metadata.goog',
+  'instance-data',
+  'instance-data.ec2.internal',
+  'metadata.tencentyun.com',
+]);
 
 /** The eight 16-bit groups of an IPv6 address (already validated by isIP). */
 function ipv6Groups(address: string): number[] {
