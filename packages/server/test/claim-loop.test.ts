@@ -16,6 +16,7 @@ describe('claim loop', () => {
         done.push(item);
         if (['a', 'b', 'c'].every((x) => done.includes(x))) allQuickDone();
       },
+      tenantOf: () => 't',
       countDue: async () => due.length,
       pollMs: 60_000,
       concurrency: 2,
@@ -45,6 +46,7 @@ describe('claim loop', () => {
         await held;
         finished.push(n);
       },
+      tenantOf: () => 't',
       countDue: async () => 1,
       pollMs: 60_000,
       concurrency: 1,
@@ -57,5 +59,58 @@ describe('claim loop', () => {
     await closing;
     expect(finished).toEqual([1]);
     expect(claims).toBe(1);
+  });
+
+  test("one tenant's backlog takes every free slot, yet another tenant's item waits for one item at most", async () => {
+    // Oldest first, as the claims in SQL; skipTenants honoured the same way.
+    const due: { tenant: string; id: string }[] = Array.from({ length: 6 }, (_, i) => ({
+      tenant: 'A',
+      id: `A${i + 1}`,
+    }));
+    const started: string[] = [];
+    const release = new Map<string, () => void>();
+    const waitFor = async (n: number) => {
+      const end = Date.now() + 5000;
+      while (started.length < n) {
+        if (Date.now() > end) throw new Error(`${n} items never started: ${started.join(', ')}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    const loop = startClaimLoop<{ tenant: string; id: string }>({
+      claim: async (limit, skipTenants) => {
+        const picked = due.filter((d) => !skipTenants?.includes(d.tenant)).slice(0, limit);
+        for (const p of picked) due.splice(due.indexOf(p), 1);
+        return picked;
+      },
+      tenantOf: (item) => item.tenant,
+      work: async (item) => {
+        started.push(item.id);
+        await new Promise<void>((r) => release.set(item.id, r));
+      },
+      countDue: async () => due.length,
+      pollMs: 60_000,
+      concurrency: 2,
+      what: 'items',
+      describe: (item) => item.id,
+    });
+    // Nobody else waits: tenant A gets both slots.
+    await waitFor(2);
+    expect(started).toEqual(['A1', 'A2']);
+    // B's item comes due behind A's backlog of four.
+    due.push({ tenant: 'B', id: 'B1' });
+    release.get('A1')!();
+    await waitFor(3);
+    expect(started[2]).toBe('B1');
+    // With B served, A's backlog takes the slots again, oldest first.
+    release.get('A2')!();
+    release.get('B1')!();
+    await waitFor(5);
+    expect(started.slice(3)).toEqual(['A3', 'A4']);
+    for (const id of ['A3', 'A4']) release.get(id)!();
+    await waitFor(7);
+    for (const id of ['A5', 'A6']) release.get(id)!();
+    await loop.drain();
+    expect(started).toEqual(['A1', 'A2', 'B1', 'A3', 'A4', 'A5', 'A6']);
+    await loop.close();
   });
 });

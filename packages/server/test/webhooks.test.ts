@@ -516,11 +516,96 @@ describe(`outbound webhooks (${BACKEND})`, () => {
           ['SUCCEEDED', 1],
           ['SUCCEEDED', 1],
         ]);
+        await deleteWebhook(created.webhook.id);
       } finally {
         await Promise.all(loops.map((l) => l.close()));
       }
     } finally {
       await receiver.close();
+    }
+  });
+
+  test("one tenant's backlog to a slow receiver does not hold another tenant's delivery behind it", async () => {
+    // Tenant A's receiver answers only when told; tenant B's at once. Both note who arrived when.
+    const arrivals: string[] = [];
+    const held: (() => void)[] = [];
+    const receiver = (tenant: string) =>
+      createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          arrivals.push(tenant);
+          if (tenant === 'A') held.push(() => res.headersSent || res.writeHead(200).end());
+          else res.writeHead(200).end();
+        });
+      });
+    const servers = [receiver('A'), receiver('B')];
+    const urls = await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<string>((r) =>
+            srv.listen(0, '127.0.0.1', () =>
+              r(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/hook`),
+            ),
+          ),
+      ),
+    );
+    let loop: ReturnType<typeof startWebhookDispatcher> | undefined;
+    try {
+      // A crew of its own: no other test's webhook gets A's runs.
+      const aCrew = (await gqlOk(server.url, CREATE_CREW, { input: { ...CREW, name: 'a' } }, key)).createCrew
+        .crew.id;
+      const a = (await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId: aCrew, url: urls[0] } }, key))
+        .createWebhook;
+      const b = await createTenant(server.url, ADMIN_KEY, 'hooks-b');
+      const bCrew = (await gqlOk(server.url, CREATE_CREW, { input: { ...CREW, name: 'b' } }, b.key))
+        .createCrew.crew.id;
+      const bHook = (
+        await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId: bCrew, url: urls[1] } }, b.key)
+      ).createWebhook;
+      // Only the loop started below sends (the test above may have stopped the server's already).
+      await server.webhooks!.close();
+      for (const n of [1, 2, 3, 4]) await runToEnd(`backlog ${n}`, aCrew);
+      // Tenant B's run ends last: its delivery is the newest, behind A's four.
+      const bRun = (
+        await gqlOk(server.url, START, { input: { crewId: bCrew, inputs: { topic: 'b' } } }, b.key)
+      ).startRun.run.id;
+      await until('B run to end', async () => {
+        const d = await gqlOk(server.url, 'query($id: ID!) { run(id: $id) { status } }', { id: bRun }, b.key);
+        return d.run.status === 'SUCCEEDED' || undefined;
+      });
+      loop = startWebhookDispatcher({
+        database: tdb.database,
+        secret: SECRET,
+        pollMs: 20,
+        concurrency: 2,
+        allowPrivate: true,
+      });
+      // Oldest first: both slots go to A (and no more than both).
+      await until('two of A in flight', () => held.length >= 2 || undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(arrivals).toEqual(['A', 'A']);
+      // A's first attempt ends: the free slot goes to B, not to A's third.
+      held[0]!();
+      await until("B's delivery", () => arrivals.includes('B') || undefined);
+      expect(arrivals.slice(0, 3)).toEqual(['A', 'A', 'B']);
+      // Then A's backlog is worked off, two at a time again.
+      await until("A's backlog", () => {
+        for (const answer of held) answer();
+        return held.length >= 4 || undefined;
+      });
+      for (const answer of held) answer();
+      await loop.drain();
+      expect(arrivals.filter((t) => t === 'A')).toHaveLength(4);
+      expect((await deliveries(a.webhook.id)).map((d) => d.status)).toEqual(Array(4).fill('SUCCEEDED'));
+      await deleteWebhook(a.webhook.id);
+      await deleteWebhook(bHook.webhook.id, server.url, b.key);
+    } finally {
+      await loop?.close();
+      for (const srv of servers)
+        await new Promise<void>((r) => {
+          srv.close(() => r());
+          srv.closeAllConnections();
+        });
     }
   });
 });

@@ -1,7 +1,12 @@
 /** A background loop that claims due rows from the database and works on them (webhook deliveries, documents). */
 export interface ClaimLoopOptions<C> {
-  /** Claims up to `limit` due items (atomically: no other process gets the same ones). */
-  claim(limit: number): Promise<C[]>;
+  /**
+   * Claims up to `limit` due items (atomically: no other process gets the same ones), none of the
+   * tenants in `skipTenants` (those holding their share of this loop's slots).
+   */
+  claim(limit: number, skipTenants: readonly string[]): Promise<C[]>;
+  /** The tenant an item belongs to: no tenant holds more than half the slots while others' items are due. */
+  tenantOf(item: C): string;
   /** Works on one claimed item; a failure is reported, never thrown out of the loop. */
   work(item: C): Promise<void>;
   /** How many items are due now (for drain). */
@@ -31,32 +36,54 @@ export function startClaimLoop<C>(opts: ClaimLoopOptions<C>): ClaimLoop {
   let again = false;
   const drainWaiters: (() => void)[] = [];
 
+  // A tenant's share: with it taken, the tenant's further items are claimed only when no other
+  // tenant has one due. One tenant's backlog (a thousand PDFs, a receiver that times out) then
+  // delays another tenant's item by one item's time at most, not by the whole backlog.
+  const share = Math.max(1, Math.floor(opts.concurrency / 2));
+  const perTenant = new Map<string, number>();
+  const claimFor = async (limit: number, skipTenants: readonly string[]) => {
+    try {
+      return await opts.claim(limit, skipTenants);
+    } catch (err) {
+      if (!closed) console.error(`troupe: ${opts.what} could not be claimed:`, (err as Error).message);
+      return [];
+    }
+  };
+
   // Each slot is refilled as soon as its item is done: one slow item (a long PDF, a receiver that
   // takes its time) holds its own slot, not the whole batch it was claimed with.
   const tick = async () => {
     const inFlight = new Set<Promise<void>>();
     let more = true;
+    const start = (c: C) => {
+      const tenant = opts.tenantOf(c);
+      perTenant.set(tenant, (perTenant.get(tenant) ?? 0) + 1);
+      const done: Promise<void> = opts
+        .work(c)
+        .catch((err) => console.error(`troupe: ${opts.describe(c)}:`, (err as Error).message))
+        .then(() => {
+          inFlight.delete(done);
+          const left = (perTenant.get(tenant) ?? 1) - 1;
+          if (left > 0) perTenant.set(tenant, left);
+          else perTenant.delete(tenant);
+        });
+      inFlight.add(done);
+    };
     for (;;) {
       const free = opts.concurrency - inFlight.size;
       if (!closed && (more || again) && free > 0) {
         again = false;
-        let claimed: C[] = [];
-        try {
-          claimed = await opts.claim(free);
-        } catch (err) {
-          if (!closed) console.error(`troupe: ${opts.what} could not be claimed:`, (err as Error).message);
-        }
+        const full = [...perTenant].filter(([, n]) => n >= share).map(([tenant]) => tenant);
+        const claimed = await claimFor(free, full);
+        for (const c of claimed) start(c);
+        // Slots no other tenant wanted go to those holding their share (nothing waits for them).
+        if (claimed.length < free && full.length > 0 && !closed)
+          for (const c of await claimFor(free - claimed.length, [])) {
+            claimed.push(c);
+            start(c);
+          }
         // Fewer than asked for: nothing else is due now (until woken, or the next poll).
         more = claimed.length === free;
-        for (const c of claimed) {
-          const done: Promise<void> = opts
-            .work(c)
-            .catch((err) => console.error(`troupe: ${opts.describe(c)}:`, (err as Error).message))
-            .then(() => {
-              inFlight.delete(done);
-            });
-          inFlight.add(done);
-        }
         continue;
       }
       if (inFlight.size === 0) break;

@@ -56,13 +56,18 @@ const utcNow = `(now() AT TIME ZONE 'UTC')`;
  * Claims due documents of every tenant (PENDING, or PROCESSING whose lease ran out), atomically, with
  * FOR UPDATE SKIP LOCKED; the ingest policy exposes only those rows, only inside this transaction.
  */
-async function claimDue(database: Database, limit: number, leaseSeconds: number): Promise<Claimed[]> {
+async function claimDue(
+  database: Database,
+  limit: number,
+  leaseSeconds: number,
+  skipTenants: readonly string[],
+): Promise<Claimed[]> {
   return database.prisma.$transaction(async (tx) => {
     await tx.$executeRawUnsafe(`SELECT set_config('app.document_ingest', 'on', true)`);
     return tx.$queryRawUnsafe<Claimed[]>(
       `WITH due AS (
          SELECT id, status AS was FROM "Document"
-          WHERE status IN ('PENDING', 'PROCESSING') AND ("notBefore" IS NULL OR "notBefore" <= ${utcNow})
+          WHERE status IN ('PENDING', 'PROCESSING') AND ("notBefore" IS NULL OR "notBefore" <= ${utcNow})${skipTenants.length > 0 ? ` AND "tenantId" NOT IN (${skipTenants.map((_, i) => `$${i + 3}`).join(', ')})` : ''}
           ORDER BY "createdAt"
           LIMIT $2
           FOR UPDATE SKIP LOCKED)
@@ -74,6 +79,7 @@ async function claimDue(database: Database, limit: number, leaseSeconds: number)
         RETURNING d.id, d."tenantId", d.attempts, due.was::text AS was`,
       leaseSeconds,
       limit,
+      ...skipTenants,
     );
   });
 }
@@ -372,7 +378,8 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
   };
 
   const loop = startClaimLoop<Claimed>({
-    claim: (limit) => claimDue(database, limit, leaseSeconds),
+    claim: (limit, skipTenants) => claimDue(database, limit, leaseSeconds, skipTenants),
+    tenantOf: (c) => c.tenantId,
     work: ingest,
     countDue: async () => {
       const due = await database.prisma.$transaction(async (tx) => {

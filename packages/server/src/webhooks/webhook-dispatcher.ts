@@ -144,27 +144,38 @@ function post(
 }
 
 /**
- * Claims due PENDING deliveries of every tenant, atomically: one UPDATE … WHERE id IN (SELECT … FOR
- * UPDATE SKIP LOCKED) pushes their nextAttemptAt past the attempt's time limit (a lease), so no
+ * Claims due PENDING deliveries (none of skipTenants'), atomically: one UPDATE of the rows a
+ * SELECT … FOR UPDATE SKIP LOCKED picked pushes their nextAttemptAt past the attempt's time limit (a lease), so no
  * other dispatcher claims the same attempt; a dispatcher that dies mid-attempt leaves the row to be
  * claimed again once the lease runs out. The dispatch policy exposes only PENDING rows, and only
  * inside this transaction; the work on each row happens in its own tenant's transaction.
  */
-async function claimDue(database: Database, limit: number, leaseSeconds: number): Promise<Claimed[]> {
+async function claimDue(
+  database: Database,
+  limit: number,
+  leaseSeconds: number,
+  skipTenants: readonly string[],
+): Promise<Claimed[]> {
   return database.prisma.$transaction(async (tx) => {
     await tx.$executeRawUnsafe(`SELECT set_config('app.webhook_dispatch', 'on', true)`);
+    // The due rows are picked in a CTE (run once): as `WHERE id IN (SELECT … LIMIT n FOR UPDATE
+    // SKIP LOCKED)`, Postgres claimed every due row, whatever the limit, and the loop then sent
+    // them all at once.
     return tx.$queryRawUnsafe<Claimed[]>(
-      `UPDATE "WebhookDelivery"
+      `WITH due AS (
+         SELECT id FROM "WebhookDelivery"
+          WHERE status = 'PENDING' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')${skipTenants.length > 0 ? ` AND "tenantId" NOT IN (${skipTenants.map((_, i) => `$${i + 3}`).join(', ')})` : ''}
+          ORDER BY "nextAttemptAt"
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED)
+       UPDATE "WebhookDelivery" d
           SET "nextAttemptAt" = (now() AT TIME ZONE 'UTC') + make_interval(secs => $1)
-        WHERE id IN (
-          SELECT id FROM "WebhookDelivery"
-           WHERE status = 'PENDING' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')
-           ORDER BY "nextAttemptAt"
-           LIMIT $2
-           FOR UPDATE SKIP LOCKED)
-        RETURNING id, "tenantId", attempts`,
+         FROM due
+        WHERE d.id = due.id
+        RETURNING d.id, d."tenantId", d.attempts`,
       leaseSeconds,
       limit,
+      ...skipTenants,
     );
   });
 }
@@ -309,7 +320,8 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
   };
 
   return startClaimLoop<Claimed>({
-    claim: (limit) => claimDue(opts.database, limit, leaseSeconds),
+    claim: (limit, skipTenants) => claimDue(opts.database, limit, leaseSeconds, skipTenants),
+    tenantOf: (c) => c.tenantId,
     work: deliver,
     countDue: async () => {
       const due = await opts.database.prisma.$transaction(async (tx) => {
