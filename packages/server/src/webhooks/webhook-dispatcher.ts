@@ -158,9 +158,9 @@ async function claimDue(
 ): Promise<Claimed[]> {
   return database.prisma.$transaction(async (tx) => {
     await tx.$executeRawUnsafe(`SELECT set_config('app.webhook_dispatch', 'on', true)`);
-    // The due rows are picked in a CTE (run once): as `WHERE id IN (SELECT … LIMIT n FOR UPDATE
-    // SKIP LOCKED)`, Postgres claimed every due row, whatever the limit, and the loop then sent
-    // them all at once.
+    // The due rows are picked in a CTE, run once. In `WHERE id IN (SELECT … LIMIT n FOR UPDATE
+    // SKIP LOCKED)` Postgres may run the sub-select again for each row, each run skipping the rows
+    // just claimed: every due row was claimed, whatever the limit, and sent at once.
     return tx.$queryRawUnsafe<Claimed[]>(
       `WITH due AS (
          SELECT id FROM "WebhookDelivery"
