@@ -637,6 +637,70 @@ describe('slow processing', () => {
   });
 });
 
+describe('reprocessing', () => {
+  test('reprocessDocument answers CONFLICT while a process holds the document, and works once it is done', async () => {
+    const quiet = await startTestServer({ documents: false });
+    try {
+      const { tenant, key: k } = await createTenant(quiet.url, quiet.admin, 'docs-reprocess');
+      const id = (
+        await gqlOk(quiet.url, CREATE_DOCUMENT, { input: { name: 'held.txt', content: 'held words' } }, k)
+      ).createDocument.document.id;
+      const REPROCESS = 'mutation($id: ID!) { reprocessDocument(id: $id) { document { status } } }';
+      const { startDocumentIngest } = await import('../src/documents/document-ingest.js');
+      let calls = 0;
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let embedding!: () => void;
+      const started = new Promise<void>((r) => (embedding = r));
+      const ingest = startDocumentIngest({
+        database: quiet.database,
+        pollMs: 50,
+        embedder: await localEmbedder({
+          before: () => {
+            calls++;
+            embedding();
+            return released;
+          },
+        }),
+      });
+      try {
+        await started;
+        const busy = await gql(quiet.url, REPROCESS, { id }, k);
+        expect(busy.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+        expect(busy.errors?.[0]?.message).toMatch(/being processed now/);
+        expect((await gqlOk(quiet.url, DOCUMENT, { id }, k)).document.status).toBe('PROCESSING');
+        release();
+        await ingest.drain();
+        expect((await gqlOk(quiet.url, DOCUMENT, { id }, k)).document.status).toBe('READY');
+        expect(calls).toBe(1);
+        // Done: it is reprocessed.
+        expect((await gqlOk(quiet.url, REPROCESS, { id }, k)).reprocessDocument.document.status).toBe(
+          'PENDING',
+        );
+        await ingest.drain();
+        expect((await gqlOk(quiet.url, DOCUMENT, { id }, k)).document.status).toBe('READY');
+        expect(calls).toBe(2);
+      } finally {
+        release();
+        await ingest.close();
+      }
+      // PROCESSING with its lease run out (the process died): nobody holds it, so it is reprocessed.
+      const tenantId = parseGlobalId('id', tenant.id, 'Tenant');
+      await quiet.database.withTenant(tenantId, (tx) =>
+        tx.$executeRawUnsafe(
+          `UPDATE "Document" SET status = 'PROCESSING', attempts = 1, "notBefore" = now() - interval '1 second' WHERE id = $1`,
+          parseGlobalId('id', id, 'Document'),
+        ),
+      );
+      expect((await gqlOk(quiet.url, REPROCESS, { id }, k)).reprocessDocument.document.status).toBe(
+        'PENDING',
+      );
+    } finally {
+      await quiet.closeAll();
+    }
+  });
+});
+
 describe('processing that never ends', () => {
   test('a document whose every attempt stopped midway is FAILED with the reason, not taken up again', async () => {
     const quiet = await startTestServer({ documents: false });

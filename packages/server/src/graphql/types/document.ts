@@ -185,15 +185,23 @@ builder.mutationField('reprocessDocument', (t) =>
   t.field({
     type: ReprocessDocumentPayload,
     description:
-      'Splits and embeds a document again with the current embedder (after changing TROUPE_EMBEDDINGS, or to retry a FAILED one). Until it is READY again it is not searchable.',
+      'Splits and embeds a document again with the current embedder (after changing TROUPE_EMBEDDINGS, or to retry a FAILED one). Until it is READY again it is not searchable. CONFLICT while it is being processed.',
     authScopes: { write: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_r, args, ctx) => {
       const p = tenantOf(ctx);
       assertDocumentAccess(p, true);
       const id = parseGlobalId('id', String(args.id), 'Document');
+      // Not while a process holds it: its claim is told apart by attempts, which start again at 0
+      // here, so the next claim (attempts 1) could pass for the first one, and both would store chunks.
+      // A PROCESSING document whose lease ran out (its process died) is nobody's.
+      const now = new Date();
       const { count } = await ctx.db.document.updateMany({
-        where: { id, ...documentScope(p) },
+        where: {
+          id,
+          ...documentScope(p),
+          OR: [{ status: { not: 'PROCESSING' } }, { notBefore: null }, { notBefore: { lte: now } }],
+        },
         data: {
           status: 'PENDING',
           error: null,
@@ -204,7 +212,17 @@ builder.mutationField('reprocessDocument', (t) =>
           embeddingModel: null,
         },
       });
-      if (count === 0) throw notFound('Document', String(args.id));
+      if (count === 0) {
+        const held = await ctx.db.document.findFirst({
+          where: { id, ...documentScope(p) },
+          select: { id: true },
+        });
+        if (!held) throw notFound('Document', String(args.id));
+        throw new TroupeServerError(
+          'CONFLICT',
+          'id: the document is being processed now; reprocess it once it is READY or FAILED (progress shows how far it is)',
+        );
+      }
       await audit(ctx, ctx.db, p.tenantId, 'document.reprocess', { type: 'Document', id });
       ctx.afterCommit(() => ctx.documents.wake());
       return { id };
