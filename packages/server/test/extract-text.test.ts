@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { extractText, htmlToText } from '../src/documents/extract-text.js';
+import { ExtractionError, extractText, htmlToText } from '../src/documents/extract-text.js';
+import { makePdfPages } from './support/pdf.js';
 
 describe('HTML to text', () => {
   test('drops comments, scripts, styles and tags; blocks and line breaks become new lines', () => {
@@ -42,5 +43,52 @@ describe('JSON to text', () => {
     // Indented, this half-megabyte file would be 13 MB of text to chunk and embed.
     expect(JSON.stringify(value, null, 2).length).toBeGreaterThan(20 * compact.length);
     expect(await json(value)).toBe(compact);
+  });
+});
+
+describe('PDF to text', () => {
+  const pages = (n: number, lines = 40) =>
+    makePdfPages(
+      Array.from({ length: n }, (_, p) =>
+        Array.from({ length: lines }, (_, l) => `Page ${p + 1} line ${l + 1} on refunds and shipping`),
+      ),
+    );
+
+  test('reads every page, pages apart by a blank line', async () => {
+    const text = await extractText(pages(3, 2), 'application/pdf');
+    expect(text.split('\n\n')).toEqual(
+      [1, 2, 3].map((p) =>
+        `Page ${p} line 1 on refunds and shipping Page ${p} line 2 on refunds and shipping`.replace(
+          ' Page',
+          '\nPage',
+        ),
+      ),
+    );
+  });
+
+  // Read in a thread with a heap of its own: a PDF that needs more fails as the document's error.
+  // Read in this thread, it ended the whole process (and every run and request in it).
+  test('a PDF that needs more memory than allowed is refused with the reason; this process goes on', async () => {
+    const big = pages(2000);
+    const err = await extractText(big, 'application/pdf', { pdf: { memoryMb: 16 } }).catch((e) => e);
+    expect(err).toBeInstanceOf(ExtractionError);
+    expect(err.message).toBe(
+      'Reading the PDF needed more than 16 MB of memory; split it into smaller files.',
+    );
+    // The same file with the default limit is read.
+    expect(await extractText(big, 'application/pdf')).toContain('Page 2000 line 40 on refunds and shipping');
+  });
+
+  test('reading past the time limit is stopped; an abort stops it with its reason', async () => {
+    const big = pages(1000);
+    const slow = await extractText(big, 'application/pdf', { pdf: { timeLimitMs: 20 } }).catch((e) => e);
+    expect(slow).toBeInstanceOf(ExtractionError);
+    expect(slow.message).toBe('Reading the PDF took longer than 20 ms; split it into smaller files.');
+    const stop = new AbortController();
+    const reading = extractText(big, 'application/pdf', { signal: stop.signal }).catch((e) => e);
+    setTimeout(() => stop.abort(new Error('shutting down')), 20);
+    const stopped = await reading;
+    expect(stopped).not.toBeInstanceOf(ExtractionError);
+    expect(stopped.message).toBe('shutting down');
   });
 });

@@ -5,7 +5,7 @@ import { startClaimLoop } from '../db/claim-loop.js';
 import type { Database, Tx } from '../db/database.js';
 import { loadRuntime } from '../runs/execute-run.js';
 import { realArray } from './document-search.js';
-import { ExtractionError, extractText } from './extract-text.js';
+import { ExtractionError, extractText, type PdfLimits } from './extract-text.js';
 
 /** Where the ingest loop gets its embedder (loaded on first use). */
 export type EmbedderSource = () => Promise<Embedder>;
@@ -25,6 +25,8 @@ export interface DocumentIngestOptions {
   backoffMs?: number;
   /** How long a claim lasts without progress before another process may take the document. Default 120 s. */
   leaseSeconds?: number;
+  /** Limits of the thread a PDF is read in (default: 1024 MB of heap, 300 s). */
+  pdf?: PdfLimits;
 }
 
 export interface DocumentIngest {
@@ -249,7 +251,7 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
     try {
       if (!doc.source) throw new ExtractionError('The document has no stored content to process.');
       const [embedder, runtime] = await Promise.all([opts.embedder(), loadRuntime()]);
-      const text = await extractText(doc.source, doc.mimeType);
+      const text = await extractText(doc.source, doc.mimeType, { signal: stop.signal, pdf: opts.pdf });
       const chunks = runtime.chunkText(text);
       if (chunks.length === 0) {
         throw new ExtractionError(

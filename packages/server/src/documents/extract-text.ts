@@ -1,4 +1,6 @@
 // Turning an uploaded file into the text that is chunked and embedded.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 
 /** Types a document may have, and how its text is read. */
 const KINDS: Record<string, 'text' | 'html' | 'json' | 'pdf'> = {
@@ -138,25 +140,118 @@ export function htmlToText(html: string): string {
 const isLetter = (c: number) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 const isNameChar = (c: number) => isLetter(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d;
 
-/** PDFs longer than this are refused (text extraction runs in the processing process). */
+/** PDFs longer than this are refused. */
 const PDF_MAX_PAGES = 5000;
 
-async function pdfToText(bytes: Uint8Array): Promise<string> {
-  const { extractText, getDocumentProxy } = await import('unpdf');
-  let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
+/** Limits of the thread a PDF is read in. */
+export interface PdfLimits {
+  /** Its JavaScript heap, in MB. Default 1024. */
+  memoryMb?: number;
+  /** How long reading may take. Default 300 s. */
+  timeLimitMs?: number;
+}
+
+const PDF_MEMORY_MB = 1024;
+const PDF_TIME_LIMIT_MS = 300_000;
+
+// Runs in a thread of its own (below): `require` is the CommonJS one of an eval'd worker, and
+// unpdf's path is resolved by this module, so it loads from this package's dependencies.
+const PDF_READER = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  const { extractText, getDocumentProxy } = require(workerData.unpdf);
+  let pdf;
   try {
-    // unpdf takes ownership of the buffer it is given: hand it a copy.
-    pdf = await getDocumentProxy(new Uint8Array(bytes));
+    pdf = await getDocumentProxy(workerData.bytes);
   } catch (err) {
-    throw new ExtractionError(`The file is not a readable PDF: ${(err as Error).message}`);
+    parentPort.postMessage({ unreadable: String((err && err.message) || err) });
+    return;
   }
-  if (pdf.numPages > PDF_MAX_PAGES) {
-    throw new ExtractionError(
-      `The PDF has ${pdf.numPages} pages; at most ${PDF_MAX_PAGES} are read. Split it into smaller files.`,
-    );
+  if (pdf.numPages > workerData.maxPages) {
+    parentPort.postMessage({ pages: pdf.numPages });
+    return;
   }
   const { text } = await extractText(pdf, { mergePages: false });
-  return (text as string[]).join('\n\n');
+  parentPort.postMessage({ text: text.join('\\n\\n') });
+})().catch((err) => parentPort.postMessage({ failed: String((err && err.message) || err) }));
+`;
+
+let unpdfPath: string | undefined;
+
+/**
+ * A PDF's text layer, read by pdf.js (unpdf) in a worker thread with a heap of its own: a PDF that
+ * needs too much memory or time fails as that document's error instead of ending the process (and
+ * every run and request in it), and the pages are not parsed on the thread that serves them.
+ * `signal` stops the reading (the thread is terminated) and rejects with its reason.
+ */
+function pdfToText(bytes: Uint8Array, signal?: AbortSignal, limits: PdfLimits = {}): Promise<string> {
+  const memoryMb = limits.memoryMb ?? PDF_MEMORY_MB;
+  const timeLimitMs = limits.timeLimitMs ?? PDF_TIME_LIMIT_MS;
+  unpdfPath ??= createRequire(import.meta.url).resolve('unpdf');
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    // pdf.js takes ownership of the buffer it is given: the thread gets a copy of its own.
+    const copy = new Uint8Array(bytes);
+    const worker = new Worker(PDF_READER, {
+      eval: true,
+      workerData: { bytes: copy, unpdf: unpdfPath, maxPages: PDF_MAX_PAGES },
+      transferList: [copy.buffer],
+      resourceLimits: { maxOldGenerationSizeMb: memoryMb },
+    });
+    let settled = false;
+    const finish = (settle: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      void worker.terminate();
+      settle();
+    };
+    const timer = setTimeout(
+      () =>
+        finish(() =>
+          reject(
+            new ExtractionError(
+              `Reading the PDF took longer than ${timeLimitMs >= 1000 ? `${Math.round(timeLimitMs / 1000)} s` : `${timeLimitMs} ms`}; split it into smaller files.`,
+            ),
+          ),
+        ),
+      timeLimitMs,
+    );
+    const onAbort = () => finish(() => reject(signal!.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.once('message', (m: { text?: string; unreadable?: string; pages?: number; failed?: string }) =>
+      finish(() => {
+        if (m.text !== undefined) resolve(m.text);
+        else if (m.unreadable !== undefined)
+          reject(new ExtractionError(`The file is not a readable PDF: ${m.unreadable}`));
+        else if (m.pages !== undefined)
+          reject(
+            new ExtractionError(
+              `The PDF has ${m.pages} pages; at most ${PDF_MAX_PAGES} are read. Split it into smaller files.`,
+            ),
+          );
+        else reject(new ExtractionError(`The PDF could not be read: ${m.failed}`));
+      }),
+    );
+    worker.once('error', (err: Error & { code?: string }) =>
+      finish(() =>
+        reject(
+          err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+            ? new ExtractionError(
+                `Reading the PDF needed more than ${memoryMb} MB of memory; split it into smaller files.`,
+              )
+            : err,
+        ),
+      ),
+    );
+    worker.once('exit', (code) =>
+      finish(() => reject(new Error(`the PDF reader stopped (exit code ${code})`))),
+    );
+  });
 }
 
 /** What indenting `value` by 2 per level would add to its compact JSON: a line break and the indent per member. */
@@ -178,7 +273,11 @@ function indentationBytes(value: unknown): number {
  * The text of a document. Throws ExtractionError (a permanent failure: the same bytes always fail)
  * for bytes its type cannot be read from.
  */
-export async function extractText(bytes: Uint8Array, mimeType: string): Promise<string> {
+export async function extractText(
+  bytes: Uint8Array,
+  mimeType: string,
+  opts: { signal?: AbortSignal; pdf?: PdfLimits } = {},
+): Promise<string> {
   const kind = KINDS[mimeType];
   switch (kind) {
     case 'text':
@@ -201,7 +300,7 @@ export async function extractText(bytes: Uint8Array, mimeType: string): Promise<
         : JSON.stringify(value);
     }
     case 'pdf':
-      return pdfToText(bytes);
+      return pdfToText(bytes, opts.signal, opts.pdf);
     default:
       throw new ExtractionError(`Unsupported type ${mimeType}.`);
   }
