@@ -56,8 +56,14 @@ describe('http_request tool', () => {
     hits = [];
     const tool = createHttpRequestTool();
     expect(await refusal(tool, `${origin}/ok`)).toContain('127.0.0.1');
-    expect(await refusal(tool, 'http://10.0.0.8/')).toContain('10.0.0.8');
-    expect(await refusal(tool, 'http://169.254.169.254/latest/meta-data/')).toContain('169.254.169.254');
+    expect(await refusal(tool, 'http://10.0.0.8/')).toContain('10.0.0.8 is a private address');
+    expect(await refusal(tool, 'http://169.254.169.254/latest/meta-data/')).toContain(
+      '169.254.169.254 is a cloud metadata endpoint',
+    );
+    // Azure's WireServer is a public address: only the metadata rule refuses it.
+    expect(await refusal(tool, 'http://168.63.129.16/machine?comp=goalstate')).toContain(
+      '168.63.129.16 is a cloud metadata endpoint',
+    );
     expect(await refusal(tool, 'http://[::1]/')).toContain('::1');
     expect(await refusal(tool, 'http://[::ffff:127.0.0.1]/')).toContain('refused');
     expect(await refusal(tool, 'http://192.168.1.1/')).toContain('refused');

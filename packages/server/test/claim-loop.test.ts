@@ -113,4 +113,70 @@ describe('claim loop', () => {
     expect(started).toEqual(['A1', 'A2', 'B1', 'A3', 'A4', 'A5', 'A6']);
     await loop.close();
   });
+
+  test("with several slots free at once, another tenant's due item gets one, even behind a backlog", async () => {
+    const due = ['A1', 'A2', 'A3', 'B1'].map((id) => ({ tenant: id[0]!, id }));
+    const started: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const loop = startClaimLoop<{ tenant: string; id: string }>({
+      claim: async (limit, skipTenants) => {
+        const picked = due.filter((d) => !skipTenants?.includes(d.tenant)).slice(0, limit);
+        for (const p of picked) due.splice(due.indexOf(p), 1);
+        return picked;
+      },
+      tenantOf: (item) => item.tenant,
+      work: async (item) => {
+        started.push(item.id);
+        await held;
+      },
+      countDue: async () => due.length,
+      pollMs: 60_000,
+      concurrency: 2,
+      what: 'items',
+      describe: (item) => item.id,
+    });
+    while (started.length < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(started).toEqual(['A1', 'B1']);
+    release();
+    await loop.drain();
+    expect(started).toEqual(['A1', 'B1', 'A2', 'A3']);
+    await loop.close();
+  });
+
+  test.each([
+    ['wake() is called', true],
+    ['the next poll comes', false],
+  ])('an item due while a slow one runs starts when %s, with a slot free', async (_, wake) => {
+    const due = ['slow'];
+    const started: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const loop = startClaimLoop<string>({
+      claim: async (limit) => due.splice(0, limit),
+      tenantOf: () => 't',
+      work: async (item) => {
+        started.push(item);
+        if (item === 'slow') await held;
+      },
+      countDue: async () => due.length,
+      pollMs: wake ? 60_000 : 50,
+      concurrency: 2,
+      what: 'items',
+      describe: (item) => item,
+    });
+    try {
+      while (started.length < 1) await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20));
+      due.push('late');
+      if (wake) loop.wake();
+      const end = Date.now() + 2000;
+      while (!started.includes('late') && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+      // Before the fix, 'late' waited for 'slow' to finish.
+      expect(started).toEqual(['slow', 'late']);
+    } finally {
+      release();
+      await loop.close();
+    }
+  });
 });

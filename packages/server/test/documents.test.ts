@@ -471,6 +471,15 @@ describe('isolation', () => {
     expect((await gql(server.url, DOCUMENT, { id: aliceDoc.id }, bob)).errors?.[0]?.extensions?.code).toBe(
       'NOT_FOUND',
     );
+    // Nor can Bob reprocess it (and read it back from the payload).
+    const reprocessed = await gql(
+      server.url,
+      'mutation($id: ID!) { reprocessDocument(id: $id) { document { name subject } } }',
+      { id: aliceDoc.id },
+      bob,
+    );
+    expect(reprocessed.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await gqlOk(server.url, DOCUMENT, { id: aliceDoc.id }, alice)).document.status).toBe('READY');
     // Shared documents (uploaded with an API key) are visible to both; the API key sees Alice's too.
     expect(
       (await gqlOk(server.url, SEARCH, { input: { query: 'refund damaged goods' } }, bob)).searchDocuments
@@ -688,7 +697,7 @@ describe('reprocessing', () => {
       const tenantId = parseGlobalId('id', tenant.id, 'Tenant');
       await quiet.database.withTenant(tenantId, (tx) =>
         tx.$executeRawUnsafe(
-          `UPDATE "Document" SET status = 'PROCESSING', attempts = 1, "notBefore" = now() - interval '1 second' WHERE id = $1`,
+          `UPDATE "Document" SET status = 'PROCESSING', attempts = 1, "notBefore" = (now() AT TIME ZONE 'UTC') - interval '1 second' WHERE id = $1`,
           parseGlobalId('id', id, 'Document'),
         ),
       );
@@ -716,7 +725,7 @@ describe('processing that never ends', () => {
       const interrupted = (id: string, attempts: number) =>
         quiet.database.withTenant(tenantId, (tx) =>
           tx.$executeRawUnsafe(
-            `UPDATE "Document" SET status = 'PROCESSING', attempts = $2, "notBefore" = now() - interval '1 second' WHERE id = $1`,
+            `UPDATE "Document" SET status = 'PROCESSING', attempts = $2, "notBefore" = (now() AT TIME ZONE 'UTC') - interval '1 second' WHERE id = $1`,
             parseGlobalId('id', id, 'Document'),
             attempts,
           ),

@@ -4,7 +4,7 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { z } from 'zod';
 import { AgentsError } from '../errors/agents-error.js';
-import { isMetadataHostname, isNonPublicAddress } from './address-policy.js';
+import { blockedAddressKind, isMetadataHostname, isNonPublicAddress } from './address-policy.js';
 import { type AgentTool, defineTool } from './define-tool.js';
 
 export interface HttpRequestToolOptions {
@@ -94,9 +94,9 @@ export function createHttpRequestTool(options: HttpRequestToolOptions = {}): Age
     if (allow.has(host)) return url;
     if (isMetadataHostname(host)) throw refused(raw, 'cloud metadata endpoints are blocked');
     if (host === 'localhost' || host.endsWith('.localhost')) throw refused(raw, 'loopback hosts are blocked');
-    if (isIP(host) !== 0 && isNonPublicAddress(host)) {
-      throw refused(raw, `${host} is a loopback, private, link-local or reserved address`);
-    }
+    const kind = isIP(host) !== 0 ? blockedAddressKind(host) : undefined;
+    if (kind === 'cloud metadata') throw refused(raw, `${host} is a cloud metadata endpoint`);
+    if (kind) throw refused(raw, `${host} is a ${kind} address`);
     return url;
   }
 

@@ -41,14 +41,19 @@ export function startClaimLoop<C>(opts: ClaimLoopOptions<C>): ClaimLoop {
   // delays another tenant's item by one item's time at most, not by the whole backlog.
   const share = Math.max(1, Math.floor(opts.concurrency / 2));
   const perTenant = new Map<string, number>();
-  const claimFor = async (limit: number, skipTenants: readonly string[]) => {
+  /** Tenants holding their share of the slots. */
+  const atShare = () => [...perTenant].filter(([, n]) => n >= share).map(([tenant]) => tenant);
+  /** null: the claim failed (reported). */
+  const claimFor = async (limit: number, skipTenants: readonly string[]): Promise<C[] | null> => {
     try {
       return await opts.claim(limit, skipTenants);
     } catch (err) {
       if (!closed) console.error(`troupe: ${opts.what} could not be claimed:`, (err as Error).message);
-      return [];
+      return null;
     }
   };
+  /** Ends the tick's wait for an item to finish: wake() was called, or a poll is due. */
+  let interruptWait: (() => void) | undefined;
 
   // Each slot is refilled as soon as its item is done: one slow item (a long PDF, a receiver that
   // takes its time) holds its own slot, not the whole batch it was claimed with.
@@ -70,24 +75,47 @@ export function startClaimLoop<C>(opts: ClaimLoopOptions<C>): ClaimLoop {
       inFlight.add(done);
     };
     for (;;) {
-      const free = opts.concurrency - inFlight.size;
+      let free = opts.concurrency - inFlight.size;
       if (!closed && (more || again) && free > 0) {
         again = false;
-        const full = [...perTenant].filter(([, n]) => n >= share).map(([tenant]) => tenant);
-        const claimed = await claimFor(free, full);
-        for (const c of claimed) start(c);
+        // One item at a time while others may be due: a claim of several could take them all
+        // from one tenant. A tenant holding its share is skipped.
+        let failed = false;
+        while (free > 0 && !closed) {
+          const got = await claimFor(1, atShare());
+          if (got === null) failed = true;
+          if (!got?.length) break;
+          start(got[0]!);
+          free--;
+        }
         // Slots no other tenant wanted go to those holding their share (nothing waits for them).
-        if (claimed.length < free && full.length > 0 && !closed)
-          for (const c of await claimFor(free - claimed.length, [])) {
-            claimed.push(c);
-            start(c);
-          }
+        if (free > 0 && !failed && !closed && atShare().length > 0) {
+          const got = (await claimFor(free, [])) ?? [];
+          for (const c of got) start(c);
+          free -= got.length;
+        }
         // Fewer than asked for: nothing else is due now (until woken, or the next poll).
-        more = claimed.length === free;
+        more = free === 0;
         continue;
       }
       if (inFlight.size === 0) break;
-      await Promise.race(inFlight);
+      // Until an item is done, or wake() is called, or (with a slot free) the next poll is due:
+      // an item that comes due meanwhile does not wait for the slowest in progress.
+      await new Promise<void>((resolve) => {
+        let poll: NodeJS.Timeout | undefined;
+        const done = () => {
+          if (poll) clearTimeout(poll);
+          interruptWait = undefined;
+          resolve();
+        };
+        interruptWait = done;
+        if (free > 0 && !closed)
+          poll = setTimeout(() => {
+            again = true;
+            done();
+          }, opts.pollMs);
+        void Promise.race(inFlight).then(done);
+      });
     }
   };
 
@@ -97,6 +125,7 @@ export function startClaimLoop<C>(opts: ClaimLoopOptions<C>): ClaimLoop {
     if (closed) return;
     if (running) {
       again = true;
+      interruptWait?.();
       return;
     }
     running = tick().finally(() => {

@@ -237,7 +237,7 @@ function pdfToText(bytes: Uint8Array, signal?: AbortSignal, limits: PdfLimits = 
         else reject(new ExtractionError(`The PDF could not be read: ${m.failed}`));
       }),
     );
-    worker.once('error', (err: Error & { code?: string }) =>
+    worker.on('error', (err: Error & { code?: string }) =>
       finish(() =>
         reject(
           err.code === 'ERR_WORKER_OUT_OF_MEMORY'

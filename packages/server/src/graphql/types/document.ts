@@ -199,8 +199,11 @@ builder.mutationField('reprocessDocument', (t) =>
       const { count } = await ctx.db.document.updateMany({
         where: {
           id,
-          ...documentScope(p),
-          OR: [{ status: { not: 'PROCESSING' } }, { notBefore: null }, { notBefore: { lte: now } }],
+          // documentScope may be an OR of its own (a session token's subject): both must hold.
+          AND: [
+            documentScope(p),
+            { OR: [{ status: { not: 'PROCESSING' } }, { notBefore: null }, { notBefore: { lte: now } }] },
+          ],
         },
         data: {
           status: 'PENDING',
