@@ -94,6 +94,7 @@ export interface DocumentsResource {
   /**
    * Splits and embeds a document again with the server's current embedder (after a change of
    * TROUPE_EMBEDDINGS, or to try a FAILED one again); it is PENDING, and not searchable, until READY.
+   * Throws a `TroupeError` with code `CONFLICT` while the document is being processed.
    */
   reprocess(id: string, options?: RequestOptions): Promise<Document>;
   /** The chunks most similar to `query`, best first. */
