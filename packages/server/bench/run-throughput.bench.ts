@@ -162,7 +162,11 @@ async function main() {
           met: runsPerSec / raw >= 0.05,
         },
         { metric: 'CPU per run: server', value: perRun('server'), unit: 'ms' },
-        { metric: 'server CPU per query that reads nothing (HTTP + auth + GraphQL)', value: floorMs, unit: 'ms' },
+        {
+          metric: 'server CPU per query that reads nothing (HTTP + auth + GraphQL)',
+          value: floorMs,
+          unit: 'ms',
+        },
         { metric: 'CPU per run: worker', value: perRun('worker'), unit: 'ms' },
         { metric: 'CPU per run: Postgres backends', value: perRun('postgres'), unit: 'ms' },
         { metric: 'CPU per run: Redis', value: perRun('redis'), unit: 'ms' },
