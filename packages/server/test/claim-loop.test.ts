@@ -179,4 +179,89 @@ describe('claim loop', () => {
       await loop.close();
     }
   });
+
+  test('a share-holder that finishes during the claim that skipped it is not left waiting for a poll', async () => {
+    // One tenant's backlog, a claim that takes a while, items that finish quickly.
+    const due = Array.from({ length: 6 }, (_, i) => `A${i + 1}`);
+    const done: string[] = [];
+    const loop = startClaimLoop<string>({
+      claim: async (limit, skipTenants) => {
+        await new Promise((r) => setTimeout(r, 20));
+        return skipTenants.includes('A') ? [] : due.splice(0, limit);
+      },
+      tenantOf: () => 'A',
+      work: async (item) => {
+        await new Promise((r) => setTimeout(r, 5));
+        done.push(item);
+      },
+      countDue: async () => due.length,
+      pollMs: 60_000,
+      concurrency: 2,
+      what: 'items',
+      describe: (item) => item,
+    });
+    const end = Date.now() + 3000;
+    while (done.length < 6 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(done).toHaveLength(6);
+    await loop.close();
+  });
+
+  test('items finishing one after another do not put the next poll off', async () => {
+    // Seven slow items end 150 ms apart; an item comes due at once, found by the poll (200 ms).
+    const due: string[] = Array.from({ length: 7 }, (_, i) => `slow${i + 1}`);
+    const events: string[] = [];
+    const loop = startClaimLoop<string>({
+      claim: async (limit) => due.splice(0, limit),
+      tenantOf: (item) => item,
+      work: async (item) => {
+        events.push(`start ${item}`);
+        if (item.startsWith('slow')) await new Promise((r) => setTimeout(r, 150 * Number(item.slice(4))));
+        events.push(`end ${item}`);
+      },
+      countDue: async () => due.length,
+      pollMs: 200,
+      concurrency: 8,
+      what: 'items',
+      describe: (item) => item,
+    });
+    try {
+      while (events.length < 7) await new Promise((r) => setTimeout(r, 5));
+      due.push('late');
+      const end = Date.now() + 3000;
+      while (!events.includes('start late') && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+      // Before, each item that ended restarted the poll's wait: 'late' waited for most of them.
+      expect(events.filter((e) => e.startsWith('end slow')).length).toBeLessThan(4);
+      expect(events).toContain('start late');
+    } finally {
+      await loop.close();
+    }
+  });
+
+  test('drain() retries failing claims at the poll pace, and ends when the loop is closed', async () => {
+    let claims = 0;
+    const loop = startClaimLoop<string>({
+      claim: async () => {
+        claims++;
+        throw new Error('database away');
+      },
+      tenantOf: () => 't',
+      work: async () => {},
+      countDue: async () => 1,
+      pollMs: 100,
+      concurrency: 2,
+      what: 'items',
+      describe: (item) => item,
+    });
+    const errors = console.error;
+    console.error = () => {};
+    try {
+      const drained = loop.drain();
+      await new Promise((r) => setTimeout(r, 350));
+      expect(claims).toBeLessThan(10);
+      await loop.close();
+      await drained;
+    } finally {
+      console.error = errors;
+    }
+  });
 });

@@ -29,12 +29,19 @@ export interface ClaimLoop {
   close(): Promise<void>;
 }
 
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 export function startClaimLoop<C>(opts: ClaimLoopOptions<C>): ClaimLoop {
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
+  /** Look for due items at the next chance (woken, or a poll came while every slot was busy). */
   let again = false;
+  /** The last tick ended on a claim that failed (drain waits a poll before trying again). */
+  let claimFailed = false;
   const drainWaiters: (() => void)[] = [];
+  /** Ends the tick's wait: an item finished, wake() was called, or the poll is due. */
+  let interruptWait: (() => void) | undefined;
 
   // A tenant's share: with it taken, the tenant's further items are claimed only when no other
   // tenant has one due. One tenant's backlog (a thousand PDFs, a receiver that times out) then
@@ -48,108 +55,136 @@ export function startClaimLoop<C>(opts: ClaimLoopOptions<C>): ClaimLoop {
     try {
       return await opts.claim(limit, skipTenants);
     } catch (err) {
-      if (!closed) console.error(`troupe: ${opts.what} could not be claimed:`, (err as Error).message);
+      if (!closed) console.error(`troupe: ${opts.what} could not be claimed:`, messageOf(err));
       return null;
     }
   };
-  /** Ends the tick's wait for an item to finish: wake() was called, or a poll is due. */
-  let interruptWait: (() => void) | undefined;
 
   // Each slot is refilled as soon as its item is done: one slow item (a long PDF, a receiver that
   // takes its time) holds its own slot, not the whole batch it was claimed with.
   const tick = async () => {
-    const inFlight = new Set<Promise<void>>();
+    let active = 0;
+    // Whether a full claim may have left items due (claim again when a slot frees).
     let more = true;
+    // When to look again though nothing woke the loop: set when a claim finds fewer than asked
+    // for (or fails), and not moved by items that finish meanwhile.
+    let pollAt = Number.POSITIVE_INFINITY;
     const start = (c: C) => {
-      const tenant = opts.tenantOf(c);
-      perTenant.set(tenant, (perTenant.get(tenant) ?? 0) + 1);
-      const done: Promise<void> = opts
-        .work(c)
-        .catch((err) => console.error(`troupe: ${opts.describe(c)}:`, (err as Error).message))
-        .then(() => {
-          inFlight.delete(done);
+      let tenant = '';
+      active++;
+      const finished = (async () => {
+        tenant = opts.tenantOf(c);
+        perTenant.set(tenant, (perTenant.get(tenant) ?? 0) + 1);
+        await opts.work(c);
+      })();
+      void finished
+        .catch((err) => {
+          try {
+            console.error(`troupe: ${opts.describe(c)}:`, messageOf(err));
+          } catch {}
+        })
+        .finally(() => {
+          active--;
           const left = (perTenant.get(tenant) ?? 1) - 1;
           if (left > 0) perTenant.set(tenant, left);
           else perTenant.delete(tenant);
+          interruptWait?.();
         });
-      inFlight.add(done);
     };
     for (;;) {
-      let free = opts.concurrency - inFlight.size;
+      let free = opts.concurrency - active;
       if (!closed && (more || again) && free > 0) {
         again = false;
         // One item at a time while others may be due: a claim of several could take them all
         // from one tenant. A tenant holding its share is skipped.
         let failed = false;
+        let skipped = false;
         while (free > 0 && !closed) {
-          const got = await claimFor(1, atShare());
+          const skip = atShare();
+          const got = await claimFor(1, skip);
           if (got === null) failed = true;
-          if (!got?.length) break;
+          if (!got?.length) {
+            skipped = skip.length > 0;
+            break;
+          }
           start(got[0]!);
           free--;
         }
-        // Slots no other tenant wanted go to those holding their share (nothing waits for them).
-        if (free > 0 && !failed && !closed && atShare().length > 0) {
-          const got = (await claimFor(free, [])) ?? [];
-          for (const c of got) start(c);
-          free -= got.length;
+        // Slots no other tenant wanted go to those that were skipped (nothing waits for them).
+        if (free > 0 && skipped && !failed && !closed) {
+          const got = await claimFor(free, []);
+          if (got === null) failed = true;
+          for (const c of got ?? []) start(c);
+          free -= got?.length ?? 0;
         }
+        claimFailed = failed;
         // Fewer than asked for: nothing else is due now (until woken, or the next poll).
-        more = free === 0;
+        more = free === 0 && !failed;
+        if (!more) pollAt = Date.now() + opts.pollMs;
         continue;
       }
-      if (inFlight.size === 0) break;
-      // Until an item is done, or wake() is called, or (with a slot free) the next poll is due:
-      // an item that comes due meanwhile does not wait for the slowest in progress.
+      if (active === 0) break;
       await new Promise<void>((resolve) => {
         let poll: NodeJS.Timeout | undefined;
-        const done = () => {
+        interruptWait = () => {
           if (poll) clearTimeout(poll);
           interruptWait = undefined;
           resolve();
         };
-        interruptWait = done;
-        if (free > 0 && !closed)
-          poll = setTimeout(() => {
-            again = true;
-            done();
-          }, opts.pollMs);
-        void Promise.race(inFlight).then(done);
+        if (!closed && Number.isFinite(pollAt))
+          poll = setTimeout(
+            () => {
+              pollAt = Number.POSITIVE_INFINITY;
+              again = true;
+              interruptWait?.();
+            },
+            Math.max(0, pollAt - Date.now()),
+          );
       });
     }
   };
 
+  const settleDrains = () => {
+    for (const w of drainWaiters.splice(0)) w();
+  };
   const run = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
     if (closed) return;
+    again = true;
     if (running) {
-      again = true;
       interruptWait?.();
       return;
     }
-    running = tick().finally(() => {
-      running = undefined;
-      for (const w of drainWaiters.splice(0)) w();
-      if (!closed) timer = setTimeout(run, opts.pollMs);
-    });
+    running = tick()
+      .catch((err) => console.error(`troupe: ${opts.what}:`, messageOf(err)))
+      .finally(() => {
+        running = undefined;
+        settleDrains();
+        // A wake that came as the tick ended is not left to the next poll.
+        if (!closed) timer = setTimeout(run, again ? 0 : opts.pollMs);
+      });
   };
   timer = setTimeout(run, 0);
 
   return {
     wake: run,
     async drain() {
-      for (;;) {
+      while (!closed) {
         const done = new Promise<void>((resolve) => drainWaiters.push(resolve));
         run();
         await done;
-        if ((await opts.countDue()) === 0) return;
+        if (closed || (await opts.countDue()) === 0) return;
+        // Claims that fail (the database is away) are tried again at the poll's pace, not at once.
+        if (claimFailed) await new Promise((r) => setTimeout(r, opts.pollMs));
       }
     },
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      interruptWait?.();
       await running;
+      settleDrains();
     },
   };
 }
