@@ -6,6 +6,8 @@ const backends = only ? [only] : ['pglite', 'postgres'];
 // The run and thread contract also runs with runs on a BullMQ worker (Postgres + Redis).
 const CONTRACT = ['test/runs.test.ts', 'test/threads.test.ts', 'test/websocket-subscriptions.test.ts'];
 const withWorkers = !only || only === 'postgres';
+// Tests that touch no database run once, in the pglite project (when both run).
+const BACKEND_FREE = ['test/claim-loop.test.ts', 'test/extract-text.test.ts'];
 
 export default defineConfig({
   // One copy of graphql: vite would resolve src's `import 'graphql'` to index.mjs while graphql-yoga
@@ -19,6 +21,7 @@ export default defineConfig({
         test: {
           name: backend,
           include: ['test/**/*.test.ts'],
+          exclude: backend === 'postgres' && !only ? BACKEND_FREE : [],
           env: { TROUPE_TEST_BACKEND: backend },
           testTimeout: 60_000,
           hookTimeout: 120_000,
