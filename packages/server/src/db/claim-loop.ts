@@ -29,6 +29,15 @@ export interface ClaimLoop {
   close(): Promise<void>;
 }
 
+/**
+ * The claim's SQL condition leaving out `skipTenants` (empty when none), as parameters numbered
+ * from `firstParam`: pass the tenants as those parameters, in order.
+ */
+export function skipTenantsCondition(skipTenants: readonly string[], firstParam: number): string {
+  if (skipTenants.length === 0) return '';
+  return ` AND "tenantId" NOT IN (${skipTenants.map((_, i) => `$${i + firstParam}`).join(', ')})`;
+}
+
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export function startClaimLoop<C>(opts: ClaimLoopOptions<C>): ClaimLoop {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { Embedder } from '@troupe/agents';
-import { startClaimLoop } from '../db/claim-loop.js';
+import { skipTenantsCondition, startClaimLoop } from '../db/claim-loop.js';
 import type { Database, Tx } from '../db/database.js';
 import { loadRuntime } from '../runs/execute-run.js';
 import { realArray } from './document-search.js';
@@ -69,7 +69,7 @@ async function claimDue(
     return tx.$queryRawUnsafe<Claimed[]>(
       `WITH due AS (
          SELECT id, status AS was FROM "Document"
-          WHERE status IN ('PENDING', 'PROCESSING') AND ("notBefore" IS NULL OR "notBefore" <= ${utcNow})${skipTenants.length > 0 ? ` AND "tenantId" NOT IN (${skipTenants.map((_, i) => `$${i + 3}`).join(', ')})` : ''}
+          WHERE status IN ('PENDING', 'PROCESSING') AND ("notBefore" IS NULL OR "notBefore" <= ${utcNow})${skipTenantsCondition(skipTenants, 3)}
           ORDER BY "createdAt"
           LIMIT $2
           FOR UPDATE SKIP LOCKED)

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { startClaimLoop } from '../db/claim-loop.js';
+import { skipTenantsCondition, startClaimLoop } from '../db/claim-loop.js';
 import type { Database, Tx } from '../db/database.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import {
@@ -164,7 +164,7 @@ async function claimDue(
     return tx.$queryRawUnsafe<Claimed[]>(
       `WITH due AS (
          SELECT id FROM "WebhookDelivery"
-          WHERE status = 'PENDING' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')${skipTenants.length > 0 ? ` AND "tenantId" NOT IN (${skipTenants.map((_, i) => `$${i + 3}`).join(', ')})` : ''}
+          WHERE status = 'PENDING' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')${skipTenantsCondition(skipTenants, 3)}
           ORDER BY "nextAttemptAt"
           LIMIT $2
           FOR UPDATE SKIP LOCKED)
