@@ -54,7 +54,7 @@ export interface StartServerOptions {
   snapshot?: Blob;
   /** PGlite booting in a worker thread (troupe dev). */
   worker?: DatabaseOptions['worker'];
-  onQuery?: (sql: string) => void;
+  onQuery?: DatabaseOptions['onQuery'];
   /** LLM providers for runs executed in this process (default: from the environment). */
   providers?: ProviderSettings;
   /** Live event fan-out (default: Redis when REDIS_URL is set, else in-process). */

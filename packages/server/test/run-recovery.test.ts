@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { systemTransaction } from '../src/db/database.js';
 import { startServer, type TroupeServer } from '../src/server.js';
 import { ADMIN_KEY, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
 import { CREATE_CREW, createTenant, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
@@ -74,7 +75,7 @@ test('a run left unfinished by a stopped server resumes on the next start; its f
     await new Promise((r) => setTimeout(r, 20));
   await first.close();
   const mid = await tdb.database.prisma.$transaction(async (tx) => {
-    await tx.$executeRawUnsafe("SELECT set_config('app.run_recovery', 'on', true)");
+    await tx.$executeRawUnsafe(systemTransaction('app.run_recovery'));
     return tx.run.findMany({ select: { status: true } });
   });
   expect(mid.map((r) => r.status)).toEqual(['RUNNING']);

@@ -2,7 +2,7 @@
 // and the delivery loop's claim of due deliveries — see only what they need, and can change little.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Database, Tx } from '../src/db/database.js';
+import { type Database, systemTransaction, type Tx } from '../src/db/database.js';
 import { BACKEND, createTestDatabase, type TestDatabase } from './support/backend.js';
 
 let tdb: TestDatabase;
@@ -66,6 +66,14 @@ function withSetting<T>(name: string, value: string, fn: (tx: Tx) => Promise<T>)
   });
 }
 
+/** A transaction of the system role's, with its policy's flag on (as the delivery loop's claim). */
+function asSystem<T>(flag: 'app.webhook_dispatch', fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.prisma.$transaction(async (tx) => {
+    await tx.$executeRawUnsafe(systemTransaction(flag));
+    return fn(tx);
+  });
+}
+
 let A: Seeded;
 let B: Seeded;
 
@@ -91,7 +99,7 @@ test(`the inbound-hook lookup sees the one hook of the crew it names, nothing el
 });
 
 test(`the delivery loop's claim sees PENDING deliveries only, and cannot add, remove or settle them (${BACKEND})`, async () => {
-  const seen = await withSetting('app.webhook_dispatch', 'on', async (tx) => ({
+  const seen = await asSystem('app.webhook_dispatch', async (tx) => ({
     deliveries: (await tx.$queryRawUnsafe<{ id: string }[]>('SELECT id FROM "WebhookDelivery" ORDER BY id'))
       .map((r) => r.id)
       .sort(),
@@ -107,13 +115,16 @@ test(`the delivery loop's claim sees PENDING deliveries only, and cannot add, re
     hooks: 0,
     removed: 0,
   });
+  // The flag alone, without the system role: nothing.
+  const asApp = await withSetting('app.webhook_dispatch', 'on', (tx) => tx.webhookDelivery.count());
+  expect(asApp).toBe(0);
   await expect(
-    withSetting('app.webhook_dispatch', 'on', (tx) =>
+    asSystem('app.webhook_dispatch', (tx) =>
       tx.webhookDelivery.update({ where: { id: A.pending }, data: { status: 'SUCCEEDED' } }),
     ),
   ).rejects.toThrow(/row-level security/i);
   await expect(
-    withSetting('app.webhook_dispatch', 'on', (tx) =>
+    asSystem('app.webhook_dispatch', (tx) =>
       tx.$executeRawUnsafe(
         `INSERT INTO "WebhookDelivery" (id, "tenantId", "webhookId", "runId", event, payload) SELECT 'x', "tenantId", "webhookId", "runId", event, payload FROM "WebhookDelivery" LIMIT 1`,
       ),

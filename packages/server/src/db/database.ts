@@ -21,6 +21,19 @@ export type { ScriptRows } from './transaction-scope.js';
 
 /** The role every tenant-facing query runs as: no superuser, no BYPASSRLS (created by the first migration). */
 export const APP_ROLE = 'troupe_app';
+/**
+ * The role of work that reads across tenants (resuming runs, delivering webhooks, processing
+ * documents). The policies that let it are granted to this role alone, so that tenant queries are
+ * bound by the tenant's condition only, which the planner can read from an index.
+ */
+export const SYSTEM_ROLE = 'troupe_system';
+
+/** The first statement of a transaction that works across tenants under one of those policies. */
+export function systemTransaction(
+  flag: 'app.run_recovery' | 'app.webhook_dispatch' | 'app.document_ingest',
+): string {
+  return `SELECT set_config('${flag}', 'on', true), set_config('role', '${SYSTEM_ROLE}', true)`;
+}
 
 export type Tx = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
 
@@ -42,8 +55,11 @@ export interface DatabaseOptions {
    * slow one. PGlite in process always has one (its one session); in its own thread, two.
    */
   scriptSlots?: number;
-  /** Called with every SQL statement Prisma sends (statement counting in tests, debugging). */
-  onQuery?: (sql: string) => void;
+  /**
+   * Called with every SQL statement sent (statement counting in tests, debugging); for Prisma's
+   * statements also with their parameters, as a JSON array.
+   */
+  onQuery?: (sql: string, params?: string) => void;
 }
 
 export interface Database {
@@ -248,7 +264,7 @@ function makeDatabase(
   migrations: MigrationResult,
   close: () => Promise<void>,
   runScript: ScriptRunner,
-  onQuery: ((sql: string) => void) | undefined,
+  onQuery: DatabaseOptions['onQuery'],
   /** Script transactions in flight at once (see ScriptBatcher): the connections scripts may use. */
   scriptSlots: number,
   pglite?: PGlite,
@@ -335,17 +351,16 @@ function makeDatabase(
       return scripts.script(settings, statements);
     },
     unfinishedRuns(opts = {}) {
-      return scopedTransaction(prisma, { 'app.run_recovery': 'on' }, (tx) =>
-        tx.run.findMany({
-          where: {
-            status: { in: opts.onlyQueued ? ['QUEUED'] : ['QUEUED', 'RUNNING', 'WAITING_FOR_APPROVAL'] },
-            waitingForThread: false,
-          },
-          select: { tenantId: true, id: true, status: true },
-          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-          take: 10_000,
-        }),
-      );
+      // Literal statuses, so that the planner reads the small index of unfinished runs.
+      return prisma.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe(systemTransaction('app.run_recovery'));
+        return tx.$queryRawUnsafe<{ tenantId: string; id: string; status: string }[]>(
+          `SELECT "tenantId", "id", "status"::text AS "status" FROM "Run"
+            WHERE ${opts.onlyQueued ? `"status" = 'QUEUED'` : `"status" IN ('QUEUED', 'RUNNING', 'WAITING_FOR_APPROVAL')`}
+              AND NOT "waitingForThread"
+            ORDER BY "createdAt", "id" LIMIT 10000`,
+        );
+      });
     },
     close,
   };
@@ -396,18 +411,32 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     if (process.env.TROUPE_DEBUG_DB) console.warn('troupe: idle database connection lost:', err.message);
   });
   pool.on('release', (_err, client) => (client as unknown as DeferredBeginClient).dropPendingBegin());
-  const check = await pool.query<{ unsafe: boolean; who: string }>(
-    'SELECT current_user AS who, rolsuper OR rolbypassrls AS unsafe FROM pg_roles WHERE rolname = current_user',
+  const check = await pool.query<{ unsafe: boolean; who: string; login: string; system: boolean | null }>(
+    `SELECT current_user AS who, session_user AS login, rolsuper OR rolbypassrls AS unsafe,
+       (SELECT pg_has_role(session_user, r.oid, 'MEMBER') FROM pg_roles r WHERE r.rolname = '${SYSTEM_ROLE}') AS system
+     FROM pg_roles WHERE rolname = current_user`,
   );
-  if (check.rows[0]?.unsafe) {
+  const role = check.rows[0];
+  if (role?.unsafe) {
     await pool.end();
-    throw new Error(`refusing to serve as ${check.rows[0].who}: it bypasses row-level security`);
+    throw new Error(`refusing to serve as ${role.who}: it bypasses row-level security`);
+  }
+  // Work across tenants (resuming runs, delivering webhooks, processing documents) switches to the
+  // system role: a login that cannot would fail there, later and repeatedly.
+  if (role && role.system !== true) {
+    await pool.end();
+    throw new Error(
+      role.system === null
+        ? `the database has no role ${SYSTEM_ROLE}: it is not migrated to this version of troupe (run \`troupe migrate\`)`
+        : `the login ${role.login} is not a member of ${SYSTEM_ROLE}, the role troupe's work across tenants runs as; as the owner that ran the migrations: GRANT ${SYSTEM_ROLE} TO "${role.login}"`,
+    );
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [...prismaLog(opts)] });
   if (opts.onQuery) {
     const onQuery = opts.onQuery;
-    (prisma as unknown as { $on(e: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) =>
-      onQuery(e.query),
+    (prisma as unknown as { $on(e: 'query', cb: (e: { query: string; params: string }) => void): void }).$on(
+      'query',
+      (e) => onQuery(e.query, e.params),
     );
   }
   return makeDatabase(
@@ -444,9 +473,9 @@ async function openEmbedded(opts: DatabaseOptions): Promise<Database> {
     });
     if (opts.onQuery) {
       const onQuery = opts.onQuery;
-      (prisma as unknown as { $on(e: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) =>
-        onQuery(e.query),
-      );
+      (
+        prisma as unknown as { $on(e: 'query', cb: (e: { query: string; params: string }) => void): void }
+      ).$on('query', (e) => onQuery(e.query, e.params));
     }
     const pglite = db;
     return makeDatabase(
@@ -532,9 +561,9 @@ async function openEmbeddedInWorker(
     }
     if (opts.onQuery) {
       const onQuery = opts.onQuery;
-      (prisma as unknown as { $on(e: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) =>
-        onQuery(e.query),
-      );
+      (
+        prisma as unknown as { $on(e: 'query', cb: (e: { query: string; params: string }) => void): void }
+      ).$on('query', (e) => onQuery(e.query, e.params));
     }
     return makeDatabase(
       'pglite',

@@ -49,10 +49,10 @@ export function rlsStatements(generated: string, opts: { first: boolean }): stri
     }
     if (t.name === 'WebhookDelivery') {
       lines.push(
-        `-- The delivery loop claims due PENDING deliveries of every tenant (ids and tenant only), then works`,
-        `-- on each in its own tenant's transaction.`,
-        `CREATE POLICY webhook_dispatch_read ON "WebhookDelivery" FOR SELECT USING ("status" = 'PENDING' AND current_setting('app.webhook_dispatch', true) = 'on');`,
-        `CREATE POLICY webhook_dispatch_claim ON "WebhookDelivery" FOR UPDATE USING ("status" = 'PENDING' AND current_setting('app.webhook_dispatch', true) = 'on') WITH CHECK ("status" = 'PENDING' AND current_setting('app.webhook_dispatch', true) = 'on');`,
+        `-- The delivery loop (as troupe_system) claims due PENDING deliveries of every tenant (ids and`,
+        `-- tenant only), then works on each in its own tenant's transaction.`,
+        `CREATE POLICY webhook_dispatch_read ON "WebhookDelivery" FOR SELECT TO troupe_system USING ("status" = 'PENDING' AND current_setting('app.webhook_dispatch', true) = 'on');`,
+        `CREATE POLICY webhook_dispatch_claim ON "WebhookDelivery" FOR UPDATE TO troupe_system USING ("status" = 'PENDING' AND current_setting('app.webhook_dispatch', true) = 'on') WITH CHECK ("status" = 'PENDING' AND current_setting('app.webhook_dispatch', true) = 'on');`,
       );
     }
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { Embedder } from '@troupe/agents';
 import { skipTenantsCondition, startClaimLoop } from '../db/claim-loop.js';
-import type { Database, Tx } from '../db/database.js';
+import { type Database, systemTransaction, type Tx } from '../db/database.js';
 import { loadRuntime } from '../runs/execute-run.js';
 import { realArray } from './document-search.js';
 import { ExtractionError, extractText, type PdfLimits } from './extract-text.js';
@@ -65,7 +65,7 @@ async function claimDue(
   skipTenants: readonly string[],
 ): Promise<Claimed[]> {
   return database.prisma.$transaction(async (tx) => {
-    await tx.$executeRawUnsafe(`SELECT set_config('app.document_ingest', 'on', true)`);
+    await tx.$executeRawUnsafe(systemTransaction('app.document_ingest'));
     return tx.$queryRawUnsafe<Claimed[]>(
       `WITH due AS (
          SELECT id, status AS was FROM "Document"
@@ -385,7 +385,7 @@ export function startDocumentIngest(opts: DocumentIngestOptions): DocumentIngest
     work: ingest,
     countDue: async () => {
       const due = await database.prisma.$transaction(async (tx) => {
-        await tx.$executeRawUnsafe(`SELECT set_config('app.document_ingest', 'on', true)`);
+        await tx.$executeRawUnsafe(systemTransaction('app.document_ingest'));
         return tx.$queryRawUnsafe<{ n: number }[]>(
           `SELECT count(*)::int AS n FROM "Document" WHERE status IN ('PENDING', 'PROCESSING') AND ("notBefore" IS NULL OR "notBefore" <= ${utcNow})`,
         );

@@ -4,7 +4,7 @@ import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { skipTenantsCondition, startClaimLoop } from '../db/claim-loop.js';
-import type { Database, Tx } from '../db/database.js';
+import { type Database, systemTransaction, type Tx } from '../db/database.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import {
   RefusedDestinationError,
@@ -157,7 +157,7 @@ async function claimDue(
   skipTenants: readonly string[],
 ): Promise<Claimed[]> {
   return database.prisma.$transaction(async (tx) => {
-    await tx.$executeRawUnsafe(`SELECT set_config('app.webhook_dispatch', 'on', true)`);
+    await tx.$executeRawUnsafe(systemTransaction('app.webhook_dispatch'));
     // The due rows are picked in a CTE, run once. In `WHERE id IN (SELECT … LIMIT n FOR UPDATE
     // SKIP LOCKED)` Postgres may run the sub-select again for each row, each run skipping the rows
     // just claimed: every due row was claimed, whatever the limit, and sent at once.
@@ -325,7 +325,7 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
     work: deliver,
     countDue: async () => {
       const due = await opts.database.prisma.$transaction(async (tx) => {
-        await tx.$executeRawUnsafe(`SELECT set_config('app.webhook_dispatch', 'on', true)`);
+        await tx.$executeRawUnsafe(systemTransaction('app.webhook_dispatch'));
         return tx.$queryRawUnsafe<{ n: number }[]>(
           `SELECT count(*)::int AS n FROM "WebhookDelivery" WHERE status = 'PENDING' AND "nextAttemptAt" <= (now() AT TIME ZONE 'UTC')`,
         );

@@ -46,7 +46,7 @@ export interface TestDatabase {
 
 /** A fresh, migrated database of the suite's backend; close() drops it. */
 export async function createTestDatabase(
-  opts: { onQuery?: (sql: string) => void } = {},
+  opts: { onQuery?: import('../../src/db/database.js').DatabaseOptions['onQuery'] } = {},
 ): Promise<TestDatabase> {
   if (BACKEND === 'postgres') {
     const name = `troupe_t_${randomBytes(5).toString('hex')}`;
@@ -99,7 +99,7 @@ export function startInstance(
 export async function startTestServer(
   opts: {
     providers?: import('@troupe/agents').ProviderSettings;
-    onQuery?: (sql: string) => void;
+    onQuery?: import('../../src/db/database.js').DatabaseOptions['onQuery'];
     production?: boolean;
     /** No background database work (webhook delivery loop, resuming runs): for statement counting. */
     quiet?: boolean;
