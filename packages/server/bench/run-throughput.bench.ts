@@ -1,6 +1,8 @@
 // Run throughput on Postgres + Redis: one `troupe serve` process, one worker process (concurrency
 // 20) with the scripted provider, 20 clients calling startRun; runs/s until every run SUCCEEDED.
-// Baseline, same run: raw BullMQ no-op jobs through one worker at concurrency 50 (jobs/s).
+// Baselines, same run: raw BullMQ no-op jobs through one worker at concurrency 50 (jobs/s), the
+// goal's; and the same load through a hand-written pipeline (pipeline-floor.ts: HTTP, three SQL
+// statements, a BullMQ job and a publish per run), what this machine allows such a pipeline at all.
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -12,6 +14,7 @@ import {
   gql,
   here,
   now,
+  type Proc,
   REDIS_URL,
   report,
   SECRET,
@@ -23,6 +26,7 @@ import {
   tenantAndCrew,
   troupeServe,
 } from './bench-kit.js';
+import { FLOOR_APPLICATION, FLOOR_TABLES } from './pipeline-floor.js';
 
 const RUNS = scaled(600);
 const CLIENTS = 20;
@@ -84,22 +88,25 @@ async function main() {
     const poller = new pg.Client({ connectionString: backend.databaseUrl });
     await poller.connect();
     stopPoller = () => poller.end();
-    const succeeded = async () =>
-      Number((await poller.query(`SELECT count(*) FROM "Run" WHERE status = 'SUCCEEDED'`)).rows[0].count);
-    const batch = async (n: number, tag: string) => {
-      const before = await succeeded();
+    const count = async (table: string) =>
+      Number((await poller.query(`SELECT count(*) FROM ${table} WHERE status = 'SUCCEEDED'`)).rows[0].count);
+    /** n runs started by the clients, then waited for until all SUCCEEDED. */
+    const batch = async (n: number, start: (i: number) => Promise<unknown>, table = '"Run"') => {
+      const before = await count(table);
       const t0 = now();
       let next = 0;
       await Promise.all(
         Array.from({ length: CLIENTS }, async () => {
-          while (next < n) await startRun(server.url, key, crewId, `${tag}${next++}`);
+          while (next < n) await start(next++);
         }),
       );
       const startedIn = now() - t0;
-      while ((await succeeded()) < before + n) await sleep(20);
+      while ((await count(table)) < before + n) await sleep(20);
       return { ms: now() - t0, startedIn };
     };
-    await batch(40, 'warm');
+    const troupeBatch = (n: number, tag: string) =>
+      batch(n, (i) => startRun(server.url, key, crewId, `${tag}${i}`));
+    await troupeBatch(40, 'warm');
     // CPU each part spends per run: steadier than runs/s on a shared machine, and it says where
     // the time goes. Postgres: the backends serving this database; Redis: the whole server.
     const backends = (
@@ -113,10 +120,11 @@ async function main() {
       const sec = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
       return (sec('used_cpu_user') + sec('used_cpu_sys')) * 1000;
     };
-    const cpu = async () => ({
-      server: cpuMs(server.child.pid),
-      worker: cpuMs(worker.child.pid),
-      postgres: backends.reduce((sum, pid) => sum + cpuMs(pid), 0),
+    /** CPU used so far by each part; Postgres: the backends serving this database, Redis: the whole server. */
+    const cpuOf = async (parts: { server: Proc; worker: Proc; backends: number[] }) => ({
+      server: cpuMs(parts.server.child.pid),
+      worker: cpuMs(parts.worker.child.pid),
+      postgres: parts.backends.reduce((sum, pid) => sum + cpuMs(pid), 0),
       redis: await redisCpuMs(),
       // This process: the 20 clients and the poller. It shares the cores with what is measured.
       loadgen: (() => {
@@ -124,10 +132,11 @@ async function main() {
         return (u.user + u.system) / 1000;
       })(),
     });
+    const cpu = () => cpuOf({ server, worker, backends });
     const calls = () => ({ server: syscalls(server.child.pid), worker: syscalls(worker.child.pid) });
     const calls0 = calls();
     const cpu0 = await cpu();
-    const { ms, startedIn } = await batch(RUNS, 'r');
+    const { ms, startedIn } = await troupeBatch(RUNS, 'r');
     const cpu1 = await cpu();
     const calls1 = calls();
     // The floor under startRun: the same clients asking a query that reads nothing (HTTP, auth from
@@ -140,10 +149,54 @@ async function main() {
       }),
     );
     const floorMs = (cpuMs(server.child.pid) - floor0) / RUNS;
-    redis.disconnect();
     console.error(`  ${RUNS} runs in ${Math.round(ms)} ms (started in ${Math.round(startedIn)} ms)`);
     const perRun = (k: keyof typeof cpu0) => (cpu1[k] - cpu0[k]) / RUNS;
     const runsPerSec = (RUNS / ms) * 1000;
+
+    // The same clients and runs through the hand-written pipeline, on the same database and Redis.
+    await worker.stop();
+    await server.stop();
+    await poller.query(FLOOR_TABLES);
+    const pipeline = path.join(here, 'pipeline-floor.ts');
+    const floorEnv = {
+      DATABASE_URL: backend.databaseUrl,
+      REDIS_URL,
+      TROUPE_QUEUE_PREFIX: `${backend.prefix}:floor`,
+    };
+    const fServer = await spawnReady(
+      ['--import', 'tsx', pipeline, 'server'],
+      floorEnv,
+      /floor server (http:\S+)/,
+    );
+    const fWorker = await spawnReady(
+      ['--import', 'tsx', pipeline, 'worker'],
+      floorEnv,
+      /floor worker ready()/,
+    ).catch(async (err) => {
+      await fServer.stop();
+      throw err;
+    });
+    let floor: { runsPerSec: number; perRun: (k: keyof typeof cpu0) => number };
+    try {
+      const floorBatch = (n: number, tag: string) =>
+        batch(n, (i) => startRun(fServer.url, key, crewId, `${tag}${i}`), 'floor_run');
+      await floorBatch(40, 'warm');
+      const fBackends = (
+        await poller.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
+          FLOOR_APPLICATION,
+        ])
+      ).rows.map((r) => r.pid);
+      const parts = { server: fServer, worker: fWorker, backends: fBackends };
+      const f0 = await cpuOf(parts);
+      const f = await floorBatch(RUNS, 'r');
+      const f1 = await cpuOf(parts);
+      console.error(`  hand-written pipeline: ${RUNS} runs in ${Math.round(f.ms)} ms`);
+      floor = { runsPerSec: (RUNS / f.ms) * 1000, perRun: (k) => (f1[k] - f0[k]) / RUNS };
+    } finally {
+      await fWorker.stop();
+      await fServer.stop();
+    }
+    redis.disconnect();
     const t1 = now();
     const raw = await rawBullMq(`${backend.prefix}-raw`);
     console.error(`  raw BullMQ: ${RAW_JOBS} jobs, ${Math.round(now() - t1)} ms with adding`);
@@ -171,6 +224,25 @@ async function main() {
         { metric: 'CPU per run: Postgres backends', value: perRun('postgres'), unit: 'ms' },
         { metric: 'CPU per run: Redis', value: perRun('redis'), unit: 'ms' },
         { metric: 'CPU per run: load generator (this process)', value: perRun('loadgen'), unit: 'ms' },
+        {
+          metric: 'hand-written pipeline runs to SUCCEEDED (HTTP, 3 SQL statements, a BullMQ job, a publish)',
+          value: floor.runsPerSec,
+          unit: 'runs/s',
+          baseline: raw,
+          ratio: floor.runsPerSec / raw,
+        },
+        {
+          metric: 'Troupe runs/s against the hand-written pipeline',
+          value: runsPerSec,
+          unit: 'runs/s',
+          baseline: floor.runsPerSec,
+          ratio: runsPerSec / floor.runsPerSec,
+        },
+        ...(['server', 'worker', 'postgres', 'redis', 'loadgen'] as const).map((k) => ({
+          metric: `hand-written pipeline, CPU per run: ${k}`,
+          value: floor.perRun(k),
+          unit: 'ms',
+        })),
         ...(['server', 'worker'] as const).flatMap((k) => [
           {
             metric: `socket writes per run: ${k}`,
