@@ -365,4 +365,63 @@ describe(`row-level security (${BACKEND})`, () => {
     expect(rows).toEqual([{ text: nasty, doc, n: -0.000001, b: true, nothing: null, ms: at.getTime() }]);
     expect(() => sql`SELECT ${'nul \0 byte'}`).toThrow(/NUL/);
   });
+  test('a tenant deleted takes its runs with their task runs, events and usage; other tenants keep theirs', async () => {
+    const withRun = async (name: string) => {
+      const t = await seedTenant(name);
+      await db.withTenant(t.tenantId, async (tx) => {
+        const version = await tx.crewVersion.create({
+          data: { tenantId: t.tenantId, crewId: t.crewId, version: 1, definition: {} },
+        });
+        const run = await tx.run.create({
+          data: { tenantId: t.tenantId, crewId: t.crewId, crewVersionId: version.id, inputs: {} },
+        });
+        const task = await tx.taskRun.create({
+          data: { tenantId: t.tenantId, runId: run.id, taskName: 'research', position: 0 },
+        });
+        await tx.runEvent.createMany({
+          data: [1, 2].map((seq) => ({
+            tenantId: t.tenantId,
+            runId: run.id,
+            seq,
+            type: 'RUN_STARTED' as const,
+          })),
+        });
+        await tx.usageRecord.create({
+          data: {
+            tenantId: t.tenantId,
+            runId: run.id,
+            taskRunId: task.id,
+            agentName: 'researcher',
+            provider: 'scripted',
+            model: 'echo',
+            promptTokens: 1,
+            completionTokens: 1,
+            costUsd: 0,
+          },
+        });
+      });
+      return t;
+    };
+    const gone = await withRun('C');
+    const kept = await withRun('D');
+    await db.withTenant(gone.tenantId, (tx) => tx.tenant.deleteMany({ where: { id: gone.tenantId } }));
+    const left = await privileged<{
+      tenantId: string;
+      runs: number;
+      tasks: number;
+      events: number;
+      usage: number;
+    }>((q) =>
+      q(`SELECT t.id AS "tenantId",
+             (SELECT count(*) FROM "Run" WHERE "tenantId" = t.id)::int AS runs,
+             (SELECT count(*) FROM "TaskRun" WHERE "tenantId" = t.id)::int AS tasks,
+             (SELECT count(*) FROM "RunEvent" WHERE "tenantId" = t.id)::int AS events,
+             (SELECT count(*) FROM "UsageRecord" WHERE "tenantId" = t.id)::int AS usage
+           FROM (VALUES ('${gone.tenantId}'), ('${kept.tenantId}')) AS t(id)`),
+    );
+    expect(left).toEqual([
+      { tenantId: gone.tenantId, runs: 0, tasks: 0, events: 0, usage: 0 },
+      { tenantId: kept.tenantId, runs: 1, tasks: 1, events: 2, usage: 1 },
+    ]);
+  });
 });
