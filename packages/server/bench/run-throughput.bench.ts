@@ -28,7 +28,7 @@ import {
 } from './bench-kit.js';
 import { FLOOR_APPLICATION, FLOOR_TABLES } from './pipeline-floor.js';
 
-const RUNS = scaled(600);
+const RUNS = scaled(2000);
 const CLIENTS = 20;
 const RAW_JOBS = scaled(20_000);
 
