@@ -360,7 +360,7 @@ function makeDatabase(
               AND NOT "waitingForThread"
             ORDER BY "createdAt", "id" LIMIT 10000`,
         );
-      });
+      }, TX_OPTIONS);
     },
     close,
   };
@@ -380,21 +380,59 @@ export async function openDatabase(opts: DatabaseOptions = {}): Promise<Database
   return openEmbedded(opts);
 }
 
+/**
+ * Whether the login can run as APP_ROLE and switch to SYSTEM_ROLE, and whether SYSTEM_ROLE is what
+ * the migrations made it: refused at start, naming the fix, instead of failing later in each
+ * background loop (or, for a SYSTEM_ROLE that bypasses row-level security, not failing at all).
+ */
+async function checkRoles(client: import('pg').Client): Promise<void> {
+  const { rows } = await client.query<{
+    login: string;
+    app: boolean | null;
+    system: boolean | null;
+    unsafe: boolean;
+  }>(
+    `SELECT current_user AS login,
+       (SELECT pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_roles r WHERE r.rolname = '${APP_ROLE}') AS app,
+       (SELECT pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_roles r WHERE r.rolname = '${SYSTEM_ROLE}') AS system,
+       COALESCE((SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = '${SYSTEM_ROLE}'), false) AS unsafe`,
+  );
+  const r = rows[0]!;
+  if (r.app === null || r.system === null)
+    throw new Error(
+      `the database has no role ${r.app === null ? APP_ROLE : SYSTEM_ROLE}: it is not migrated to this version of troupe (run \`troupe migrate\`)`,
+    );
+  if (r.unsafe) throw new Error(`refusing to serve: the role ${SYSTEM_ROLE} bypasses row-level security`);
+  const missing = [r.app ? null : APP_ROLE, r.system ? null : SYSTEM_ROLE].filter(Boolean);
+  if (missing.length > 0)
+    throw new Error(
+      `the login ${r.login} is not a member of ${missing.join(' and ')} (troupe's tenant queries run as ${APP_ROLE}, its work across tenants as ${SYSTEM_ROLE}); as the owner that ran the migrations: GRANT ${missing.join(', ')} TO "${r.login}"`,
+    );
+  // Membership without the right to SET the role (PostgreSQL 16's WITH SET FALSE) fails here too.
+  try {
+    await client.query(`BEGIN; SET LOCAL ROLE ${APP_ROLE}; SET LOCAL ROLE ${SYSTEM_ROLE}`);
+  } catch (err) {
+    throw new Error(
+      `the login ${r.login} cannot take the roles ${APP_ROLE} and ${SYSTEM_ROLE}: ${(err as Error).message}`,
+    );
+  } finally {
+    await client.query('ROLLBACK').catch(() => {});
+  }
+}
+
 async function openPostgres(url: string, opts: DatabaseOptions): Promise<Database> {
   // Loaded only here: embedded mode never pays for the Postgres client.
   const { default: pg } = await import('pg');
   const { PrismaPg } = await import('@prisma/adapter-pg');
   const migrations =
     opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'postgres', url });
-  // A privileged login (superuser or BYPASSRLS) is demoted to APP_ROLE on every connection.
+  // Every connection runs as APP_ROLE (-c role=troupe_app), whatever the login: a superuser would
+  // bypass row-level security, and a member of SYSTEM_ROLE would otherwise carry its policies
+  // into every tenant query. The login must be able to take both roles.
   const probe = new pg.Client({ connectionString: url });
   await probe.connect();
-  let privileged: boolean;
   try {
-    const { rows } = await probe.query<{ privileged: boolean }>(
-      'SELECT rolsuper OR rolbypassrls AS privileged FROM pg_roles WHERE rolname = current_user',
-    );
-    privileged = rows[0]?.privileged ?? true;
+    await checkRoles(probe);
   } finally {
     await probe.end();
   }
@@ -402,7 +440,7 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     Client: deferBegin(pg.Client),
     connectionString: url,
     max: opts.poolSize ?? 10,
-    ...(privileged ? { options: `-c role=${APP_ROLE}` } : {}),
+    options: `-c role=${APP_ROLE}`,
   });
   // An idle pooled connection can be killed under us (a database restart, a failover, an admin):
   // pg then emits 'error' on the pool, which would crash the process if nobody listened. The pool
@@ -411,25 +449,12 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     if (process.env.TROUPE_DEBUG_DB) console.warn('troupe: idle database connection lost:', err.message);
   });
   pool.on('release', (_err, client) => (client as unknown as DeferredBeginClient).dropPendingBegin());
-  const check = await pool.query<{ unsafe: boolean; who: string; login: string; system: boolean | null }>(
-    `SELECT current_user AS who, session_user AS login, rolsuper OR rolbypassrls AS unsafe,
-       (SELECT pg_has_role(session_user, r.oid, 'MEMBER') FROM pg_roles r WHERE r.rolname = '${SYSTEM_ROLE}') AS system
-     FROM pg_roles WHERE rolname = current_user`,
+  const check = await pool.query<{ unsafe: boolean; who: string }>(
+    'SELECT current_user AS who, rolsuper OR rolbypassrls AS unsafe FROM pg_roles WHERE rolname = current_user',
   );
-  const role = check.rows[0];
-  if (role?.unsafe) {
+  if (check.rows[0]?.unsafe) {
     await pool.end();
-    throw new Error(`refusing to serve as ${role.who}: it bypasses row-level security`);
-  }
-  // Work across tenants (resuming runs, delivering webhooks, processing documents) switches to the
-  // system role: a login that cannot would fail there, later and repeatedly.
-  if (role && role.system !== true) {
-    await pool.end();
-    throw new Error(
-      role.system === null
-        ? `the database has no role ${SYSTEM_ROLE}: it is not migrated to this version of troupe (run \`troupe migrate\`)`
-        : `the login ${role.login} is not a member of ${SYSTEM_ROLE}, the role troupe's work across tenants runs as; as the owner that ran the migrations: GRANT ${SYSTEM_ROLE} TO "${role.login}"`,
-    );
+    throw new Error(`refusing to serve as ${check.rows[0].who}: it bypasses row-level security`);
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [...prismaLog(opts)] });
   if (opts.onQuery) {

@@ -9,6 +9,21 @@ EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
 GRANT USAGE ON SCHEMA public TO troupe_app;
 
+-- Troupe: the role of work across tenants (run recovery, webhook delivery, document processing),
+-- whose policies are granted to it alone. See the run_document_list_indexes migration.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'troupe_system') THEN
+    CREATE ROLE troupe_system NOLOGIN;
+  END IF;
+  IF NOT pg_has_role('troupe_system', 'troupe_app', 'MEMBER') THEN
+    GRANT troupe_app TO troupe_system;
+  END IF;
+  IF NOT pg_has_role(current_user, 'troupe_system', 'MEMBER') THEN
+    GRANT troupe_system TO CURRENT_USER;
+  END IF;
+END $$;
+
 -- pgvector where the server has it (PGlite always does); document search degrades without it.
 DO $$
 BEGIN

@@ -35,15 +35,26 @@ CREATE INDEX "Run_unfinished_idx" ON "Run"("createdAt", "id") WHERE (status IN (
 -- processing) runs as a role of its own, troupe_system, and the policies that let it do so apply to
 -- that role alone. Before, they applied to every query as an OR beside tenant_isolation, which kept
 -- the planner from using a tenant's condition as an index condition: listing a tenant's runs read
--- the whole table. Where the migrating user cannot create roles, create troupe_system (NOLOGIN)
--- beforehand, as troupe_app.
+-- the whole table. Where the migrating user cannot create roles or grant them, a DBA does it
+-- beforehand: CREATE ROLE troupe_system NOLOGIN; GRANT troupe_app TO troupe_system; and
+-- GRANT troupe_system TO each troupe login. Servers refuse to start, naming the grant, without it.
 DO $$
 BEGIN
-  CREATE ROLE troupe_system NOLOGIN;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'troupe_system') THEN
+    CREATE ROLE troupe_system NOLOGIN;
+  END IF;
+  IF NOT pg_has_role('troupe_system', 'troupe_app', 'MEMBER') THEN
+    GRANT troupe_app TO troupe_system;
+  END IF;
+  IF NOT pg_has_role(current_user, 'troupe_system', 'MEMBER') THEN
+    GRANT troupe_system TO CURRENT_USER;
+  END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'troupe_system') THEN
+    RAISE EXCEPTION 'troupe: the role troupe_system is missing and % cannot create it (%): as a database administrator, CREATE ROLE troupe_system NOLOGIN; GRANT troupe_app TO troupe_system; GRANT troupe_system TO %', current_user, SQLERRM, current_user;
+  END IF;
+  RAISE NOTICE 'troupe: % could not grant troupe_system (%); see the grants this migration''s comment names', current_user, SQLERRM;
 END $$;
-GRANT troupe_app TO troupe_system;
-GRANT troupe_system TO CURRENT_USER;
 
 -- Recovery reads only what it resumes: unfinished runs.
 DROP POLICY run_recovery ON "Run";

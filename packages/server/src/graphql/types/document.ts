@@ -92,7 +92,7 @@ builder.queryField('documents', (t) =>
       return ctx.db.document.findMany({
         ...query,
         where: {
-          // See `runs`: the ingest policies' OR keeps the planner from using row-level security's.
+          // Also row-level security's: see `runs`.
           tenantId: tenantOf(ctx).tenantId,
           ...documentScope(ctx.principal),
           ...(args.status ? { status: args.status } : {}),
