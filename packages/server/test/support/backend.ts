@@ -52,7 +52,12 @@ export async function createTestDatabase(
     const name = `troupe_t_${randomBytes(5).toString('hex')}`;
     await pgAdmin((c) => c.query(`CREATE DATABASE "${name}"`));
     const url = withDatabaseName(PG_BASE_URL, name);
-    const database = await openDatabase({ databaseUrl: url, onQuery: opts.onQuery, poolSize: 5 });
+    const database = await openDatabase({ databaseUrl: url, onQuery: opts.onQuery, poolSize: 5 }).catch(
+      async (err) => {
+        await pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+        throw err;
+      },
+    );
     return {
       database,
       url,
