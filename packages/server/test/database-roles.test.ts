@@ -57,8 +57,11 @@ test.skipIf(BACKEND !== 'postgres')(
   async () => {
     await pgAdmin((c) => c.query(`GRANT ${APP_ROLE}, ${SYSTEM_ROLE} TO ${login}`));
     // One connection: a role switched for one transaction must not outlive it on the connection.
+    // Connection options of the URL's own are kept beside the role.
+    const url = new URL(asLogin);
+    url.searchParams.set('options', '-c statement_timeout=12345');
     const database = await openDatabase({
-      databaseUrl: asLogin,
+      databaseUrl: url.toString(),
       migrate: false,
       poolSize: 1,
       scriptSlots: 1,
@@ -67,12 +70,13 @@ test.skipIf(BACKEND !== 'postgres')(
       expect((await database.unfinishedRuns()).map((r) => r.id)).toEqual([runId]);
       const after = await database.prisma.$transaction(async (tx) => {
         await tx.$executeRawUnsafe("SELECT set_config('app.run_recovery', 'on', true)");
-        return tx.$queryRawUnsafe<{ who: string; runs: number }[]>(
-          'SELECT current_user AS who, (SELECT count(*) FROM "Run")::int AS runs',
+        return tx.$queryRawUnsafe<{ who: string; runs: number; timeout: string }[]>(
+          `SELECT current_user AS who, (SELECT count(*) FROM "Run")::int AS runs,
+             current_setting('statement_timeout') AS timeout`,
         );
       });
       // troupe_app with the recovery flag: the policy is troupe_system's alone, though the login is a member.
-      expect(after).toEqual([{ who: APP_ROLE, runs: 0 }]);
+      expect(after).toEqual([{ who: APP_ROLE, runs: 0, timeout: '12345ms' }]);
     } finally {
       await database.close();
     }

@@ -386,15 +386,19 @@ export async function openDatabase(opts: DatabaseOptions = {}): Promise<Database
  * background loop (or, for a SYSTEM_ROLE that bypasses row-level security, not failing at all).
  */
 async function checkRoles(client: import('pg').Client): Promise<void> {
+  // session_user: a login whose default role is troupe_app (ALTER ROLE … SET role) has that as current_user.
   const { rows } = await client.query<{
     login: string;
     app: boolean | null;
     system: boolean | null;
+    inherits: boolean;
     unsafe: boolean;
   }>(
-    `SELECT current_user AS login,
-       (SELECT pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_roles r WHERE r.rolname = '${APP_ROLE}') AS app,
-       (SELECT pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_roles r WHERE r.rolname = '${SYSTEM_ROLE}') AS system,
+    `SELECT session_user AS login,
+       (SELECT pg_has_role(session_user, r.oid, 'MEMBER') FROM pg_roles r WHERE r.rolname = '${APP_ROLE}') AS app,
+       (SELECT pg_has_role(session_user, r.oid, 'MEMBER') FROM pg_roles r WHERE r.rolname = '${SYSTEM_ROLE}') AS system,
+       COALESCE((SELECT pg_has_role(s.oid, a.oid, 'USAGE') FROM pg_roles s, pg_roles a
+                  WHERE s.rolname = '${SYSTEM_ROLE}' AND a.rolname = '${APP_ROLE}'), false) AS inherits,
        COALESCE((SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = '${SYSTEM_ROLE}'), false) AS unsafe`,
   );
   const r = rows[0]!;
@@ -403,20 +407,40 @@ async function checkRoles(client: import('pg').Client): Promise<void> {
       `the database has no role ${r.app === null ? APP_ROLE : SYSTEM_ROLE}: it is not migrated to this version of troupe (run \`troupe migrate\`)`,
     );
   if (r.unsafe) throw new Error(`refusing to serve: the role ${SYSTEM_ROLE} bypasses row-level security`);
+  if (!r.inherits)
+    throw new Error(
+      `the role ${SYSTEM_ROLE} does not have ${APP_ROLE}'s privileges; as the owner that ran the migrations: GRANT ${APP_ROLE} TO ${SYSTEM_ROLE} (and ALTER ROLE ${SYSTEM_ROLE} INHERIT)`,
+    );
   const missing = [r.app ? null : APP_ROLE, r.system ? null : SYSTEM_ROLE].filter(Boolean);
   if (missing.length > 0)
     throw new Error(
       `the login ${r.login} is not a member of ${missing.join(' and ')} (troupe's tenant queries run as ${APP_ROLE}, its work across tenants as ${SYSTEM_ROLE}); as the owner that ran the migrations: GRANT ${missing.join(', ')} TO "${r.login}"`,
     );
-  // Membership without the right to SET the role (PostgreSQL 16's WITH SET FALSE) fails here too.
+  // Membership without the right to SET the role (PostgreSQL 16: a role's creator holds it with the
+  // admin option only, or a grant WITH SET FALSE) fails here.
   try {
     await client.query(`BEGIN; SET LOCAL ROLE ${APP_ROLE}; SET LOCAL ROLE ${SYSTEM_ROLE}`);
   } catch (err) {
     throw new Error(
-      `the login ${r.login} cannot take the roles ${APP_ROLE} and ${SYSTEM_ROLE}: ${(err as Error).message}`,
+      `the login ${r.login} cannot take the roles ${APP_ROLE} and ${SYSTEM_ROLE} (${(err as Error).message}); as a role administrator: GRANT ${APP_ROLE}, ${SYSTEM_ROLE} TO "${r.login}" WITH SET TRUE`,
     );
   } finally {
     await client.query('ROLLBACK').catch(() => {});
+  }
+}
+
+/**
+ * The URL with `-c role=troupe_app` added to its connection options: pg lets options in the URL
+ * replace the ones passed beside it, so they are merged here.
+ */
+function asAppRole(url: string): string {
+  try {
+    const u = new URL(url);
+    const given = u.searchParams.get('options');
+    u.searchParams.set('options', `${given ? `${given} ` : ''}-c role=${APP_ROLE}`);
+    return u.toString();
+  } catch {
+    return url;
   }
 }
 
@@ -438,9 +462,8 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
   }
   const pool = new pg.Pool({
     Client: deferBegin(pg.Client),
-    connectionString: url,
+    connectionString: asAppRole(url),
     max: opts.poolSize ?? 10,
-    options: `-c role=${APP_ROLE}`,
   });
   // An idle pooled connection can be killed under us (a database restart, a failover, an admin):
   // pg then emits 'error' on the pool, which would crash the process if nobody listened. The pool
@@ -452,9 +475,18 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
   const check = await pool.query<{ unsafe: boolean; who: string }>(
     'SELECT current_user AS who, rolsuper OR rolbypassrls AS unsafe FROM pg_roles WHERE rolname = current_user',
   );
-  if (check.rows[0]?.unsafe) {
+  const who = check.rows[0];
+  if (who?.unsafe) {
     await pool.end();
-    throw new Error(`refusing to serve as ${check.rows[0].who}: it bypasses row-level security`);
+    throw new Error(`refusing to serve as ${who.who}: it bypasses row-level security`);
+  }
+  // A pooler that drops connection options (PgBouncer's ignore_startup_parameters, say) would leave
+  // the login's own role, and with it the system role's policies in every tenant query.
+  if (who?.who !== APP_ROLE) {
+    await pool.end();
+    throw new Error(
+      `connections run as ${who?.who}, not ${APP_ROLE}: the connection option -c role=${APP_ROLE} did not reach the server (does a connection pooler drop startup options?)`,
+    );
   }
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), log: [...prismaLog(opts)] });
   if (opts.onQuery) {

@@ -40,20 +40,33 @@ CREATE INDEX "Run_unfinished_idx" ON "Run"("createdAt", "id") WHERE (status IN (
 -- GRANT troupe_system TO each troupe login. Servers refuse to start, naming the grant, without it.
 DO $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'troupe_system') THEN
-    CREATE ROLE troupe_system NOLOGIN;
+  CREATE ROLE troupe_system NOLOGIN;
+EXCEPTION
+  WHEN duplicate_object OR unique_violation THEN NULL;
+  WHEN insufficient_privilege THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'troupe_system') THEN
+      RAISE EXCEPTION 'troupe: the role troupe_system is missing and % cannot create it (%): as a database administrator, CREATE ROLE troupe_system NOLOGIN; GRANT troupe_app TO troupe_system; GRANT troupe_app, troupe_system TO %', current_user, SQLERRM, current_user;
+    END IF;
+END $$;
+-- Granted again even where a membership exists: on PostgreSQL 16 a role's creator holds it with
+-- the admin option only, which lets it grant the role but not take it.
+DO $$
+BEGIN
+  GRANT troupe_app TO troupe_system;
+EXCEPTION
+  WHEN duplicate_object OR unique_violation THEN NULL;
+  WHEN insufficient_privilege OR invalid_grant_operation THEN
+    RAISE NOTICE 'troupe: % could not grant troupe_app to troupe_system (%)', current_user, SQLERRM;
+END $$;
+DO $$
+BEGIN
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    GRANT troupe_app, troupe_system TO CURRENT_USER;
   END IF;
-  IF NOT pg_has_role('troupe_system', 'troupe_app', 'MEMBER') THEN
-    GRANT troupe_app TO troupe_system;
-  END IF;
-  IF NOT pg_has_role(current_user, 'troupe_system', 'MEMBER') THEN
-    GRANT troupe_system TO CURRENT_USER;
-  END IF;
-EXCEPTION WHEN insufficient_privilege THEN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'troupe_system') THEN
-    RAISE EXCEPTION 'troupe: the role troupe_system is missing and % cannot create it (%): as a database administrator, CREATE ROLE troupe_system NOLOGIN; GRANT troupe_app TO troupe_system; GRANT troupe_system TO %', current_user, SQLERRM, current_user;
-  END IF;
-  RAISE NOTICE 'troupe: % could not grant troupe_system (%); see the grants this migration''s comment names', current_user, SQLERRM;
+EXCEPTION
+  WHEN duplicate_object OR unique_violation THEN NULL;
+  WHEN insufficient_privilege OR invalid_grant_operation THEN
+    RAISE NOTICE 'troupe: % could not grant itself troupe_app and troupe_system (%)', current_user, SQLERRM;
 END $$;
 
 -- Recovery reads only what it resumes: unfinished runs.
