@@ -40,10 +40,13 @@ beforeAll(async () => {
   await seed(small.tenantId, 'a', 3, 'SUCCEEDED');
   await seed(big.tenantId, 'z', BIG, 'SUCCEEDED');
   await seed(big.tenantId, 'm', 2, 'RUNNING');
+  // A rare status, all of it older than the rest of the big tenant's history: a listing of that
+  // status that walked the tenant's rows newest first would read every one of them.
+  await seed(big.tenantId, 'b', 5, 'FAILED', 'FAILED');
 }, 60_000);
 afterAll(() => server?.closeAll());
 
-async function seed(tenantId: string, prefix: string, n: number, status: string) {
+async function seed(tenantId: string, prefix: string, n: number, status: string, documentStatus = 'READY') {
   await server.database.withTenant(tenantId, async (tx) => {
     await tx.$executeRawUnsafe(
       `INSERT INTO "Run" ("id", "tenantId", "crewId", "crewVersionId", "status", "inputs", "updatedAt")
@@ -56,11 +59,12 @@ async function seed(tenantId: string, prefix: string, n: number, status: string)
     );
     await tx.$executeRawUnsafe(
       `INSERT INTO "Document" ("id", "tenantId", "name", "mimeType", "sizeBytes", "contentHash", "status", "updatedAt")
-       SELECT $1 || lpad(g::text, 6, '0'), $2, 'd' || g, 'text/plain', 1, md5(g::text), 'READY', now()
+       SELECT $1 || lpad(g::text, 6, '0'), $2, 'd' || g, 'text/plain', 1, md5(g::text), $4::"DocumentStatus", now()
        FROM generate_series(1, $3::int) g`,
       prefix,
       tenantId,
       n,
+      documentStatus,
     );
   });
 }
@@ -108,7 +112,13 @@ async function explain(tx: Tx, q: { sql: string; params: unknown[] }): Promise<n
 
 const LISTINGS = [
   ['runs, newest first', '{ list: runs(first: 5) { edges { node { id } } } }', 'Run'],
+  ['runs of a rare status', '{ list: runs(first: 5, status: FAILED) { edges { node { id } } } }', 'Run'],
   ['documents, newest first', '{ list: documents(first: 5) { edges { node { id } } } }', 'Document'],
+  [
+    'documents of a rare status',
+    '{ list: documents(first: 5, status: FAILED) { edges { node { id } } } }',
+    'Document',
+  ],
 ] as const;
 
 test.each(LISTINGS)(
@@ -121,6 +131,12 @@ test.each(LISTINGS)(
       const qs = await statementsOf(table, async () => {
         const d = await gqlOk(server.url, query, {}, tenant.key);
         expect(d.list.edges).toHaveLength(found);
+        if (query.includes('FAILED') && tenant === big) {
+          const ids = d.list.edges.map(
+            (e: { node: { id: string } }) => Buffer.from(e.node.id, 'base64').toString().split(':')[1],
+          );
+          expect(ids).toEqual(['b000005', 'b000004', 'b000003', 'b000002', 'b000001']);
+        }
       });
       expect(qs).toHaveLength(1);
       const read = await server.database.withTenant(tenant.tenantId, (tx) => explain(tx, qs[0]!));
@@ -154,4 +170,28 @@ test('only the system role reads across tenants, and then only unfinished runs',
   expect(await statuses(systemTransaction('app.run_recovery'))).toEqual([{ status: 'RUNNING', n: 2 }]);
   // The application role with the recovery flag: nothing (the policy is the system role's).
   expect(await statuses("SELECT set_config('app.run_recovery', 'on', true)")).toEqual([]);
+});
+
+test.each([
+  ['Run', 'RunStatus', 'z000001', 'SUCCEEDED'],
+  ['Document', 'DocumentStatus', 'z000001', 'READY'],
+])('%s.statusText, which status listings filter on, is every %s as text', async (table, type, id, was) => {
+  const mapped = await server.database.withTenant(big.tenantId, async (tx) => {
+    const labels = await tx.$queryRawUnsafe<{ label: string }[]>(
+      `SELECT enumlabel AS label FROM pg_enum WHERE enumtypid = '"${type}"'::regtype ORDER BY enumsortorder`,
+    );
+    const out: [string, string | null][] = [];
+    for (const { label } of labels) {
+      const [row] = await tx.$queryRawUnsafe<{ statusText: string | null }[]>(
+        `UPDATE "${table}" SET status = $1::"${type}" WHERE id = $2 RETURNING "statusText"`,
+        label,
+        id,
+      );
+      out.push([label, row!.statusText]);
+    }
+    await tx.$executeRawUnsafe(`UPDATE "${table}" SET status = $1::"${type}" WHERE id = $2`, was, id);
+    return out;
+  });
+  expect(mapped.length).toBeGreaterThanOrEqual(4);
+  for (const [label, text] of mapped) expect(text).toBe(label);
 });

@@ -95,7 +95,8 @@ builder.queryField('documents', (t) =>
           // Also row-level security's: see `runs`.
           tenantId: tenantOf(ctx).tenantId,
           ...documentScope(ctx.principal),
-          ...(args.status ? { status: args.status } : {}),
+          // The generated text column: see `runs`.
+          ...(args.status ? { statusText: args.status } : {}),
         },
         orderBy: { id: 'desc' },
       });
