@@ -3,6 +3,7 @@ import { Ollama, type Message as OllamaMessage, type Tool as OllamaTool } from '
 import { AgentsError } from '../errors/agents-error.js';
 import type { ChatChunk, ChatProvider, ChatRequest } from './chat-provider.js';
 import { messageText, messageToolCalls, toolMessageFields } from './langchain-messages.js';
+import { providerFetch } from './node-http-fetch.js';
 import {
   type ProviderErrorAdvice,
   parseRetryAfter,
@@ -14,6 +15,8 @@ export interface OllamaProviderOptions {
   /** Default: `OLLAMA_HOST`, else `http://127.0.0.1:11434`. */
   host?: string;
   headers?: Record<string, string>;
+  /** The fetch the client calls. Default: as the OpenAI provider's (`OpenAIProviderOptions.fetch`). */
+  fetch?: typeof fetch;
 }
 
 export const DEFAULT_OLLAMA_HOST = 'http://127.0.0.1:11434';
@@ -28,6 +31,7 @@ export function normaliseHost(host: string): string {
 export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatProvider {
   const env = typeof process === 'undefined' ? {} : process.env;
   const url = normaliseHost(options.host ?? env.OLLAMA_HOST ?? DEFAULT_OLLAMA_HOST);
+  const fetchImpl = options.fetch ?? providerFetch();
 
   async function streamTo(request: ChatRequest, onChunk: (chunk: ChatChunk) => void): Promise<void> {
     // One client per call so this call's AbortSignal reaches the fetch in flight.
@@ -36,7 +40,7 @@ export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatP
       host: url,
       headers: options.headers,
       fetch: async (input, init) => {
-        const response = await fetch(input, {
+        const response = await fetchImpl(input, {
           ...init,
           signal: init?.signal ? AbortSignal.any([init.signal, request.signal]) : request.signal,
         });
