@@ -9,6 +9,7 @@ import { HumanMessage } from '@langchain/core/messages';
 import { getGlobalDispatcher, MockAgent, setGlobalDispatcher } from 'undici';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { AgentsError, createOpenAIProvider } from '../src/index.js';
+import { providerFetch } from '../src/providers/node-http-fetch.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -138,5 +139,106 @@ it('an undici dispatcher the host app installed (a MockAgent) answers the calls'
   } finally {
     setGlobalDispatcher(previous);
     await agent.close();
+  }
+});
+
+// The fetch itself, as the clients call it.
+const fetchFn = providerFetch();
+
+/** Resolves when the server sees the connection of its latest request close. */
+function closed(): Promise<void> {
+  return new Promise((resolve) => {
+    server.once('request', (req: http.IncomingMessage) => req.socket.once('close', () => resolve()));
+  });
+}
+
+it('a body never read and cancelled, whose gzip is broken, closes quietly', async () => {
+  handler = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'text/html', 'content-encoding': 'gzip' });
+    res.end('<html>not gzip at all</html>');
+  };
+  const res = await fetchFn(`${url}/x`);
+  expect(res.status).toBe(503);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  // What openai's CancelReadableStream does with an async-iterable body.
+  await (res.body as unknown as AsyncIterable<Buffer>)[Symbol.asyncIterator]().return?.();
+  const again = await fetchFn(`${url}/x`);
+  await expect(again.text()).rejects.toThrow('terminated');
+});
+
+it('an abort after the headers, before any read, closes the connection', async () => {
+  const gone = closed();
+  handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk('a'));
+  };
+  const ac = new AbortController();
+  const res = await fetchFn(`${url}/x`, { signal: ac.signal });
+  ac.abort();
+  await gone;
+  await expect(res.text()).rejects.toMatchObject({ name: 'AbortError' });
+});
+
+it('a body that stops decoding mid-stream fails and closes the connection', async () => {
+  const gone = closed();
+  handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
+    res.write(zlib.gzipSync(sse(['ok'])).subarray(0, 20));
+    res.write(Buffer.from('garbage that is not deflate data at all, not at all'));
+  };
+  const res = await fetchFn(`${url}/x`);
+  await expect(res.text()).rejects.toThrow('terminated');
+  await gone;
+});
+
+it('a connection lost before the first read fails the read instead of hanging', async () => {
+  handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk('a'));
+    setTimeout(() => res.socket?.destroy(), 10);
+  };
+  const res = await fetchFn(`${url}/x`);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await expect(res.text()).rejects.toThrow('terminated');
+});
+
+it('a redirect to another origin leaves the credentials behind; a 303 turns the POST into a GET', async () => {
+  const seen: { method?: string; url?: string; authorization?: string }[] = [];
+  const other = http.createServer((req, res) => {
+    seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization });
+    req.resume();
+    res.end('there');
+  });
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  const otherUrl = `http://localhost:${(other.address() as AddressInfo).port}`;
+  try {
+    handler = (req, res) => {
+      const to =
+        req.url === '/same'
+          ? '/target'
+          : req.url === '/see-other'
+            ? `${otherUrl}/result`
+            : `${otherUrl}/moved`;
+      if (req.url === '/target') {
+        seen.push({ method: req.method, url: req.url, authorization: req.headers.authorization });
+        res.end('here');
+        return;
+      }
+      res.writeHead(req.url === '/see-other' ? 303 : 307, { location: to });
+      res.end();
+    };
+    const init = { method: 'POST', body: '{}', headers: { authorization: 'Bearer sk-secret' } };
+    expect(await (await fetchFn(`${url}/same`, init)).text()).toBe('here');
+    expect(await (await fetchFn(`${url}/cross`, init)).text()).toBe('there');
+    expect(await (await fetchFn(`${url}/see-other`, init)).text()).toBe('there');
+    expect(seen).toEqual([
+      { method: 'POST', url: '/target', authorization: 'Bearer sk-secret' },
+      { method: 'POST', url: '/moved', authorization: undefined },
+      { method: 'GET', url: '/result', authorization: undefined },
+    ]);
+    expect(requests).toEqual(['POST /same', 'POST /target', 'POST /cross', 'POST /see-other']);
+  } finally {
+    other.closeAllConnections();
+    await new Promise((resolve) => other.close(resolve));
   }
 });

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
 
 /**
@@ -45,6 +45,14 @@ function globalFetch(input: string | URL | Request, init?: RequestInit): Promise
   return globalThis.fetch(input, init);
 }
 
+/** How long a request waits for its response headers, or between two chunks of its body (undici's defaults). */
+const IDLE_TIMEOUT_MS = 300_000;
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** Headers that never follow a redirect to another origin (what fetch drops too). */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
+
 async function nodeHttpFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
   if (builtinWanted()) return globalFetch(input, init);
   if (typeof input !== 'string' && !(input instanceof URL)) return globalFetch(input, init);
@@ -54,7 +62,7 @@ async function nodeHttpFetch(input: string | URL | Request, init: RequestInit = 
   const url = typeof input === 'string' ? new URL(input) : input;
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return globalFetch(input, init);
   const signal = init.signal ?? undefined;
-  signal?.throwIfAborted();
+  if (signal?.aborted) throw abortReason(signal);
 
   const headers: Record<string, string> = {};
   if (init.headers) {
@@ -73,10 +81,15 @@ async function nodeHttpFetch(input: string | URL | Request, init: RequestInit = 
       headers,
       agent: secure ? https.globalAgent : http.globalAgent,
     });
-    const onAbort = () => req.destroy(abortReason(signal) as Error);
+    // Silence from the server this long, before the headers or between two chunks of the body,
+    // ends the request (undici's headersTimeout and bodyTimeout); the body then reads as cut short.
+    req.setTimeout(IDLE_TIMEOUT_MS, () =>
+      req.destroy(new Error(`no data from the server in ${IDLE_TIMEOUT_MS} ms`)),
+    );
+    const onAbort = () => req.destroy(asError(abortReason(signal)));
     signal?.addEventListener('abort', onAbort, { once: true });
     req.once('response', (r) => {
-      // From here the body's reader watches the signal.
+      // From here the body watches the signal.
       signal?.removeEventListener('abort', onAbort);
       resolve(r);
     });
@@ -88,12 +101,36 @@ async function nodeHttpFetch(input: string | URL | Request, init: RequestInit = 
   });
 
   const status = res.statusCode ?? 0;
-  if (status >= 300 && status < 400 && res.headers.location) {
+  const location = res.headers.location;
+  if (REDIRECTS.has(status) && location !== undefined && init.redirect !== 'manual') {
     res.resume();
-    // 307 and 308 keep the method and body: the built-in fetch takes it from the new address
-    // (and any redirect after it). The others it answers from the start, with fetch's rules.
-    const location = status === 307 || status === 308 ? new URL(res.headers.location, url) : input;
-    return globalFetch(location, init);
+    if (init.redirect === 'error') {
+      throw new TypeError('fetch failed', {
+        cause: new Error(`unexpected redirect (HTTP ${status}) to ${location}`),
+      });
+    }
+    // The built-in fetch goes on from the new address (and any redirect after it), with fetch's
+    // rules for this hop: a 303, or a 301/302 after a POST, becomes a GET without a body; the
+    // credentials stay behind when the origin changes.
+    const target = new URL(location, url);
+    const next = new Headers(init.headers);
+    let nextInit: RequestInit = { ...init, headers: next };
+    if (
+      status === 303 ||
+      ((status === 301 || status === 302) && (init.method ?? 'GET').toUpperCase() === 'POST')
+    ) {
+      nextInit = { ...nextInit, method: 'GET', body: null };
+      for (const name of [
+        'content-type',
+        'content-length',
+        'content-encoding',
+        'content-language',
+        'content-location',
+      ])
+        next.delete(name);
+    }
+    if (target.origin !== url.origin) for (const name of CREDENTIAL_HEADERS) next.delete(name);
+    return globalFetch(target, nextInit);
   }
   return new NodeResponse(url.href, res, signal) as unknown as Response;
 }
@@ -102,18 +139,38 @@ function abortReason(signal: AbortSignal | undefined): unknown {
   return signal?.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
-function decoded(res: http.IncomingMessage): Readable {
-  switch (String(res.headers['content-encoding'] ?? '').toLowerCase()) {
-    case 'gzip':
-    case 'x-gzip':
-      return res.pipe(zlib.createGunzip({ flush: zlib.constants.Z_SYNC_FLUSH }));
-    case 'deflate':
-      return res.pipe(zlib.createInflate({ flush: zlib.constants.Z_SYNC_FLUSH }));
-    case 'br':
-      return res.pipe(zlib.createBrotliDecompress({ flush: zlib.constants.BROTLI_OPERATION_FLUSH }));
-    default:
-      return res;
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** The decoders for the body's `content-encoding`, in the order to apply them. */
+function decoders(res: http.IncomingMessage): Transform[] {
+  const codings = String(res.headers['content-encoding'] ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '' && c !== 'identity');
+  const out: Transform[] = [];
+  for (const coding of codings.reverse()) {
+    if (coding === 'gzip' || coding === 'x-gzip')
+      out.push(
+        zlib.createGunzip({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH }),
+      );
+    else if (coding === 'deflate')
+      out.push(
+        zlib.createInflate({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH }),
+      );
+    else if (coding === 'br')
+      out.push(
+        zlib.createBrotliDecompress({
+          flush: zlib.constants.BROTLI_OPERATION_FLUSH,
+          finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH,
+        }),
+      );
+    // An encoding fetch does not know either: the bytes are passed on as they are.
+    else return [];
   }
+  return out;
 }
 
 /** The Response fields and methods the `openai` and `ollama` clients use. */
@@ -138,7 +195,7 @@ class NodeResponse {
     const raw = res.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
     this.headers = headers;
-    this.body = new NodeBody(res, decoded(res), signal);
+    this.body = new NodeBody(res, decoders(res), signal);
   }
 
   get bodyUsed(): boolean {
@@ -151,9 +208,14 @@ class NodeResponse {
   }
 
   async bytes(): Promise<Uint8Array> {
+    if (this.body.used) throw new TypeError('Body is unusable: Body has already been read');
     const chunks: Buffer[] = [];
     for await (const chunk of this.body) chunks.push(chunk);
     return Buffer.concat(chunks);
+  }
+
+  async blob(): Promise<Blob> {
+    return new Blob([await this.arrayBuffer()], { type: this.headers.get('content-type') ?? '' });
   }
 
   async text(): Promise<string> {
@@ -169,96 +231,108 @@ class NodeResponse {
  * The body as the clients read it: an async iterable (`openai`) and a `getReader()` (`ollama`).
  * Chunks come one by one as they arrive, never merged: `openai`'s event parser copies what
  * follows each event in a chunk, so merged chunks would cost it time quadratic in their size.
+ *
+ * It listens from the moment the headers arrive, read or not: an abort, a lost connection or a
+ * body that fails to decode closes the connection at once and is what the next read throws.
+ * Chunks that arrive before the first read wait (64 at most; then the socket is paused).
  */
 class NodeBody implements AsyncIterableIterator<Buffer> {
+  /** A read started (or the body was cancelled). */
   used = false;
   readonly #res: http.IncomingMessage;
+  readonly #decoders: Transform[];
   readonly #stream: Readable;
   readonly #signal: AbortSignal | undefined;
   readonly #queue: Buffer[] = [];
-  #done = false;
-  #error: unknown = null;
-  #wake: (() => void) | null = null;
-  #started = false;
+  #ended = false;
+  #failed = false;
+  #error: unknown;
+  #waiters: (() => void)[] = [];
+  readonly #onAbort = () => this.#fail(abortReason(this.#signal));
 
-  constructor(res: http.IncomingMessage, stream: Readable, signal: AbortSignal | undefined) {
+  constructor(res: http.IncomingMessage, decoders: Transform[], signal: AbortSignal | undefined) {
     this.#res = res;
-    this.#stream = stream;
+    this.#decoders = decoders;
     this.#signal = signal;
-  }
-
-  #start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.used = true;
-    const stream = this.#stream;
-    const poke = () => {
-      const wake = this.#wake;
-      this.#wake = null;
-      wake?.();
-    };
-    const fail = (error: unknown) => {
-      if (this.#done || this.#error) return;
-      this.#error = error;
-      poke();
-    };
-    const onAbort = () => {
-      fail(abortReason(this.#signal));
-      this.#res.destroy();
-    };
-    if (this.#signal?.aborted) onAbort();
-    else this.#signal?.addEventListener('abort', onAbort, { once: true });
-    const settle = () => this.#signal?.removeEventListener('abort', onAbort);
+    let stream: Readable = res;
+    for (const decoder of decoders) {
+      stream.pipe(decoder);
+      decoder.once('error', (error) => this.#fail(new TypeError('terminated', { cause: error })));
+      stream = decoder;
+    }
+    this.#stream = stream;
+    if (signal?.aborted) {
+      this.#onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
     stream.on('data', (chunk: Buffer) => {
       this.#queue.push(chunk);
       if (this.#queue.length > 64) stream.pause();
-      poke();
+      this.#wake();
     });
     stream.once('end', () => {
-      settle();
-      this.#done = true;
-      poke();
+      this.#ended = true;
+      this.#release();
+      this.#wake();
     });
-    stream.once('error', (error) => {
-      settle();
-      fail(this.#signal?.aborted ? abortReason(this.#signal) : new TypeError('terminated', { cause: error }));
-    });
+    res.once('error', (error) => this.#fail(new TypeError('terminated', { cause: error })));
     // The connection closed before the body ended (the server went away mid-stream).
-    this.#res.once('close', () => {
-      if (this.#res.complete) return;
-      settle();
-      fail(
-        this.#signal?.aborted
-          ? abortReason(this.#signal)
-          : new TypeError('terminated', { cause: new Error('the connection closed before the body ended') }),
-      );
+    res.once('close', () => {
+      if (!res.complete)
+        this.#fail(
+          new TypeError('terminated', { cause: new Error('the connection closed before the body ended') }),
+        );
     });
   }
 
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Stops listening to the signal (the body is done with). */
+  #release(): void {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#ended || this.#failed) return;
+    this.#failed = true;
+    this.#error = error;
+    this.#queue.length = 0;
+    this.#release();
+    for (const decoder of this.#decoders) decoder.destroy();
+    this.#res.destroy();
+    this.#wake();
+  }
+
   async next(): Promise<IteratorResult<Buffer>> {
-    this.#start();
+    this.used = true;
     for (;;) {
+      if (this.#failed) throw this.#error;
       const chunk = this.#queue.shift();
       if (chunk !== undefined) {
         if (this.#queue.length < 16 && this.#stream.isPaused()) this.#stream.resume();
         return { done: false, value: chunk };
       }
-      if (this.#error) throw this.#error;
-      if (this.#done) return { done: true, value: undefined };
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+      if (this.#ended) return { done: true, value: undefined };
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
   }
 
   /** Stops reading: the connection is closed (what is left of the body is not wanted). */
   async return(): Promise<IteratorResult<Buffer>> {
     this.used = true;
-    if (!this.#done) {
-      this.#done = true;
-      this.#res.destroy();
-    }
     this.#queue.length = 0;
+    if (!this.#ended && !this.#failed) {
+      this.#ended = true;
+      this.#release();
+      for (const decoder of this.#decoders) decoder.destroy();
+      this.#res.destroy();
+      this.#wake();
+    }
     return { done: true, value: undefined };
   }
 
