@@ -9,7 +9,7 @@ import { HumanMessage } from '@langchain/core/messages';
 import { getGlobalDispatcher, MockAgent, setGlobalDispatcher } from 'undici';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { AgentsError, createOpenAIProvider } from '../src/index.js';
-import { providerFetch } from '../src/providers/node-http-fetch.js';
+import { providerFetch, providerFetchTimeouts } from '../src/providers/node-http-fetch.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -240,5 +240,55 @@ it('a redirect to another origin leaves the credentials behind; a 303 turns the 
   } finally {
     other.closeAllConnections();
     await new Promise((resolve) => other.close(resolve));
+  }
+});
+
+it('refuses a redirect out of http(s) and a pile of content-encodings', async () => {
+  handler = (req, res) => {
+    if (req.url === '/data') {
+      res.writeHead(302, { location: 'data:text/plain,evil' });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-encoding': Array(6).fill('gzip').join(', ') });
+    res.end('x');
+  };
+  await expect(fetchFn(`${url}/data`)).rejects.toThrow('fetch failed');
+  await expect(fetchFn(`${url}/codings`)).rejects.toThrow('fetch failed');
+});
+
+it('a silent server times out; a body waiting for its reader does not', async () => {
+  const saved = { ...providerFetchTimeouts };
+  providerFetchTimeouts.idleMs = 300;
+  try {
+    handler = (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      if (req.url === '/silent') {
+        res.write('first\n');
+        return;
+      }
+      // One chunk at a time, so that the unread ones pile up past the point where the body
+      // pauses its socket.
+      let i = 0;
+      const timer = setInterval(() => {
+        res.write(`line ${i}\n`);
+        if (++i === 200) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 1);
+    };
+    await expect((await fetchFn(`${url}/silent`)).text()).rejects.toMatchObject({
+      message: 'terminated',
+      cause: { message: expect.stringContaining('timed out') },
+    });
+    const res = await fetchFn(`${url}/many`);
+    const it = (res.body as unknown as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    let text = String((await it.next()).value);
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    for (let r = await it.next(); !r.done; r = await it.next()) text += String(r.value);
+    expect(text.trim().split('\n')).toHaveLength(200);
+  } finally {
+    Object.assign(providerFetchTimeouts, saved);
   }
 });

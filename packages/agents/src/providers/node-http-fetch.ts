@@ -45,8 +45,14 @@ function globalFetch(input: string | URL | Request, init?: RequestInit): Promise
   return globalThis.fetch(input, init);
 }
 
-/** How long a request waits for its response headers, or between two chunks of its body (undici's defaults). */
-const IDLE_TIMEOUT_MS = 300_000;
+/**
+ * `idleMs`: how long a request waits for its response headers, or between two chunks of its body;
+ * `connectMs`: how long a connection may take to open (undici's defaults; tests shorten them).
+ */
+export const providerFetchTimeouts = { idleMs: 300_000, connectMs: 10_000 };
+
+/** More stacked content-encodings than this are refused (as undici does). */
+const MAX_CODINGS = 5;
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -54,13 +60,22 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 
 async function nodeHttpFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
-  if (builtinWanted()) return globalFetch(input, init);
+  if (builtinWanted() || 'dispatcher' in init) return globalFetch(input, init);
   if (typeof input !== 'string' && !(input instanceof URL)) return globalFetch(input, init);
   const body = init.body;
+  const method = (init.method ?? 'GET').toUpperCase();
   if (body != null && typeof body !== 'string' && !(body instanceof Uint8Array))
     return globalFetch(input, init);
-  const url = typeof input === 'string' ? new URL(input) : input;
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return globalFetch(input, init);
+  const url = typeof input === 'string' ? URL.parse(input) : input;
+  // What fetch refuses (a bad URL, credentials in it, a body on a GET), it refuses itself.
+  if (
+    url === null ||
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.username !== '' ||
+    url.password !== '' ||
+    (body != null && (method === 'GET' || method === 'HEAD'))
+  )
+    return globalFetch(input, init);
   const signal = init.signal ?? undefined;
   if (signal?.aborted) throw abortReason(signal);
 
@@ -72,28 +87,43 @@ async function nodeHttpFetch(input: string | URL | Request, init: RequestInit = 
   }
   if (body != null)
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-  headers['accept-encoding'] ??= 'gzip, deflate, br';
+  // Not deflate: servers send it with or without zlib's wrapper, and only fetch guesses which.
+  headers['accept-encoding'] ??= 'gzip, br';
 
   const secure = url.protocol === 'https:';
+  let reader: NodeBody | undefined;
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
     const req = (secure ? https : http).request(url, {
-      method: init.method ?? 'GET',
+      method,
       headers,
       agent: secure ? https.globalAgent : http.globalAgent,
     });
-    // Silence from the server this long, before the headers or between two chunks of the body,
-    // ends the request (undici's headersTimeout and bodyTimeout); the body then reads as cut short.
-    req.setTimeout(IDLE_TIMEOUT_MS, () =>
-      req.destroy(new Error(`no data from the server in ${IDLE_TIMEOUT_MS} ms`)),
+    const connecting = setTimeout(
+      () => req.destroy(new Error(`timed out: no connection in ${providerFetchTimeouts.connectMs} ms`)),
+      providerFetchTimeouts.connectMs,
     );
+    req.once('socket', (socket) => {
+      if (socket.connecting) socket.once('connect', () => clearTimeout(connecting));
+      else clearTimeout(connecting);
+    });
+    // Silence from the server this long, before the headers or between two chunks of the body
+    // (not while the body waits for its reader), ends the request: undici's headersTimeout and
+    // bodyTimeout. The body then reads as cut short.
+    req.setTimeout(providerFetchTimeouts.idleMs, () => {
+      const error = new Error(`timed out: no data from the server in ${providerFetchTimeouts.idleMs} ms`);
+      if (!reader) req.destroy(error);
+      else if (!reader.paused) reader.fail(new TypeError('terminated', { cause: error }));
+    });
     const onAbort = () => req.destroy(asError(abortReason(signal)));
     signal?.addEventListener('abort', onAbort, { once: true });
     req.once('response', (r) => {
+      clearTimeout(connecting);
       // From here the body watches the signal.
       signal?.removeEventListener('abort', onAbort);
       resolve(r);
     });
     req.once('error', (error) => {
+      clearTimeout(connecting);
       signal?.removeEventListener('abort', onAbort);
       reject(signal?.aborted ? abortReason(signal) : new TypeError('fetch failed', { cause: error }));
     });
@@ -112,12 +142,17 @@ async function nodeHttpFetch(input: string | URL | Request, init: RequestInit = 
     // The built-in fetch goes on from the new address (and any redirect after it), with fetch's
     // rules for this hop: a 303, or a 301/302 after a POST, becomes a GET without a body; the
     // credentials stay behind when the origin changes.
-    const target = new URL(location, url);
+    const target = URL.parse(location, url);
+    if (target === null || (target.protocol !== 'http:' && target.protocol !== 'https:')) {
+      throw new TypeError('fetch failed', {
+        cause: new Error(`redirect (HTTP ${status}) to a bad location: ${location}`),
+      });
+    }
     const next = new Headers(init.headers);
     let nextInit: RequestInit = { ...init, headers: next };
     if (
-      status === 303 ||
-      ((status === 301 || status === 302) && (init.method ?? 'GET').toUpperCase() === 'POST')
+      (status === 303 && method !== 'GET' && method !== 'HEAD') ||
+      ((status === 301 || status === 302) && method === 'POST')
     ) {
       nextInit = { ...nextInit, method: 'GET', body: null };
       for (const name of [
@@ -132,7 +167,15 @@ async function nodeHttpFetch(input: string | URL | Request, init: RequestInit = 
     if (target.origin !== url.origin) for (const name of CREDENTIAL_HEADERS) next.delete(name);
     return globalFetch(target, nextInit);
   }
-  return new NodeResponse(url.href, res, signal) as unknown as Response;
+  let response: NodeResponse;
+  try {
+    response = new NodeResponse(url.href, res, signal);
+  } catch (error) {
+    res.destroy();
+    throw error;
+  }
+  reader = response.body;
+  return response as unknown as Response;
 }
 
 function abortReason(signal: AbortSignal | undefined): unknown {
@@ -150,6 +193,10 @@ function decoders(res: http.IncomingMessage): Transform[] {
     .split(',')
     .map((c) => c.trim())
     .filter((c) => c !== '' && c !== 'identity');
+  if (codings.length > MAX_CODINGS)
+    throw new TypeError('fetch failed', {
+      cause: new Error(`too many content-encodings in the response: ${codings.length}`),
+    });
   const out: Transform[] = [];
   for (const coding of codings.reverse()) {
     if (coding === 'gzip' || coding === 'x-gzip')
@@ -211,7 +258,8 @@ class NodeResponse {
     if (this.body.used) throw new TypeError('Body is unusable: Body has already been read');
     const chunks: Buffer[] = [];
     for await (const chunk of this.body) chunks.push(chunk);
-    return Buffer.concat(chunks);
+    // A copy of its own (a small Buffer lies in Node's shared pool).
+    return new Uint8Array(Buffer.concat(chunks));
   }
 
   async blob(): Promise<Blob> {
@@ -295,6 +343,15 @@ class NodeBody implements AsyncIterableIterator<Buffer> {
   /** Stops listening to the signal (the body is done with). */
   #release(): void {
     this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
+
+  /** Whether the body waits for its reader (its socket paused). */
+  get paused(): boolean {
+    return this.#stream.isPaused();
+  }
+
+  fail(error: unknown): void {
+    this.#fail(error);
   }
 
   #fail(error: unknown): void {
