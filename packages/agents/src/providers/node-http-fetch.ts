@@ -5,7 +5,7 @@ import zlib from 'node:zlib';
 
 /**
  * The `fetch` the providers hand to the `openai` and `ollama` clients on Node: the same requests
- * through Node's own http client, which costs about a third less CPU per call than Node's
+ * through Node's own http client, which costs about a third less CPU for a short call than Node's
  * built-in fetch (its Request, Response and web-stream objects), in the worker that makes every
  * LLM call.
  *
