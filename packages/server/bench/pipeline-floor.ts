@@ -1,7 +1,7 @@
 // The run pipeline with nothing of Troupe in it, for the throughput bench's second baseline: what
 // HTTP, Postgres, BullMQ and Redis pub/sub cost on this machine for the work a trivial run needs at
 // the least. `server`: an HTTP endpoint that inserts the run (one statement) and queues its job;
-// `worker`: a BullMQ worker (concurrency 20) that marks the run running (one statement), stores
+// `worker`: a BullMQ worker (concurrency 32, as Troupe's) that marks the run running (one statement), stores
 // its six events and its end (one statement) and publishes the events. No GraphQL, no auth, no
 // agent runtime, no batching across runs.
 import { randomUUID } from 'node:crypto';
@@ -84,7 +84,8 @@ async function worker(env: NodeJS.ProcessEnv) {
     {
       connection: new Redis(env.REDIS_URL!, { maxRetriesPerRequest: null }),
       prefix: env.TROUPE_QUEUE_PREFIX,
-      concurrency: 20,
+      // Troupe's default worker concurrency (TROUPE_WORKER_CONCURRENCY), which the bench's worker runs with.
+      concurrency: 32,
     },
   );
   await w.waitUntilReady();

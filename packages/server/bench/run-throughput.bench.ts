@@ -1,5 +1,6 @@
-// Run throughput on Postgres + Redis: one `troupe serve` process, one worker process (concurrency
-// 20) with the scripted provider, 20 clients calling startRun; runs/s until every run SUCCEEDED.
+// Run throughput on Postgres + Redis: one `troupe serve` process, one worker process (its default
+// concurrency, 32) with the scripted provider, 20 clients calling startRun; runs/s until every run
+// SUCCEEDED.
 // Baselines, same run: raw BullMQ no-op jobs through one worker at concurrency 50 (jobs/s), the
 // goal's; and the same load through a hand-written pipeline (pipeline-floor.ts: HTTP, three SQL
 // statements, a BullMQ job and a publish per run), what this machine allows such a pipeline at all.
@@ -76,7 +77,6 @@ async function main() {
       REDIS_URL,
       TROUPE_QUEUE_PREFIX: backend.prefix,
       TROUPE_SECRET: SECRET,
-      TROUPE_WORKER_CONCURRENCY: '20',
     },
     /scripted worker ready()/,
   ).catch(dropOnFailure(backend, server));

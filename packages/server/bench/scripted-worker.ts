@@ -13,7 +13,8 @@ const worker = await startRunWorker({
   bus,
   redisUrl: env.REDIS_URL!,
   prefix: env.TROUPE_QUEUE_PREFIX,
-  concurrency: Number(env.TROUPE_WORKER_CONCURRENCY ?? 20),
+  // Default: `troupe worker`'s (TROUPE_WORKER_CONCURRENCY).
+  concurrency: Number(env.TROUPE_WORKER_CONCURRENCY ?? 32),
   providers: { scripted: createScriptedProvider(() => ({ text: 'ok' })) },
 });
 process.on('SIGTERM', async () => {

@@ -20,7 +20,7 @@ Usage:
                  Production server: Postgres from DATABASE_URL (PGlite in --data-dir otherwise).
                  Needs TROUPE_SECRET; TROUPE_ADMIN_KEY enables createTenant.
                  With REDIS_URL, runs are queued for \`troupe worker\` processes.
-  troupe worker  [--concurrency 4]
+  troupe worker  [--concurrency 32]
                  Executes queued runs. Needs DATABASE_URL, REDIS_URL and TROUPE_SECRET; SIGTERM lets
                  runs in progress finish (10 s), then hands the rest to another worker.
   troupe migrate [--status] [--data-dir .troupe]

@@ -16,9 +16,9 @@ export interface TroupeConfig {
   /** Prefix of the run queue's keys and of the pub/sub channels in Redis (TROUPE_QUEUE_PREFIX). */
   queuePrefix: string;
   /**
-   * Runs one process executes at once (TROUPE_WORKER_CONCURRENCY): a `troupe worker` (default 4),
-   * or a server that executes its own runs (`troupe dev`, `troupe serve` without REDIS_URL, an
-   * embedded server; default 32, since its runs mostly wait on the LLM).
+   * Runs one process executes at once (TROUPE_WORKER_CONCURRENCY; default 32, since runs mostly
+   * wait on the LLM): a `troupe worker`, or a server that executes its own runs (`troupe dev`,
+   * `troupe serve` without REDIS_URL, an embedded server).
    */
   workerConcurrency: number;
   /**
@@ -83,11 +83,13 @@ export class ConfigError extends Error {
 }
 
 /**
- * Runs a server executes at once when it is its own worker. Runs wait on the LLM most of their time:
- * 8, as it was, kept `troupe dev`'s 9th concurrent run waiting for one of the first 8 to finish
- * (trivial runs from 20 clients: 276-278 runs/s at 8 against 298-320 at 20).
+ * Runs a process executes at once, a `troupe worker` or a server that is its own worker. Runs wait
+ * on the LLM most of their time: 8, as it was, kept `troupe dev`'s 9th concurrent run waiting for
+ * one of the first 8 to finish (trivial runs from 20 clients: 276-278 runs/s at 8 against 298-320
+ * at 20); a `troupe worker` ran 4 at once, and one process with a backlog of runs spent more CPU
+ * per run (smaller batches of writes) than at 50.
  */
-const IN_PROCESS_CONCURRENCY = 32;
+const DEFAULT_CONCURRENCY = 32;
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -147,11 +149,7 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
     );
   }
   const production = env.NODE_ENV === 'production';
-  const workerConcurrency = int(
-    env,
-    'TROUPE_WORKER_CONCURRENCY',
-    mode === 'worker' ? 4 : IN_PROCESS_CONCURRENCY,
-  );
+  const workerConcurrency = int(env, 'TROUPE_WORKER_CONCURRENCY', DEFAULT_CONCURRENCY);
   if (workerConcurrency < 1) throw new ConfigError('TROUPE_WORKER_CONCURRENCY must be at least 1, got 0');
   return {
     config: {

@@ -503,6 +503,15 @@ describe.runIf(BACKEND === 'postgres')('runs on BullMQ workers', () => {
   });
 });
 
+test('a worker runs 32 runs at once unless told otherwise, as a server that is its own worker does', () => {
+  const base = { TROUPE_SECRET: SECRET, DATABASE_URL: 'postgresql://127.0.0.1:1/x', REDIS_URL };
+  expect(loadConfig('worker', {}, base).config.workerConcurrency).toBe(32);
+  expect(loadConfig('dev', {}, base).config.workerConcurrency).toBe(32);
+  expect(loadConfig('worker', {}, { ...base, TROUPE_WORKER_CONCURRENCY: '6' }).config.workerConcurrency).toBe(
+    6,
+  );
+});
+
 test('troupe worker without DATABASE_URL or REDIS_URL exits with an error that names the variable', async () => {
   const noDb = runCli(['worker'], { TROUPE_SECRET: SECRET, REDIS_URL });
   expect(await noDb.exited).toBe(1);
