@@ -67,7 +67,7 @@ export async function recoverUnfinishedRuns(database: Database, executor: RunExe
  * first unfinished task.
  */
 export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
-  const concurrency = opts.concurrency ?? 8;
+  const concurrency = opts.concurrency ?? 32;
   const flushMs = opts.flushMs ?? 50;
   const queue: RunJob[] = [];
   const running = new Map<string, RunHandle>();

@@ -11,7 +11,7 @@ export interface RunWorkerOptions extends RunQueueOptions {
   database: Database;
   /** Redis bus shared with the servers: events are published on it, control messages arrive on it. */
   bus: EventBus;
-  /** Runs executed at once by this worker. Default 4. */
+  /** Runs executed at once by this worker. Default 32 (as TROUPE_WORKER_CONCURRENCY's). */
   concurrency?: number;
   providers?: ProviderSettings;
   /** On close, how long runs in progress may take to finish before they are handed back. Default 10 s. */
@@ -141,7 +141,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     {
       connection,
       prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX,
-      concurrency: opts.concurrency ?? 4,
+      concurrency: opts.concurrency ?? 32,
       lockDuration: lockMs,
       stalledInterval: Math.max(500, Math.round(lockMs / 2)),
       // A run is resumable: a crash loop is stopped by the job's attempts, not by stall counting.

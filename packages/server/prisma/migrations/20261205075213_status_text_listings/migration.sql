@@ -6,8 +6,11 @@
 -- Adding a stored generated column rewrites the table: on a large Run or Document table this
 -- migration takes a while and holds writes to it meanwhile.
 --
--- A status added to an enum later must be added to its CASE here (a new migration); a test checks
--- every status maps to its own text.
+-- Changing an enum later takes a migration of its own that drops the column (Postgres refuses to
+-- change the type of a column a generated column reads, and a value added to an enum cannot be
+-- used in the transaction that adds it), changes the enum, and adds the column and its index again
+-- with the new CASE. Until then a new status would have no text: a test checks every status maps
+-- to its own text.
 
 -- DropIndex
 DROP INDEX "Run_tenantId_status_id_idx";
@@ -37,3 +40,8 @@ CREATE INDEX "Document_tenantId_statusText_id_idx" ON "Document"("tenantId", "st
 
 -- CreateIndex
 CREATE INDEX "Run_tenantId_statusText_id_idx" ON "Run"("tenantId", "statusText", "id");
+
+-- Statistics for the new columns now (rewriting a table does not start autovacuum's analyze), so
+-- a listing by status and crew can weigh the status's share of the runs.
+ANALYZE "Run" ("statusText");
+ANALYZE "Document" ("statusText");
