@@ -8,8 +8,9 @@ import zlib from 'node:zlib';
 import { HumanMessage } from '@langchain/core/messages';
 import { getGlobalDispatcher, MockAgent, setGlobalDispatcher } from 'undici';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { AgentsError, createOpenAIProvider } from '../src/index.js';
+import { AgentsError, createOpenAIProvider, runCrew } from '../src/index.js';
 import { providerFetch, providerFetchTimeouts } from '../src/providers/node-http-fetch.js';
+import { collectEvents, testAgent } from './support/run-helpers.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -291,4 +292,30 @@ it('a silent server times out; a body waiting for its reader does not', async ()
   } finally {
     Object.assign(providerFetchTimeouts, saved);
   }
+});
+
+it('runs whose settings differ only in their fetch each use their own', async () => {
+  handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(sse(['ok']));
+  };
+  const calls = { a: 0, b: 0 };
+  const counting = (name: 'a' | 'b'): typeof fetch => {
+    return (input, init) => {
+      calls[name]++;
+      return fetch(input, init);
+    };
+  };
+  const crew = {
+    name: 'c',
+    agents: [testAgent('writer', { provider: 'openai' as const, name: 'm', baseUrl: `${url}/v1` })],
+    tasks: [{ name: 'write', description: 'Write', agent: 'writer' }],
+  };
+  for (const name of ['a', 'b'] as const) {
+    const events = await collectEvents(
+      runCrew({ crew, inputs: {}, providers: { openai: { apiKey: 'k', fetch: counting(name) } } }),
+    );
+    expect(events.at(-1)?.type).toBe('RUN_SUCCEEDED');
+  }
+  expect(calls).toEqual({ a: 1, b: 1 });
 });

@@ -26,6 +26,20 @@ function isChatProvider(value: unknown): value is ChatProvider {
 const sharedProviders = new Map<string, ChatProvider>();
 const SHARED_PROVIDER_LIMIT = 64;
 
+/** A fetch function's part of a shared provider's key (JSON leaves functions out): one id per function. */
+const fetchIds = new WeakMap<object, number>();
+let nextFetchId = 1;
+
+function fetchKey(fetchFn: unknown): number | null {
+  if (typeof fetchFn !== 'function') return null;
+  let id = fetchIds.get(fetchFn);
+  if (id === undefined) {
+    id = nextFetchId++;
+    fetchIds.set(fetchFn, id);
+  }
+  return id;
+}
+
 function shared(key: string, create: () => ChatProvider): ChatProvider {
   let provider = sharedProviders.get(key);
   if (!provider) {
@@ -59,6 +73,7 @@ export function createProviderResolver(
       const sharedKey = JSON.stringify([
         'openai',
         options,
+        fetchKey(options.fetch),
         env.OPENAI_API_KEY ?? null,
         env.OPENAI_BASE_URL ?? null,
       ]);
@@ -68,7 +83,7 @@ export function createProviderResolver(
         ...((configured ?? {}) as OllamaProviderOptions),
         ...(agent.model.baseUrl ? { host: agent.model.baseUrl } : {}),
       };
-      const sharedKey = JSON.stringify(['ollama', options, env.OLLAMA_HOST ?? null]);
+      const sharedKey = JSON.stringify(['ollama', options, fetchKey(options.fetch), env.OLLAMA_HOST ?? null]);
       provider = shared(sharedKey, () => createOllamaProvider(options));
     } else {
       throw new AgentsError(
