@@ -14,6 +14,7 @@ import { createRedisEventBus } from '../src/events/redis-event-bus.js';
 import { parseGlobalId } from '../src/graphql/global-id.js';
 import { createBullMqExecutor } from '../src/runs/bullmq-executor.js';
 import type { RunJob } from '../src/runs/execute-run.js';
+import { createRunRanker } from '../src/runs/run-fairness.js';
 import { freshRunJobs, RUN_JOB_OPTIONS } from '../src/runs/run-queue.js';
 import { type RunWorker, startRunWorker } from '../src/runs/run-worker.js';
 import { startServer, type TroupeServer } from '../src/server.js';
@@ -21,6 +22,7 @@ import {
   ADMIN_KEY,
   BACKEND,
   createTestDatabase,
+  dropRunQueue,
   pgAdmin,
   SECRET,
   type TestDatabase,
@@ -91,9 +93,7 @@ describe.runIf(BACKEND === 'postgres')('runs on BullMQ workers', () => {
     for (const w of workers) await w.close();
     await server?.close();
     await workerBus?.close();
-    const queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix: PREFIX });
-    await queue.obliterate({ force: true });
-    await queue.close();
+    await dropRunQueue(PREFIX);
     await tdb?.close();
     await llm?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -529,15 +529,16 @@ test.runIf(BACKEND === 'postgres')(
   async () => {
     const prefix = `troupe-test-fresh-${randomBytes(4).toString('hex')}`;
     const queue = new Queue<RunJob>('runs', { connection: { url: REDIS_URL }, prefix });
+    const rankRedis = new Redis(REDIS_URL);
     try {
-      const addFresh = freshRunJobs(queue);
+      const addFresh = freshRunJobs(queue, createRunRanker(queue, rankRedis));
       // Five in one turn of the event loop (one addBulk), then one on its own (one add).
       const together = Array.from({ length: 5 }, (_, i) => ({ tenantId: 't', runId: `run-${i}` }));
       await Promise.all(together.map((job) => addFresh(job)));
       await addFresh({ tenantId: 't', runId: 'run-5' });
       // The same run again (the reconciler got there first, say): still one job.
       await addFresh({ tenantId: 't', runId: 'run-0' });
-      const waiting = await queue.getWaiting();
+      const waiting = await queue.getJobs(['prioritized']);
       expect(waiting.map((j) => j.id).sort()).toEqual(['run-0', 'run-1', 'run-2', 'run-3', 'run-4', 'run-5']);
       for (const j of waiting) expect(j.data).toEqual({ tenantId: 't', runId: j.id });
       expect((await queue.getJob('run-3'))?.opts.attempts).toBe(RUN_JOB_OPTIONS.attempts);
@@ -549,10 +550,9 @@ test.runIf(BACKEND === 'postgres')(
       ]);
       expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     } finally {
-      const cleanup = new Queue('runs', { connection: { url: REDIS_URL }, prefix });
-      await cleanup.obliterate({ force: true });
-      await cleanup.close();
       await queue.close().catch(() => {});
+      await dropRunQueue(prefix);
+      rankRedis.disconnect();
     }
   },
 );

@@ -9,14 +9,20 @@ import {
   type OpenAICompatibleTestServer,
   type OpenAITestReply,
 } from '@troupe/agents/testing';
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import type { EventBus } from '../src/events/event-bus.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
 import { type RunWorker, startRunWorker } from '../src/runs/run-worker.js';
 import { startServer, type TroupeServer } from '../src/server.js';
-import { ADMIN_KEY, BACKEND, createTestDatabase, SECRET, type TestDatabase } from './support/backend.js';
+import {
+  ADMIN_KEY,
+  BACKEND,
+  createTestDatabase,
+  dropRunQueue,
+  SECRET,
+  type TestDatabase,
+} from './support/backend.js';
 import { CREATE_CREW, createTenant, gql, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
 
@@ -275,9 +281,7 @@ describe.runIf(BACKEND === 'postgres')('retry policy, runs on BullMQ workers', (
     await worker?.close();
     await server?.close();
     await workerBus?.close();
-    const queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix });
-    await queue.obliterate({ force: true });
-    await queue.close();
+    await dropRunQueue(prefix);
     await tdb?.close();
     await llm?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });

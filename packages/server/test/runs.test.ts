@@ -197,7 +197,8 @@ test('retryRun resumes a failed run after its finished tasks, which are not paid
 });
 
 test('runUpdated streams a crew’s runs as their status changes', async () => {
-  llm.setFallback(() => ({ text: 'dashboard', chunkDelayMs: 2 }));
+  // Subscribers re-read the run on each change: slow enough that RUNNING is still what they read.
+  llm.setFallback(() => ({ text: Array.from({ length: 10 }, (_, i) => `d${i} `), chunkDelayMs: 10 }));
   const controller = new AbortController();
   const seen: { id: string; status: string }[] = [];
   const watching = (async () => {
@@ -324,4 +325,77 @@ test('run(id) asking only for the run’s own fields answers what the full read 
   const missing = Buffer.from('Run:nope').toString('base64');
   for (const q of [polled, full])
     expect((await gql(server.url, q, { id: missing }, key)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+});
+
+test('runs start in fair turns between tenants: one tenant’s backlog does not hold up another’s runs', async () => {
+  // Every run is one LLM call, held until the test lets it go: the calls arrive in the order the
+  // runs start. Two run at once.
+  const gated = await createOpenAICompatibleTestServer();
+  const started: string[] = [];
+  const held: (() => void)[] = [];
+  let open = false;
+  gated.setFallback(async (req) => {
+    const name = /run ([AB]\d+)/.exec(JSON.stringify(req.body))?.[1] ?? '?';
+    started.push(name);
+    if (!open) await new Promise<void>((resolve) => held.push(resolve));
+    return { text: `Done with ${name}.` };
+  });
+  const fair = await startTestServer({
+    providers: { openai: { baseUrl: gated.url, apiKey: 'test' } },
+    concurrency: 2,
+  });
+  const startedCount = async (n: number) => {
+    for (let i = 0; i < 1000 && started.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(started.length).toBe(n);
+  };
+  try {
+    const [a, b] = await Promise.all(
+      ['A', 'B'].map(async (name) => {
+        const { key: tenantKey } = await createTenant(fair.url, fair.admin, `fair-${name}`);
+        const crew = await gqlOk(
+          fair.url,
+          CREATE_CREW,
+          {
+            input: {
+              name: 'One call',
+              process: 'SEQUENTIAL',
+              agents: [
+                { name: 'solo', role: 'Worker', goal: 'Answer', model: { provider: 'OPENAI', name: 'm' } },
+              ],
+              tasks: [
+                { name: 'only', description: 'Handle run {{q}}', expectedOutput: 'A line', agent: 'solo' },
+              ],
+            },
+          },
+          tenantKey,
+        );
+        return { key: tenantKey, crewId: crew.createCrew.crew.id as string };
+      }),
+    );
+    const start = (t: { key: string; crewId: string }, q: string) =>
+      gqlOk(
+        fair.url,
+        'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+        { input: { crewId: t.crewId, inputs: { q } } },
+        t.key,
+      );
+    // Tenant A queues six runs: two start, four wait. Then tenant B queues two.
+    for (let i = 1; i <= 6; i++) await start(a!, `A${i}`);
+    await startedCount(2);
+    await start(b!, 'B1');
+    await start(b!, 'B2');
+    // Each run let go frees a slot for the next.
+    for (let n = 3; n <= 8; n++) {
+      held.shift()!();
+      await startedCount(n);
+    }
+    // B's runs took turns with A's backlog instead of waiting behind all of it (first come, first
+    // served: A1 … A6, B1, B2); each tenant's own runs kept their order.
+    expect(started).toEqual(['A1', 'A2', 'A3', 'B1', 'A4', 'B2', 'A5', 'A6']);
+  } finally {
+    open = true;
+    for (const release of held.splice(0)) release();
+    await fair.closeAll();
+    await gated.close();
+  }
 });

@@ -12,6 +12,7 @@ import {
   type RunControlMessage,
 } from './run-control.js';
 import type { RunExecutor } from './run-executor.js';
+import { createRunRanker } from './run-fairness.js';
 import {
   addRunJob,
   DEFAULT_QUEUE_NAME,
@@ -59,7 +60,8 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
   queue.on('error', (err) => {
     if (process.env.TROUPE_DEBUG_REDIS) console.warn('troupe: queue:', err.message);
   });
-  const addFresh = freshRunJobs(queue);
+  const ranker = createRunRanker(queue, connection);
+  const addFresh = freshRunJobs(queue, ranker);
   const inFlight = new Set<Promise<unknown>>();
   let closed = false;
   const track = (p: Promise<unknown>, what: string) => {
@@ -84,7 +86,7 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
         if (closed) break;
         const job = { tenantId: run.tenantId, runId: run.id };
         if (run.status === 'QUEUED') {
-          if (await addRunJob(queue, job)) requeued++;
+          if (await addRunJob(queue, ranker, job)) requeued++;
           continue;
         }
         const held = await queue.getJob(run.id);
@@ -93,7 +95,7 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
         // before its end is claimed again, and the claim, seeing it ended, does nothing.
         const state = held ? await held.getState() : 'missing';
         if (state !== 'failed' && state !== 'completed') continue;
-        if (await addRunJob(queue, job)) resumed++;
+        if (await addRunJob(queue, ranker, job)) resumed++;
       }
       if (requeued > 0)
         console.warn(
@@ -141,7 +143,7 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
     enqueue(job, enqueueOpts) {
       if (closed) throw new Error('executor is closed');
       track(
-        enqueueOpts?.fresh ? addFresh(job) : addRunJob(queue, job),
+        enqueueOpts?.fresh ? addFresh(job) : addRunJob(queue, ranker, job),
         `run ${job.runId} could not be queued`,
       );
     },

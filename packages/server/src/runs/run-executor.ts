@@ -3,6 +3,7 @@ import type { Database } from '../db/database.js';
 import type { EmbedderSource } from '../documents/document-ingest.js';
 import type { EventBus } from '../events/event-bus.js';
 import { executeRun, type RunHandle, type RunJob, recordRunFailure } from './execute-run.js';
+import { FairRunQueue } from './run-fairness.js';
 import { RUN_JOB_OPTIONS } from './run-queue.js';
 
 export { loadRuntime, type RunJob } from './execute-run.js';
@@ -69,7 +70,8 @@ export async function recoverUnfinishedRuns(database: Database, executor: RunExe
 export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
   const concurrency = opts.concurrency ?? 32;
   const flushMs = opts.flushMs ?? 50;
-  const queue: RunJob[] = [];
+  // Runs start in fair order between tenants (see run-fairness.ts), as on BullMQ.
+  const queue = new FairRunQueue();
   const running = new Map<string, RunHandle>();
   // Cancels of runs this executor has picked up but whose crew has not started yet.
   const pendingCancels = new Map<string, string>();
@@ -86,23 +88,24 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
   const idleWaiters: (() => void)[] = [];
 
   const settle = () => {
-    if (busy === 0 && queue.length === 0 && delayed.size === 0) for (const w of idleWaiters.splice(0)) w();
+    if (busy === 0 && queue.size === 0 && delayed.size === 0) for (const w of idleWaiters.splice(0)) w();
   };
-  const retryLater = (job: RunJob, ms: number) => {
+  /** The run waits `ms`, then is queued again in the place its rank gives it. */
+  const retryLater = (job: RunJob, rank: number, ms: number) => {
     if (closed) return;
     delayed.set(
       job.runId,
       setTimeout(() => {
         delayed.delete(job.runId);
         if (closed) return settle();
-        queue.push(job);
+        queue.push(job, rank);
         pump();
       }, ms),
     );
   };
   const pump = () => {
-    while (!closed && busy < concurrency && queue.length > 0) {
-      const job = queue.shift()!;
+    while (!closed && busy < concurrency && queue.size > 0) {
+      const { job, rank } = queue.shift()!;
       if (releases.has(job.runId)) continue; // already executing here
       busy++;
       const release = new AbortController();
@@ -132,7 +135,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
         .then((outcome) => {
           failures.delete(job.runId);
           if (typeof outcome === 'object' && !cancelledRetries.has(job.runId))
-            retryLater(job, outcome.retryInMs);
+            retryLater(job, rank, outcome.retryInMs);
         })
         .catch((err) => {
           const attempt = (failures.get(job.runId) ?? 0) + 1;
@@ -144,7 +147,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
           if (closed) return; // the next start resumes it (recoverUnfinishedRuns)
           if (!last) {
             failures.set(job.runId, attempt);
-            retryLater(job, retry.delayMs * 2 ** (attempt - 1));
+            retryLater(job, rank, retry.delayMs * 2 ** (attempt - 1));
             return;
           }
           failures.delete(job.runId);
@@ -169,7 +172,8 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
 
   const enqueue = (job: RunJob) => {
     if (closed) throw new Error('executor is closed');
-    queue.push(job);
+    // Nothing waiting, delayed or running: the ranks start again from 1.
+    queue.push(job, undefined, busy === 0 && delayed.size === 0);
     pump();
   };
 
@@ -184,7 +188,6 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
         settle();
         return false;
       }
-      const queuedAt = queue.findIndex((j) => j.runId === runId);
       const r = running.get(runId);
       if (r) {
         if (r.cancel(reason)) return true;
@@ -198,7 +201,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
         pendingCancels.set(runId, reason);
         return true;
       }
-      if (queuedAt >= 0) queue.splice(queuedAt, 1);
+      queue.remove(runId);
       // Queued, or held by nothing here (an execution that failed left it RUNNING): the caller
       // records the cancellation.
       return false;
@@ -206,14 +209,14 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
     respond(runId, decision) {
       return running.get(runId)?.respond(decision) ?? false;
     },
-    active: () => busy + queue.length + delayed.size,
+    active: () => busy + queue.size + delayed.size,
     idle() {
-      if (busy === 0 && queue.length === 0 && delayed.size === 0) return Promise.resolve();
+      if (busy === 0 && queue.size === 0 && delayed.size === 0) return Promise.resolve();
       return new Promise((resolve) => idleWaiters.push(resolve));
     },
     async close() {
       closed = true;
-      queue.length = 0;
+      queue.clear();
       for (const t of delayed.values()) clearTimeout(t);
       delayed.clear();
       // Released, not cancelled: the runs stay unfinished in the database, and the next start

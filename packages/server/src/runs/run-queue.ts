@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { RunJob } from './execute-run.js';
+import type { RunRanker } from './run-fairness.js';
 
 /** Where runs wait for workers: the BullMQ queue name and Redis key prefix, shared by servers and workers. */
 export interface RunQueueOptions {
@@ -28,16 +29,18 @@ export const RUN_JOB_OPTIONS = {
 /**
  * Queues a run's job (true), unless it is queued already (false); its id is the run's id, so a run
  * is never queued twice at once. A finished job of the same run (a run being retried) is removed
- * first, since BullMQ ignores an add whose id it still holds.
+ * first, since BullMQ ignores an add whose id it still holds. Its priority is its rank among the
+ * tenants' runs (see run-fairness.ts).
  */
-export async function addRunJob(queue: Queue<RunJob>, job: RunJob): Promise<boolean> {
+export async function addRunJob(queue: Queue<RunJob>, ranker: RunRanker, job: RunJob): Promise<boolean> {
   const existing = await queue.getJob(job.runId);
   if (existing) {
     const state = await existing.getState();
     if (state !== 'completed' && state !== 'failed') return false; // waiting, delayed or running already
     await existing.remove();
   }
-  await queue.add('run', job, { jobId: job.runId, ...RUN_JOB_OPTIONS });
+  const [priority] = await ranker.rank([job]);
+  await queue.add('run', job, { jobId: job.runId, priority, ...RUN_JOB_OPTIONS });
   return true;
 }
 
@@ -47,21 +50,27 @@ export async function addRunJob(queue: Queue<RunJob>, job: RunJob): Promise<bool
  * database batches their scripts) reach Redis in one write (addBulk, a MULTI) instead of one each.
  * Should the reconciler add one of them meanwhile, the second add is one BullMQ ignores.
  */
-export function freshRunJobs(queue: Queue<RunJob>): (job: RunJob) => Promise<void> {
+export function freshRunJobs(queue: Queue<RunJob>, ranker: RunRanker): (job: RunJob) => Promise<void> {
   let waiting: { job: RunJob; done: (err?: unknown) => void }[] = [];
   const flush = () => {
     const batch = waiting;
     waiting = [];
-    const added =
-      batch.length === 1
-        ? queue.add('run', batch[0]!.job, { jobId: batch[0]!.job.runId, ...RUN_JOB_OPTIONS })
-        : queue.addBulk(
-            batch.map(({ job }) => ({
-              name: 'run',
-              data: job,
-              opts: { jobId: job.runId, ...RUN_JOB_OPTIONS },
-            })),
-          );
+    const added = ranker.rank(batch.map((w) => w.job)).then(
+      (ranks): Promise<unknown> =>
+        batch.length === 1
+          ? queue.add('run', batch[0]!.job, {
+              jobId: batch[0]!.job.runId,
+              priority: ranks[0],
+              ...RUN_JOB_OPTIONS,
+            })
+          : queue.addBulk(
+              batch.map(({ job }, i) => ({
+                name: 'run',
+                data: job,
+                opts: { jobId: job.runId, priority: ranks[i], ...RUN_JOB_OPTIONS },
+              })),
+            ),
+    );
     added.then(
       () => {
         for (const w of batch) w.done();

@@ -5,6 +5,7 @@ import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
 import { executeRun, type RunHandle, type RunJob, recordRunFailure } from './execute-run.js';
 import { decodeRunControl, type RespondAck, RUN_CONTROL_CHANNEL } from './run-control.js';
+import { createRunRanker } from './run-fairness.js';
 import { addRunJob, DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type RunQueueOptions } from './run-queue.js';
 
 export interface RunWorkerOptions extends RunQueueOptions {
@@ -86,13 +87,17 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX,
   });
   queue.on('error', () => {});
+  // Runs start in fair order between tenants (their jobs' priorities); each start moves the
+  // queue's virtual time on.
+  const ranker = createRunRanker(queue, queueConnection);
   const enqueue = async (next: RunJob) => {
-    await addRunJob(queue, next);
+    await addRunJob(queue, ranker, next);
   };
   const worker = new Worker<RunJob>(
     opts.queueName ?? DEFAULT_QUEUE_NAME,
     async (job, token) => {
       const { runId } = job.data;
+      ranker.started(job.opts.priority);
       let mine: RunHandle | undefined;
       const release = new AbortController();
       releases.set(runId, release);

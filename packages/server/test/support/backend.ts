@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -120,6 +121,8 @@ export async function startTestServer(
     wrapDatabase?: (database: Database) => Database;
     /** How a failed execution is tried again (in-process executor). */
     executionRetry?: import('../../src/server.js').StartServerOptions['executionRetry'];
+    /** Runs executed at once: the server's (in-process) or the worker's. Default: the server's default; the worker's 8. */
+    concurrency?: number;
   } = {},
 ): Promise<TestServer> {
   const tdb = await createTestDatabase(opts);
@@ -129,8 +132,12 @@ export async function startTestServer(
     TROUPE_SECRET: SECRET,
     ...(opts.production ? { NODE_ENV: 'production' } : {}),
     ...opts.env,
+    ...(opts.concurrency && EXECUTION === 'in-process'
+      ? { TROUPE_WORKER_CONCURRENCY: String(opts.concurrency) }
+      : {}),
   };
-  if (EXECUTION === 'workers') return startWithWorker(tdb, dataDir, env, opts.providers, opts.authCache);
+  if (EXECUTION === 'workers')
+    return startWithWorker(tdb, dataDir, env, opts.providers, opts.authCache, opts.concurrency);
   const { config } = loadConfig('embedded', { port: 0, host: '127.0.0.1', dataDir }, env);
   const server = await startServer(config, {
     database: opts.wrapDatabase ? opts.wrapDatabase(tdb.database) : tdb.database,
@@ -160,6 +167,7 @@ async function startWithWorker(
   env: Record<string, string>,
   providers: import('@troupe/agents').ProviderSettings | undefined,
   authCache: import('../../src/server.js').StartServerOptions['authCache'],
+  concurrency = 8,
 ): Promise<TestServer> {
   if (BACKEND !== 'postgres')
     throw new Error('TROUPE_TEST_EXECUTION=workers needs TROUPE_TEST_BACKEND=postgres');
@@ -176,7 +184,7 @@ async function startWithWorker(
     bus: workerBus,
     redisUrl: REDIS_URL,
     prefix,
-    concurrency: 8,
+    concurrency,
     graceMs: 500,
     ...(providers ? { providers } : {}),
   });
@@ -188,11 +196,27 @@ async function startWithWorker(
       await worker.close();
       await server.close();
       await workerBus.close();
-      const queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix });
-      await queue.obliterate({ force: true }).catch(() => {});
-      await queue.close();
+      await dropRunQueue(prefix);
       await tdb.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Removes a test's run queue: its jobs (obliterate), then whatever else its prefix holds (the ranks). */
+export async function dropRunQueue(prefix: string): Promise<void> {
+  const queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix });
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close();
+  const redis = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
