@@ -1,14 +1,15 @@
 // The fair order between tenants' runs: the in-process queue, and the ranks kept in Redis for BullMQ.
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import {
   createRunRanker,
   FairRunQueue,
   fairnessKey,
   MAX_RANK,
   RANK_RESTART,
+  type RunRanker,
 } from '../src/runs/run-fairness.js';
 import { dropRunQueue, REDIS_URL } from './support/backend.js';
 
@@ -56,13 +57,20 @@ describe('in-process queue', () => {
     expect(q.size).toBe(0);
   });
 
-  test('ranks start again from 1 once nothing waits anywhere', () => {
+  test('a tenant’s earlier ranks count only while runs wait, and never for more than what waits', () => {
     const q = new FairRunQueue();
-    for (let i = 1; i <= 3; i++) q.push(job('a', `a${i}`));
-    drain(q);
-    expect(q.push(job('a', 'a4'))).toBe(4); // something runs or is delayed elsewhere: no restart
-    drain(q);
-    expect(q.push(job('a', 'a5'), undefined, true)).toBe(1);
+    for (let i = 1; i <= 5; i++) q.push(job('a', `a${i}`));
+    q.push(job('b', 'b1'));
+    // A cancels its whole backlog: its next run waits behind what still waits (b1), not behind
+    // the five turns it gave up.
+    for (let i = 1; i <= 5; i++) q.remove(`a${i}`);
+    q.push(job('a', 'a6'));
+    q.push(job('c', 'c1'));
+    expect(drain(q)).toEqual(['b1', 'c1', 'a6']);
+    // Nothing waits: the tenants' earlier ranks are forgotten; the order is by arrival again.
+    q.push(job('b', 'b2'));
+    q.push(job('a', 'a7'));
+    expect(drain(q)).toEqual(['b2', 'a7']);
   });
 });
 
@@ -70,9 +78,30 @@ describe('ranks in Redis (BullMQ priorities)', () => {
   const prefix = `troupe-test-fair-${randomBytes(4).toString('hex')}`;
   let queue: Queue;
   let redis: Redis;
+  let ranker: RunRanker;
+  let next = 0;
+  /** Queues real jobs for these tenants; their priorities. */
+  const enqueue = async (tenants: string[], beforeAdd?: () => Promise<void>) => {
+    const jobs = tenants.map((t) => job(t, `j${next++}`));
+    let added: Job[] = [];
+    await ranker.queue(jobs, async (priorities) => {
+      await beforeAdd?.();
+      added = await queue.addBulk(
+        jobs.map((j, i) => ({ name: 'run', data: j, opts: { jobId: j.runId, priority: priorities[i] } })),
+      );
+      return added;
+    });
+    return Promise.all(added.map(async (j) => Number((await queue.getJob(j.id!))!.priority)));
+  };
+  const setVirtualTime = (v: number) => redis.hset(fairnessKey(queue), '.v', v);
   beforeAll(() => {
     queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix });
     redis = new Redis(REDIS_URL);
+    ranker = createRunRanker(queue, redis);
+  });
+  beforeEach(async () => {
+    await queue.drain(true);
+    await redis.del(fairnessKey(queue));
   });
   afterAll(async () => {
     await queue.close();
@@ -81,33 +110,61 @@ describe('ranks in Redis (BullMQ priorities)', () => {
   });
 
   test('a tenant’s runs rank one after another; another tenant’s start at the virtual time', async () => {
-    const ranker = createRunRanker(queue, redis);
-    expect(await ranker.rank([job('a', '1'), job('a', '2'), job('a', '3'), job('b', '4')])).toEqual([
-      1, 2, 3, 1,
-    ]);
+    expect(await enqueue(['a', 'a', 'a', 'b'])).toEqual([1, 2, 3, 1]);
     ranker.started(2);
     ranker.started(1); // lower: the virtual time does not go back
     await new Promise((r) => setImmediate(r));
     await redis.ping();
-    expect(await ranker.rank([job('b', '5'), job('c', '6'), job('a', '7')])).toEqual([3, 3, 4]);
+    expect(await enqueue(['b', 'c', 'a'])).toEqual([3, 3, 4]);
   });
 
-  test('ranks start again once the virtual time is past the restart point and nothing waits', async () => {
-    const ranker = createRunRanker(queue, redis);
-    const key = fairnessKey(queue);
-    await redis.hset(key, '.v', RANK_RESTART, 'a', RANK_RESTART + 5);
-    // A job waiting: no restart, and ranks go on from the virtual time.
+  test('a cancelled backlog holds its tenant back no further than what still waits', async () => {
+    expect(await enqueue(['a', 'a', 'a', 'a', 'a', 'b'])).toEqual([1, 2, 3, 4, 5, 1]);
+    for (const j of await queue.getJobs(['prioritized'])) if (j.data.tenantId === 'a') await j.remove();
+    expect(await enqueue(['a'])).toEqual([2]);
+    // Nothing waits: earlier ranks are forgotten, the virtual time is kept.
+    await queue.drain(true);
+    await setVirtualTime(7);
+    expect(await enqueue(['a', 'b'])).toEqual([8, 8]);
+  });
+
+  test('past the restart point the ranks start again from 1 when nothing waits', async () => {
+    await setVirtualTime(RANK_RESTART);
+    await redis.hset(fairnessKey(queue), 'a', RANK_RESTART + 5);
     await queue.add('run', job('z', 'waiting'), { jobId: 'waiting', priority: 1 });
-    expect(await ranker.rank([job('a', '8'), job('b', '9')])).toEqual([RANK_RESTART + 6, RANK_RESTART + 1]);
-    await queue.remove('waiting');
-    expect(await ranker.rank([job('a', '10'), job('b', '11')])).toEqual([1, 1]);
+    // Something waits: no restart (a's lead is capped at the one run waiting).
+    expect(await enqueue(['a', 'b'])).toEqual([RANK_RESTART + 2, RANK_RESTART + 1]);
+    await queue.drain(true);
+    expect(await enqueue(['a', 'b'])).toEqual([1, 1]);
+  });
+
+  test('runs ranked just before another server started the ranks again are brought into the new count', async () => {
+    await queue.add('run', job('z', 'waiting'), { jobId: 'waiting', priority: 1 });
+    await setVirtualTime(RANK_RESTART + 100);
+    const other = createRunRanker(queue, redis);
+    const priorities = await enqueue(['a', 'a'], async () => {
+      // Between this server's ranks and its add: the queue empties, another server queues a run.
+      await queue.remove('waiting');
+      await other.queue([job('b', 'other')], async () => []);
+    });
+    expect(priorities).toEqual([1, 1]);
+  });
+
+  test('a job going back to the queue keeps its place, but no better than first in line', async () => {
+    const [kept, stale] = await queue.addBulk([
+      { name: 'run', data: job('a', 'kept'), opts: { jobId: 'kept', priority: 3 } },
+      { name: 'run', data: job('a', 'stale'), opts: { jobId: 'stale', priority: 1000 } },
+    ]);
+    await setVirtualTime(5);
+    await ranker.keepPlace(kept!.id!);
+    await ranker.keepPlace(stale!.id!);
+    expect(Number((await queue.getJob('kept'))!.priority)).toBe(3);
+    expect(Number((await queue.getJob('stale'))!.priority)).toBe(6);
   });
 
   test('ranks past BullMQ’s largest priority are given as the largest', async () => {
-    const ranker = createRunRanker(queue, redis);
     await queue.add('run', job('z', 'waiting'), { jobId: 'waiting', priority: 1 });
-    await redis.hset(fairnessKey(queue), '.v', MAX_RANK + 10);
-    expect(await ranker.rank([job('q', '12')])).toEqual([MAX_RANK]);
-    await queue.remove('waiting');
+    await setVirtualTime(MAX_RANK + 10);
+    expect(await enqueue(['q'])).toEqual([MAX_RANK]);
   });
 });

@@ -172,8 +172,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
 
   const enqueue = (job: RunJob) => {
     if (closed) throw new Error('executor is closed');
-    // Nothing waiting, delayed or running: the ranks start again from 1.
-    queue.push(job, undefined, busy === 0 && delayed.size === 0);
+    queue.push(job, undefined, delayed.size);
     pump();
   };
 

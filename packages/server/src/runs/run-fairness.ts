@@ -1,47 +1,64 @@
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RunJob } from './execute-run.js';
 
 /**
  * Fair order between tenants (start-time fair queuing). A queued run gets a rank: one more than the
- * larger of its tenant's previous run's rank and the rank of the run started last (the queue's
- * virtual time). Runs start in rank order, equal ranks in the order they were queued. A tenant's
- * own runs keep their order; a tenant that queues a thousand runs at once does not hold up another
- * tenant's next run behind them: that one's rank is the virtual time plus one, ahead of the rest
- * of the backlog. Every tenant with runs waiting takes turns, one run each.
+ * larger of its tenant's previous run's rank and the virtual time (the largest rank started so
+ * far). Runs start in rank order, equal ranks in the order they were queued. A tenant's own runs
+ * keep their order; a tenant that queues a thousand runs at once does not hold up another tenant's
+ * next run behind them: that one's rank is the virtual time plus one, ahead of the rest of the
+ * backlog. Every tenant with runs waiting takes turns, one run each.
  *
- * On BullMQ the rank is the job's priority, whose largest value is 2,097,151. The ranks start
- * again from 1 once the virtual time has passed 1,048,576 and nothing is waiting (queued or
- * delayed); should the queue never empty until they reach the largest priority, runs above it wait
- * in plain first-come order until it does.
+ * A tenant's previous rank counts only while something waits, and never for more than what waits:
+ * a tenant that cancelled its backlog is not held back by the turns it gave up for longer than the
+ * others' backlogs last, and the ranks are never worse than first come, first served.
+ *
+ * On BullMQ the rank is the job's priority, whose largest value is 2,097,151. Once the virtual
+ * time has passed 1,048,576, the ranks start again from 1 the next time a run is queued while
+ * nothing waits (queued or delayed); a run that was executing then and comes back (a retry, a
+ * worker handing it back) keeps its place, but no better than first in line. Should the queue
+ * never empty until the ranks reach the largest priority, runs above it wait in plain first-come
+ * order among themselves until it does.
  */
 export const MAX_RANK = 2_097_151;
 /** The virtual time from which the ranks start again at the next empty queue (BullMQ). */
 export const RANK_RESTART = 1_048_576;
 
-/** Where a queue keeps its ranks: a hash of each tenant's last rank, and the virtual time. */
+/** Where a queue keeps its ranks: a hash of each tenant's last rank, the virtual time and the epoch. */
 export const fairnessKey = (queue: Queue) => `${queue.qualifiedName}:troupe-fairness`;
 
 const VIRTUAL_TIME = '.v';
+/** How many times the ranks have started again. */
+const EPOCH = '.e';
 
 // KEYS: the fairness hash, then BullMQ's wait, paused, prioritized and delayed keys (read only).
 // ARGV: the restart threshold, the largest rank, then one tenant id per run to rank.
+// Returns the epoch, the virtual time, then the ranks.
 const RANK_SCRIPT = `
+local waiting = redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3])
+  + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
 local v = tonumber(redis.call('HGET', KEYS[1], '${VIRTUAL_TIME}') or '0')
-if v >= tonumber(ARGV[1]) and redis.call('LLEN', KEYS[2]) == 0 and redis.call('LLEN', KEYS[3]) == 0
-  and redis.call('ZCARD', KEYS[4]) == 0 and redis.call('ZCARD', KEYS[5]) == 0 then
+local epoch = tonumber(redis.call('HGET', KEYS[1], '${EPOCH}') or '0')
+if waiting == 0 then
   redis.call('DEL', KEYS[1])
-  v = 0
+  if v >= tonumber(ARGV[1]) then
+    v = 0
+    epoch = epoch + 1
+  end
+  if v > 0 then redis.call('HSET', KEYS[1], '${VIRTUAL_TIME}', v) end
+  if epoch > 0 then redis.call('HSET', KEYS[1], '${EPOCH}', epoch) end
 end
 local max = tonumber(ARGV[2])
-local ranks = {}
+local out = { epoch, v }
 for i = 3, #ARGV do
-  local last = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  local last = math.min(tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0'), v + waiting)
   local rank = math.max(v, last) + 1
   redis.call('HSET', KEYS[1], ARGV[i], rank)
-  ranks[#ranks + 1] = math.min(rank, max)
+  out[#out + 1] = math.min(rank, max)
+  waiting = waiting + 1
 end
-return ranks
+return out
 `;
 
 // KEYS: the fairness hash. ARGV: the rank of a run that started.
@@ -52,17 +69,44 @@ if rank > v then redis.call('HSET', KEYS[1], '${VIRTUAL_TIME}', rank) end
 return 0
 `;
 
+// A job going back to the queue (its rank is its priority) keeps its place, but no better than
+// first in line: after the ranks started again, its old rank would put it behind all of them.
+// KEYS: the fairness hash, the job's hash. Returns the job's priority.
+const KEEP_PLACE_SCRIPT = `
+local v = tonumber(redis.call('HGET', KEYS[1], '${VIRTUAL_TIME}') or '0')
+local p = tonumber(redis.call('HGET', KEYS[2], 'priority') or '0')
+if p > v + 1 then
+  p = v + 1
+  redis.call('HSET', KEYS[2], 'priority', p)
+end
+return p
+`;
+
+// KEYS: the fairness hash. Returns the epoch and the virtual time.
+const NOW_SCRIPT = `
+return { tonumber(redis.call('HGET', KEYS[1], '${EPOCH}') or '0'),
+  tonumber(redis.call('HGET', KEYS[1], '${VIRTUAL_TIME}') or '0') }
+`;
+
 type RankingRedis = Redis & {
   troupeRankRuns(keys: number, ...args: (string | number)[]): Promise<number[]>;
   troupeRunStarted(keys: number, ...args: (string | number)[]): Promise<number>;
+  troupeKeepPlace(keys: number, ...args: (string | number)[]): Promise<number>;
+  troupeRanksNow(keys: number, ...args: (string | number)[]): Promise<[number, number]>;
 };
 
 /** Ranks for a BullMQ run queue, kept in Redis beside it (shared by every server and worker). */
 export interface RunRanker {
-  /** The ranks (BullMQ priorities) of runs being queued, one per job, in order. */
-  rank(jobs: readonly RunJob[]): Promise<number[]>;
+  /**
+   * Queues runs: ranks them, then `add` adds their jobs with those priorities. Should the ranks
+   * have started again meanwhile (another server queued a run into an empty queue between the
+   * two), the jobs' priorities are brought into the new count.
+   */
+  queue(jobs: readonly RunJob[], add: (priorities: number[]) => Promise<Job[]>): Promise<void>;
   /** A job of this priority started: the virtual time moves up to it (written at the next turn). */
   started(priority: number | undefined): void;
+  /** A job going back to the queue keeps its place, but no better than first in line. */
+  keepPlace(jobId: string): Promise<void>;
 }
 
 export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
@@ -70,13 +114,15 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
   if (typeof r.troupeRankRuns !== 'function') {
     redis.defineCommand('troupeRankRuns', { lua: RANK_SCRIPT });
     redis.defineCommand('troupeRunStarted', { lua: STARTED_SCRIPT });
+    redis.defineCommand('troupeKeepPlace', { lua: KEEP_PLACE_SCRIPT });
+    redis.defineCommand('troupeRanksNow', { lua: NOW_SCRIPT });
   }
   const key = fairnessKey(queue);
   const { wait, paused, prioritized, delayed } = queue.keys;
   let highest = 0;
   return {
-    rank: (jobs) =>
-      r.troupeRankRuns(
+    async queue(jobs, add) {
+      const [epoch, v, ...ranks] = await r.troupeRankRuns(
         5,
         key,
         wait!,
@@ -86,9 +132,17 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
         RANK_RESTART,
         MAX_RANK,
         ...jobs.map((j) => j.tenantId),
-      ),
+      );
+      const added = await add(ranks);
+      // Only past the restart point can the count start again under us.
+      if (v! < RANK_RESTART) return;
+      const [epochNow, vNow] = await r.troupeRanksNow(1, key);
+      if (epochNow === epoch) return;
+      for (const job of added)
+        if ((job.priority ?? 0) > vNow + 1) await job.changePriority({ priority: vNow + 1 });
+    },
     started(priority) {
-      if (!priority) return; // queued before ranks (or by hand): first in line anyway
+      if (!priority) return; // queued before ranks, or a crashed worker's job: first in line anyway
       if (highest === 0)
         setImmediate(() => {
           const rank = highest;
@@ -97,6 +151,9 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
           r.troupeRunStarted(1, key, rank).catch(() => {});
         });
       highest = Math.max(highest, priority);
+    },
+    async keepPlace(jobId) {
+      await r.troupeKeepPlace(2, key, queue.toKey(jobId));
     },
   };
 }
@@ -109,7 +166,7 @@ interface Entry {
 
 /**
  * The in-process executor's queue, in the same fair order (`troupe dev`, `troupe serve` without
- * Redis). Ranks start again whenever nothing is waiting.
+ * Redis). Its numbers never near a limit, so its ranks never start again.
  */
 export class FairRunQueue {
   private heap: Entry[] = [];
@@ -125,18 +182,17 @@ export class FairRunQueue {
 
   /**
    * Queues a run; its rank, if it has one, is kept (a run waiting out a retry's backoff keeps its
-   * place). Returns the rank. `restart`: nothing else waits anywhere (delayed runs included), so
-   * the ranks may start again. A run already waiting is not queued twice.
+   * place). `waitingElsewhere`: runs waiting outside this queue (delayed retries). Returns the
+   * rank. A run already waiting is not queued twice.
    */
-  push(job: RunJob, rank?: number, restart = false): number {
+  push(job: RunJob, rank?: number, waitingElsewhere = 0): number {
     const queued = this.byRun.get(job.runId);
     if (queued) return queued.rank;
-    if (restart && this.byRun.size === 0) {
-      this.lastRank.clear();
-      this.virtualTime = 0;
-    }
     if (rank === undefined) {
-      rank = Math.max(this.virtualTime, this.lastRank.get(job.tenantId) ?? 0) + 1;
+      const waiting = this.byRun.size + waitingElsewhere;
+      if (waiting === 0) this.lastRank.clear();
+      const last = Math.min(this.lastRank.get(job.tenantId) ?? 0, this.virtualTime + waiting);
+      rank = Math.max(this.virtualTime, last) + 1;
       this.lastRank.set(job.tenantId, rank);
     }
     const entry = { job, rank, seq: this.seq++ };

@@ -39,8 +39,9 @@ export async function addRunJob(queue: Queue<RunJob>, ranker: RunRanker, job: Ru
     if (state !== 'completed' && state !== 'failed') return false; // waiting, delayed or running already
     await existing.remove();
   }
-  const [priority] = await ranker.rank([job]);
-  await queue.add('run', job, { jobId: job.runId, priority, ...RUN_JOB_OPTIONS });
+  await ranker.queue([job], async ([priority]) => [
+    await queue.add('run', job, { jobId: job.runId, priority, ...RUN_JOB_OPTIONS }),
+  ]);
   return true;
 }
 
@@ -55,19 +56,22 @@ export function freshRunJobs(queue: Queue<RunJob>, ranker: RunRanker): (job: Run
   const flush = () => {
     const batch = waiting;
     waiting = [];
-    const added = ranker.rank(batch.map((w) => w.job)).then(
-      (ranks): Promise<unknown> =>
+    const added = ranker.queue(
+      batch.map((w) => w.job),
+      async (priorities) =>
         batch.length === 1
-          ? queue.add('run', batch[0]!.job, {
-              jobId: batch[0]!.job.runId,
-              priority: ranks[0],
-              ...RUN_JOB_OPTIONS,
-            })
+          ? [
+              await queue.add('run', batch[0]!.job, {
+                jobId: batch[0]!.job.runId,
+                priority: priorities[0],
+                ...RUN_JOB_OPTIONS,
+              }),
+            ]
           : queue.addBulk(
               batch.map(({ job }, i) => ({
                 name: 'run',
                 data: job,
-                opts: { jobId: job.runId, priority: ranks[i], ...RUN_JOB_OPTIONS },
+                opts: { jobId: job.runId, priority: priorities[i], ...RUN_JOB_OPTIONS },
               })),
             ),
     );

@@ -97,10 +97,12 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     opts.queueName ?? DEFAULT_QUEUE_NAME,
     async (job, token) => {
       const { runId } = job.data;
-      ranker.started(job.opts.priority);
+      ranker.started(Number(job.priority) || 0);
       let mine: RunHandle | undefined;
       const release = new AbortController();
       releases.set(runId, release);
+      // Back to the queue (a retry, handed back, a failed attempt): its place, no better than first in line.
+      const keepPlace = () => ranker.keepPlace(job.id ?? runId).catch(() => {});
       try {
         const outcome = await executeRun(
           {
@@ -121,14 +123,20 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
             },
           },
           job.data,
-        );
+        ).catch(async (err) => {
+          // BullMQ tries the job again after its backoff (or gives up: then nothing waits on it).
+          await keepPlace();
+          throw err;
+        });
         if (typeof outcome === 'object' && token) {
+          await keepPlace();
           // The crew's retry policy: the same job (its id is the run's) waits, delayed, for the next
           // attempt without spending one of the job's own attempts; cancelRun removes it from the queue.
           await job.moveToDelayed(Date.now() + outcome.retryInMs, token);
           throw new DelayedError();
         }
         if (outcome === 'released' && token) {
+          await keepPlace();
           // Back to the queue without spending an attempt; the next worker resumes the run.
           await job.moveToWait(token);
           throw new WaitingError();
