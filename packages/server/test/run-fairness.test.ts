@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { type Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import type { RunJob } from '../src/runs/execute-run.js';
 import {
   createRunRanker,
   FairRunQueue,
@@ -57,20 +58,22 @@ describe('in-process queue', () => {
     expect(q.size).toBe(0);
   });
 
-  test('a tenant’s earlier ranks count only while runs wait, and never for more than what waits', () => {
+  test('a tenant with no run waiting starts from the virtual time; with some, after its last', () => {
     const q = new FairRunQueue();
-    for (let i = 1; i <= 5; i++) q.push(job('a', `a${i}`));
-    q.push(job('b', 'b1'));
-    // A cancels its whole backlog: its next run waits behind what still waits (b1), not behind
-    // the five turns it gave up.
-    for (let i = 1; i <= 5; i++) q.remove(`a${i}`);
-    q.push(job('a', 'a6'));
+    for (let i = 1; i <= 13; i++) q.push(job('a', `a${i}`));
+    for (let i = 1; i <= 10; i++) q.shift();
+    // Two of its three waiting runs cancelled: the next still goes after the one left.
+    q.remove('a11');
+    q.remove('a12');
+    q.push(job('a', 'a14'));
+    expect(drain(q)).toEqual(['a13', 'a14']);
+    // A tenant cancels its whole backlog: its next run is not held back by the turns it gave up.
+    for (let i = 1; i <= 5; i++) q.push(job('b', `b${i}`));
     q.push(job('c', 'c1'));
-    expect(drain(q)).toEqual(['b1', 'c1', 'a6']);
-    // Nothing waits: the tenants' earlier ranks are forgotten; the order is by arrival again.
-    q.push(job('b', 'b2'));
-    q.push(job('a', 'a7'));
-    expect(drain(q)).toEqual(['b2', 'a7']);
+    for (let i = 1; i <= 5; i++) q.remove(`b${i}`);
+    q.push(job('b', 'b6'));
+    q.push(job('d', 'd1'));
+    expect(drain(q)).toEqual(['c1', 'b6', 'd1']);
   });
 });
 
@@ -94,6 +97,14 @@ describe('ranks in Redis (BullMQ priorities)', () => {
     return Promise.all(added.map(async (j) => Number((await queue.getJob(j.id!))!.priority)));
   };
   const setVirtualTime = (v: number) => redis.hset(fairnessKey(queue), '.v', v);
+  /** A job of this tenant and priority as a worker sees it when it starts (for the nth time). */
+  const started = (tenantId: string, priority: number, attemptsStarted = 1) =>
+    ({ priority, attemptsStarted, data: job(tenantId, 'x') }) as unknown as Job<RunJob>;
+  /** What started() and removed() write has reached Redis. */
+  const flushed = async () => {
+    await new Promise((r) => setImmediate(r));
+    await redis.ping();
+  };
   beforeAll(() => {
     queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix });
     redis = new Redis(REDIS_URL);
@@ -111,17 +122,24 @@ describe('ranks in Redis (BullMQ priorities)', () => {
 
   test('a tenant’s runs rank one after another; another tenant’s start at the virtual time', async () => {
     expect(await enqueue(['a', 'a', 'a', 'b'])).toEqual([1, 2, 3, 1]);
-    ranker.started(2);
-    ranker.started(1); // lower: the virtual time does not go back
-    await new Promise((r) => setImmediate(r));
-    await redis.ping();
+    ranker.started(started('a', 2));
+    ranker.started(started('b', 1)); // lower: the virtual time does not go back
+    await flushed();
     expect(await enqueue(['b', 'c', 'a'])).toEqual([3, 3, 4]);
   });
 
-  test('a cancelled backlog holds its tenant back no further than what still waits', async () => {
-    expect(await enqueue(['a', 'a', 'a', 'a', 'a', 'b'])).toEqual([1, 2, 3, 4, 5, 1]);
-    for (const j of await queue.getJobs(['prioritized'])) if (j.data.tenantId === 'a') await j.remove();
-    expect(await enqueue(['a'])).toEqual([2]);
+  test('a tenant with runs waiting ranks after its last; with none, from the virtual time', async () => {
+    expect(await enqueue(['a', 'a', 'a', 'b'])).toEqual([1, 2, 3, 1]);
+    ranker.started(started('a', 1));
+    ranker.removed('a'); // its run ranked 2 cancelled; 3 still waits
+    await flushed();
+    expect(await enqueue(['a'])).toEqual([4]);
+    // A run started again (handed back, retried) left the count the first time: a still has
+    // one run waiting (ranked 4) after one more is cancelled.
+    ranker.started(started('a', 3, 2));
+    ranker.removed('a');
+    await flushed();
+    expect(await enqueue(['a', 'c'])).toEqual([5, 4]);
     // Nothing waits: earlier ranks are forgotten, the virtual time is kept.
     await queue.drain(true);
     await setVirtualTime(7);
@@ -130,10 +148,10 @@ describe('ranks in Redis (BullMQ priorities)', () => {
 
   test('past the restart point the ranks start again from 1 when nothing waits', async () => {
     await setVirtualTime(RANK_RESTART);
-    await redis.hset(fairnessKey(queue), 'a', RANK_RESTART + 5);
+    await redis.hset(fairnessKey(queue), 'a', RANK_RESTART + 5, 'n:a', 1);
     await queue.add('run', job('z', 'waiting'), { jobId: 'waiting', priority: 1 });
-    // Something waits: no restart (a's lead is capped at the one run waiting).
-    expect(await enqueue(['a', 'b'])).toEqual([RANK_RESTART + 2, RANK_RESTART + 1]);
+    // Something waits: no restart.
+    expect(await enqueue(['a', 'b'])).toEqual([RANK_RESTART + 6, RANK_RESTART + 1]);
     await queue.drain(true);
     expect(await enqueue(['a', 'b'])).toEqual([1, 1]);
   });

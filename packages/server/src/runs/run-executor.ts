@@ -172,7 +172,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
 
   const enqueue = (job: RunJob) => {
     if (closed) throw new Error('executor is closed');
-    queue.push(job, undefined, delayed.size);
+    queue.push(job);
     pump();
   };
 

@@ -4,43 +4,46 @@ import type { RunJob } from './execute-run.js';
 
 /**
  * Fair order between tenants (start-time fair queuing). A queued run gets a rank: one more than the
- * larger of its tenant's previous run's rank and the virtual time (the largest rank started so
- * far). Runs start in rank order, equal ranks in the order they were queued. A tenant's own runs
- * keep their order; a tenant that queues a thousand runs at once does not hold up another tenant's
- * next run behind them: that one's rank is the virtual time plus one, ahead of the rest of the
- * backlog. Every tenant with runs waiting takes turns, one run each.
- *
- * A tenant's previous rank counts only while something waits, and never for more than what waits:
- * a tenant that cancelled its backlog is not held back by the turns it gave up for longer than the
- * others' backlogs last, and the ranks are never worse than first come, first served.
+ * larger of its tenant's previous rank (while that tenant has runs waiting) and the virtual time
+ * (the largest rank started so far). Runs start in rank order, equal ranks in the order they were
+ * queued. A tenant's own runs keep their order; a tenant that queues a thousand runs at once does
+ * not hold up another tenant's next run behind them: that one's rank is the virtual time plus one,
+ * ahead of the rest of the backlog. Every tenant with runs waiting takes turns, one run each. A
+ * tenant with none waiting (it cancelled its backlog, say) starts from the virtual time again.
  *
  * On BullMQ the rank is the job's priority, whose largest value is 2,097,151. Once the virtual
  * time has passed 1,048,576, the ranks start again from 1 the next time a run is queued while
- * nothing waits (queued or delayed); a run that was executing then and comes back (a retry, a
- * worker handing it back) keeps its place, but no better than first in line. Should the queue
- * never empty until the ranks reach the largest priority, runs above it wait in plain first-come
- * order among themselves until it does.
+ * nothing waits (queued, or delayed for a retry); a run that was executing then and comes back (a
+ * retry, a worker handing it back) keeps its place, but no better than first in line. Should the
+ * queue never empty until the ranks reach the largest priority, runs above it wait in plain
+ * first-come order among themselves until it does.
  */
 export const MAX_RANK = 2_097_151;
 /** The virtual time from which the ranks start again at the next empty queue (BullMQ). */
 export const RANK_RESTART = 1_048_576;
 
-/** Where a queue keeps its ranks: a hash of each tenant's last rank, the virtual time and the epoch. */
-export const fairnessKey = (queue: Queue) => `${queue.qualifiedName}:troupe-fairness`;
+/**
+ * Where a queue keeps its ranks: a hash of each tenant's last rank and count of runs waiting, the
+ * virtual time and the epoch. Beside the queue's keys, not among them (BullMQ takes any
+ * `<prefix>:<queue>:<id>` for a job's).
+ */
+export const fairnessKey = (queue: Queue) => `${queue.qualifiedName}-troupe-fairness`;
 
 const VIRTUAL_TIME = '.v';
 /** How many times the ranks have started again. */
 const EPOCH = '.e';
+/** Prefix of a tenant's count of runs waiting (ranked, not started yet); its last rank is under its id. */
+const WAITING = 'n:';
 
 // KEYS: the fairness hash, then BullMQ's wait, paused, prioritized and delayed keys (read only).
 // ARGV: the restart threshold, the largest rank, then one tenant id per run to rank.
 // Returns the epoch, the virtual time, then the ranks.
 const RANK_SCRIPT = `
-local waiting = redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3])
-  + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
 local v = tonumber(redis.call('HGET', KEYS[1], '${VIRTUAL_TIME}') or '0')
 local epoch = tonumber(redis.call('HGET', KEYS[1], '${EPOCH}') or '0')
-if waiting == 0 then
+if redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) + redis.call('ZCARD', KEYS[4])
+  + redis.call('ZCARD', KEYS[5]) == 0 then
+  -- Nothing waits: no tenant has a place to keep.
   redis.call('DEL', KEYS[1])
   if v >= tonumber(ARGV[1]) then
     v = 0
@@ -52,20 +55,31 @@ end
 local max = tonumber(ARGV[2])
 local out = { epoch, v }
 for i = 3, #ARGV do
-  local last = math.min(tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0'), v + waiting)
+  local t = ARGV[i]
+  local last = 0
+  if tonumber(redis.call('HGET', KEYS[1], '${WAITING}' .. t) or '0') > 0 then
+    last = tonumber(redis.call('HGET', KEYS[1], t) or '0')
+  end
   local rank = math.max(v, last) + 1
-  redis.call('HSET', KEYS[1], ARGV[i], rank)
+  redis.call('HSET', KEYS[1], t, rank)
+  redis.call('HINCRBY', KEYS[1], '${WAITING}' .. t, 1)
   out[#out + 1] = math.min(rank, max)
-  waiting = waiting + 1
 end
 return out
 `;
 
-// KEYS: the fairness hash. ARGV: the rank of a run that started.
-const STARTED_SCRIPT = `
+// KEYS: the fairness hash. ARGV: the largest rank started, then the tenants of runs that left the
+// waiting (started for the first time, or removed), one each.
+const LEFT_SCRIPT = `
 local v = tonumber(redis.call('HGET', KEYS[1], '${VIRTUAL_TIME}') or '0')
 local rank = tonumber(ARGV[1])
 if rank > v then redis.call('HSET', KEYS[1], '${VIRTUAL_TIME}', rank) end
+for i = 2, #ARGV do
+  local t = ARGV[i]
+  if redis.call('HINCRBY', KEYS[1], '${WAITING}' .. t, -1) <= 0 then
+    redis.call('HDEL', KEYS[1], '${WAITING}' .. t, t)
+  end
+end
 return 0
 `;
 
@@ -90,10 +104,13 @@ return { tonumber(redis.call('HGET', KEYS[1], '${EPOCH}') or '0'),
 
 type RankingRedis = Redis & {
   troupeRankRuns(keys: number, ...args: (string | number)[]): Promise<number[]>;
-  troupeRunStarted(keys: number, ...args: (string | number)[]): Promise<number>;
+  troupeRunsLeft(keys: number, ...args: (string | number)[]): Promise<number>;
   troupeKeepPlace(keys: number, ...args: (string | number)[]): Promise<number>;
   troupeRanksNow(keys: number, ...args: (string | number)[]): Promise<[number, number]>;
 };
+
+/** How long a job going back to the queue waits for its place to be checked (Redis away: it goes on). */
+const KEEP_PLACE_TIMEOUT_MS = 2000;
 
 /** Ranks for a BullMQ run queue, kept in Redis beside it (shared by every server and worker). */
 export interface RunRanker {
@@ -103,8 +120,13 @@ export interface RunRanker {
    * two), the jobs' priorities are brought into the new count.
    */
   queue(jobs: readonly RunJob[], add: (priorities: number[]) => Promise<Job[]>): Promise<void>;
-  /** A job of this priority started: the virtual time moves up to it (written at the next turn). */
-  started(priority: number | undefined): void;
+  /**
+   * A job started. Its rank moves the virtual time up; the first time it starts, its tenant has
+   * one run fewer waiting. Written at the next turn of the event loop, with the others started.
+   */
+  started(job: Job<RunJob>): void;
+  /** A job that had not started yet was taken off the queue (cancelled). */
+  removed(tenantId: string): void;
   /** A job going back to the queue keeps its place, but no better than first in line. */
   keepPlace(jobId: string): Promise<void>;
 }
@@ -113,13 +135,31 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
   const r = redis as RankingRedis;
   if (typeof r.troupeRankRuns !== 'function') {
     redis.defineCommand('troupeRankRuns', { lua: RANK_SCRIPT });
-    redis.defineCommand('troupeRunStarted', { lua: STARTED_SCRIPT });
+    redis.defineCommand('troupeRunsLeft', { lua: LEFT_SCRIPT });
     redis.defineCommand('troupeKeepPlace', { lua: KEEP_PLACE_SCRIPT });
     redis.defineCommand('troupeRanksNow', { lua: NOW_SCRIPT });
   }
   const key = fairnessKey(queue);
   const { wait, paused, prioritized, delayed } = queue.keys;
   let highest = 0;
+  let left: string[] = [];
+  let pending = false;
+  const leave = (rank: number, tenantId?: string) => {
+    highest = Math.max(highest, rank);
+    if (tenantId !== undefined) left.push(tenantId);
+    if (pending) return;
+    pending = true;
+    setImmediate(() => {
+      const args = [highest, ...left];
+      highest = 0;
+      left = [];
+      pending = false;
+      // Lost (Redis away): the virtual time lags and the tenants' counts stay high until the queue
+      // next empties. Ranks a little lower, or a tenant's place kept a little longer; the order
+      // within each tenant holds.
+      r.troupeRunsLeft(1, key, ...args).catch(() => {});
+    });
+  };
   return {
     async queue(jobs, add) {
       const [epoch, v, ...ranks] = await r.troupeRankRuns(
@@ -134,26 +174,31 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
         ...jobs.map((j) => j.tenantId),
       );
       const added = await add(ranks);
-      // Only past the restart point can the count start again under us.
-      if (v! < RANK_RESTART) return;
+      // Only near the restart point can the count start again under us.
+      if (v! < RANK_RESTART - 100_000) return;
       const [epochNow, vNow] = await r.troupeRanksNow(1, key);
       if (epochNow === epoch) return;
       for (const job of added)
-        if ((job.priority ?? 0) > vNow + 1) await job.changePriority({ priority: vNow + 1 });
+        if ((job.priority ?? 0) > vNow + 1) await job.changePriority({ priority: vNow + 1 }).catch(() => {}); // gone meanwhile (cancelled)
     },
-    started(priority) {
-      if (!priority) return; // queued before ranks, or a crashed worker's job: first in line anyway
-      if (highest === 0)
-        setImmediate(() => {
-          const rank = highest;
-          highest = 0;
-          // Lost, the virtual time lags: tenants' next runs rank a little lower, nothing worse.
-          r.troupeRunStarted(1, key, rank).catch(() => {});
-        });
-      highest = Math.max(highest, priority);
+    started(job) {
+      // Priority 0: queued before ranks, or by hand. Started before: it was counted then.
+      const first = job.attemptsStarted <= 1;
+      if (!job.priority && !first) return;
+      leave(Number(job.priority) || 0, first ? job.data.tenantId : undefined);
+    },
+    removed(tenantId) {
+      leave(0, tenantId);
     },
     async keepPlace(jobId) {
-      await r.troupeKeepPlace(2, key, queue.toKey(jobId));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        r.troupeKeepPlace(2, key, queue.toKey(jobId)).catch(() => {}),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, KEEP_PLACE_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
     },
   };
 }
@@ -170,7 +215,8 @@ interface Entry {
  */
 export class FairRunQueue {
   private heap: Entry[] = [];
-  private lastRank = new Map<string, number>();
+  /** Each tenant with runs waiting here: its last rank and how many wait. */
+  private tenants = new Map<string, { last: number; waiting: number }>();
   private virtualTime = 0;
   private seq = 0;
   /** Runs waiting here by id (one entry each): for cancellation. */
@@ -182,19 +228,21 @@ export class FairRunQueue {
 
   /**
    * Queues a run; its rank, if it has one, is kept (a run waiting out a retry's backoff keeps its
-   * place). `waitingElsewhere`: runs waiting outside this queue (delayed retries). Returns the
-   * rank. A run already waiting is not queued twice.
+   * place). Returns the rank. A run already waiting is not queued twice.
    */
-  push(job: RunJob, rank?: number, waitingElsewhere = 0): number {
+  push(job: RunJob, rank?: number): number {
     const queued = this.byRun.get(job.runId);
     if (queued) return queued.rank;
-    if (rank === undefined) {
-      const waiting = this.byRun.size + waitingElsewhere;
-      if (waiting === 0) this.lastRank.clear();
-      const last = Math.min(this.lastRank.get(job.tenantId) ?? 0, this.virtualTime + waiting);
-      rank = Math.max(this.virtualTime, last) + 1;
-      this.lastRank.set(job.tenantId, rank);
+    let tenant = this.tenants.get(job.tenantId);
+    if (!tenant) {
+      tenant = { last: 0, waiting: 0 };
+      this.tenants.set(job.tenantId, tenant);
     }
+    if (rank === undefined) {
+      rank = Math.max(this.virtualTime, tenant.last) + 1;
+      tenant.last = rank;
+    }
+    tenant.waiting++;
     const entry = { job, rank, seq: this.seq++ };
     this.byRun.set(job.runId, entry);
     this.heap.push(entry);
@@ -213,7 +261,7 @@ export class FairRunQueue {
         this.down(0);
       }
       if (this.byRun.get(top.job.runId) !== top) continue; // removed
-      this.byRun.delete(top.job.runId);
+      this.leave(top);
       this.virtualTime = Math.max(this.virtualTime, top.rank);
       return { job: top.job, rank: top.rank };
     }
@@ -221,7 +269,9 @@ export class FairRunQueue {
 
   /** Takes a waiting run out (cancelled): true if it was waiting. */
   remove(runId: string): boolean {
-    if (!this.byRun.delete(runId)) return false;
+    const entry = this.byRun.get(runId);
+    if (!entry) return false;
+    this.leave(entry);
     if (this.byRun.size === 0) this.heap.length = 0;
     return true;
   }
@@ -229,6 +279,14 @@ export class FairRunQueue {
   clear(): void {
     this.heap.length = 0;
     this.byRun.clear();
+    this.tenants.clear();
+  }
+
+  /** A run is no longer waiting; a tenant with none left waiting starts from the virtual time. */
+  private leave(entry: Entry): void {
+    this.byRun.delete(entry.job.runId);
+    const tenant = this.tenants.get(entry.job.tenantId);
+    if (tenant && --tenant.waiting <= 0) this.tenants.delete(entry.job.tenantId);
   }
 
   private before(a: Entry, b: Entry): boolean {

@@ -97,7 +97,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     opts.queueName ?? DEFAULT_QUEUE_NAME,
     async (job, token) => {
       const { runId } = job.data;
-      ranker.started(Number(job.priority) || 0);
+      ranker.started(job);
       let mine: RunHandle | undefined;
       const release = new AbortController();
       releases.set(runId, release);
