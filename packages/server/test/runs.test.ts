@@ -327,9 +327,11 @@ test('run(id) asking only for the run’s own fields answers what the full read 
     expect((await gql(server.url, q, { id: missing }, key)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 });
 
-test('runs start in fair turns between tenants: one tenant’s backlog does not hold up another’s runs', async () => {
-  // Every run is one LLM call, held until the test lets it go: the calls arrive in the order the
-  // runs start. Two run at once.
+/**
+ * A server executing two runs at once, for tenants A and B, each with a one-task crew. Every run is
+ * one LLM call, held until the test lets it go: the calls arrive in the order the runs start.
+ */
+async function fairTurns() {
   const gated = await createOpenAICompatibleTestServer();
   const started: string[] = [];
   const held: (() => void)[] = [];
@@ -344,60 +346,106 @@ test('runs start in fair turns between tenants: one tenant’s backlog does not 
     providers: { openai: { baseUrl: gated.url, apiKey: 'test' } },
     concurrency: 2,
   });
-  const startedCount = async (n: number) => {
-    for (let i = 0; i < 1000 && started.length < n; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(started.length).toBe(n);
-  };
-  try {
-    const [a, b] = await Promise.all(
-      ['A', 'B'].map(async (name) => {
-        const { key: tenantKey } = await createTenant(fair.url, fair.admin, `fair-${name}`);
-        const crew = await gqlOk(
-          fair.url,
-          CREATE_CREW,
-          {
-            input: {
-              name: 'One call',
-              process: 'SEQUENTIAL',
-              agents: [
-                { name: 'solo', role: 'Worker', goal: 'Answer', model: { provider: 'OPENAI', name: 'm' } },
-              ],
-              tasks: [
-                { name: 'only', description: 'Handle run {{q}}', expectedOutput: 'A line', agent: 'solo' },
-              ],
-            },
+  const tenants = await Promise.all(
+    ['A', 'B'].map(async (name) => {
+      const { key: tenantKey } = await createTenant(fair.url, fair.admin, `fair-${name}`);
+      const crew = await gqlOk(
+        fair.url,
+        CREATE_CREW,
+        {
+          input: {
+            name: 'One call',
+            process: 'SEQUENTIAL',
+            agents: [
+              { name: 'solo', role: 'Worker', goal: 'Answer', model: { provider: 'OPENAI', name: 'm' } },
+            ],
+            tasks: [
+              { name: 'only', description: 'Handle run {{q}}', expectedOutput: 'A line', agent: 'solo' },
+            ],
           },
-          tenantKey,
-        );
-        return { key: tenantKey, crewId: crew.createCrew.crew.id as string };
-      }),
-    );
-    const start = (t: { key: string; crewId: string }, q: string) =>
-      gqlOk(
+        },
+        tenantKey,
+      );
+      return { key: tenantKey, crewId: crew.createCrew.crew.id as string };
+    }),
+  );
+  const tenantOf = (name: string) => tenants[name.startsWith('A') ? 0 : 1]!;
+  const ids = new Map<string, string>();
+  return {
+    started,
+    /** Starts run `name` (A… for tenant A, B… for tenant B). */
+    async start(name: string) {
+      const t = tenantOf(name);
+      const d = await gqlOk(
         fair.url,
         'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
-        { input: { crewId: t.crewId, inputs: { q } } },
+        { input: { crewId: t.crewId, inputs: { q: name } } },
         t.key,
       );
+      ids.set(name, d.startRun.run.id);
+    },
+    cancel: (name: string) =>
+      gqlOk(
+        fair.url,
+        'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }',
+        { id: ids.get(name) },
+        tenantOf(name).key,
+      ),
+    /** Waits until n runs have started, in all. */
+    async startedCount(n: number) {
+      for (let i = 0; i < 1000 && started.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(started.length).toBe(n);
+    },
+    /** Lets the oldest held run finish, which frees a slot for the next. */
+    release: () => held.shift()!(),
+    async close() {
+      open = true;
+      for (const release of held.splice(0)) release();
+      await fair.closeAll();
+      await gated.close();
+    },
+  };
+}
+
+test('runs start in fair turns between tenants: one tenant’s backlog does not hold up another’s runs', async () => {
+  const t = await fairTurns();
+  try {
     // Tenant A queues six runs: two start, four wait. Then tenant B queues two.
     for (let i = 1; i <= 6; i++) {
-      await start(a!, `A${i}`);
-      if (i <= 2) await startedCount(i);
+      await t.start(`A${i}`);
+      if (i <= 2) await t.startedCount(i);
     }
-    await start(b!, 'B1');
-    await start(b!, 'B2');
-    // Each run let go frees a slot for the next.
+    await t.start('B1');
+    await t.start('B2');
     for (let n = 3; n <= 8; n++) {
-      held.shift()!();
-      await startedCount(n);
+      t.release();
+      await t.startedCount(n);
     }
     // B's runs took turns with A's backlog instead of waiting behind all of it (first come, first
     // served: A1 … A6, B1, B2); each tenant's own runs kept their order.
-    expect(started).toEqual(['A1', 'A2', 'A3', 'B1', 'A4', 'B2', 'A5', 'A6']);
+    expect(t.started).toEqual(['A1', 'A2', 'A3', 'B1', 'A4', 'B2', 'A5', 'A6']);
   } finally {
-    open = true;
-    for (const release of held.splice(0)) release();
-    await fair.closeAll();
-    await gated.close();
+    await t.close();
+  }
+});
+
+test('a tenant that cancelled its waiting runs is not held back by the turns it gave up', async () => {
+  const t = await fairTurns();
+  try {
+    for (let i = 1; i <= 6; i++) {
+      await t.start(`A${i}`);
+      if (i <= 2) await t.startedCount(i);
+    }
+    for (const name of ['B1', 'B2', 'B3']) await t.start(name);
+    for (let i = 3; i <= 6; i++) await t.cancel(`A${i}`);
+    await t.start('A7');
+    for (let n = 3; n <= 6; n++) {
+      t.release();
+      await t.startedCount(n);
+    }
+    // A7 takes its turn after B1, not after B's whole backlog (nor after the four cancelled runs).
+    expect(t.started).toEqual(['A1', 'A2', 'B1', 'A7', 'B2', 'B3']);
+  } finally {
+    await t.close();
   }
 });

@@ -182,10 +182,10 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
         if ((job.priority ?? 0) > vNow + 1) await job.changePriority({ priority: vNow + 1 }).catch(() => {}); // gone meanwhile (cancelled)
     },
     started(job) {
-      // Priority 0: queued before ranks, or by hand. Started before: it was counted then.
-      const first = job.attemptsStarted <= 1;
-      if (!job.priority && !first) return;
-      leave(Number(job.priority) || 0, first ? job.data.tenantId : undefined);
+      // Priority 0: queued before ranks (or by hand), never counted. Started before: it left the
+      // count then.
+      const rank = Number(job.priority) || 0;
+      if (rank > 0) leave(rank, job.attemptsStarted <= 1 ? job.data.tenantId : undefined);
     },
     removed(tenantId) {
       leave(0, tenantId);
