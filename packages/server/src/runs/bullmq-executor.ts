@@ -149,9 +149,6 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
     },
     async cancel(runId, reason, cancelOpts) {
       const deadline = Date.now() + CANCEL_HOLDER_WAIT_MS;
-      // A queued run's job that never started: once removed, its tenant has one run fewer waiting.
-      // (Read once, before the first try: a job removed on a later try may have started between.)
-      let queued = cancelOpts?.running ? undefined : await queue.getJob(runId).catch(() => undefined);
       for (;;) {
         // A job no worker holds (waiting, delayed, finished, or none at all) is removed, and then
         // nothing will run it: the caller records the cancellation. Only a live lock keeps it.
@@ -164,12 +161,11 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
         // Nothing held the job. A run the database says is running may still be executing without
         // one (Redis restarted and lost its job): its worker answers; silence means nobody is.
         if (removed === 1) {
-          if (queued && !queued.attemptsStarted && queued.priority > 0) ranker.removed(queued.data.tenantId);
+          ranker.removed(runId); // no longer waits (if it still did)
           return cancelOpts?.running
             ? ask({ kind: 'cancel', runId, reason }, Math.min(opts.ackTimeoutMs ?? 3000, 1000))
             : false;
         }
-        queued = undefined;
         // Locked: the worker holding the job answers. A worker that died keeps its lock until the
         // lock lapses (the worker's lockMs, 4 s by default); then the job can be removed.
         if (await ask({ kind: 'cancel', runId, reason }, Math.min(opts.ackTimeoutMs ?? 3000, 1000)))

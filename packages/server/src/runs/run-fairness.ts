@@ -23,61 +23,66 @@ export const MAX_RANK = 2_097_151;
 export const RANK_RESTART = 1_048_576;
 
 /**
- * Where a queue keeps its ranks: a hash of each tenant's last rank and count of runs waiting, the
- * virtual time and the epoch. Beside the queue's keys, not among them (BullMQ takes any
- * `<prefix>:<queue>:<id>` for a job's).
+ * Where a queue keeps its ranks: a hash of the virtual time, the epoch, each waiting job's tenant,
+ * and each tenant's count of jobs waiting and last rank. Beside the queue's keys, not among them
+ * (BullMQ takes any `<prefix>:<queue>:<id>` for a job's).
  */
 export const fairnessKey = (queue: Queue) => `${queue.qualifiedName}-troupe-fairness`;
 
 const VIRTUAL_TIME = '.v';
 /** How many times the ranks have started again. */
 const EPOCH = '.e';
-/** Prefix of a tenant's count of runs waiting (ranked, not started yet); its last rank is under its id. */
+/** Prefix of a tenant's count of jobs waiting (ranked, not started yet); its last rank is under its id. */
 const WAITING = 'n:';
+/** Prefix of a waiting job's field (its tenant): a job leaves the count once, however often it is told. */
+const JOB = 'j:';
 
 // KEYS: the fairness hash, then BullMQ's wait, paused, prioritized and delayed keys (read only).
-// ARGV: the restart threshold, the largest rank, then one tenant id per run to rank.
+// ARGV: the restart threshold, the largest rank, then a job id and its tenant id per job to rank.
 // Returns the epoch, the virtual time, then the ranks.
 const RANK_SCRIPT = `
 local v = tonumber(redis.call('HGET', KEYS[1], '${VIRTUAL_TIME}') or '0')
 local epoch = tonumber(redis.call('HGET', KEYS[1], '${EPOCH}') or '0')
-if redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) + redis.call('ZCARD', KEYS[4])
-  + redis.call('ZCARD', KEYS[5]) == 0 then
-  -- Nothing waits: no tenant has a place to keep.
+if v >= tonumber(ARGV[1]) and redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3])
+  + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5]) == 0 then
+  -- Nothing waits: the ranks start again from 1.
   redis.call('DEL', KEYS[1])
-  if v >= tonumber(ARGV[1]) then
-    v = 0
-    epoch = epoch + 1
-  end
-  if v > 0 then redis.call('HSET', KEYS[1], '${VIRTUAL_TIME}', v) end
-  if epoch > 0 then redis.call('HSET', KEYS[1], '${EPOCH}', epoch) end
+  v = 0
+  epoch = epoch + 1
+  redis.call('HSET', KEYS[1], '${EPOCH}', epoch)
 end
 local max = tonumber(ARGV[2])
 local out = { epoch, v }
-for i = 3, #ARGV do
-  local t = ARGV[i]
+for i = 3, #ARGV, 2 do
+  local job = ARGV[i]
+  local t = ARGV[i + 1]
   local last = 0
   if tonumber(redis.call('HGET', KEYS[1], '${WAITING}' .. t) or '0') > 0 then
     last = tonumber(redis.call('HGET', KEYS[1], t) or '0')
   end
   local rank = math.max(v, last) + 1
   redis.call('HSET', KEYS[1], t, rank)
-  redis.call('HINCRBY', KEYS[1], '${WAITING}' .. t, 1)
+  if redis.call('HSETNX', KEYS[1], '${JOB}' .. job, t) == 1 then
+    redis.call('HINCRBY', KEYS[1], '${WAITING}' .. t, 1)
+  end
   out[#out + 1] = math.min(rank, max)
 end
 return out
 `;
 
-// KEYS: the fairness hash. ARGV: the largest rank started, then the tenants of runs that left the
-// waiting (started for the first time, or removed), one each.
+// KEYS: the fairness hash. ARGV: the largest rank started, then the ids of jobs that left the
+// waiting (started, or removed). A job not (or no longer) counted changes nothing.
 const LEFT_SCRIPT = `
 local v = tonumber(redis.call('HGET', KEYS[1], '${VIRTUAL_TIME}') or '0')
 local rank = tonumber(ARGV[1])
 if rank > v then redis.call('HSET', KEYS[1], '${VIRTUAL_TIME}', rank) end
 for i = 2, #ARGV do
-  local t = ARGV[i]
-  if redis.call('HINCRBY', KEYS[1], '${WAITING}' .. t, -1) <= 0 then
-    redis.call('HDEL', KEYS[1], '${WAITING}' .. t, t)
+  local t = redis.call('HGET', KEYS[1], '${JOB}' .. ARGV[i])
+  if t then
+    redis.call('HDEL', KEYS[1], '${JOB}' .. ARGV[i])
+    if redis.call('HINCRBY', KEYS[1], '${WAITING}' .. t, -1) <= 0 then
+      redis.call('HDEL', KEYS[1], '${WAITING}' .. t, t)
+    end
   end
 end
 return 0
@@ -121,12 +126,12 @@ export interface RunRanker {
    */
   queue(jobs: readonly RunJob[], add: (priorities: number[]) => Promise<Job[]>): Promise<void>;
   /**
-   * A job started. Its rank moves the virtual time up; the first time it starts, its tenant has
-   * one run fewer waiting. Written at the next turn of the event loop, with the others started.
+   * A job started: it no longer waits, and its rank moves the virtual time up. Written at the next
+   * turn of the event loop, with the others started.
    */
   started(job: Job<RunJob>): void;
-  /** A job that had not started yet was taken off the queue (cancelled). */
-  removed(tenantId: string): void;
+  /** A job was taken off the queue (cancelled): it no longer waits. */
+  removed(jobId: string): void;
   /** A job going back to the queue keeps its place, but no better than first in line. */
   keepPlace(jobId: string): Promise<void>;
 }
@@ -144,9 +149,9 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
   let highest = 0;
   let left: string[] = [];
   let pending = false;
-  const leave = (rank: number, tenantId?: string) => {
+  const leave = (rank: number, jobId: string | undefined) => {
     highest = Math.max(highest, rank);
-    if (tenantId !== undefined) left.push(tenantId);
+    if (jobId !== undefined) left.push(jobId);
     if (pending) return;
     pending = true;
     setImmediate(() => {
@@ -154,9 +159,9 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
       highest = 0;
       left = [];
       pending = false;
-      // Lost (Redis away): the virtual time lags and the tenants' counts stay high until the queue
-      // next empties. Ranks a little lower, or a tenant's place kept a little longer; the order
-      // within each tenant holds.
+      // Redis away: the connection sends it when Redis is back. Lost (the process ended): the
+      // virtual time lags and the tenant's count stays high until the ranks start again: ranks a
+      // little lower, or a tenant's last rank kept a little longer; no tenant's own order changes.
       r.troupeRunsLeft(1, key, ...args).catch(() => {});
     });
   };
@@ -171,7 +176,7 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
         delayed!,
         RANK_RESTART,
         MAX_RANK,
-        ...jobs.map((j) => j.tenantId),
+        ...jobs.flatMap((j) => [j.runId, j.tenantId]),
       );
       const added = await add(ranks);
       // Only near the restart point can the count start again under us.
@@ -182,13 +187,12 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
         if ((job.priority ?? 0) > vNow + 1) await job.changePriority({ priority: vNow + 1 }).catch(() => {}); // gone meanwhile (cancelled)
     },
     started(job) {
-      // Priority 0: queued before ranks (or by hand), never counted. Started before: it left the
-      // count then.
+      // Priority 0: queued before ranks (or by hand), never counted.
       const rank = Number(job.priority) || 0;
-      if (rank > 0) leave(rank, job.attemptsStarted <= 1 ? job.data.tenantId : undefined);
+      if (rank > 0) leave(rank, job.id);
     },
-    removed(tenantId) {
-      leave(0, tenantId);
+    removed(jobId) {
+      leave(0, jobId);
     },
     async keepPlace(jobId) {
       let timer: NodeJS.Timeout | undefined;
