@@ -3,6 +3,7 @@
 import { createScriptedProvider } from '@troupe/agents';
 import { openDatabase } from '../src/db/database.js';
 import { createRedisEventBus } from '../src/events/redis-event-bus.js';
+import { DEFAULT_WORKER_CONCURRENCY } from '../src/runs/run-queue.js';
 import { startRunWorker } from '../src/runs/run-worker.js';
 
 const env = process.env;
@@ -14,7 +15,7 @@ const worker = await startRunWorker({
   redisUrl: env.REDIS_URL!,
   prefix: env.TROUPE_QUEUE_PREFIX,
   // Default: `troupe worker`'s (TROUPE_WORKER_CONCURRENCY).
-  concurrency: Number(env.TROUPE_WORKER_CONCURRENCY ?? 32),
+  concurrency: Number(env.TROUPE_WORKER_CONCURRENCY ?? DEFAULT_WORKER_CONCURRENCY),
   providers: { scripted: createScriptedProvider(() => ({ text: 'ok' })) },
 });
 process.on('SIGTERM', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateAdminKey } from './auth/api-keys.js';
+import { DEFAULT_WORKER_CONCURRENCY } from './runs/run-queue.js';
 
 export type Mode = 'dev' | 'serve' | 'worker' | 'embedded';
 
@@ -82,15 +83,6 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/**
- * Runs a process executes at once, a `troupe worker` or a server that is its own worker. Runs wait
- * on the LLM most of their time: 8, as it was, kept `troupe dev`'s 9th concurrent run waiting for
- * one of the first 8 to finish (trivial runs from 20 clients: 276-278 runs/s at 8 against 298-320
- * at 20); a `troupe worker` ran 4 at once, and one process with a backlog of runs spent more CPU
- * per run (smaller batches of writes) than at 50.
- */
-const DEFAULT_CONCURRENCY = 32;
-
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -149,7 +141,7 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
     );
   }
   const production = env.NODE_ENV === 'production';
-  const workerConcurrency = int(env, 'TROUPE_WORKER_CONCURRENCY', DEFAULT_CONCURRENCY);
+  const workerConcurrency = int(env, 'TROUPE_WORKER_CONCURRENCY', DEFAULT_WORKER_CONCURRENCY);
   if (workerConcurrency < 1) throw new ConfigError('TROUPE_WORKER_CONCURRENCY must be at least 1, got 0');
   return {
     config: {

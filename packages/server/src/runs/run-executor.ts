@@ -4,7 +4,7 @@ import type { EmbedderSource } from '../documents/document-ingest.js';
 import type { EventBus } from '../events/event-bus.js';
 import { executeRun, type RunHandle, type RunJob, recordRunFailure } from './execute-run.js';
 import { FairRunQueue } from './run-fairness.js';
-import { RUN_JOB_OPTIONS } from './run-queue.js';
+import { DEFAULT_WORKER_CONCURRENCY, RUN_JOB_OPTIONS } from './run-queue.js';
 
 export { loadRuntime, type RunJob } from './execute-run.js';
 
@@ -68,7 +68,7 @@ export async function recoverUnfinishedRuns(database: Database, executor: RunExe
  * first unfinished task.
  */
 export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
-  const concurrency = opts.concurrency ?? 32;
+  const concurrency = opts.concurrency ?? DEFAULT_WORKER_CONCURRENCY;
   const flushMs = opts.flushMs ?? 50;
   // Runs start in fair order between tenants (see run-fairness.ts), as on BullMQ.
   const queue = new FairRunQueue();

@@ -11,6 +11,15 @@ export interface RunQueueOptions {
   queueName?: string;
 }
 
+/**
+ * Runs a process executes at once, a `troupe worker` or a server that is its own worker. Runs wait
+ * on the LLM most of their time: 8, as it was, kept `troupe dev`'s 9th concurrent run waiting for
+ * one of the first 8 to finish (trivial runs from 20 clients: 276-278 runs/s at 8 against 298-320
+ * at 20); a `troupe worker` ran 4 at once, and one process with a backlog of runs spent more CPU
+ * per run (smaller batches of writes) than at 50.
+ */
+export const DEFAULT_WORKER_CONCURRENCY = 32;
+
 export const DEFAULT_QUEUE_PREFIX = 'troupe';
 export const DEFAULT_QUEUE_NAME = 'runs';
 

@@ -6,7 +6,13 @@ import type { EventBus } from '../events/event-bus.js';
 import { executeRun, type RunHandle, type RunJob, recordRunFailure } from './execute-run.js';
 import { decodeRunControl, type RespondAck, RUN_CONTROL_CHANNEL } from './run-control.js';
 import { createRunRanker } from './run-fairness.js';
-import { addRunJob, DEFAULT_QUEUE_NAME, DEFAULT_QUEUE_PREFIX, type RunQueueOptions } from './run-queue.js';
+import {
+  addRunJob,
+  DEFAULT_QUEUE_NAME,
+  DEFAULT_QUEUE_PREFIX,
+  DEFAULT_WORKER_CONCURRENCY,
+  type RunQueueOptions,
+} from './run-queue.js';
 
 export interface RunWorkerOptions extends RunQueueOptions {
   database: Database;
@@ -154,7 +160,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     {
       connection,
       prefix: opts.prefix ?? DEFAULT_QUEUE_PREFIX,
-      concurrency: opts.concurrency ?? 32,
+      concurrency: opts.concurrency ?? DEFAULT_WORKER_CONCURRENCY,
       lockDuration: lockMs,
       stalledInterval: Math.max(500, Math.round(lockMs / 2)),
       // A run is resumable: a crash loop is stopped by the job's attempts, not by stall counting.
