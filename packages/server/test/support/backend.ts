@@ -208,14 +208,23 @@ export async function dropRunQueue(prefix: string): Promise<void> {
   const queue = new Queue('runs', { connection: { url: REDIS_URL }, prefix });
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close();
-  const redis = new Redis(REDIS_URL);
+  await deleteRedisKeys(prefix);
+}
+
+/** Deletes every key under `<prefix>:` (a Redis that is gone has nothing left to delete). */
+export async function deleteRedisKeys(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => {});
   try {
+    await redis.connect();
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
       cursor = next;
       if (keys.length) await redis.del(...keys);
     } while (cursor !== '0');
+  } catch {
+    // Nothing to reach, nothing left.
   } finally {
     redis.disconnect();
   }

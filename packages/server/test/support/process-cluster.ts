@@ -5,9 +5,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Client, createClient } from 'graphql-ws';
-import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { ADMIN_KEY, PG_BASE_URL, pgAdmin, SECRET, withDatabaseName } from './backend.js';
+import { ADMIN_KEY, deleteRedisKeys, PG_BASE_URL, pgAdmin, SECRET, withDatabaseName } from './backend.js';
 import { BIN } from './cli-process.js';
 
 /** One `troupe` OS process (serve or worker) with its output captured. */
@@ -189,21 +188,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       await Promise.all([...servers, ...workers].filter(Boolean).map((p) => p.kill('SIGKILL')));
       await pgAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`)).catch(() => {});
       rmSync(dataDir, { recursive: true, force: true });
-      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-      redis.on('error', () => {});
-      try {
-        await redis.connect();
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-          cursor = next;
-          if (keys.length) await redis.del(...keys);
-        } while (cursor !== '0');
-      } catch {
-        // A private redis-server that is already gone has nothing left to delete.
-      } finally {
-        redis.disconnect();
-      }
+      // (A private redis-server that is already gone has nothing left to delete.)
+      await deleteRedisKeys(prefix, redisUrl);
     },
   };
   try {
