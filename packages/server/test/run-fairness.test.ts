@@ -83,9 +83,9 @@ describe('ranks in Redis (BullMQ priorities)', () => {
   let redis: Redis;
   let ranker: RunRanker;
   let next = 0;
-  /** Queues real jobs for these tenants; their priorities. */
   /** The ids of the jobs enqueue() queued last. */
   let ids: string[] = [];
+  /** Queues real jobs for these tenants; their priorities. */
   const enqueue = async (tenants: string[], beforeAdd?: () => Promise<void>) => {
     const jobs = tenants.map((t) => job(t, `j${next++}`));
     ids = jobs.map((j) => j.runId);
@@ -151,6 +151,16 @@ describe('ranks in Redis (BullMQ priorities)', () => {
     ranker.removed(a5!);
     await flushed();
     expect(await enqueue(['a'])).toEqual([4]);
+  });
+
+  test('runs whose add failed do not count as waiting', async () => {
+    await expect(
+      ranker.queue([job('a', 'f1'), job('a', 'f2')], async () => {
+        throw new Error('Redis went away');
+      }),
+    ).rejects.toThrow('Redis went away');
+    await flushed();
+    expect(await enqueue(['a'])).toEqual([1]);
   });
 
   test('past the restart point the ranks start again from 1 when nothing waits', async () => {

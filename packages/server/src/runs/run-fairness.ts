@@ -159,9 +159,12 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
       highest = 0;
       left = [];
       pending = false;
-      // Redis away: the connection sends it when Redis is back. Lost (the process ended): the
-      // virtual time lags and the tenant's count stays high until the ranks start again: ranks a
-      // little lower, or a tenant's last rank kept a little longer; no tenant's own order changes.
+      // Redis away: the connection sends it when Redis is back. Lost (the process ended), or a
+      // worker of an earlier version that never sends it: the virtual time lags (ranks a little
+      // lower) and the tenant's count stays high until the ranks start again, so a tenant that
+      // cancels its backlog may still wait behind it; no tenant's own order changes. A count one
+      // too low changes no order either: the tenant's one run still waiting was ranked right after
+      // one that started, so a new run ranked from the virtual time does not go before it.
       r.troupeRunsLeft(1, key, ...args).catch(() => {});
     });
   };
@@ -178,7 +181,15 @@ export function createRunRanker(queue: Queue, redis: Redis): RunRanker {
         MAX_RANK,
         ...jobs.flatMap((j) => [j.runId, j.tenantId]),
       );
-      const added = await add(ranks);
+      let added: Job[];
+      try {
+        added = await add(ranks);
+      } catch (err) {
+        // Not queued: they do not wait, whatever the failure (one queued after all leaves its
+        // tenant's count one too low, which changes no order: see started()).
+        for (const job of jobs) leave(0, job.runId);
+        throw err;
+      }
       // Only near the restart point can the count start again under us.
       if (v! < RANK_RESTART - 100_000) return;
       const [epochNow, vNow] = await r.troupeRanksNow(1, key);
