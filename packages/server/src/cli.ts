@@ -7,7 +7,7 @@ import { MigrationError } from './db/migration-error.js';
 import { packageRoot } from './db/package-paths.js';
 import { EmbeddedDatabaseError, type PGliteWorkerHost, startPGliteWorker } from './db/pglite-worker-host.js';
 import { DEV_HEAP_GROWING_PERCENT, limitHeapGrowth } from './heap-growth.js';
-import { applyWasmTier, DEV_WASM_TIER } from './wasm-tier.js';
+import { applyWasmTier, devWasmTier } from './wasm-tier.js';
 
 const HELP = `troupe — the embeddable multi-agent platform
 
@@ -224,7 +224,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   try {
     if (command === 'dev' || command === 'serve' || command === 'worker') {
       limitHeapGrowth(command === 'dev' ? DEV_HEAP_GROWING_PERCENT : 0);
-      applyWasmTier(command === 'dev' ? DEV_WASM_TIER : 'optimizing');
+      applyWasmTier(command === 'dev' ? devWasmTier() : 'optimizing');
     }
     if (command === 'dev') await serve('dev', values);
     else if (command === 'serve') await serve('serve', values);

@@ -1,6 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from './config.js';
-import { chosenByNodeFlags } from './relaunch.js';
+import { chosenByNodeFlags, fixesMmapThreshold } from './relaunch.js';
 
 /**
  * Which of V8's WebAssembly compilers the process's modules (PGlite's PostgreSQL, Prisma's query
@@ -10,13 +11,39 @@ import { chosenByNodeFlags } from './relaunch.js';
 export type WasmTier = 'baseline' | 'optimizing';
 
 /**
- * `troupe dev`'s default. TurboFan compiling PostgreSQL's hot functions while PGlite boots takes
- * ~100 MB from malloc on V8's background threads; the memory is freed, but glibc keeps it in those
- * threads' arenas for the life of the process. Liftoff-only code left `troupe dev` 70 MB smaller
- * after 2,000 runs (356-360 MB -> 288-290 MB) at the same runs/s (A/B in one session: 112/112,
- * 130/128): a run's time in the database is mostly per-statement overhead, not compiled code.
+ * `troupe dev`'s default: TurboFan, unless glibc would keep what it compiles with. A trivial run's
+ * time in PostgreSQL is mostly PGlite's thread running its code, which TurboFan makes ~1.4× faster
+ * (embedded runs/s with 20 clients, Node 24: 328–352 against 224–238 with Liftoff only; Node 20:
+ * 281–299 against 216–237). Compiling PostgreSQL's hot functions takes ~100 MB from malloc on V8's
+ * background threads, mostly while PGlite boots, and glibc keeps that memory for the life of the
+ * process unless its mmap threshold is fixed: Node 20 with TurboFan was 300–366 MB after 2,000 runs
+ * against 263–270 without. `troupe dev` relaunches with the threshold fixed where it can (relaunch.ts:
+ * Node 22.15 and later), 230–252 MB at Node 24's 328–345 runs/s, so on Linux this reads the
+ * environment glibc started with, and a `troupe dev` that could not relaunch (Node 20) keeps
+ * Liftoff only. Other systems have no glibc to keep it.
  */
-export const DEV_WASM_TIER: WasmTier = 'baseline';
+export function devWasmTier(
+  platform: NodeJS.Platform = process.platform,
+  startEnv: NodeJS.ProcessEnv = startEnvironment(platform),
+): WasmTier {
+  return platform !== 'linux' || fixesMmapThreshold(startEnv) ? 'optimizing' : 'baseline';
+}
+
+/**
+ * The environment this process started with, which is what glibc read: a relaunched `troupe dev`
+ * takes what it added back out of process.env, but /proc keeps what was there at the start.
+ */
+function startEnvironment(platform: NodeJS.Platform): NodeJS.ProcessEnv {
+  if (platform !== 'linux') return process.env;
+  try {
+    const pairs = readFileSync('/proc/self/environ', 'latin1').split('\0').filter(Boolean);
+    return Object.fromEntries(
+      pairs.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+  } catch {
+    return process.env;
+  }
+}
 
 /** What 'baseline' sets, at run time, in V8. */
 const BASELINE_FLAGS = '--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering';

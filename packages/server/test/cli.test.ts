@@ -6,8 +6,13 @@ import path from 'node:path';
 import { createOpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { heapGrowingPercent } from '../src/heap-growth.js';
-import { DEV_SEMI_SPACE_MB, type ProcessFacts, relaunchFor } from '../src/relaunch.js';
-import { wasmTier } from '../src/wasm-tier.js';
+import {
+  DEV_MALLOC_MMAP_THRESHOLD,
+  DEV_SEMI_SPACE_MB,
+  type ProcessFacts,
+  relaunchFor,
+} from '../src/relaunch.js';
+import { devWasmTier, wasmTier } from '../src/wasm-tier.js';
 import { BACKEND, PG_BASE_URL, pgAdmin, withDatabaseName } from './support/backend.js';
 import { runCli } from './support/cli-process.js';
 import { CREATE_CREW, createTenant, gql, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
@@ -307,6 +312,22 @@ describe('heap growth limit', () => {
     );
   });
 
+  test("troupe dev's default: TurboFan, unless glibc started without a fixed mmap threshold", () => {
+    expect(devWasmTier('linux', {})).toBe('baseline');
+    expect(devWasmTier('linux', { MALLOC_ARENA_MAX: '2' })).toBe('baseline');
+    expect(devWasmTier('linux', { MALLOC_MMAP_THRESHOLD_: DEV_MALLOC_MMAP_THRESHOLD })).toBe('optimizing');
+    expect(devWasmTier('linux', { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' })).toBe('optimizing');
+    expect(devWasmTier('darwin', {})).toBe('optimizing');
+    // This process: what glibc read when it started (/proc), not process.env now.
+    const started = readFileSync('/proc/self/environ', 'latin1').includes('MALLOC_MMAP_THRESHOLD_=');
+    process.env.MALLOC_MMAP_THRESHOLD_ = '131072';
+    try {
+      expect(devWasmTier('linux')).toBe(started ? 'optimizing' : 'baseline');
+    } finally {
+      delete process.env.MALLOC_MMAP_THRESHOLD_;
+    }
+  });
+
   test("the command's default applies unless the environment or node's own flags choose", () => {
     expect(heapGrowingPercent(30, {}, [])).toBe(30);
     expect(heapGrowingPercent(0, {}, [])).toBeUndefined();
@@ -332,12 +353,17 @@ describe('relaunch with start-time settings', () => {
     expect(relaunchFor(['dev', '--bogus'], linux)).toBeUndefined();
     const asked = {
       nodeFlags: [`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`],
-      env: { HOME: '/h', MALLOC_ARENA_MAX: '2', TROUPE_RELAUNCHED: 'MALLOC_ARENA_MAX' },
+      env: {
+        HOME: '/h',
+        MALLOC_ARENA_MAX: '2',
+        MALLOC_MMAP_THRESHOLD_: DEV_MALLOC_MMAP_THRESHOLD,
+        TROUPE_RELAUNCHED: 'MALLOC_ARENA_MAX,MALLOC_MMAP_THRESHOLD_',
+      },
     };
     expect(relaunchFor(['dev', '--port', '0'], facts({ env: { HOME: '/h' } }))).toEqual(asked);
     expect(relaunchFor(['--port', '4000', 'dev'], facts({ env: { HOME: '/h' } }))).toEqual(asked);
     expect(relaunchFor(['-p', '4000', 'dev'], facts({ env: { HOME: '/h' } }))).toEqual(asked);
-    // macOS: no glibc arenas to limit.
+    // macOS: no glibc to set.
     expect(relaunchFor(['dev'], facts({ platform: 'darwin' }))).toEqual({
       nodeFlags: [`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`],
       env: { TROUPE_RELAUNCHED: '' },
@@ -348,9 +374,23 @@ describe('relaunch with start-time settings', () => {
     const none = (more: Partial<ProcessFacts>) => relaunchFor(['dev'], facts(more));
     // The user's own heap sizing (command line or NODE_OPTIONS) is kept: V8 refuses
     // --max-heap-size together with a semi-space size.
-    expect(none({ env: { MALLOC_ARENA_MAX: '8' }, execArgv: ['--max-semi-space-size=16'] })).toBeUndefined();
-    expect(none({ env: { MALLOC_ARENA_MAX: '8' }, execArgv: ['--max-heap-size=512'] })).toBeUndefined();
-    expect(none({ env: { MALLOC_ARENA_MAX: '4', NODE_OPTIONS: '--optimize-for-size' } })).toBeUndefined();
+    const ownMalloc = { MALLOC_ARENA_MAX: '8', MALLOC_MMAP_THRESHOLD_: '262144' };
+    expect(none({ env: ownMalloc, execArgv: ['--max-semi-space-size=16'] })).toBeUndefined();
+    expect(none({ env: ownMalloc, execArgv: ['--max-heap-size=512'] })).toBeUndefined();
+    expect(
+      none({ env: { ...ownMalloc, MALLOC_ARENA_MAX: '4', NODE_OPTIONS: '--optimize-for-size' } }),
+    ).toBeUndefined();
+    // A threshold set as a glibc tunable counts too; what is left to set is still set.
+    const tunable = { MALLOC_ARENA_MAX: '8', GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' };
+    expect(none({ env: tunable, execArgv: ['--max-semi-space-size=16'] })).toBeUndefined();
+    expect(none({ env: { MALLOC_ARENA_MAX: '8' }, execArgv: ['--max-semi-space-size=16'] })).toEqual({
+      nodeFlags: [],
+      env: {
+        MALLOC_ARENA_MAX: '8',
+        MALLOC_MMAP_THRESHOLD_: DEV_MALLOC_MMAP_THRESHOLD,
+        TROUPE_RELAUNCHED: 'MALLOC_MMAP_THRESHOLD_',
+      },
+    });
     expect(none({ env: { NODE_OPTIONS: '--min_semi_space_size=1' } })?.nodeFlags).toEqual([]);
     // A debugger, a parent on IPC (fork(), node --watch), Windows, or asked not to.
     expect(none({ execArgv: ['--inspect-brk'] })).toBeUndefined();
@@ -370,7 +410,7 @@ describe('relaunch with start-time settings', () => {
     typeof (process as { execve?: unknown }).execve === 'function' && process.platform === 'linux';
 
   test.skipIf(!canRelaunch)(
-    'troupe dev runs as the same process with a small young generation and two malloc arenas',
+    'troupe dev runs as the same process with a small young generation, two malloc arenas and a fixed mmap threshold',
     async () => {
       const cli = runCli(['--port', '0', 'dev', '--data-dir', dataDir], env);
       let pid: number | undefined;
@@ -380,6 +420,7 @@ describe('relaunch with start-time settings', () => {
         pid = cli.child.pid!;
         expect(cmdline(pid)).toContain(`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`);
         expect(environ(pid)).toContain('MALLOC_ARENA_MAX=2');
+        expect(environ(pid)).toContain(`MALLOC_MMAP_THRESHOLD_=${DEV_MALLOC_MMAP_THRESHOLD}`);
       } finally {
         await cli.stop();
       }
@@ -392,12 +433,14 @@ describe('relaunch with start-time settings', () => {
       ...env,
       NODE_OPTIONS: '--max-semi-space-size=16',
       MALLOC_ARENA_MAX: '8',
+      MALLOC_MMAP_THRESHOLD_: '262144',
     });
     try {
       await own.ready;
       const pid = own.child.pid!;
       expect(cmdline(pid).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
       expect(environ(pid)).toContain('MALLOC_ARENA_MAX=8');
+      expect(environ(pid)).toContain('MALLOC_MMAP_THRESHOLD_=262144');
       expect(environ(pid).some((v) => v.startsWith('TROUPE_RELAUNCHED'))).toBe(false);
     } finally {
       await own.stop();
