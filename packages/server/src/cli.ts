@@ -7,7 +7,7 @@ import { MigrationError } from './db/migration-error.js';
 import { packageRoot } from './db/package-paths.js';
 import { EmbeddedDatabaseError, type PGliteWorkerHost, startPGliteWorker } from './db/pglite-worker-host.js';
 import { DEV_HEAP_GROWING_PERCENT, limitHeapGrowth } from './heap-growth.js';
-import { applyWasmTier, devWasmTier } from './wasm-tier.js';
+import { applyWasmTier, DEV_WASM_TIERING_BUDGET, devWasmTier, type WasmTier } from './wasm-tier.js';
 
 const HELP = `troupe — the embeddable multi-agent platform
 
@@ -39,7 +39,11 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-async function serve(mode: Mode, values: Record<string, string | boolean | undefined>): Promise<void> {
+async function serve(
+  mode: Mode,
+  values: Record<string, string | boolean | undefined>,
+  wasm: WasmTier | undefined,
+): Promise<void> {
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
     fail(`--port must be 0-65535, got "${values.port}"`, 64);
@@ -81,7 +85,7 @@ async function serve(mode: Mode, values: Record<string, string | boolean | undef
 
   const db = config.databaseUrl
     ? `Postgres (${new URL(config.databaseUrl).host})`
-    : `PGlite in ${config.dataDir}`;
+    : `PGlite in ${config.dataDir} (WebAssembly: ${wasm ? `${wasm} compiler` : "node's flags"})`;
   const banner = [
     `Troupe ${version()} ${mode} server ready in ${ms} ms`,
     `  GraphQL   ${server.url}/graphql${config.graphiql ? '  (GraphiQL in the browser)' : ''}`,
@@ -222,12 +226,16 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const command = positionals[0];
   if (values.help || !command) return void console.log(HELP);
   try {
+    let wasm: WasmTier | undefined;
     if (command === 'dev' || command === 'serve' || command === 'worker') {
       limitHeapGrowth(command === 'dev' ? DEV_HEAP_GROWING_PERCENT : 0);
-      applyWasmTier(command === 'dev' ? devWasmTier() : 'optimizing');
+      wasm =
+        command === 'dev'
+          ? applyWasmTier(devWasmTier(), DEV_WASM_TIERING_BUDGET)
+          : applyWasmTier('optimizing');
     }
-    if (command === 'dev') await serve('dev', values);
-    else if (command === 'serve') await serve('serve', values);
+    if (command === 'dev') await serve('dev', values, wasm);
+    else if (command === 'serve') await serve('serve', values, wasm);
     else if (command === 'worker') await worker(values);
     else if (command === 'migrate') await migrate(values);
     else fail(`unknown command "${command}"\n\n${HELP}`, 64);

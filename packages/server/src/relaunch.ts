@@ -21,21 +21,36 @@ export const DEV_SEMI_SPACE_MB = 2;
 export const DEV_MALLOC_ARENA_MAX = '2';
 
 /**
- * glibc's mmap threshold `troupe dev` runs with, in bytes, held fixed. glibc otherwise starts at
- * 128 KB and raises the threshold (to as much as 32 MB) each time a block it had mapped is freed,
- * and from then on serves blocks that size from its arenas, which keep them once freed: V8's
- * optimizing compiler, compiling PostgreSQL's hot functions, left 50–100 MB behind that way. Held
- * fixed, larger blocks go back to the system when freed. Measured on Node 24 after 2,000 embedded
- * runs (with TurboFan, which this makes affordable: wasm-tier.ts): 128 KB 260–277 MB, 32 KB
- * 230–252, 16 KB 228–229; runs/s 333–352, 328–345, 325–326. glibc reads it when the process starts.
+ * glibc's trim threshold `troupe dev` runs with, in bytes: its default, set explicitly, which also
+ * holds glibc's mmap threshold at its starting 128 KB. glibc otherwise raises the mmap threshold (up
+ * to 32 MB) each time a block it had mapped is freed, and from then on serves blocks that size from
+ * its arenas, which keep them once freed: V8's optimizing compiler, compiling PostgreSQL's hot
+ * functions, left ~50–100 MB behind that way. Held, larger blocks go back to the system when freed.
+ * Measured on Node 24 with TurboFan after 2,000 embedded runs: 255–265 MB, against 302–315 without
+ * (wasm-tier.ts), at the same runs/s. Setting the mmap threshold itself to the same 128 KB (or to
+ * 32 KB, 20–30 MB smaller still) made the second start 150–400 ms slower; this made it no slower.
+ * glibc reads it when the process starts.
  */
-export const DEV_MALLOC_MMAP_THRESHOLD = '32768';
+export const DEV_MALLOC_TRIM_THRESHOLD = '131072';
 
-/** Whether an environment fixes glibc's mmap threshold (its variable, or a glibc tunable). */
-export function fixesMmapThreshold(env: NodeJS.ProcessEnv): boolean {
+/**
+ * Whether an environment holds glibc's mmap threshold where it is: any of the four settings that
+ * turn off its adjustment (mallopt(3)), as a variable or a glibc tunable. What counts is that one is
+ * given: glibc ignores some values (an mmap threshold above 32 MB), which this does not check.
+ */
+export function holdsMmapThreshold(env: NodeJS.ProcessEnv): boolean {
   return (
-    env.MALLOC_MMAP_THRESHOLD_ !== undefined ||
-    /(^|:)glibc\.malloc\.mmap_threshold=/.test(env.GLIBC_TUNABLES ?? '')
+    ['MALLOC_TRIM_THRESHOLD_', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TOP_PAD_', 'MALLOC_MMAP_MAX_'].some(
+      (name) => env[name] !== undefined,
+    ) ||
+    /(^|:)glibc\.malloc\.(trim_threshold|mmap_threshold|top_pad|mmap_max)=/.test(env.GLIBC_TUNABLES ?? '')
+  );
+}
+
+/** Whether an environment sets glibc's number of malloc arenas (its variable, or a glibc tunable). */
+function setsArenaMax(env: NodeJS.ProcessEnv): boolean {
+  return (
+    env.MALLOC_ARENA_MAX !== undefined || /(^|:)glibc\.malloc\.arena_max=/.test(env.GLIBC_TUNABLES ?? '')
   );
 }
 
@@ -101,10 +116,9 @@ export function relaunchFor(
     ? []
     : [`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`];
   const malloc: Record<string, string> = {};
-  if (platform === 'linux' && env.MALLOC_ARENA_MAX === undefined)
-    malloc.MALLOC_ARENA_MAX = DEV_MALLOC_ARENA_MAX;
-  if (platform === 'linux' && !fixesMmapThreshold(env))
-    malloc.MALLOC_MMAP_THRESHOLD_ = DEV_MALLOC_MMAP_THRESHOLD;
+  if (platform === 'linux' && !setsArenaMax(env)) malloc.MALLOC_ARENA_MAX = DEV_MALLOC_ARENA_MAX;
+  if (platform === 'linux' && !holdsMmapThreshold(env))
+    malloc.MALLOC_TRIM_THRESHOLD_ = DEV_MALLOC_TRIM_THRESHOLD;
   if (nodeFlags.length === 0 && Object.keys(malloc).length === 0) return undefined;
   return {
     nodeFlags,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { ConfigError } from './config.js';
-import { chosenByNodeFlags, fixesMmapThreshold } from './relaunch.js';
+import { chosenByNodeFlags, holdsMmapThreshold } from './relaunch.js';
 
 /**
  * Which of V8's WebAssembly compilers the process's modules (PGlite's PostgreSQL, Prisma's query
@@ -10,47 +10,85 @@ import { chosenByNodeFlags, fixesMmapThreshold } from './relaunch.js';
  */
 export type WasmTier = 'baseline' | 'optimizing';
 
-/**
- * `troupe dev`'s default: TurboFan, unless glibc would keep what it compiles with. A trivial run's
- * time in PostgreSQL is mostly PGlite's thread running its code, which TurboFan makes ~1.4× faster
- * (embedded runs/s with 20 clients, Node 24: 328–352 against 224–238 with Liftoff only; Node 20:
- * 281–299 against 216–237). Compiling PostgreSQL's hot functions takes ~100 MB from malloc on V8's
- * background threads, mostly while PGlite boots, and glibc keeps that memory for the life of the
- * process unless its mmap threshold is fixed: Node 20 with TurboFan was 300–366 MB after 2,000 runs
- * against 263–270 without. `troupe dev` relaunches with the threshold fixed where it can (relaunch.ts:
- * Node 22.15 and later), 230–252 MB at Node 24's 328–345 runs/s, so on Linux this reads the
- * environment glibc started with, and a `troupe dev` that could not relaunch (Node 20) keeps
- * Liftoff only. Other systems have no glibc to keep it.
- */
-export function devWasmTier(
-  platform: NodeJS.Platform = process.platform,
-  startEnv: NodeJS.ProcessEnv = startEnvironment(platform),
-): WasmTier {
-  return platform !== 'linux' || fixesMmapThreshold(startEnv) ? 'optimizing' : 'baseline';
+/** What `troupe dev`'s default tier depends on. */
+export interface WasmTierFacts {
+  platform: NodeJS.Platform;
+  /** Linux with glibc (not musl). */
+  glibc: boolean;
+  /** The environment the process started with: what glibc read. */
+  startEnv: NodeJS.ProcessEnv;
 }
 
 /**
- * The environment this process started with, which is what glibc read: a relaunched `troupe dev`
- * takes what it added back out of process.env, but /proc keeps what was there at the start.
+ * `troupe dev`'s default: TurboFan, unless glibc would keep what it compiles with. A trivial run's
+ * time in PostgreSQL is mostly PGlite's thread running its code, which TurboFan makes fast enough
+ * for ~1.45× the embedded runs/s (20 clients, Node 24: 320–343 against 222–238 with Liftoff only;
+ * Node 20: 274–289 against 216–237). Compiling PostgreSQL's hot functions takes ~100 MB from malloc
+ * on V8's background threads, and glibc keeps that memory for the life of the process unless its
+ * mmap threshold is held (relaunch.ts): Node 24 with TurboFan was 302–315 MB after 2,000 runs
+ * without, 256–262 with it, and 247–255 with Liftoff only. `troupe dev` holds it when it relaunches
+ * (Node 22.15 and later; relaunchIfNeeded says when it does not), so with glibc this reads the
+ * environment glibc started with; where it did not relaunch (Node 20), Liftoff only. musl gives
+ * large blocks back by itself. macOS and Windows have no glibc; they get TurboFan, not measured there.
  */
-function startEnvironment(platform: NodeJS.Platform): NodeJS.ProcessEnv {
-  if (platform !== 'linux') return process.env;
-  try {
-    const pairs = readFileSync('/proc/self/environ', 'latin1').split('\0').filter(Boolean);
-    return Object.fromEntries(
-      pairs.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+export function devWasmTier(facts: WasmTierFacts = thisProcess()): WasmTier {
+  return !facts.glibc || holdsMmapThreshold(facts.startEnv) ? 'optimizing' : 'baseline';
+}
+
+function thisProcess(): WasmTierFacts {
+  const platform = process.platform;
+  const glibc =
+    platform === 'linux' &&
+    Boolean(
+      (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
+        ?.glibcVersionRuntime,
     );
+  return { platform, glibc, startEnv: glibc ? startEnvironment() : process.env };
+}
+
+/**
+ * The environment this process started with (Linux), which is what glibc read: a relaunched
+ * `troupe dev` takes what it added back out of process.env, but /proc keeps what was there at the
+ * start. Like glibc, the first of a name counts.
+ */
+export function startEnvironment(environ = '/proc/self/environ'): NodeJS.ProcessEnv {
+  try {
+    const env: NodeJS.ProcessEnv = {};
+    for (const entry of readFileSync(environ, 'latin1').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq <= 0) continue;
+      const name = entry.slice(0, eq);
+      if (!(name in env)) env[name] = entry.slice(eq + 1);
+    }
+    return env;
   } catch {
     return process.env;
   }
 }
 
+/**
+ * How much of a function's code `troupe dev` lets run (roughly, bytes executed) before V8 compiles
+ * it with TurboFan: V8's default is 1,800,000. PGlite's boot makes hundreds of PostgreSQL's
+ * functions that warm, and their compilations, on a 2-core machine, made the second start
+ * 150–450 ms slower (Node 24: ~690–780 ms to ready against ~510 with the baseline compiler; Node
+ * 20: ~950 against ~530). At this budget the start is 50–120 ms slower, and the functions a run
+ * keeps busy still get TurboFan: 332–343 embedded runs/s against 348–350 at V8's budget (Node 24).
+ */
+export const DEV_WASM_TIERING_BUDGET = 60_000_000;
+
 /** What 'baseline' sets, at run time, in V8. */
 const BASELINE_FLAGS = '--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering';
 
-/** Applies `TROUPE_WASM_TIER` (or the command's default); returns what applies, undefined when node's own flags decide. */
-export function applyWasmTier(defaultTier: WasmTier): WasmTier | undefined {
+/**
+ * Applies `TROUPE_WASM_TIER` (or the command's default); returns what applies, undefined when
+ * node's own flags decide. `tieringBudget`: the TurboFan budget for 'optimizing' (V8's own when
+ * not given, or when node's flags set one).
+ */
+export function applyWasmTier(defaultTier: WasmTier, tieringBudget?: number): WasmTier | undefined {
   const tier = wasmTier(defaultTier);
+  // Read when PGlite's module is instantiated (its functions' budgets start from it).
+  if (tier === 'optimizing' && tieringBudget && !chosenByNodeFlags(/^--wasm[-_]tiering[-_]budget\b/))
+    setFlagsFromString(`--wasm-tiering-budget=${tieringBudget}`);
   // Read when a module is compiled: set before PGlite's thread or Prisma load theirs. V8 derives
   // the tiering flags from --liftoff-only only when it parses node's command line; set later, as
   // here, Node 24's V8 went on tiering up to TurboFan unless they are turned off too (Node 20 and

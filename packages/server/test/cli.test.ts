@@ -7,12 +7,12 @@ import { createOpenAICompatibleTestServer } from '@troupe/agents/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { heapGrowingPercent } from '../src/heap-growth.js';
 import {
-  DEV_MALLOC_MMAP_THRESHOLD,
+  DEV_MALLOC_TRIM_THRESHOLD,
   DEV_SEMI_SPACE_MB,
   type ProcessFacts,
   relaunchFor,
 } from '../src/relaunch.js';
-import { devWasmTier, wasmTier } from '../src/wasm-tier.js';
+import { DEV_WASM_TIERING_BUDGET, devWasmTier, startEnvironment, wasmTier } from '../src/wasm-tier.js';
 import { BACKEND, PG_BASE_URL, pgAdmin, withDatabaseName } from './support/backend.js';
 import { runCli } from './support/cli-process.js';
 import { CREATE_CREW, createTenant, gql, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
@@ -312,22 +312,6 @@ describe('heap growth limit', () => {
     );
   });
 
-  test("troupe dev's default: TurboFan, unless glibc started without a fixed mmap threshold", () => {
-    expect(devWasmTier('linux', {})).toBe('baseline');
-    expect(devWasmTier('linux', { MALLOC_ARENA_MAX: '2' })).toBe('baseline');
-    expect(devWasmTier('linux', { MALLOC_MMAP_THRESHOLD_: DEV_MALLOC_MMAP_THRESHOLD })).toBe('optimizing');
-    expect(devWasmTier('linux', { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' })).toBe('optimizing');
-    expect(devWasmTier('darwin', {})).toBe('optimizing');
-    // This process: what glibc read when it started (/proc), not process.env now.
-    const started = readFileSync('/proc/self/environ', 'latin1').includes('MALLOC_MMAP_THRESHOLD_=');
-    process.env.MALLOC_MMAP_THRESHOLD_ = '131072';
-    try {
-      expect(devWasmTier('linux')).toBe(started ? 'optimizing' : 'baseline');
-    } finally {
-      delete process.env.MALLOC_MMAP_THRESHOLD_;
-    }
-  });
-
   test("the command's default applies unless the environment or node's own flags choose", () => {
     expect(heapGrowingPercent(30, {}, [])).toBe(30);
     expect(heapGrowingPercent(0, {}, [])).toBeUndefined();
@@ -356,8 +340,8 @@ describe('relaunch with start-time settings', () => {
       env: {
         HOME: '/h',
         MALLOC_ARENA_MAX: '2',
-        MALLOC_MMAP_THRESHOLD_: DEV_MALLOC_MMAP_THRESHOLD,
-        TROUPE_RELAUNCHED: 'MALLOC_ARENA_MAX,MALLOC_MMAP_THRESHOLD_',
+        MALLOC_TRIM_THRESHOLD_: DEV_MALLOC_TRIM_THRESHOLD,
+        TROUPE_RELAUNCHED: 'MALLOC_ARENA_MAX,MALLOC_TRIM_THRESHOLD_',
       },
     };
     expect(relaunchFor(['dev', '--port', '0'], facts({ env: { HOME: '/h' } }))).toEqual(asked);
@@ -380,17 +364,34 @@ describe('relaunch with start-time settings', () => {
     expect(
       none({ env: { ...ownMalloc, MALLOC_ARENA_MAX: '4', NODE_OPTIONS: '--optimize-for-size' } }),
     ).toBeUndefined();
-    // A threshold set as a glibc tunable counts too; what is left to set is still set.
-    const tunable = { MALLOC_ARENA_MAX: '8', GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' };
-    expect(none({ env: tunable, execArgv: ['--max-semi-space-size=16'] })).toBeUndefined();
-    expect(none({ env: { MALLOC_ARENA_MAX: '8' }, execArgv: ['--max-semi-space-size=16'] })).toEqual({
-      nodeFlags: [],
-      env: {
-        MALLOC_ARENA_MAX: '8',
-        MALLOC_MMAP_THRESHOLD_: DEV_MALLOC_MMAP_THRESHOLD,
-        TROUPE_RELAUNCHED: 'MALLOC_MMAP_THRESHOLD_',
-      },
-    });
+    // Any of glibc's settings that hold its mmap threshold counts, as a variable or a tunable
+    // (anywhere in the list); what is left to set is still set.
+    const semi = ['--max-semi-space-size=16'];
+    for (const held of [
+      { MALLOC_TRIM_THRESHOLD_: '0' },
+      { MALLOC_TOP_PAD_: '0' },
+      { MALLOC_MMAP_MAX_: '65536' },
+      { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=65536' },
+      { GLIBC_TUNABLES: 'glibc.malloc.tcache_count=0:glibc.malloc.trim_threshold=65536' },
+    ])
+      expect(none({ env: { MALLOC_ARENA_MAX: '8', ...held }, execArgv: semi })).toBeUndefined();
+    expect(
+      none({ env: { GLIBC_TUNABLES: 'glibc.malloc.arena_max=4:glibc.malloc.top_pad=0' }, execArgv: semi }),
+    ).toBeUndefined();
+    for (const notHeld of [
+      {},
+      { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold_x=1' },
+      { GLIBC_TUNABLES: 'xglibc.malloc.trim_threshold=1' },
+    ])
+      expect(none({ env: { MALLOC_ARENA_MAX: '8', ...notHeld }, execArgv: semi })).toEqual({
+        nodeFlags: [],
+        env: {
+          MALLOC_ARENA_MAX: '8',
+          ...notHeld,
+          MALLOC_TRIM_THRESHOLD_: DEV_MALLOC_TRIM_THRESHOLD,
+          TROUPE_RELAUNCHED: 'MALLOC_TRIM_THRESHOLD_',
+        },
+      });
     expect(none({ env: { NODE_OPTIONS: '--min_semi_space_size=1' } })?.nodeFlags).toEqual([]);
     // A debugger, a parent on IPC (fork(), node --watch), Windows, or asked not to.
     expect(none({ execArgv: ['--inspect-brk'] })).toBeUndefined();
@@ -410,7 +411,7 @@ describe('relaunch with start-time settings', () => {
     typeof (process as { execve?: unknown }).execve === 'function' && process.platform === 'linux';
 
   test.skipIf(!canRelaunch)(
-    'troupe dev runs as the same process with a small young generation, two malloc arenas and a fixed mmap threshold',
+    'troupe dev runs as the same process with a small young generation, two malloc arenas and a held mmap threshold, and so gets TurboFan',
     async () => {
       const cli = runCli(['--port', '0', 'dev', '--data-dir', dataDir], env);
       let pid: number | undefined;
@@ -420,7 +421,11 @@ describe('relaunch with start-time settings', () => {
         pid = cli.child.pid!;
         expect(cmdline(pid)).toContain(`--max-semi-space-size=${DEV_SEMI_SPACE_MB}`);
         expect(environ(pid)).toContain('MALLOC_ARENA_MAX=2');
-        expect(environ(pid)).toContain(`MALLOC_MMAP_THRESHOLD_=${DEV_MALLOC_MMAP_THRESHOLD}`);
+        expect(environ(pid)).toContain(`MALLOC_TRIM_THRESHOLD_=${DEV_MALLOC_TRIM_THRESHOLD}`);
+        // The relaunched process took the variables back out of its environment; the tier follows
+        // what glibc started with.
+        if (BACKEND === 'pglite')
+          expect(cli.output()).toMatch(/Database\s+PGlite in .*\(WebAssembly: optimizing compiler\)/);
       } finally {
         await cli.stop();
       }
@@ -441,6 +446,7 @@ describe('relaunch with start-time settings', () => {
       expect(cmdline(pid).some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
       expect(environ(pid)).toContain('MALLOC_ARENA_MAX=8');
       expect(environ(pid)).toContain('MALLOC_MMAP_THRESHOLD_=262144');
+      if (BACKEND === 'pglite') expect(own.output()).toMatch(/\(WebAssembly: optimizing compiler\)/);
       expect(environ(pid).some((v) => v.startsWith('TROUPE_RELAUNCHED'))).toBe(false);
     } finally {
       await own.stop();
@@ -454,6 +460,56 @@ describe('WebAssembly tier', () => {
     expect(await cli.exited).toBe(1);
     expect(cli.output()).toMatch(/TROUPE_WASM_TIER must be "baseline" or "optimizing", got "fast"/);
   });
+
+  test("troupe dev's default: TurboFan, unless glibc started without its mmap threshold held", () => {
+    const glibc = (startEnv: NodeJS.ProcessEnv) => devWasmTier({ platform: 'linux', glibc: true, startEnv });
+    expect(glibc({})).toBe('baseline');
+    expect(glibc({ MALLOC_ARENA_MAX: '2' })).toBe('baseline');
+    expect(glibc({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' })).toBe('baseline');
+    expect(glibc({ MALLOC_TRIM_THRESHOLD_: DEV_MALLOC_TRIM_THRESHOLD })).toBe('optimizing');
+    expect(glibc({ MALLOC_MMAP_THRESHOLD_: '32768' })).toBe('optimizing');
+    expect(glibc({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=65536' })).toBe(
+      'optimizing',
+    );
+    // musl gives large blocks back by itself; macOS and Windows have no glibc.
+    expect(devWasmTier({ platform: 'linux', glibc: false, startEnv: {} })).toBe('optimizing');
+    expect(devWasmTier({ platform: 'darwin', glibc: false, startEnv: {} })).toBe('optimizing');
+  });
+
+  test('the start environment is read as glibc reads it: the first of a name, entries without a name skipped', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'troupe-environ-'));
+    try {
+      const file = path.join(dir, 'environ');
+      writeFileSync(file, ['NOEQ', '=x', 'A=1=2', 'MALLOC_TRIM_THRESHOLD_', 'A=3', 'B=', ''].join('\0'));
+      expect(startEnvironment(file)).toEqual({ A: '1=2', B: '' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // What glibc started with decides, whatever process.env says now (on Linux with glibc).
+  const glibcHere =
+    process.platform === 'linux' &&
+    Boolean(
+      (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime,
+    );
+  test.skipIf(!glibcHere || BACKEND !== 'pglite')(
+    'a troupe dev that does not relaunch gets TurboFan only with the mmap threshold held from the start',
+    async () => {
+      for (const [more, tier] of [
+        [{}, 'baseline'],
+        [{ MALLOC_TRIM_THRESHOLD_: DEV_MALLOC_TRIM_THRESHOLD }, 'optimizing'],
+      ] as const) {
+        const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], { TROUPE_RELAUNCH: '0', ...more });
+        try {
+          await cli.ready;
+          expect(cli.output()).toMatch(new RegExp(`\\(WebAssembly: ${tier} compiler\\)`));
+        } finally {
+          expect(await cli.stop(), cli.output()).toBe(0);
+        }
+      }
+    },
+  );
 
   test("the command's default applies unless the environment or node's own flags choose", () => {
     expect(wasmTier('baseline', {}, [])).toBe('baseline');
@@ -476,14 +532,33 @@ describe('WebAssembly tier', () => {
     ['baseline', false],
     ['optimizing', true],
   ] as const)('%s: a hot WebAssembly function is compiled by TurboFan: %s', (tier, turbofan) => {
+    expect(probeTier(tier).turbofan).toBe(turbofan);
+  });
+
+  // troupe dev's budget keeps PGlite's boot from compiling hundreds of functions with TurboFan;
+  // what stays hot is still compiled.
+  test("troupe dev's TurboFan budget: a function must run longer before it is compiled, and then is", () => {
+    const v8s = probeTier('optimizing');
+    const dev = probeTier('optimizing', DEV_WASM_TIERING_BUDGET);
+    expect(v8s.turbofan && dev.turbofan).toBe(true);
+    expect(dev.calls).toBeGreaterThan(2 * v8s.calls);
+  });
+
+  function probeTier(tier: string, budget?: number): { turbofan: boolean; calls: number } {
     const probe = spawnSync(
       process.execPath,
-      ['--import', 'tsx', path.join(import.meta.dirname, 'support/wasm-tier-probe.ts'), tier],
+      [
+        '--import',
+        'tsx',
+        path.join(import.meta.dirname, 'support/wasm-tier-probe.ts'),
+        tier,
+        ...(budget ? [String(budget)] : []),
+      ],
       { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME } },
     );
     expect(probe.stderr).toBe('');
-    expect(JSON.parse(probe.stdout)).toEqual({ turbofan });
-  });
+    return JSON.parse(probe.stdout);
+  }
 });
 
 function alive(pid: number): boolean {

@@ -1,10 +1,11 @@
-// Child process for the WebAssembly tier test: applies a tier the way the CLI does, makes a
-// function hot and prints whether V8 compiled it with TurboFan. V8's flags are process-wide, so
+// Child process for the WebAssembly tier test: applies a tier (and a TurboFan budget, if given) the
+// way the CLI does, makes a function hot and prints whether V8 compiled it with TurboFan, and after
+// how many calls it saw that. V8's flags are process-wide, so
 // this cannot run inside the test process.
 import { setFlagsFromString } from 'node:v8';
 import { applyWasmTier, type WasmTier } from '../../src/wasm-tier.js';
 
-applyWasmTier(process.argv[2] as WasmTier);
+applyWasmTier(process.argv[2] as WasmTier, process.argv[3] ? Number(process.argv[3]) : undefined);
 setFlagsFromString('--allow-natives-syntax');
 
 // (func (export "f") (param i32) (result i32) (local i32)
@@ -23,10 +24,11 @@ const { instance } = await WebAssembly.instantiate(bytes);
 const f = instance.exports.f as (n: number) => number;
 const isTurboFan = new Function('f', 'return %IsTurboFanFunction(f)') as (f: unknown) => boolean;
 // Hot enough for V8's dynamic tiering many times over; TurboFan compiles on a background thread.
-for (let i = 0; i < 200 && !isTurboFan(f); i++) {
-  f(100_000);
-  if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5));
+let calls = 0;
+for (; calls < 2000 && !isTurboFan(f); calls++) {
+  f(10_000);
+  if (calls % 20 === 0) await new Promise((r) => setTimeout(r, 5));
 }
 await new Promise((r) => setTimeout(r, 200));
 f(1);
-console.log(JSON.stringify({ turbofan: isTurboFan(f) }));
+console.log(JSON.stringify({ turbofan: isTurboFan(f), calls }));
