@@ -231,7 +231,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       limitHeapGrowth(command === 'dev' ? DEV_HEAP_GROWING_PERCENT : 0);
       wasm =
         command === 'dev'
-          ? applyWasmTier(devWasmTier(), DEV_WASM_TIERING_BUDGET)
+          ? applyWasmTier(() => devWasmTier(), DEV_WASM_TIERING_BUDGET)
           : applyWasmTier('optimizing');
     }
     if (command === 'dev') await serve('dev', values, wasm);

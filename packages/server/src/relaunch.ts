@@ -35,15 +35,27 @@ export const DEV_MALLOC_TRIM_THRESHOLD = '131072';
 
 /**
  * Whether an environment holds glibc's mmap threshold where it is: any of the four settings that
- * turn off its adjustment (mallopt(3)), as a variable or a glibc tunable. What counts is that one is
- * given: glibc ignores some values (an mmap threshold above 32 MB), which this does not check.
+ * turn off its adjustment (mallopt(3)), as a variable or a glibc tunable, with a value; an mmap
+ * maximum of 0 does not count (nothing is mapped then, so nothing goes back). Values glibc ignores
+ * (an mmap threshold above 32 MB) are not checked.
  */
 export function holdsMmapThreshold(env: NodeJS.ProcessEnv): boolean {
-  return (
-    ['MALLOC_TRIM_THRESHOLD_', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TOP_PAD_', 'MALLOC_MMAP_MAX_'].some(
-      (name) => env[name] !== undefined,
-    ) ||
-    /(^|:)glibc\.malloc\.(trim_threshold|mmap_threshold|top_pad|mmap_max)=/.test(env.GLIBC_TUNABLES ?? '')
+  const counts = (name: string, value: string | undefined) =>
+    value !== undefined && value.trim() !== '' && !(name === 'mmap_max' && Number(value) === 0);
+  const variables = {
+    trim_threshold: 'MALLOC_TRIM_THRESHOLD_',
+    mmap_threshold: 'MALLOC_MMAP_THRESHOLD_',
+    top_pad: 'MALLOC_TOP_PAD_',
+    mmap_max: 'MALLOC_MMAP_MAX_',
+  };
+  const tunables = new Map(
+    (env.GLIBC_TUNABLES ?? '')
+      .split(':')
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const)
+      .filter(([k]) => k.startsWith('glibc.malloc.')),
+  );
+  return Object.entries(variables).some(
+    ([name, variable]) => counts(name, env[variable]) || counts(name, tunables.get(`glibc.malloc.${name}`)),
   );
 }
 

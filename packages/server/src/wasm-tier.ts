@@ -10,46 +10,63 @@ import { chosenByNodeFlags, holdsMmapThreshold } from './relaunch.js';
  */
 export type WasmTier = 'baseline' | 'optimizing';
 
-/** What `troupe dev`'s default tier depends on. */
+/** What `troupe dev`'s default tier depends on (read only when needed: each costs a little). */
 export interface WasmTierFacts {
-  platform: NodeJS.Platform;
-  /** Linux with glibc (not musl). */
-  glibc: boolean;
   /** The environment the process started with: what glibc read. */
-  startEnv: NodeJS.ProcessEnv;
+  startEnv(): NodeJS.ProcessEnv;
+  /** Whether malloc is glibc's (Linux, not musl). */
+  glibc(): boolean;
 }
 
 /**
  * `troupe dev`'s default: TurboFan, unless glibc would keep what it compiles with. A trivial run's
  * time in PostgreSQL is mostly PGlite's thread running its code, which TurboFan makes fast enough
  * for ~1.45× the embedded runs/s (20 clients, Node 24: 320–343 against 222–238 with Liftoff only;
- * Node 20: 274–289 against 216–237). Compiling PostgreSQL's hot functions takes ~100 MB from malloc
+ * Node 20, ~1.25×: 274–289 against 219–227). Compiling PostgreSQL's hot functions takes ~100 MB from malloc
  * on V8's background threads, and glibc keeps that memory for the life of the process unless its
  * mmap threshold is held (relaunch.ts): Node 24 with TurboFan was 302–315 MB after 2,000 runs
- * without, 256–262 with it, and 247–255 with Liftoff only. `troupe dev` holds it when it relaunches
- * (Node 22.15 and later; relaunchIfNeeded says when it does not), so with glibc this reads the
- * environment glibc started with; where it did not relaunch (Node 20), Liftoff only. musl gives
- * large blocks back by itself. macOS and Windows have no glibc; they get TurboFan, not measured there.
+ * without, 255–265 with it, and 247–255 with Liftoff only (several sessions' runs). `troupe dev` holds it when it relaunches
+ * (Node 22.15 / 23.11 and later; relaunchIfNeeded says when it does not), so this reads the
+ * environment glibc started with; where it did not relaunch (Node 20, or 22 before 22.15), Liftoff
+ * only. musl gives large blocks back by itself. macOS and Windows have no glibc; they get TurboFan,
+ * not measured there.
  */
-export function devWasmTier(facts: WasmTierFacts = thisProcess()): WasmTier {
-  return !facts.glibc || holdsMmapThreshold(facts.startEnv) ? 'optimizing' : 'baseline';
+export function devWasmTier(facts: WasmTierFacts = thisProcess): WasmTier {
+  return holdsMmapThreshold(facts.startEnv()) || !facts.glibc() ? 'optimizing' : 'baseline';
 }
 
-function thisProcess(): WasmTierFacts {
-  const platform = process.platform;
-  const glibc =
-    platform === 'linux' &&
-    Boolean(
-      (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
-        ?.glibcVersionRuntime,
-    );
-  return { platform, glibc, startEnv: glibc ? startEnvironment() : process.env };
+const thisProcess: WasmTierFacts = {
+  startEnv: () => (process.platform === 'linux' ? startEnvironment() : process.env),
+  glibc: isGlibc,
+};
+
+/**
+ * Whether this process's C library is glibc: Linux, and node's diagnostic report names a glibc
+ * (it does not under musl). The report costs a few milliseconds; network details, which can mean
+ * reverse DNS lookups for open sockets, are left out. An unreadable report counts as glibc, whose
+ * default (Liftoff only) is the one that can't cost memory.
+ */
+export function isGlibc(): boolean {
+  if (process.platform !== 'linux') return false;
+  const report = process.report as (NodeJS.ProcessReport & { excludeNetwork?: boolean }) | undefined;
+  if (!report) return true;
+  const excludeNetwork = report.excludeNetwork;
+  try {
+    report.excludeNetwork = true;
+    const header = (report.getReport() as { header?: { glibcVersionRuntime?: string } }).header;
+    return Boolean(header?.glibcVersionRuntime);
+  } catch {
+    return true;
+  } finally {
+    report.excludeNetwork = excludeNetwork;
+  }
 }
 
 /**
  * The environment this process started with (Linux), which is what glibc read: a relaunched
  * `troupe dev` takes what it added back out of process.env, but /proc keeps what was there at the
- * start. Like glibc, the first of a name counts.
+ * start. Like glibc, the first of a name counts. Where /proc cannot be read, process.env, which
+ * after a relaunch lacks what it added: Liftoff only then, the choice that can't cost memory.
  */
 export function startEnvironment(environ = '/proc/self/environ'): NodeJS.ProcessEnv {
   try {
@@ -84,7 +101,10 @@ const BASELINE_FLAGS = '--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tieri
  * node's own flags decide. `tieringBudget`: the TurboFan budget for 'optimizing' (V8's own when
  * not given, or when node's flags set one).
  */
-export function applyWasmTier(defaultTier: WasmTier, tieringBudget?: number): WasmTier | undefined {
+export function applyWasmTier(
+  defaultTier: WasmTier | (() => WasmTier),
+  tieringBudget?: number,
+): WasmTier | undefined {
   const tier = wasmTier(defaultTier);
   // Read when PGlite's module is instantiated (its functions' budgets start from it).
   if (tier === 'optimizing' && tieringBudget && !chosenByNodeFlags(/^--wasm[-_]tiering[-_]budget\b/))
@@ -97,16 +117,19 @@ export function applyWasmTier(defaultTier: WasmTier, tieringBudget?: number): Wa
   return tier;
 }
 
-/** The tier `applyWasmTier` applies: undefined when node's flags or NODE_OPTIONS choose the compilers. */
+/**
+ * The tier `applyWasmTier` applies: undefined when node's flags choose the compilers. A default
+ * given as a function is called only when neither those nor `TROUPE_WASM_TIER` choose.
+ */
 export function wasmTier(
-  defaultTier: WasmTier,
+  defaultTier: WasmTier | (() => WasmTier),
   env: NodeJS.ProcessEnv = process.env,
   execArgv: readonly string[] = process.execArgv,
 ): WasmTier | undefined {
   const wasmFlag = /^--(no[-_])?(liftoff|liftoff[-_]only|wasm[-_]tier[-_]up|wasm[-_]dynamic[-_]tiering)\b/;
   if (chosenByNodeFlags(wasmFlag, env, execArgv)) return undefined;
   const raw = env.TROUPE_WASM_TIER?.trim();
-  if (!raw) return defaultTier;
+  if (!raw) return typeof defaultTier === 'function' ? defaultTier() : defaultTier;
   if (raw !== 'baseline' && raw !== 'optimizing')
     throw new ConfigError(`TROUPE_WASM_TIER must be "baseline" or "optimizing", got "${raw}"`);
   return raw;

@@ -12,7 +12,13 @@ import {
   type ProcessFacts,
   relaunchFor,
 } from '../src/relaunch.js';
-import { DEV_WASM_TIERING_BUDGET, devWasmTier, startEnvironment, wasmTier } from '../src/wasm-tier.js';
+import {
+  DEV_WASM_TIERING_BUDGET,
+  devWasmTier,
+  isGlibc,
+  startEnvironment,
+  wasmTier,
+} from '../src/wasm-tier.js';
 import { BACKEND, PG_BASE_URL, pgAdmin, withDatabaseName } from './support/backend.js';
 import { runCli } from './support/cli-process.js';
 import { CREATE_CREW, createTenant, gql, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
@@ -462,7 +468,8 @@ describe('WebAssembly tier', () => {
   });
 
   test("troupe dev's default: TurboFan, unless glibc started without its mmap threshold held", () => {
-    const glibc = (startEnv: NodeJS.ProcessEnv) => devWasmTier({ platform: 'linux', glibc: true, startEnv });
+    const glibc = (startEnv: NodeJS.ProcessEnv) =>
+      devWasmTier({ startEnv: () => startEnv, glibc: () => true });
     expect(glibc({})).toBe('baseline');
     expect(glibc({ MALLOC_ARENA_MAX: '2' })).toBe('baseline');
     expect(glibc({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' })).toBe('baseline');
@@ -471,9 +478,42 @@ describe('WebAssembly tier', () => {
     expect(glibc({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=65536' })).toBe(
       'optimizing',
     );
-    // musl gives large blocks back by itself; macOS and Windows have no glibc.
-    expect(devWasmTier({ platform: 'linux', glibc: false, startEnv: {} })).toBe('optimizing');
-    expect(devWasmTier({ platform: 'darwin', glibc: false, startEnv: {} })).toBe('optimizing');
+    // Settings that hold nothing: no value, or nothing mapped at all.
+    expect(glibc({ MALLOC_TRIM_THRESHOLD_: '' })).toBe('baseline');
+    expect(glibc({ MALLOC_MMAP_MAX_: '0' })).toBe('baseline');
+    expect(glibc({ GLIBC_TUNABLES: 'glibc.malloc.mmap_max=0' })).toBe('baseline');
+    expect(glibc({ MALLOC_MMAP_MAX_: '1024' })).toBe('optimizing');
+    // musl gives large blocks back by itself; macOS and Windows have no glibc. The C library is
+    // asked only when the start environment does not decide.
+    expect(devWasmTier({ startEnv: () => ({}), glibc: () => false })).toBe('optimizing');
+    const noReport = () => {
+      throw new Error('asked');
+    };
+    expect(devWasmTier({ startEnv: () => ({ MALLOC_TRIM_THRESHOLD_: '131072' }), glibc: noReport })).toBe(
+      'optimizing',
+    );
+    // And only when neither node's flags nor TROUPE_WASM_TIER choose.
+    expect(
+      wasmTier(
+        () => devWasmTier({ startEnv: () => ({}), glibc: noReport }),
+        { TROUPE_WASM_TIER: 'baseline' },
+        [],
+      ),
+    ).toBe('baseline');
+    expect(wasmTier(noReport, {}, ['--liftoff-only'])).toBeUndefined();
+  });
+
+  test('the C library is told from the process itself, leaving its report settings as they were', () => {
+    const maps = process.platform === 'linux' ? readFileSync('/proc/self/maps', 'utf8') : '';
+    const report = process.report as NodeJS.ProcessReport & { excludeNetwork: boolean };
+    const before = report.excludeNetwork;
+    try {
+      report.excludeNetwork = false;
+      expect(isGlibc()).toBe(/\/libc\.so\.6\b/.test(maps));
+      expect(report.excludeNetwork).toBe(false);
+    } finally {
+      report.excludeNetwork = before;
+    }
   });
 
   test('the start environment is read as glibc reads it: the first of a name, entries without a name skipped', () => {
@@ -487,12 +527,8 @@ describe('WebAssembly tier', () => {
     }
   });
 
-  // What glibc started with decides, whatever process.env says now (on Linux with glibc).
-  const glibcHere =
-    process.platform === 'linux' &&
-    Boolean(
-      (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime,
-    );
+  // The relaunch test above shows that what glibc started with counts even once process.env lacks it.
+  const glibcHere = isGlibc();
   test.skipIf(!glibcHere || BACKEND !== 'pglite')(
     'a troupe dev that does not relaunch gets TurboFan only with the mmap threshold held from the start',
     async () => {
@@ -540,11 +576,17 @@ describe('WebAssembly tier', () => {
   test("troupe dev's TurboFan budget: a function must run longer before it is compiled, and then is", () => {
     const v8s = probeTier('optimizing');
     const dev = probeTier('optimizing', DEV_WASM_TIERING_BUDGET);
-    expect(v8s.turbofan && dev.turbofan).toBe(true);
-    expect(dev.calls).toBeGreaterThan(2 * v8s.calls);
+    expect(v8s, 'V8 budget: compiled within the first 100 calls').toMatchObject({
+      early: true,
+      turbofan: true,
+    });
+    expect(dev, "troupe dev's budget: not within 100 calls, but later").toMatchObject({
+      early: false,
+      turbofan: true,
+    });
   });
 
-  function probeTier(tier: string, budget?: number): { turbofan: boolean; calls: number } {
+  function probeTier(tier: string, budget?: number): { turbofan: boolean; early: boolean; calls: number } {
     const probe = spawnSync(
       process.execPath,
       [
