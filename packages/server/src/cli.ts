@@ -213,6 +213,18 @@ function report(applied: string[]): void {
   );
 }
 
+/**
+ * A server whose output pipe closed (`troupe dev | head`, a log collector that went away) goes on,
+ * and shuts down gracefully when told: what it would have printed is dropped. Node otherwise
+ * throws the write's EPIPE, and the process died in the middle of its shutdown, without finishing
+ * or handing back its runs or closing the database.
+ */
+function outliveClosedOutput(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
+
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   let parsed: ReturnType<typeof parseCliArgs>;
   try {
@@ -228,6 +240,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   try {
     let wasm: WasmTier | undefined;
     if (command === 'dev' || command === 'serve' || command === 'worker') {
+      outliveClosedOutput(process.stdout);
+      outliveClosedOutput(process.stderr);
       limitHeapGrowth(command === 'dev' ? DEV_HEAP_GROWING_PERCENT : 0);
       wasm =
         command === 'dev'

@@ -66,6 +66,22 @@ describe(`troupe dev (${BACKEND})`, () => {
     }
   });
 
+  test('a server whose output pipe closed goes on serving, and shuts down cleanly when told', async () => {
+    const sockets = () => readdirSync(tmpdir()).filter((n) => n.startsWith('troupe-pg-'));
+    const before = new Set(sockets());
+    const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
+    const url = await cli.ready;
+    // `troupe dev | head -1`, or a log collector that went away: the read end of stdout closes.
+    cli.child.stdout!.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    // SIGTERM: the shutdown message goes to the closed pipe.
+    expect(await cli.stop(), cli.output()).toBe(0);
+    expect(cli.output()).not.toMatch(/EPIPE/);
+    // It closed the embedded database and its socket folder, and let go of the data folder.
+    expect(sockets().filter((n) => !before.has(n))).toEqual([]);
+  });
+
   test('second start keeps the data and the key, and does not print the key again', async () => {
     const key = readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim();
     const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
