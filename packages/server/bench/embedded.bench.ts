@@ -5,6 +5,7 @@
 //  - 50 concurrent streaming runs: tokens/s delivered to subscribers
 //  - first-token overhead: subscriber receives the first token minus the LLM server sending it
 //    (the subscriber is attached by then: the server's path from LLM chunk to subscriber)
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createOpenAICompatibleTestServer } from '@troupe/agents/testing';
 import {
   ADMIN_KEY,
@@ -95,6 +96,9 @@ async function main() {
     const runsPerSec = (TRIVIAL_RUNS / trivialMs) * 1000;
     await sleep(1000);
     const rssAfter = server.rss() / 2 ** 20;
+    // BENCH_SMAPS=<file>: the server's /proc/<pid>/smaps after the trivial runs, to see where its RSS is.
+    if (process.env.BENCH_SMAPS)
+      writeFileSync(process.env.BENCH_SMAPS, readFileSync(`/proc/${server.child.pid}/smaps`));
 
     // 50 streaming runs at once.
     mode = 'stream';
