@@ -7,7 +7,12 @@ const backends = only ? [only] : ['pglite', 'postgres'];
 const CONTRACT = ['test/runs.test.ts', 'test/threads.test.ts', 'test/websocket-subscriptions.test.ts'];
 const withWorkers = !only || only === 'postgres';
 // Tests that touch no database run once, in the pglite project (when both run).
-const BACKEND_FREE = ['test/claim-loop.test.ts', 'test/extract-text.test.ts', 'test/run-fairness.test.ts'];
+const BACKEND_FREE = [
+  'test/claim-loop.test.ts',
+  'test/extract-text.test.ts',
+  'test/pglite-worker-host.test.ts',
+  'test/run-fairness.test.ts',
+];
 
 export default defineConfig({
   // One copy of graphql: vite would resolve src's `import 'graphql'` to index.mjs while graphql-yoga

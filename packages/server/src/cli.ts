@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { parseCliArgs } from './cli-args.js';
 import { ConfigError, loadConfig, type Mode } from './config.js';
@@ -64,24 +65,24 @@ async function serve(
       dataDir: config.dataDir,
       migrate: config.migrate,
       workerUrl: new URL('./pglite-worker.js', import.meta.url),
+      // Nothing works without it: say so and exit, so that a process manager starts it again
+      // (runs left unfinished are resumed at the next start).
+      onStopped: (err) => {
+        console.error(`troupe: the embedded database stopped: ${err.message}`);
+        unlock();
+        process.exit(1);
+      },
     });
     worker = { host, unlock };
   }
   const { startServer } = await import('./server.js');
   const server = await startServer(config, { worker });
   const ms = Math.round(performance.now() - t0);
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: shutting down`);
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
-    await server.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  onStopSignals(
+    10_000,
+    (signal) => `\n${signal}: shutting down`,
+    () => server.close(),
+  );
 
   const db = config.databaseUrl
     ? `Postgres (${new URL(config.databaseUrl).host})`
@@ -155,22 +156,17 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
     import('./documents/document-search.js'),
   ]);
   const documents = startDocumentIngest({ database, embedder: embedderSource(config.embeddings) });
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: finishing ${runWorker.active()} run(s), then shutting down`);
-    const force = setTimeout(() => process.exit(1), 30_000);
-    force.unref();
-    await runWorker.close();
-    await webhooks.close();
-    await documents.close();
-    await bus.close();
-    await database.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  onStopSignals(
+    30_000,
+    (signal) => `\n${signal}: finishing ${runWorker.active()} run(s), then shutting down`,
+    async () => {
+      await runWorker.close();
+      await webhooks.close();
+      await documents.close();
+      await bus.close();
+      await database.close();
+    },
+  );
   process.stdout.write(
     `Troupe ${version()} worker ready: ${workers} run(s) at once\n` +
       `  Database  Postgres (${new URL(config.databaseUrl).host})\n` +
@@ -214,14 +210,44 @@ function report(applied: string[]): void {
 }
 
 /**
- * A server whose output pipe closed (`troupe dev | head`, a log collector that went away) goes on,
+ * SIGINT, SIGTERM and SIGHUP (its terminal closed) shut the process down gracefully, within
+ * `graceMs`. A second signal meanwhile (Ctrl-C again) stops it at once, exiting 128 + the
+ * signal's number; a shutdown that runs out of time exits 1. Both say so on stderr.
+ */
+function onStopSignals(
+  graceMs: number,
+  announce: (signal: string) => string,
+  shutdown: () => Promise<void>,
+): void {
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) {
+      console.error(`troupe: ${signal} during the shutdown: stopping now, before it finished`);
+      process.exit(128 + (osConstants.signals[signal] ?? 0));
+    }
+    stopping = true;
+    console.log(announce(signal));
+    const force = setTimeout(() => {
+      console.error(`troupe: the shutdown did not finish within ${graceMs / 1000} s: stopping now`);
+      process.exit(1);
+    }, graceMs);
+    force.unref();
+    await shutdown();
+    process.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
+}
+
+/**
+ * A server whose output pipe or terminal closed (`troupe dev | head`, a log collector that went away) goes on,
  * and shuts down gracefully when told: what it would have printed is dropped. Node otherwise
  * throws the write's EPIPE, and the process died in the middle of its shutdown, without finishing
  * or handing back its runs or closing the database.
  */
 function outliveClosedOutput(stream: NodeJS.WriteStream): void {
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    // EIO: the terminal it wrote to is gone (SIGHUP).
+    if (err.code !== 'EPIPE' && err.code !== 'EIO' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
   });
 }
 
@@ -259,6 +285,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       err instanceof DataDirLockedError ||
       err instanceof MigrationError ||
       err instanceof EmbeddedDatabaseError ||
+      (err as Error).name === 'RedisUnreachableError' ||
       (err as Error).name === 'TroupeServerError'
     )
       fail((err as Error).message);

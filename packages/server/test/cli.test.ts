@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createOpenAICompatibleTestServer } from '@troupe/agents/testing';
@@ -80,6 +81,34 @@ describe(`troupe dev (${BACKEND})`, () => {
     expect(cli.output()).not.toMatch(/EPIPE/);
     // It closed the embedded database and its socket folder, and let go of the data folder.
     expect(sockets().filter((n) => !before.has(n))).toEqual([]);
+  });
+
+  test('SIGHUP (the terminal closed) shuts down gracefully, like SIGTERM', async () => {
+    const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
+    await cli.ready;
+    cli.child.kill('SIGHUP');
+    expect(await cli.exited, cli.output()).toBe(0);
+    expect(cli.output()).toMatch(/SIGHUP: shutting down/);
+  });
+
+  test('a second signal during the shutdown stops the server at once, and says so', async () => {
+    // Its own data folder: this stop does not finish closing the database.
+    const own = mkdtempSync(path.join(tmpdir(), 'troupe-cli-twice-'));
+    try {
+      const cli = runCli(['dev', '--port', '0', '--data-dir', own], env);
+      await cli.ready;
+      // Two different signals, held while the process is stopped, arrive together when it goes on
+      // (two of the same signal would merge into one): the second comes during the shutdown.
+      cli.child.kill('SIGSTOP');
+      cli.child.kill('SIGINT');
+      cli.child.kill('SIGTERM');
+      cli.child.kill('SIGCONT');
+      const code = await cli.exited;
+      expect([128 + 2, 128 + 15], cli.output()).toContain(code);
+      expect(cli.output()).toMatch(/SIG(INT|TERM) during the shutdown: stopping now, before it finished/);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   test('second start keeps the data and the key, and does not print the key again', async () => {
@@ -208,6 +237,30 @@ describe('troupe serve and migrate', () => {
     const cli = runCli(['serve', '--port', '0', '--data-dir', dataDir], env);
     expect(await cli.exited).toBe(1);
     expect(cli.output()).toMatch(/TROUPE_SECRET is required/);
+  });
+
+  test('serve with Redis unreachable stops with a message that names it (not its password), and leaves nothing behind', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const sockets = () => readdirSync(tmpdir()).filter((n) => n.startsWith('troupe-pg-'));
+    const before = new Set(sockets());
+    const cli = runCli(['serve', '--port', '0', '--data-dir', dataDir], {
+      ...env,
+      TROUPE_SECRET: randomBytes(32).toString('hex'),
+      REDIS_URL: `redis://troupe:sekrit@127.0.0.1:${closed}`,
+    });
+    expect(await cli.exited).toBe(1);
+    expect(cli.output()).toMatch(
+      new RegExp(
+        `troupe: cannot reach Redis at 127\\.0\\.0\\.1:${closed} \\(REDIS_URL\\): .+ Is Redis running there\\?`,
+      ),
+    );
+    expect(cli.output()).not.toMatch(/sekrit|\n\s+at /);
+    expect(sockets().filter((n) => !before.has(n))).toEqual([]);
   });
 
   test('migrate --status reports an up-to-date database; --no-migrate leaves a new one untouched', async () => {

@@ -33,15 +33,30 @@ export function startPGliteWorker(opts: {
   dataDir: string;
   migrate: boolean;
   workerUrl: URL;
+  /**
+   * The thread ended (an uncaught error, out of memory) after it was serving, other than by
+   * close(): the database is gone, and nothing this process does will work again.
+   */
+  onStopped?: (err: Error) => void;
 }): PGliteWorkerHost {
   // mkdtemp makes a 0700 folder: the socket (a superuser session) is reachable by this user only.
   const socketDir = mkdtempSync(path.join(tmpdir(), 'troupe-pg-'));
+  // However the process ends (a forced exit, a failed start), the socket folder goes with it.
+  const removeSocketDir = () => rmSync(socketDir, { recursive: true, force: true });
+  process.once('exit', removeSocketDir);
   const worker = new Worker(opts.workerUrl, {
     workerData: { dataDir: opts.dataDir, socketDir, migrate: opts.migrate } satisfies PGliteWorkerInit,
     resourceLimits: { maxYoungGenerationSizeMb: PGLITE_THREAD_YOUNG_GENERATION_MB },
   });
   const ready = new Promise<{ socketDir: string; applied: string[] }>((resolve, reject) => {
     worker.once('error', reject);
+    // A thread that ends without a word (process.exit in it, a native crash) must not leave the
+    // start waiting for ever.
+    worker.once('exit', (code) =>
+      reject(
+        new EmbeddedDatabaseError(`the embedded database's thread ended during start (exit code ${code})`),
+      ),
+    );
     worker.once('message', (m: PGliteWorkerMessage) => {
       if (m.type === 'ready') resolve({ socketDir, applied: m.applied });
       else if (m.type === 'error')
@@ -56,19 +71,35 @@ export function startPGliteWorker(opts: {
   });
   // A worker that failed to start serves nothing: there is nothing to close gracefully.
   let serving = false;
+  let exited = false;
+  worker.once('exit', () => (exited = true));
+  let closed: Promise<void> | undefined;
   ready.then(
-    () => (serving = true),
+    () => {
+      serving = true;
+      let told = false;
+      const stopped = (err: Error) => {
+        if (closed || told) return;
+        told = true;
+        opts.onStopped?.(err);
+      };
+      worker.on('error', (err) => stopped(err));
+      worker.on('exit', (code) => stopped(new Error(`its thread ended (exit code ${code})`)));
+    },
     () => {},
   );
-  let closed: Promise<void> | undefined;
   return {
     socketDir,
     ready,
     close() {
       closed ??= (async () => {
-        if (serving)
+        if (serving && !exited)
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, 5000);
+            worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
             worker.on('message', (m: PGliteWorkerMessage) => {
               if (m.type === 'closed') {
                 clearTimeout(timer);
@@ -78,7 +109,8 @@ export function startPGliteWorker(opts: {
             worker.postMessage({ type: 'close' });
           });
         await worker.terminate();
-        rmSync(socketDir, { recursive: true, force: true });
+        removeSocketDir();
+        process.off('exit', removeSocketDir);
       })();
       return closed;
     },

@@ -13,6 +13,19 @@ export interface RedisEventBusOptions {
   subscribeWaitMs?: number;
 }
 
+/** Redis could not be reached when the process started (it retries by itself after that). */
+export class RedisUnreachableError extends Error {
+  override name = 'RedisUnreachableError';
+  constructor(url: string, cause: Error) {
+    // The host only: the URL may carry a password.
+    let where = 'REDIS_URL';
+    try {
+      where = `${new URL(url).host} (REDIS_URL)`;
+    } catch {}
+    super(`cannot reach Redis at ${where}: ${cause.message} Is Redis running there?`, { cause });
+  }
+}
+
 /**
  * Redis pub/sub: one publisher and one subscriber connection per process, channels shared by
  * reference count. After a reconnect, listeners registered with onReconnect are told so that
@@ -42,7 +55,13 @@ export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<E
   };
   pub.on('error', onError);
   sub.on('error', onError);
-  await Promise.all([pub.connect(), sub.connect()]);
+  try {
+    await Promise.all([pub.connect(), sub.connect()]);
+  } catch (err) {
+    pub.disconnect();
+    sub.disconnect();
+    throw new RedisUnreachableError(opts.url, err as Error);
+  }
   // Per channel: its handlers, and Redis's confirmation of the SUBSCRIBE that every subscriber of
   // the channel waits for (so none returns before the channel is live, nor after it was dropped).
   const handlers = new Map<string, Set<(m: string) => void>>();
