@@ -12,6 +12,7 @@ const BACKEND_FREE = [
   'test/extract-text.test.ts',
   'test/pglite-worker-host.test.ts',
   'test/run-fairness.test.ts',
+  'test/stop-signals.test.ts',
 ];
 
 export default defineConfig({

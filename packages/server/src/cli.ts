@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { parseCliArgs } from './cli-args.js';
 import { ConfigError, loadConfig, type Mode } from './config.js';
@@ -8,6 +7,7 @@ import { MigrationError } from './db/migration-error.js';
 import { packageRoot } from './db/package-paths.js';
 import { EmbeddedDatabaseError, type PGliteWorkerHost, startPGliteWorker } from './db/pglite-worker-host.js';
 import { DEV_HEAP_GROWING_PERCENT, limitHeapGrowth } from './heap-growth.js';
+import { onStopSignals } from './stop-signals.js';
 import { applyWasmTier, DEV_WASM_TIERING_BUDGET, devWasmTier, type WasmTier } from './wasm-tier.js';
 
 const HELP = `troupe — the embeddable multi-agent platform
@@ -45,6 +45,7 @@ async function serve(
   values: Record<string, string | boolean | undefined>,
   wasm: WasmTier | undefined,
 ): Promise<void> {
+  const stopSignals = onStopSignals({ graceMs: 10_000, announce: (signal) => `\n${signal}: shutting down` });
   const port = values.port === undefined ? undefined : Number(values.port);
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
     fail(`--port must be 0-65535, got "${values.port}"`, 64);
@@ -68,7 +69,9 @@ async function serve(
       // Nothing works without it: say so and exit, so that a process manager starts it again
       // (runs left unfinished are resumed at the next start).
       onStopped: (err) => {
-        console.error(`troupe: the embedded database stopped: ${err.message}`);
+        console.error(
+          `troupe: the embedded database stopped: ${err instanceof Error ? err.message : String(err)}`,
+        );
         unlock();
         process.exit(1);
       },
@@ -78,11 +81,7 @@ async function serve(
   const { startServer } = await import('./server.js');
   const server = await startServer(config, { worker });
   const ms = Math.round(performance.now() - t0);
-  onStopSignals(
-    10_000,
-    (signal) => `\n${signal}: shutting down`,
-    () => server.close(),
-  );
+  stopSignals.started(() => server.close());
 
   const db = config.databaseUrl
     ? `Postgres (${new URL(config.databaseUrl).host})`
@@ -108,6 +107,11 @@ async function serve(
 }
 
 async function worker(values: Record<string, string | boolean | undefined>): Promise<void> {
+  let active = () => 0;
+  const stopSignals = onStopSignals({
+    graceMs: 30_000,
+    announce: (signal) => `\n${signal}: finishing ${active()} run(s), then shutting down`,
+  });
   const flag = values.concurrency as string | undefined;
   const concurrency = flag === undefined ? undefined : Number(flag);
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1))
@@ -156,17 +160,14 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
     import('./documents/document-search.js'),
   ]);
   const documents = startDocumentIngest({ database, embedder: embedderSource(config.embeddings) });
-  onStopSignals(
-    30_000,
-    (signal) => `\n${signal}: finishing ${runWorker.active()} run(s), then shutting down`,
-    async () => {
-      await runWorker.close();
-      await webhooks.close();
-      await documents.close();
-      await bus.close();
-      await database.close();
-    },
-  );
+  active = () => runWorker.active();
+  stopSignals.started(async () => {
+    await runWorker.close();
+    await webhooks.close();
+    await documents.close();
+    await bus.close();
+    await database.close();
+  });
   process.stdout.write(
     `Troupe ${version()} worker ready: ${workers} run(s) at once\n` +
       `  Database  Postgres (${new URL(config.databaseUrl).host})\n` +
@@ -207,35 +208,6 @@ function report(applied: string[]): void {
   console.log(
     applied.length ? `Applied:\n  ${applied.join('\n  ')}` : 'Database is up to date: nothing to apply.',
   );
-}
-
-/**
- * SIGINT, SIGTERM and SIGHUP (its terminal closed) shut the process down gracefully, within
- * `graceMs`. A second signal meanwhile (Ctrl-C again) stops it at once, exiting 128 + the
- * signal's number; a shutdown that runs out of time exits 1. Both say so on stderr.
- */
-function onStopSignals(
-  graceMs: number,
-  announce: (signal: string) => string,
-  shutdown: () => Promise<void>,
-): void {
-  let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) {
-      console.error(`troupe: ${signal} during the shutdown: stopping now, before it finished`);
-      process.exit(128 + (osConstants.signals[signal] ?? 0));
-    }
-    stopping = true;
-    console.log(announce(signal));
-    const force = setTimeout(() => {
-      console.error(`troupe: the shutdown did not finish within ${graceMs / 1000} s: stopping now`);
-      process.exit(1);
-    }, graceMs);
-    force.unref();
-    await shutdown();
-    process.exit(0);
-  };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(signal));
 }
 
 /**

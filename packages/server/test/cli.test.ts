@@ -68,34 +68,42 @@ describe(`troupe dev (${BACKEND})`, () => {
   });
 
   test('a server whose output pipe closed goes on serving, and shuts down cleanly when told', async () => {
-    const sockets = () => readdirSync(tmpdir()).filter((n) => n.startsWith('troupe-pg-'));
-    const before = new Set(sockets());
-    const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
-    const url = await cli.ready;
-    // `troupe dev | head -1`, or a log collector that went away: the read end of stdout closes.
-    cli.child.stdout!.destroy();
-    await new Promise((r) => setTimeout(r, 100));
-    expect((await fetch(`${url}/health`)).status).toBe(200);
-    // SIGTERM: the shutdown message goes to the closed pipe.
-    expect(await cli.stop(), cli.output()).toBe(0);
-    expect(cli.output()).not.toMatch(/EPIPE/);
-    // It closed the embedded database and its socket folder, and let go of the data folder.
-    expect(sockets().filter((n) => !before.has(n))).toEqual([]);
+    const tmp = mkdtempSync(path.join(tmpdir(), 'troupe-cli-tmp-'));
+    const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], { ...env, TMPDIR: tmp });
+    try {
+      const url = await cli.ready;
+      // `troupe dev | head -1`, or a log collector that went away: the read end of stdout closes.
+      cli.child.stdout!.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      // SIGTERM: the shutdown message goes to the closed pipe.
+      expect(await cli.stop(), cli.output()).toBe(0);
+      expect(cli.output()).not.toMatch(/EPIPE/);
+      // It closed the embedded database and removed its socket folder (in its own temp folder).
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   test('SIGHUP (the terminal closed) shuts down gracefully, like SIGTERM', async () => {
     const cli = runCli(['dev', '--port', '0', '--data-dir', dataDir], env);
-    await cli.ready;
-    cli.child.kill('SIGHUP');
-    expect(await cli.exited, cli.output()).toBe(0);
-    expect(cli.output()).toMatch(/SIGHUP: shutting down/);
+    try {
+      await cli.ready;
+      cli.child.kill('SIGHUP');
+      expect(await cli.exited, cli.output()).toBe(0);
+      expect(cli.output()).toMatch(/SIGHUP: shutting down/);
+    } finally {
+      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+    }
   });
 
   test('a second signal during the shutdown stops the server at once, and says so', async () => {
     // Its own data folder: this stop does not finish closing the database.
     const own = mkdtempSync(path.join(tmpdir(), 'troupe-cli-twice-'));
     try {
-      const cli = runCli(['dev', '--port', '0', '--data-dir', own], env);
+      const cli = runCli(['dev', '--port', '0', '--data-dir', own], { ...env, TMPDIR: own });
       await cli.ready;
       // Two different signals, held while the process is stopped, arrive together when it goes on
       // (two of the same signal would merge into one): the second comes during the shutdown.
@@ -106,6 +114,8 @@ describe(`troupe dev (${BACKEND})`, () => {
       const code = await cli.exited;
       expect([128 + 2, 128 + 15], cli.output()).toContain(code);
       expect(cli.output()).toMatch(/SIG(INT|TERM) during the shutdown: stopping now, before it finished/);
+      // Stopped mid-shutdown, it still removed the socket folder (in its own temp folder).
+      expect(readdirSync(own).filter((n) => n.startsWith('troupe-pg-'))).toEqual([]);
     } finally {
       rmSync(own, { recursive: true, force: true });
     }
@@ -246,21 +256,26 @@ describe('troupe serve and migrate', () => {
         probe.close(() => resolve(port));
       });
     });
-    const sockets = () => readdirSync(tmpdir()).filter((n) => n.startsWith('troupe-pg-'));
-    const before = new Set(sockets());
-    const cli = runCli(['serve', '--port', '0', '--data-dir', dataDir], {
-      ...env,
-      TROUPE_SECRET: randomBytes(32).toString('hex'),
-      REDIS_URL: `redis://troupe:sekrit@127.0.0.1:${closed}`,
-    });
-    expect(await cli.exited).toBe(1);
-    expect(cli.output()).toMatch(
-      new RegExp(
-        `troupe: cannot reach Redis at 127\\.0\\.0\\.1:${closed} \\(REDIS_URL\\): .+ Is Redis running there\\?`,
-      ),
-    );
-    expect(cli.output()).not.toMatch(/sekrit|\n\s+at /);
-    expect(sockets().filter((n) => !before.has(n))).toEqual([]);
+    const tmp = mkdtempSync(path.join(tmpdir(), 'troupe-cli-tmp-'));
+    try {
+      const cli = runCli(['serve', '--port', '0', '--data-dir', dataDir], {
+        ...env,
+        TMPDIR: tmp,
+        TROUPE_SECRET: randomBytes(32).toString('hex'),
+        REDIS_URL: `redis://troupe:sekrit@127.0.0.1:${closed}`,
+      });
+      expect(await cli.exited).toBe(1);
+      expect(cli.output()).toMatch(
+        new RegExp(
+          `troupe: cannot reach Redis at 127\\.0\\.0\\.1:${closed} \\(REDIS_URL\\): connect ECONNREFUSED [^\\n]+\\. Is Redis running there\\?`,
+        ),
+      );
+      expect(cli.output()).not.toMatch(/sekrit|\n\s+at /);
+      // The embedded database it had opened (no DATABASE_URL in the pglite run) left no socket folder.
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   test('migrate --status reports an up-to-date database; --no-migrate leaves a new one untouched', async () => {

@@ -109,8 +109,8 @@ export function startPGliteWorker(opts: {
             worker.postMessage({ type: 'close' });
           });
         await worker.terminate();
-        removeSocketDir();
         process.off('exit', removeSocketDir);
+        removeSocketDir();
       })();
       return closed;
     },

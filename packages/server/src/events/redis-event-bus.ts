@@ -20,9 +20,13 @@ export class RedisUnreachableError extends Error {
     // The host only: the URL may carry a password.
     let where = 'REDIS_URL';
     try {
-      where = `${new URL(url).host} (REDIS_URL)`;
+      const host = new URL(url).host;
+      if (host) where = `${host} (REDIS_URL)`;
     } catch {}
-    super(`cannot reach Redis at ${where}: ${cause.message} Is Redis running there?`, { cause });
+    const code = (cause as NodeJS.ErrnoException).code ?? '';
+    const network = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET'];
+    const hint = network.includes(code) ? ' Is Redis running there?' : '';
+    super(`cannot reach Redis at ${where}: ${cause.message.replace(/\.?$/, '.')}${hint}`, { cause });
   }
 }
 
@@ -55,12 +59,21 @@ export async function createRedisEventBus(opts: RedisEventBusOptions): Promise<E
   };
   pub.on('error', onError);
   sub.on('error', onError);
+  // connect() rejects with "Connection is closed."; the reason (refused, unknown host, refused
+  // password) arrives as an 'error' event.
+  let reason: Error | undefined;
+  const remember = (err: Error) => (reason ??= err);
+  pub.on('error', remember);
+  sub.on('error', remember);
   try {
     await Promise.all([pub.connect(), sub.connect()]);
   } catch (err) {
     pub.disconnect();
     sub.disconnect();
-    throw new RedisUnreachableError(opts.url, err as Error);
+    throw new RedisUnreachableError(opts.url, reason ?? (err as Error));
+  } finally {
+    pub.off('error', remember);
+    sub.off('error', remember);
   }
   // Per channel: its handlers, and Redis's confirmation of the SUBSCRIBE that every subscriber of
   // the channel waits for (so none returns before the channel is live, nor after it was dropped).
