@@ -48,22 +48,26 @@ export function holdsMmapThreshold(env: NodeJS.ProcessEnv): boolean {
     top_pad: 'MALLOC_TOP_PAD_',
     mmap_max: 'MALLOC_MMAP_MAX_',
   };
-  const tunables = new Map(
-    (env.GLIBC_TUNABLES ?? '')
-      .split(':')
-      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const)
-      .filter(([k]) => k.startsWith('glibc.malloc.')),
-  );
+  const tunables = mallocTunables(env);
   return Object.entries(variables).some(
-    ([name, variable]) => counts(name, env[variable]) || counts(name, tunables.get(`glibc.malloc.${name}`)),
+    ([name, variable]) => counts(name, env[variable]) || counts(name, tunables.get(name)),
   );
 }
 
 /** Whether an environment sets glibc's number of malloc arenas (its variable, or a glibc tunable). */
 function setsArenaMax(env: NodeJS.ProcessEnv): boolean {
-  return (
-    env.MALLOC_ARENA_MAX !== undefined || /(^|:)glibc\.malloc\.arena_max=/.test(env.GLIBC_TUNABLES ?? '')
-  );
+  return env.MALLOC_ARENA_MAX !== undefined || mallocTunables(env).has('arena_max');
+}
+
+/** The `glibc.malloc.*` entries of GLIBC_TUNABLES (a colon-separated `name=value` list), by short name. */
+function mallocTunables(env: NodeJS.ProcessEnv): Map<string, string> {
+  const tunables = new Map<string, string>();
+  for (const entry of (env.GLIBC_TUNABLES ?? '').split(':')) {
+    const eq = entry.indexOf('=');
+    if (eq > 0 && entry.startsWith('glibc.malloc.'))
+      tunables.set(entry.slice('glibc.malloc.'.length, eq), entry.slice(eq + 1));
+  }
+  return tunables;
 }
 
 /**
