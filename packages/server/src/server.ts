@@ -16,6 +16,7 @@ import { handleDocumentUpload } from './documents/upload-endpoint.js';
 import { createInProcessEventBus, type EventBus } from './events/event-bus.js';
 import { createRedisEventBus } from './events/redis-event-bus.js';
 import { sendJson } from './http/json-response.js';
+import { createShutdownGate, SHUTTING_DOWN_MESSAGE } from './http/shutdown-gate.js';
 import { serveUnsizedBody } from './http/unsized-body.js';
 import { attachWebSocketSubscriptions, type WebSocketSubscriptions } from './http/websocket-subscriptions.js';
 import { createYogaApp, type TroupeYoga } from './http/yoga-app.js';
@@ -83,6 +84,20 @@ export interface StartServerOptions {
    * runs it otherwise); false turns it off; an object tunes it.
    */
   documents?: boolean | Partial<Omit<DocumentIngestOptions, 'database' | 'embedder'>>;
+}
+
+/** How long a shutdown waits for the requests and operations under way to finish. */
+const DRAIN_MS = 5000;
+
+/** Every request that comes while the server shuts down gets 503 and the connection's end. */
+function refuseWhileClosing(res: ServerResponse, path: string | undefined): void {
+  const body =
+    path === '/health'
+      ? { status: 'shutting down' }
+      : path === '/graphql'
+        ? { errors: [{ message: SHUTTING_DOWN_MESSAGE, extensions: { code: 'UNAVAILABLE' } }] }
+        : { error: { code: 'UNAVAILABLE', message: SHUTTING_DOWN_MESSAGE } };
+  sendJson(res, 503, body, true);
 }
 
 /**
@@ -185,6 +200,7 @@ export async function startServer(
     adminKey: config.adminKey,
     webhookAllowPrivate: config.webhookAllowPrivate,
   };
+  const gate = createShutdownGate();
   const yoga = createYogaApp({
     database,
     authCache,
@@ -195,26 +211,22 @@ export async function startServer(
     graphiql: config.graphiql,
     exposeErrors: config.exposeErrors,
     corsOrigins: config.corsOrigins,
+    plugins: [gate.plugin],
   });
-  let closing = false;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (gate.closing) return refuseWhileClosing(res, path);
+    gate.admit(res);
     if (path === '/health') {
-      if (closing) return sendJson(res, 503, { status: 'shutting down' });
       database.prisma.$queryRawUnsafe('SELECT 1').then(
         () => sendJson(res, 200, { status: 'ok', database: database.kind }),
         () => sendJson(res, 503, { status: 'database unavailable' }),
       );
       return;
     }
-    if (path?.startsWith('/hooks/')) {
-      if (closing) return sendJson(res, 503, { error: { code: 'UNAVAILABLE', message: 'shutting down' } });
-      return void handleInboundHook(hookOptions, req, res, path);
-    }
-    if (path === '/documents' || path?.startsWith('/documents/')) {
-      if (closing) return sendJson(res, 503, { error: { code: 'UNAVAILABLE', message: 'shutting down' } });
+    if (path?.startsWith('/hooks/')) return void handleInboundHook(hookOptions, req, res, path);
+    if (path === '/documents' || path?.startsWith('/documents/'))
       return void handleDocumentUpload(uploadOptions, req, res, path);
-    }
     const tooLarge = () =>
       sendJson(res, 413, {
         errors: [
@@ -248,6 +260,7 @@ export async function startServer(
     settings,
     authCache,
     credentialWatch,
+    gate,
   });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -280,7 +293,10 @@ export async function startServer(
     ...(webhooks ? { webhooks } : {}),
     ...(ingest ? { documents: ingest } : {}),
     async close() {
-      closing = true;
+      // What is under way (a startRun between its insert and its enqueue, an inbound hook) finishes
+      // while the executor and the database are still open; what comes now is refused.
+      if (!(await gate.close(DRAIN_MS)))
+        console.warn(`troupe: requests still in progress after ${DRAIN_MS / 1000} s of shutdown are cut off`);
       await websockets.close();
       await executor.close();
       await webhooks?.close();

@@ -7,6 +7,7 @@ import type { CredentialWatch } from '../auth/credential-watch.js';
 import type { Principal } from '../auth/principal.js';
 import { TroupeServerError } from '../errors.js';
 import { isSharedResultStream, sharedResultJson } from './shared-event-execution.js';
+import { type ShutdownGate, shuttingDownError } from './shutdown-gate.js';
 import { EXPIRED_TOKEN_MESSAGE, revokedMessage } from './stream-credentials.js';
 import { holdWritesThisTurn } from './write-coalescing.js';
 import type { TroupeYoga } from './yoga-app.js';
@@ -14,6 +15,10 @@ import type { TroupeYoga } from './yoga-app.js';
 /** WebSocket close codes of the graphql-ws protocol that Troupe answers with. */
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
+/** The server is shutting down (the WebSocket protocol's "going away"): clients reconnect elsewhere. */
+const CLOSE_GOING_AWAY = 1001;
+/** How long a shutdown waits for clients to answer the WebSocket closing handshake. */
+const CLOSE_HANDSHAKE_MS = 1000;
 
 function tokenFrom(
   params: Readonly<Record<string, unknown>> | undefined,
@@ -113,7 +118,7 @@ export interface WebSocketSubscriptions {
 export function attachWebSocketSubscriptions(
   http: Server,
   yoga: TroupeYoga,
-  deps: AuthDeps & { credentialWatch: CredentialWatch },
+  deps: AuthDeps & { credentialWatch: CredentialWatch; gate: ShutdownGate },
 ): WebSocketSubscriptions {
   const wss = new WebSocketServer({ server: http, path: '/graphql' });
   // Every message sent on a connection in one turn leaves in one write: a run's events arrive in
@@ -128,9 +133,40 @@ export function attachWebSocketSubscriptions(
     }) as typeof ws.send;
   });
   const principals = new WeakMap<object, { principal: Principal; since: number }>();
+  /** Each socket's queries and mutations under way, by operation id: the shutdown waits for them. */
+  const heldOperations = new WeakMap<WebSocket, Map<string, () => void>>();
+  const releaseOperation = (socket: WebSocket, id: string) => {
+    const ops = heldOperations.get(socket);
+    ops?.get(id)?.();
+    ops?.delete(id);
+  };
   const cleanup = useServer(
     {
-      execute: (args: ExecutionArgs) => (args.rootValue as OperationRoot).execute(args) as never,
+      // Queries and mutations under way finish, and their results are sent, before the server
+      // closes what they need (see ShutdownGate).
+      execute: (args: ExecutionArgs) => {
+        const root = args.rootValue as OperationRoot;
+        const release = deps.gate.hold();
+        let held = heldOperations.get(root.socket);
+        if (!held) {
+          const ops = new Map<string, () => void>();
+          held = ops;
+          heldOperations.set(root.socket, ops);
+          root.socket.once('close', () => {
+            for (const r of ops.values()) r();
+            heldOperations.delete(root.socket);
+          });
+        }
+        held.set(root.id, release);
+        try {
+          return root.execute(args) as never;
+        } catch (err) {
+          release();
+          throw err;
+        }
+      },
+      onComplete: (ctx, id) => releaseOperation(ctx.extra.socket, id),
+      onError: (ctx, id) => releaseOperation(ctx.extra.socket, id),
       subscribe: async (args: ExecutionArgs) => {
         const root = args.rootValue as OperationRoot;
         const result = await root.subscribe(args);
@@ -138,6 +174,10 @@ export function attachWebSocketSubscriptions(
       },
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
+        if (deps.gate.closing) {
+          socket.close(CLOSE_GOING_AWAY, 'The server is shutting down');
+          return false;
+        }
         const since = deps.credentialWatch.since();
         try {
           const principal = await authenticate(
@@ -169,6 +209,7 @@ export function attachWebSocketSubscriptions(
       onSubscribe: async (ctx, id, payload) => {
         const auth = principals.get(ctx);
         if (!auth) return [new GraphQLError('Not authenticated')];
+        if (deps.gate.closing) return [shuttingDownError()];
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -205,6 +246,22 @@ export function attachWebSocketSubscriptions(
       return n;
     },
     async close() {
+      // "Going away", after what was sent before: clients reconnect (elsewhere) and resume. One that
+      // does not answer the closing handshake within a second is cut off.
+      const open = [...wss.clients];
+      for (const client of open) client.close(CLOSE_GOING_AWAY, 'The server is shutting down');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(
+          open.map((c) =>
+            c.readyState === c.CLOSED ? undefined : new Promise((resolve) => c.once('close', resolve)),
+          ),
+        ),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, CLOSE_HANDSHAKE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
       for (const client of wss.clients) client.terminate();
       await cleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

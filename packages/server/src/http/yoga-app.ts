@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { AuthCache } from '../auth/auth-cache.js';
 import { authenticate, bearerToken } from '../auth/authenticate.js';
 import type { CredentialWatch } from '../auth/credential-watch.js';
@@ -30,6 +30,8 @@ export interface YogaAppOptions {
   graphiql: boolean;
   exposeErrors: boolean;
   corsOrigins?: string[];
+  /** Envelop plugins that come before the server's own (the shutdown gate). */
+  plugins?: Plugin[];
 }
 
 export type TroupeYoga = YogaServerInstance<Record<string, unknown>, Context>;
@@ -98,6 +100,7 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
       };
     },
     plugins: [
+      ...(opts.plugins ?? []),
       useTenantTransaction(),
       useCredentialEnd(opts.credentialWatch),
       // Last: it masks its own results (see there), as `maskedErrors` above would.
