@@ -542,6 +542,69 @@ describe(`outbound webhooks (${BACKEND})`, () => {
     }
   });
 
+  test('a delivery in flight when its loop stops is cut short, not counted, and sent again at once by the next loop', async () => {
+    // The receiver takes the first request and never answers it; later ones get 200.
+    const got: string[] = [];
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        got.push(String(req.headers['x-troupe-delivery']));
+        if (got.length > 1) res.writeHead(200).end();
+      });
+    });
+    const url = await new Promise<string>((r) =>
+      receiver.listen(0, '127.0.0.1', () =>
+        r(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`),
+      ),
+    );
+    const loops: ReturnType<typeof startWebhookDispatcher>[] = [];
+    const startLoop = () => {
+      // A time limit far beyond the test's: the stop, not the limit, ends the attempt.
+      const loop = startWebhookDispatcher({
+        database: tdb.database,
+        secret: SECRET,
+        pollMs: 20,
+        timeoutMs: 600_000,
+        allowPrivate: true,
+      });
+      loops.push(loop);
+      return loop;
+    };
+    try {
+      const stuckCrew = (await gqlOk(server.url, CREATE_CREW, { input: { ...CREW, name: 'stuck' } }, key))
+        .createCrew.crew.id;
+      const created = (await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId: stuckCrew, url } }, key))
+        .createWebhook;
+      await server.webhooks!.close();
+      await runToEnd('stuck', stuckCrew);
+      const first = startLoop();
+      await until('the first attempt to arrive', () => got.length >= 1 || undefined);
+      await first.close();
+      const [released] = await deliveries(created.webhook.id);
+      expect(released).toMatchObject({ status: 'PENDING', attempts: 0 });
+      expect(released.attemptLog).toEqual([
+        { statusCode: null, error: expect.stringMatching(/interrupted/) },
+      ]);
+
+      startLoop();
+      const [sent] = await until('the delivery sent again', async () => {
+        const d = await deliveries(created.webhook.id);
+        return d[0]?.status === 'SUCCEEDED' ? d : undefined;
+      });
+      expect(sent.attempts).toBe(1);
+      expect(sent.attemptLog.map((a: { statusCode: number | null }) => a.statusCode)).toEqual([null, 200]);
+      // The same delivery both times: a receiver that drops duplicates by its id sees it once.
+      expect(got).toEqual([sent.id, sent.id]);
+      await deleteWebhook(created.webhook.id);
+    } finally {
+      for (const loop of loops) await loop.close();
+      await new Promise<void>((r) => {
+        receiver.close(() => r());
+        receiver.closeAllConnections();
+      });
+    }
+  });
+
   test("one tenant's backlog to a slow receiver does not hold another tenant's delivery behind it", async () => {
     // Tenant A's receiver answers only when told; tenant B's at once. Both note who arrived when.
     const arrivals: string[] = [];

@@ -43,7 +43,10 @@ export interface WebhookDispatcher {
   wake(): void;
   /** Resolves once no due delivery is left and none is in flight (tests). */
   drain(): Promise<void>;
-  /** Stops claiming; attempts in flight finish first. Unsent deliveries stay PENDING for the next start. */
+  /**
+   * Stops claiming. Attempts in flight get a second to finish; then they are cut short, not counted,
+   * and due again at once (for the next process). Unsent deliveries stay PENDING for the next start.
+   */
   close(): Promise<void>;
 }
 
@@ -67,6 +70,11 @@ const MAX_BACKOFF_MS = 3_600_000;
 const RESPONSE_READ_LIMIT = 4096;
 /** How long a refusal's body is waited for, for the excerpt. */
 const RESPONSE_READ_MS = 1000;
+/** How long a closing loop lets the deliveries in progress finish before it cuts them short. */
+const CLOSE_WAIT_MS = 1000;
+/** The attempt log's note on an attempt cut short by a shutdown. */
+const INTERRUPTED =
+  'interrupted: the sending process shut down before the receiver answered (not counted; sent again)';
 
 interface AttemptResult {
   statusCode: number | null;
@@ -205,6 +213,8 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
   const allowPrivate = opts.allowPrivate ?? false;
   const resolveHost = opts.resolveHost ?? resolveWithSystem;
   const leaseSeconds = Math.ceil(timeoutMs / 1000) + 30;
+  /** Aborted when the loop closes and a delivery in progress has had CLOSE_WAIT_MS more to finish. */
+  const stop = new AbortController();
 
   const record = async (c: Claimed, result: AttemptResult, at: Date, ms: number) => {
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
@@ -246,6 +256,33 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
   };
 
   /**
+   * An attempt this process cut short as it shut down is not the receiver's failure: it does not
+   * count, it is noted in the log, and the delivery is due again at once, for the next process (the
+   * receiver may have got it: `X-Troupe-Delivery` names the duplicate), instead of after its lease.
+   */
+  const release = (c: Claimed, at: Date, ms: number) =>
+    opts.database.withTenant(c.tenantId, async (tx) => {
+      const row = await tx.webhookDelivery.findUnique({ where: { id: c.id }, select: { attemptLog: true } });
+      if (!row) return;
+      const entry: AttemptLogEntry = {
+        at: at.toISOString(),
+        statusCode: null,
+        error: INTERRUPTED,
+        durationMs: ms,
+      };
+      await tx.webhookDelivery.updateMany({
+        where: { id: c.id, attempts: c.attempts, status: 'PENDING' },
+        data: {
+          nextAttemptAt: new Date(),
+          attemptLog: [
+            ...((row.attemptLog as unknown as AttemptLogEntry[]) ?? []),
+            entry,
+          ] as unknown as Prisma.InputJsonValue,
+        },
+      });
+    });
+
+  /**
    * A disabled webhook's pending delivery waits, no attempt spent, with no nextAttemptAt until the
    * webhook is enabled again (updateWebhook makes its held deliveries due). The webhook's row is
    * read FOR SHARE: an updateWebhook that enables it meanwhile either waits for this hold, and then
@@ -280,7 +317,8 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
     const body = JSON.stringify({ deliveryId, ...(loaded.payload as Record<string, unknown>) });
     const secret = deriveHookSecret(opts.secret, 'webhook', loaded.webhook.id);
     const t0 = performance.now();
-    const signal = AbortSignal.timeout(timeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([timeout, stop.signal]);
     let result: AttemptResult;
     try {
       const url = new URL(loaded.webhook.url);
@@ -311,6 +349,10 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
               error: `HTTP ${res.status}${res.text ? `: ${res.text.slice(0, RESPONSE_EXCERPT)}` : ''}`,
             };
     } catch (err) {
+      if (stop.signal.aborted && !timeout.aborted && !(err instanceof RefusedDestinationError)) {
+        await release(c, at, Math.round(performance.now() - t0));
+        return;
+      }
       result =
         err instanceof RefusedDestinationError
           ? { statusCode: null, error: err.message, permanent: true }
@@ -319,7 +361,7 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
     await record(c, result, at, Math.round(performance.now() - t0));
   };
 
-  return startClaimLoop<Claimed>({
+  const loop = startClaimLoop<Claimed>({
     claim: (limit, skipTenants) => claimDue(opts.database, limit, leaseSeconds, skipTenants),
     tenantOf: (c) => c.tenantId,
     work: deliver,
@@ -337,4 +379,18 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
     what: 'webhook deliveries',
     describe: (c) => `webhook delivery ${encodeGlobalID('WebhookDelivery', c.id)}`,
   });
+  return {
+    wake: loop.wake,
+    drain: loop.drain,
+    async close() {
+      // Deliveries in progress get a moment to finish; then they are cut short and released, so
+      // that a slow receiver neither holds the shutdown up nor waits out a lease to be sent again.
+      const cut = setTimeout(() => stop.abort(new Error('shutting down')), CLOSE_WAIT_MS);
+      try {
+        await loop.close();
+      } finally {
+        clearTimeout(cut);
+      }
+    },
+  };
 }
