@@ -1,6 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -47,6 +55,12 @@ describe(`troupe dev (${BACKEND})`, () => {
     const url = await cli.ready;
     try {
       expect(cli.output()).toMatch(/Migrated\s+\d+_init/);
+      if (BACKEND === 'pglite') {
+        // The data folder is locked by the server alone: the process that created the database
+        // left the lock as it exited (its pid, given to another process later, holds nothing).
+        const lock = readFileSync(path.join(dataDir, 'troupe.lock'), 'utf8').split('\n').filter(Boolean);
+        expect(lock).toHaveLength(1);
+      }
       const key = /Admin key[^\n]*\n\s+(trpa_\S+)/.exec(cli.output())?.[1];
       expect(key).toBeDefined();
       expect(readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim()).toBe(key);
@@ -65,6 +79,7 @@ describe(`troupe dev (${BACKEND})`, () => {
       const code = await cli.stop();
       expect(code, cli.output()).toBe(0);
     }
+    expect(existsSync(path.join(dataDir, 'troupe.lock'))).toBe(false);
   });
 
   test('a server whose output pipe closed goes on serving, and shuts down cleanly when told', async () => {
@@ -330,7 +345,7 @@ describe('troupe serve and migrate', () => {
           return readFileSync(path.join(fresh, 'troupe.lock'), 'utf8')
             .split('\n')
             .filter(Boolean)
-            .map(Number);
+            .map((line) => Number.parseInt(line, 10));
         } catch {
           return [];
         }

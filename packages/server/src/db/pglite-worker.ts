@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import { addLockHolder } from './data-dir-lock.js';
+import { addLockHolder, removeLockHolder } from './data-dir-lock.js';
 import { applyMigrations, pendingMigrations } from './migrate.js';
 import { openPGlite } from './pglite.js';
 import { PGliteSessionServer } from './pglite-session-server.js';
@@ -60,6 +60,8 @@ function setUpInProcess(): Promise<string[]> {
     child.once('error', reject);
     // Answered once it has exited, so that its PGlite has let go of the data folder.
     child.once('exit', (code, signal) => {
+      // Gone: its pid, should the system give it to another process, holds nothing.
+      if (child.pid !== undefined) removeLockHolder(init.dataDir, child.pid);
       if (answer?.type === 'ready') resolve(answer.applied);
       else if (answer?.type === 'error')
         reject(
