@@ -90,7 +90,18 @@ export interface StartServerOptions {
 const DRAIN_MS = 5000;
 
 /** Every request that comes while the server shuts down gets 503 and the connection's end. */
-function refuseWhileClosing(res: ServerResponse, path: string | undefined): void {
+function refuseWhileClosing(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string | undefined,
+  corsOrigins: string[] | undefined,
+): void {
+  // Readable by the browser apps allowed to call this server (as yoga's answers would be).
+  const origin = req.headers.origin;
+  if (origin && corsOrigins?.includes(origin)) {
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+  }
   const body =
     path === '/health'
       ? { status: 'shutting down' }
@@ -215,7 +226,9 @@ export async function startServer(
   });
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (gate.closing) return refuseWhileClosing(res, path);
+    // A CORS preflight is still answered (by yoga, at once): the browser then reads the 503.
+    if (gate.closing && req.method !== 'OPTIONS')
+      return refuseWhileClosing(req, res, path, config.corsOrigins);
     gate.admit(res);
     if (path === '/health') {
       database.prisma.$queryRawUnsafe('SELECT 1').then(

@@ -14,6 +14,9 @@ import {
 
 // `troupe dev` locks its data folder: two processes on one PGlite folder corrupt it.
 
+/** Start times come from /proc (Linux); elsewhere a lock's pid is taken at its word. */
+const procFs = existsSync('/proc/self/stat');
+
 let dir: string;
 const children: ChildProcess[] = [];
 const lockFile = () => path.join(dir, 'troupe.lock');
@@ -39,22 +42,25 @@ async function otherProcess(): Promise<number> {
   return c.pid!;
 }
 
-test('a folder locked by a live process is refused, naming it; released, it can be locked again', async () => {
-  const unlock = lockDataDir(dir);
-  expect(holders()).toEqual([process.pid]);
-  const other = await otherProcess();
-  const start = processStartTime(other);
-  expect(start).toMatch(/^\d+$/);
-  writeFileSync(lockFile(), `${other} ${start}`);
-  expect(() => lockDataDir(dir)).toThrow(DataDirLockedError);
-  expect(() => lockDataDir(dir)).toThrow(`in use by another troupe process (pid ${other})`);
-  // Not ours any more (taken over): our unlock leaves it be.
-  unlock();
-  expect(holders()).toEqual([other]);
-  rmSync(lockFile());
-  lockDataDir(dir)();
-  expect(existsSync(lockFile())).toBe(false);
-});
+test.runIf(procFs)(
+  'a folder locked by a live process is refused, naming it; released, it can be locked again',
+  async () => {
+    const unlock = lockDataDir(dir);
+    expect(holders()).toEqual([process.pid]);
+    const other = await otherProcess();
+    const start = processStartTime(other);
+    expect(start).toMatch(/^\d+$/);
+    writeFileSync(lockFile(), `${other} ${start}`);
+    expect(() => lockDataDir(dir)).toThrow(DataDirLockedError);
+    expect(() => lockDataDir(dir)).toThrow(`in use by another troupe process (pid ${other})`);
+    // Not ours any more (taken over): our unlock leaves it be.
+    unlock();
+    expect(holders()).toEqual([other]);
+    rmSync(lockFile());
+    lockDataDir(dir)();
+    expect(existsSync(lockFile())).toBe(false);
+  },
+);
 
 test('a lock whose processes are gone is taken over', async () => {
   const gone = await otherProcess();
@@ -67,17 +73,20 @@ test('a lock whose processes are gone is taken over', async () => {
   unlock();
 });
 
-test('a pid the system gave to another process since (after a crash, a restart) holds nothing', async () => {
-  const other = await otherProcess();
-  // The lock's holder had this pid, but started at another time: it is not this process.
-  writeFileSync(lockFile(), `${other} 1`);
-  const unlock = lockDataDir(dir);
-  expect(holders()).toEqual([process.pid]);
-  unlock();
-  // A lock file of an older version (pids only) is taken at its word.
-  writeFileSync(lockFile(), `${other}`);
-  expect(() => lockDataDir(dir)).toThrow(DataDirLockedError);
-});
+test.runIf(procFs)(
+  'a pid the system gave to another process since (after a crash, a restart) holds nothing',
+  async () => {
+    const other = await otherProcess();
+    // The lock's holder had this pid, but started at another time: it is not this process.
+    writeFileSync(lockFile(), `${other} 1`);
+    const unlock = lockDataDir(dir);
+    expect(holders()).toEqual([process.pid]);
+    unlock();
+    // A lock file of an older version (pids only) is taken at its word.
+    writeFileSync(lockFile(), `${other}`);
+    expect(() => lockDataDir(dir)).toThrow(DataDirLockedError);
+  },
+);
 
 test('a holder added (the database setup process) keeps the lock; taken off when it ends, it holds nothing', async () => {
   const unlock = lockDataDir(dir);

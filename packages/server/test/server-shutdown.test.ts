@@ -22,6 +22,7 @@ let tdb: TestDatabase;
 let dataDir: string;
 let servers: TroupeServer[];
 
+const APP_ORIGIN = 'https://app.example';
 const START_RUN = 'mutation($input: StartRunInput!) { startRun(input: $input) { run { id status } } }';
 const RUN = 'query($id: ID!) { run(id: $id) { status output } }';
 const EVENTS = 'subscription($runId: ID!) { runEvents(runId: $runId) { seq type } }';
@@ -44,7 +45,7 @@ async function start(): Promise<TroupeServer> {
   const { config } = loadConfig(
     'embedded',
     { port: 0, host: '127.0.0.1', dataDir },
-    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET },
+    { TROUPE_ADMIN_KEY: ADMIN_KEY, TROUPE_SECRET: SECRET, TROUPE_CORS_ORIGINS: APP_ORIGIN },
   );
   const s = await startServer(config, {
     database: tdb.database,
@@ -83,6 +84,21 @@ async function expectRefused(s: TroupeServer, key: string, crewId: string) {
   const health = await fetch(`${s.url}/health`);
   expect(health.status).toBe(503);
   await health.body?.cancel();
+  // A browser app allowed by TROUPE_CORS_ORIGINS gets through its preflight and can read the 503.
+  const preflight = await fetch(`${s.url}/graphql`, {
+    method: 'OPTIONS',
+    headers: { origin: APP_ORIGIN, 'access-control-request-method': 'POST' },
+  });
+  expect(preflight.ok).toBe(true);
+  expect(preflight.headers.get('access-control-allow-origin')).toBe(APP_ORIGIN);
+  const fromBrowser = await fetch(`${s.url}/graphql`, {
+    method: 'POST',
+    headers: { origin: APP_ORIGIN, 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: '{ viewer { kind } }' }),
+  });
+  expect(fromBrowser.status).toBe(503);
+  expect(fromBrowser.headers.get('access-control-allow-origin')).toBe(APP_ORIGIN);
+  await fromBrowser.body?.cancel();
 }
 
 test('an inbound hook request under way when the shutdown starts still starts its run; requests after it get 503', async () => {

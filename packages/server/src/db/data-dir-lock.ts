@@ -1,12 +1,12 @@
 import {
-  closeSync,
+  linkSync,
   mkdirSync,
-  openSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
+  unlinkSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import path from 'node:path';
 
@@ -21,10 +21,16 @@ export class DataDirLockedError extends Error {
  * given to another process since (after a crash, a container's restart) has another start time.
  */
 export function processStartTime(pid: number): string | undefined {
+  return processStat(pid)?.start;
+}
+
+/** The process's state letter and start time from /proc/<pid>/stat (Linux), or undefined. */
+function processStat(pid: number): { state: string; start: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may hold spaces and parentheses itself.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '', start: fields[19] ?? '' };
   } catch {
     return undefined;
   }
@@ -58,9 +64,10 @@ function alive(h: Holder): boolean {
     // EPERM: a process of another user has the pid; it holds the lock only if it is the same one.
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  if (h.start === undefined) return true;
-  const now = processStartTime(h.pid);
-  return now === undefined || now === h.start;
+  const now = processStat(h.pid);
+  if (now === undefined) return true; // no /proc (macOS): the pid's word
+  if (now.state === 'Z' || now.state === 'X') return false; // exited, not yet reaped
+  return h.start === undefined || now.start === h.start;
 }
 
 const lockFile = (dataDir: string) => path.join(dataDir, 'troupe.lock');
@@ -69,22 +76,33 @@ const takeoverFile = (dataDir: string) => path.join(dataDir, 'troupe.lock.takeov
 
 const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
-/** Creates `file` with `content` unless it exists (atomically); false if it exists. */
+/**
+ * Creates `file` with `content` unless it exists; false if it exists. Atomic, and never seen empty:
+ * the content is written to a file of this process's own, then linked in under the name.
+ */
 function createExclusive(file: string, content: string): boolean {
-  let fd: number;
+  const mine = `${file}.${process.pid}.new`;
+  writeFileSync(mine, content);
   try {
-    fd = openSync(file, 'wx');
+    linkSync(mine, file);
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
-  }
-  try {
-    writeSync(fd, content);
   } finally {
-    closeSync(fd);
+    unlinkSync(mine);
   }
-  return true;
 }
+
+/** A lock or takeover file that names no holder: left by a crash while it was written, if old. */
+const STALE_UNNAMED_MS = 10_000;
+const ageMs = (file: string) => {
+  try {
+    return Date.now() - statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
 
 const readHolders = (file: string) => {
   try {
@@ -118,19 +136,31 @@ export function lockDataDir(dataDir: string): () => void {
     // Only our own lock: one taken over from us (we were thought dead) is not ours to remove.
     if (readHolders(file)?.[0]?.pid === process.pid) rmSync(file, { force: true });
   };
-  for (let attempt = 0; attempt < 200; attempt++) {
+  for (let attempt = 0; attempt < 400; attempt++) {
     if (createExclusive(file, me)) return unlock;
     const holders = readHolders(file);
     if (holders === undefined) continue; // released meanwhile
     const live = holders.find((h) => h.pid !== process.pid && alive(h));
     if (live) throw lockedError(dataDir, live.pid);
+    if (holders.length === 0 && ageMs(file) < STALE_UNNAMED_MS)
+      throw new DataDirLockedError(
+        `The data folder ${dataDir} is being locked by another process. Try again, or remove ${file} if no troupe process uses the folder.`,
+      );
     // Stale: its processes are gone. Replaced under the takeover file, by one process at a time.
     const guard = takeoverFile(dataDir);
     if (!createExclusive(guard, me)) {
-      const taker = readHolders(guard);
-      // A process that died while taking over (a moment's work) leaves the file behind.
-      if (taker !== undefined && !taker.some(alive)) rmSync(guard, { force: true });
-      else pause(5);
+      // Taking over is a moment's work: a takeover file this old was left by a process that died
+      // in it. It is moved aside (one process gets it), and put back if it proves to be new.
+      if (ageMs(guard) >= STALE_UNNAMED_MS) {
+        const aside = `${guard}.${process.pid}.old`;
+        try {
+          renameSync(guard, aside);
+          if (ageMs(aside) < STALE_UNNAMED_MS) linkSync(aside, guard);
+        } catch {
+          // Another process moved it first, or made a new one meanwhile.
+        }
+        rmSync(aside, { force: true });
+      } else pause(5);
       continue;
     }
     try {
@@ -139,7 +169,7 @@ export function lockDataDir(dataDir: string): () => void {
       const liveNow = now?.find((h) => h.pid !== process.pid && alive(h));
       if (liveNow) throw lockedError(dataDir, liveNow.pid);
       if (now !== undefined) {
-        const mine = `${file}.${process.pid}`;
+        const mine = `${file}.${process.pid}.new`;
         writeFileSync(mine, me);
         renameSync(mine, file);
         return unlock;
@@ -174,7 +204,7 @@ function rewriteHolders(dataDir: string, change: (lines: string[]) => string[]):
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  const mine = `${file}.${process.pid}`;
+  const mine = `${file}.${process.pid}.new`;
   writeFileSync(mine, change(text.split('\n').filter((l) => l.trim())).join('\n'));
   renameSync(mine, file);
 }

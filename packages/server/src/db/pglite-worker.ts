@@ -60,8 +60,11 @@ function setUpInProcess(): Promise<string[]> {
     child.once('error', reject);
     // Answered once it has exited, so that its PGlite has let go of the data folder.
     child.once('exit', (code, signal) => {
-      // Gone: its pid, should the system give it to another process, holds nothing.
-      if (child.pid !== undefined) removeLockHolder(init.dataDir, child.pid);
+      // Gone: its pid, should the system give it to another process, holds nothing. (Its start
+      // time is in the lock too: a lock file left as it was still works.)
+      try {
+        if (child.pid !== undefined) removeLockHolder(init.dataDir, child.pid);
+      } catch {}
       if (answer?.type === 'ready') resolve(answer.applied);
       else if (answer?.type === 'error')
         reject(

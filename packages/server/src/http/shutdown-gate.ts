@@ -43,6 +43,7 @@ export function createShutdownGate(): ShutdownGate {
   const requests = new Set<ServerResponse>();
   let operations = 0;
   let drained: (() => void) | undefined;
+  let closed: Promise<boolean> | undefined;
   const check = () => {
     if (drained && requests.size === 0 && operations === 0) drained();
   };
@@ -78,9 +79,13 @@ export function createShutdownGate(): ShutdownGate {
       },
     },
     close(ms) {
+      if (closed) return closed;
       closing = true;
-      if (requests.size === 0 && operations === 0) return Promise.resolve(true);
-      return new Promise<boolean>((resolve) => {
+      if (requests.size === 0 && operations === 0) {
+        closed = Promise.resolve(true);
+        return closed;
+      }
+      closed = new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => {
           drained = undefined;
           resolve(false);
@@ -91,6 +96,7 @@ export function createShutdownGate(): ShutdownGate {
           resolve(true);
         };
       });
+      return closed;
     },
   };
 }

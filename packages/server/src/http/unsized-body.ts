@@ -49,7 +49,8 @@ async function forward(
     headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
   const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-  const response = await yoga.fetch(url, { method: req.method, headers, body });
+  // The server context as yoga's node handler gives it (the shutdown gate tells streams by `res`).
+  const response = await yoga.fetch(url, { method: req.method, headers, body }, { req, res });
   // Buffered: these are plain GraphQL requests (streaming clients send a sized body).
   const payload = Buffer.from(await response.arrayBuffer());
   const out: string[] = [];

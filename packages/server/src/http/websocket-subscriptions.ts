@@ -42,6 +42,13 @@ interface OperationRoot {
   id: string;
 }
 
+/** A WebSocket query or mutation the shutdown waits for. */
+interface HeldOperation {
+  /** Its execution has produced its result. */
+  settled: boolean;
+  release(): void;
+}
+
 /** Bytes waiting to be written to a socket above which sending the next event waits for them. */
 const SEND_HIGH_WATER = 64 * 1024;
 
@@ -133,37 +140,54 @@ export function attachWebSocketSubscriptions(
     }) as typeof ws.send;
   });
   const principals = new WeakMap<object, { principal: Principal; since: number }>();
-  /** Each socket's queries and mutations under way, by operation id: the shutdown waits for them. */
-  const heldOperations = new WeakMap<WebSocket, Map<string, () => void>>();
+  /**
+   * Each socket's queries and mutations under way, by operation id (a client may reuse an id, so
+   * several can share one): the shutdown waits for them.
+   */
+  const heldOperations = new WeakMap<WebSocket, Map<string, Set<HeldOperation>>>();
   const releaseOperation = (socket: WebSocket, id: string) => {
-    const ops = heldOperations.get(socket);
-    ops?.get(id)?.();
-    ops?.delete(id);
+    const first = heldOperations.get(socket)?.get(id)?.values().next().value;
+    first?.release();
   };
   const cleanup = useServer(
     {
       // Queries and mutations under way finish, and their results are sent, before the server
-      // closes what they need (see ShutdownGate).
+      // closes what they need (see ShutdownGate): held until graphql-ws completes the operation
+      // (its `complete` handed to the socket), or, should that never come, until the execution
+      // has ended and the socket has closed.
       execute: (args: ExecutionArgs) => {
         const root = args.rootValue as OperationRoot;
+        const { socket } = root;
         const release = deps.gate.hold();
-        let held = heldOperations.get(root.socket);
-        if (!held) {
-          const ops = new Map<string, () => void>();
-          held = ops;
-          heldOperations.set(root.socket, ops);
-          root.socket.once('close', () => {
-            for (const r of ops.values()) r();
-            heldOperations.delete(root.socket);
+        let ops = heldOperations.get(socket);
+        if (!ops) {
+          const held = new Map<string, Set<HeldOperation>>();
+          ops = held;
+          heldOperations.set(socket, held);
+          socket.once('close', () => {
+            for (const set of held.values()) for (const op of set) if (op.settled) op.release();
           });
         }
-        held.set(root.id, release);
-        try {
-          return root.execute(args) as never;
-        } catch (err) {
-          release();
-          throw err;
-        }
+        const set = ops.get(root.id) ?? new Set<HeldOperation>();
+        ops.set(root.id, set);
+        const op: HeldOperation = {
+          settled: false,
+          release: () => {
+            set.delete(op);
+            if (set.size === 0) ops.get(root.id) === set && ops.delete(root.id);
+            release();
+          },
+        };
+        set.add(op);
+        const result = Promise.resolve().then(() => root.execute(args));
+        result.then(
+          () => {
+            op.settled = true;
+            if (socket.readyState !== socket.OPEN) op.release();
+          },
+          () => op.release(),
+        );
+        return result as never;
       },
       onComplete: (ctx, id) => releaseOperation(ctx.extra.socket, id),
       onError: (ctx, id) => releaseOperation(ctx.extra.socket, id),

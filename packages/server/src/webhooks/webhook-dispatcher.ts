@@ -317,8 +317,17 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
     const body = JSON.stringify({ deliveryId, ...(loaded.payload as Record<string, unknown>) });
     const secret = deriveHookSecret(opts.secret, 'webhook', loaded.webhook.id);
     const t0 = performance.now();
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any([timeout, stop.signal]);
+    // The attempt ends at its time limit or at the loop's stop. (Not AbortSignal.any: each
+    // combined signal stays attached to the loop's for good, a leak per attempt.)
+    const attempt = new AbortController();
+    const signal = attempt.signal;
+    let timedOut = false;
+    const limit = setTimeout(() => {
+      timedOut = true;
+      attempt.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+    }, timeoutMs);
+    const onStop = () => attempt.abort(stop.signal.reason);
+    stop.signal.addEventListener('abort', onStop, { once: true });
     let result: AttemptResult;
     try {
       const url = new URL(loaded.webhook.url);
@@ -349,7 +358,7 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
               error: `HTTP ${res.status}${res.text ? `: ${res.text.slice(0, RESPONSE_EXCERPT)}` : ''}`,
             };
     } catch (err) {
-      if (stop.signal.aborted && !timeout.aborted && !(err instanceof RefusedDestinationError)) {
+      if (stop.signal.aborted && !timedOut && !(err instanceof RefusedDestinationError)) {
         await release(c, at, Math.round(performance.now() - t0));
         return;
       }
@@ -357,6 +366,9 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
         err instanceof RefusedDestinationError
           ? { statusCode: null, error: err.message, permanent: true }
           : { statusCode: null, error: describeError(err, timeoutMs, signal) };
+    } finally {
+      clearTimeout(limit);
+      stop.signal.removeEventListener('abort', onStop);
     }
     await record(c, result, at, Math.round(performance.now() - t0));
   };
