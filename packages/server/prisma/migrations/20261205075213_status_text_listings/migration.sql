@@ -42,6 +42,17 @@ CREATE INDEX "Document_tenantId_statusText_id_idx" ON "Document"("tenantId", "st
 CREATE INDEX "Run_tenantId_statusText_id_idx" ON "Run"("tenantId", "statusText", "id");
 
 -- Statistics for the new columns now (rewriting a table does not start autovacuum's analyze), so
--- a listing by status and crew can weigh the status's share of the runs.
-ANALYZE "Run" ("statusText");
-ANALYZE "Document" ("statusText");
+-- a listing by status and crew can weigh the status's share of the runs. Only for a table with
+-- rows: analyzing an empty one records it as analyzed and empty, and Postgres then plans its
+-- lookups (foreign-key checks included) as for a table that stays tiny; such plans, cached by each
+-- connection, scanned the whole Run table for every event stored until autovacuum's first analyze
+-- (about a minute). A table never analyzed is planned as at least 10 pages: by its indexes.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM "Run" LIMIT 1) THEN
+    ANALYZE "Run" ("statusText");
+  END IF;
+  IF EXISTS (SELECT 1 FROM "Document" LIMIT 1) THEN
+    ANALYZE "Document" ("statusText");
+  END IF;
+END $$;
