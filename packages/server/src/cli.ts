@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCliArgs } from './cli-args.js';
-import { ConfigError, loadConfig, type Mode } from './config.js';
+import { ConfigError, loadConfig, type Mode, migrateLockTimeoutMs } from './config.js';
 import { DataDirLockedError, lockDataDir } from './db/data-dir-lock.js';
 import { MigrationError } from './db/migration-error.js';
 import { packageRoot } from './db/package-paths.js';
@@ -134,6 +134,7 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     migrate: config.migrate,
+    migrateLockTimeoutMs: config.migrateLockTimeoutMs,
     poolSize: config.dbPoolSize,
     scriptSlots: config.dbScriptSlots,
   });
@@ -181,7 +182,7 @@ async function migrate(values: Record<string, string | boolean | undefined>): Pr
   if (databaseUrl) {
     const target = { kind: 'postgres' as const, url: databaseUrl };
     if (values.status) return status(await pendingMigrations(target));
-    report((await applyMigrations(target)).applied);
+    report((await applyMigrations(target, undefined, { lockTimeoutMs: migrateLockTimeoutMs() })).applied);
     return;
   }
   const dataDir = path.resolve(

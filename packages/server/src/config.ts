@@ -38,6 +38,8 @@ export interface TroupeConfig {
   /** Error details (stack, original message) in responses: dev only. */
   exposeErrors: boolean;
   migrate: boolean;
+  /** Postgres: how long a migration waits for a table's lock before it fails, unchanged (0: no limit). */
+  migrateLockTimeoutMs: number;
   dbPoolSize: number;
   /** Postgres: group-commit transactions of hot-path scripts in flight at once (see ScriptBatcher). */
   dbScriptSlots: number;
@@ -81,6 +83,11 @@ function readOrCreate(file: string, make: () => string): { value: string; create
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** TROUPE_MIGRATE_LOCK_TIMEOUT_MS (also read by `troupe migrate`, which has no other configuration). */
+export function migrateLockTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  return int(env, 'TROUPE_MIGRATE_LOCK_TIMEOUT_MS', 10_000);
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -160,6 +167,7 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
       graphiql: overrides.graphiql ?? bool(env, 'TROUPE_GRAPHIQL') ?? mode === 'dev',
       exposeErrors: !production && (bool(env, 'TROUPE_EXPOSE_ERRORS') ?? local),
       migrate: overrides.migrate ?? bool(env, 'TROUPE_MIGRATE') ?? true,
+      migrateLockTimeoutMs: migrateLockTimeoutMs(env),
       dbPoolSize: int(env, 'TROUPE_DB_POOL_SIZE', 10),
       dbScriptSlots: Math.max(1, int(env, 'TROUPE_DB_SCRIPT_SLOTS', 2)),
       corsOrigins: (env.TROUPE_CORS_ORIGINS ?? '')

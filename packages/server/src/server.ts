@@ -127,6 +127,7 @@ export async function startServer(
       snapshot: opts.snapshot,
       worker: opts.worker,
       migrate: config.migrate,
+      migrateLockTimeoutMs: config.migrateLockTimeoutMs,
       poolSize: config.dbPoolSize,
       scriptSlots: config.dbScriptSlots,
       onQuery: opts.onQuery,

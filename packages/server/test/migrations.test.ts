@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
   applyMigrations,
@@ -111,3 +112,37 @@ test('a failing migration fails loudly and leaves the database as it was', async
   writeFileSync(path.join(bad, 'migration.sql'), 'ALTER TABLE "Crew" ADD COLUMN "extra" TEXT;\n');
   expect(await applyMigrations(target, dir)).toEqual({ applied: ['99990101000000_broken'] });
 });
+
+test.runIf(BACKEND === 'postgres')(
+  'a migration that waits too long for a lock another session holds gives up, unchanged, and says why',
+  async () => {
+    const t = target as Extract<MigrationTarget, { kind: 'postgres' }>;
+    const name = '99990201000000_needs_a_lock';
+    const next = path.join(dir, name);
+    mkdirSync(next);
+    writeFileSync(path.join(next, 'migration.sql'), 'ALTER TABLE "Crew" ADD COLUMN "later" TEXT;\n');
+    // A long transaction elsewhere has read the table: ALTER TABLE must wait for it to end.
+    const reader = new pg.Client({ connectionString: t.url });
+    await reader.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM "Crew"');
+      const err = await applyMigrations(target, dir, { lockTimeoutMs: 300 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MigrationError);
+      expect((err as MigrationError).migration).toBe(name);
+      expect((err as Error).message).toMatch(/waited more than 0.3 s for a lock/);
+      expect((err as Error).message).toMatch(/unchanged/);
+      expect(await pendingMigrations(target, dir)).toEqual([name]);
+      expect(
+        await sql(
+          `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'Crew' AND column_name = 'later'`,
+        ),
+      ).toEqual([{ n: 0 }]);
+    } finally {
+      await reader.query('ROLLBACK').catch(() => {});
+      await reader.end();
+    }
+    // Once the transaction is over, it applies.
+    expect(await applyMigrations(target, dir, { lockTimeoutMs: 300 })).toEqual({ applied: [name] });
+  },
+);

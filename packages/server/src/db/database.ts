@@ -48,6 +48,8 @@ export interface DatabaseOptions {
   worker?: { host: PGliteWorkerHost; unlock: () => void };
   /** Apply pending migrations first (default true). */
   migrate?: boolean;
+  /** Postgres: how long a migration waits for a table's lock (see applyMigrations; default 10 s). */
+  migrateLockTimeoutMs?: number;
   poolSize?: number;
   /**
    * Postgres: script transactions in flight at once (default 2). Scripts arriving while all are busy
@@ -449,7 +451,11 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
   const { default: pg } = await import('pg');
   const { PrismaPg } = await import('@prisma/adapter-pg');
   const migrations =
-    opts.migrate === false ? { applied: [] } : await applyMigrations({ kind: 'postgres', url });
+    opts.migrate === false
+      ? { applied: [] }
+      : await applyMigrations({ kind: 'postgres', url }, undefined, {
+          ...(opts.migrateLockTimeoutMs !== undefined ? { lockTimeoutMs: opts.migrateLockTimeoutMs } : {}),
+        });
   // Every connection runs as APP_ROLE (-c role=troupe_app), whatever the login: a superuser would
   // bypass row-level security, and a member of SYSTEM_ROLE would otherwise carry its policies
   // into every tenant query. The login must be able to take both roles.

@@ -37,6 +37,27 @@ async function query(
   }
 }
 
+/** How long a migration waits for a lock on a table it changes, by default (Postgres). */
+export const DEFAULT_MIGRATE_LOCK_TIMEOUT_MS = 10_000;
+
+export interface ApplyMigrationsOptions {
+  /**
+   * Postgres: how long a migration's statement waits for a lock (a table it changes, held by a
+   * long transaction or query elsewhere) before the migration fails, unchanged. While it waits, every
+   * query on that table queues behind it: without a limit a migration could stall the whole
+   * service. Default 10 s; 0: no limit.
+   */
+  lockTimeoutMs?: number;
+}
+
+/** The connection string with a session setting added to its startup options. */
+function withSessionSetting(url: string, name: string, value: string): string {
+  const u = new URL(url);
+  const given = u.searchParams.get('options');
+  u.searchParams.set('options', `${given ? `${given} ` : ''}-c ${name}=${value}`);
+  return u.toString();
+}
+
 /**
  * Applies pending migrations from prisma/migrations through Prisma's WASM schema engine.
  * Each migration script runs as one implicit transaction: when it fails, its changes are rolled
@@ -45,7 +66,9 @@ async function query(
 export async function applyMigrations(
   target: MigrationTarget,
   dir = migrationsDir(),
+  opts: ApplyMigrationsOptions = {},
 ): Promise<MigrationResult> {
+  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_MIGRATE_LOCK_TIMEOUT_MS;
   // The common case, nothing pending, is answered by one query without loading the engine.
   if ((await pendingMigrations(target, dir)).length === 0) return { applied: [] };
   let lock: pg.Client | undefined;
@@ -59,7 +82,7 @@ export async function applyMigrations(
     ReturnType<typeof pgliteMigrationFactory>
   > =
     target.kind === 'postgres'
-      ? await pgMigrationFactory(target.url)
+      ? await pgMigrationFactory(withSessionSetting(target.url, 'lock_timeout', String(lockTimeoutMs)))
       : await pgliteMigrationFactory(target.db);
   const engine = await createSchemaEngine(factory);
   try {
@@ -84,6 +107,11 @@ export async function applyMigrations(
     const message = [cause?.message, err instanceof Error ? err.message : String(err)]
       .filter(Boolean)
       .join('\n');
+    if (/lock timeout/i.test(message))
+      throw new MigrationError(
+        `Migration ${name ?? '(unknown)'} waited more than ${lockTimeoutMs / 1000} s for a lock on a table it changes, held by another session (a long transaction or query), and gave up; the database is unchanged. Try again once that session is done (pg_stat_activity shows it), or allow a longer wait with TROUPE_MIGRATE_LOCK_TIMEOUT_MS.\n${message}`,
+        name,
+      );
     throw new MigrationError(
       `Migration ${name ?? '(unknown)'} failed and was rolled back; the database is unchanged.\n${message}`,
       name,
