@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCliArgs } from './cli-args.js';
 import { ConfigError, loadConfig, type Mode, migrateLockTimeoutMs } from './config.js';
@@ -188,6 +188,16 @@ async function migrate(values: Record<string, string | boolean | undefined>): Pr
   const dataDir = path.resolve(
     (values['data-dir'] as string | undefined) ?? process.env.TROUPE_DATA_DIR ?? '.troupe',
   );
+  if (values.status && !existsSync(path.join(dataDir, 'pgdata', 'PG_VERSION'))) {
+    // Asking is not creating: with no database there yet, every migration is pending.
+    const [{ loadMigrationsList }, { migrationsDir }] = await Promise.all([
+      import('./db/schema-engine.js'),
+      import('./db/package-paths.js'),
+    ]);
+    status(loadMigrationsList(migrationsDir()).migrationDirectories.map((d) => d.path));
+    console.log(`(No database in ${dataDir} yet: \`troupe migrate\` or \`troupe dev\` creates it.)`);
+    return;
+  }
   const unlock = lockDataDir(dataDir);
   const { openPGlite } = await import('./db/pglite.js');
   const db = await openPGlite({ dataDir });

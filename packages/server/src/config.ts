@@ -87,7 +87,13 @@ export class ConfigError extends Error {
 
 /** TROUPE_MIGRATE_LOCK_TIMEOUT_MS (also read by `troupe migrate`, which has no other configuration). */
 export function migrateLockTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  return int(env, 'TROUPE_MIGRATE_LOCK_TIMEOUT_MS', 10_000);
+  const ms = int(env, 'TROUPE_MIGRATE_LOCK_TIMEOUT_MS', 10_000);
+  // Postgres's lock_timeout is an int of milliseconds.
+  if (ms > 2_147_483_647)
+    throw new ConfigError(
+      `TROUPE_MIGRATE_LOCK_TIMEOUT_MS must be at most 2147483647 (0: no limit), got ${ms}`,
+    );
+  return ms;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

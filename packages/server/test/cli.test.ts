@@ -303,6 +303,9 @@ describe('troupe serve and migrate', () => {
         const pending = runCli(['migrate', '--status', '--data-dir', fresh]);
         expect(await pending.exited).toBe(0);
         expect(pending.output()).toMatch(/Pending migrations:\s+\d+_init/);
+        expect(pending.output()).toMatch(/No database in .* yet/);
+        // Asking created nothing.
+        expect(readdirSync(fresh)).toEqual([]);
         const apply = runCli(['migrate', '--data-dir', fresh]);
         expect(await apply.exited).toBe(0);
         expect(apply.output()).toMatch(/Applied:\s+\d+_init/);

@@ -50,14 +50,6 @@ export interface ApplyMigrationsOptions {
   lockTimeoutMs?: number;
 }
 
-/** The connection string with a session setting added to its startup options. */
-function withSessionSetting(url: string, name: string, value: string): string {
-  const u = new URL(url);
-  const given = u.searchParams.get('options');
-  u.searchParams.set('options', `${given ? `${given} ` : ''}-c ${name}=${value}`);
-  return u.toString();
-}
-
 /**
  * Applies pending migrations from prisma/migrations through Prisma's WASM schema engine.
  * Each migration script runs as one implicit transaction: when it fails, its changes are rolled
@@ -78,13 +70,33 @@ export async function applyMigrations(
     await lock.connect();
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY]);
   }
+  // Whatever fails from here on, the advisory lock goes back (a process that goes on, embedding
+  // troupe, would otherwise make every later migration wait for it).
+  try {
+    return await migrateLocked(target, dir, lockTimeoutMs);
+  } finally {
+    if (lock) {
+      await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]).catch(() => {});
+      await lock.end();
+    }
+  }
+}
+
+async function migrateLocked(
+  target: MigrationTarget,
+  dir: string,
+  lockTimeoutMs: number,
+): Promise<MigrationResult> {
   const factory: { dispose?(): Promise<void>; lastScriptError?: Error } & Awaited<
     ReturnType<typeof pgliteMigrationFactory>
   > =
     target.kind === 'postgres'
-      ? await pgMigrationFactory(withSessionSetting(target.url, 'lock_timeout', String(lockTimeoutMs)))
+      ? await pgMigrationFactory(target.url, { lockTimeoutMs })
       : await pgliteMigrationFactory(target.db);
-  const engine = await createSchemaEngine(factory);
+  const engine = await createSchemaEngine(factory).catch(async (err: unknown) => {
+    await factory.dispose?.();
+    throw err;
+  });
   try {
     const res = await engine.applyMigrations({ migrationsList: loadMigrationsList(dir), filters: FILTERS });
     return { applied: res.appliedMigrationNames };
@@ -107,22 +119,18 @@ export async function applyMigrations(
     const message = [cause?.message, err instanceof Error ? err.message : String(err)]
       .filter(Boolean)
       .join('\n');
-    if (/lock timeout/i.test(message))
+    if (name && /lock timeout|55P03/i.test(message))
       throw new MigrationError(
-        `Migration ${name ?? '(unknown)'} waited more than ${lockTimeoutMs / 1000} s for a lock on a table it changes, held by another session (a long transaction or query), and gave up; the database is unchanged. Try again once that session is done (pg_stat_activity shows it), or allow a longer wait with TROUPE_MIGRATE_LOCK_TIMEOUT_MS.\n${message}`,
+        `Migration ${name} waited more than ${lockTimeoutMs / 1000} s for a lock on a table it changes, held by another session (a long transaction or query), and gave up; it changed nothing. Try again once that session is done (pg_stat_activity shows it), or allow a longer wait with TROUPE_MIGRATE_LOCK_TIMEOUT_MS.\n${message}`,
         name,
       );
     throw new MigrationError(
-      `Migration ${name ?? '(unknown)'} failed and was rolled back; the database is unchanged.\n${message}`,
+      `Migration ${name ?? '(unknown)'} failed and was rolled back; it changed nothing.\n${message}`,
       name,
     );
   } finally {
     engine.free();
     await factory.dispose?.();
-    if (lock) {
-      await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY]).catch(() => {});
-      await lock.end();
-    }
   }
 }
 

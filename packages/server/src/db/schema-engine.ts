@@ -156,11 +156,11 @@ async function patchCharOid(adapter: PrismaPgAdapter): Promise<void> {
  * runs the pieces one by one. Send the script as one simple query instead: Postgres runs a
  * multi-statement simple query as one implicit transaction, so a failing migration changes nothing.
  */
-function wholeScript<A extends PrismaPgAdapter>(adapter: A): A {
+function wholeScript<A extends PrismaPgAdapter>(adapter: A, prefix = ''): A {
   const a = adapter as unknown as { client: pg.Pool | pg.Client; onError(e: unknown): never };
   adapter.executeScript = async (script: string) => {
     try {
-      await a.client.query(script);
+      await a.client.query(prefix + script);
     } catch (err) {
       a.onError(err);
     }
@@ -174,7 +174,18 @@ function wholeScript<A extends PrismaPgAdapter>(adapter: A): A {
  */
 export async function pgMigrationFactory(
   connectionString: string,
+  opts: {
+    /**
+     * How long each migration script's statements wait for a lock (SET LOCAL lock_timeout: the
+     * script's own transaction only, not the engine's bookkeeping); undefined: the session's.
+     */
+    lockTimeoutMs?: number;
+  } = {},
 ): Promise<SqlMigrationAwareDriverAdapterFactory> {
+  const scriptPrefix =
+    opts.lockTimeoutMs === undefined
+      ? ''
+      : `SET LOCAL lock_timeout = '${Math.trunc(opts.lockTimeoutMs)}ms';\n`;
   const { PrismaPg } = await import('@prisma/adapter-pg');
   const { default: Pg } = await import('pg');
   const admin = async (sql: string) => {
@@ -195,7 +206,7 @@ export async function pgMigrationFactory(
     provider: 'postgres',
     adapterName: main.adapterName,
     async connect() {
-      const adapter = wholeScript(await main.connect());
+      const adapter = wholeScript(await main.connect(), scriptPrefix);
       open.add(adapter);
       return adapter;
     },
