@@ -260,8 +260,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (command === 'dev') await serve('dev', values, wasm);
     else if (command === 'serve') await serve('serve', values, wasm);
     else if (command === 'worker') await worker(values);
-    else if (command === 'migrate') await migrate(values);
-    else fail(`unknown command "${command}"\n\n${HELP}`, 64);
+    else if (command === 'migrate') {
+      await migrate(values);
+      // Done: Prisma's schema engine leaves a 10 s timer behind, which kept the process for as long.
+      await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+      process.exit(0);
+    } else fail(`unknown command "${command}"\n\n${HELP}`, 64);
   } catch (err) {
     if (
       err instanceof ConfigError ||
