@@ -216,32 +216,22 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
   /** Aborted when the loop closes and a delivery in progress has had CLOSE_WAIT_MS more to finish. */
   const stop = new AbortController();
 
-  const record = async (c: Claimed, result: AttemptResult, at: Date, ms: number) => {
-    const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
-    const attempts = c.attempts + 1;
-    const final = !ok && (attempts >= maxAttempts || result.permanent === true);
-    const entry: AttemptLogEntry = {
-      at: at.toISOString(),
-      statusCode: result.statusCode,
-      error: result.error,
-      durationMs: ms,
-    };
-    await opts.database.withTenant(c.tenantId, async (tx) => {
+  /**
+   * Appends an attempt to the delivery's log with the changes it brings, if the claim that made the
+   * attempt still holds it (attempts still as claimed, still PENDING).
+   */
+  const logAttempt = (
+    c: Claimed,
+    entry: AttemptLogEntry,
+    data: Prisma.WebhookDeliveryUpdateManyMutationInput,
+  ) =>
+    opts.database.withTenant(c.tenantId, async (tx) => {
       const row = await tx.webhookDelivery.findUnique({ where: { id: c.id }, select: { attemptLog: true } });
       if (!row) return;
-      // Only the claim that made this attempt records it (attempts still as claimed).
       await tx.webhookDelivery.updateMany({
         where: { id: c.id, attempts: c.attempts, status: 'PENDING' },
         data: {
-          attempts,
-          status: ok ? 'SUCCEEDED' : final ? 'FAILED' : 'PENDING',
-          lastStatusCode: result.statusCode,
-          lastError: result.error,
-          deliveredAt: ok ? new Date() : null,
-          nextAttemptAt:
-            ok || final
-              ? null
-              : new Date(Date.now() + Math.min(backoffMs * 2 ** (attempts - 1), MAX_BACKOFF_MS)),
+          ...data,
           attemptLog: [
             ...((row.attemptLog as unknown as AttemptLogEntry[]) ?? []),
             entry,
@@ -249,6 +239,26 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
         },
       });
     });
+
+  const record = async (c: Claimed, result: AttemptResult, at: Date, ms: number) => {
+    const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
+    const attempts = c.attempts + 1;
+    const final = !ok && (attempts >= maxAttempts || result.permanent === true);
+    await logAttempt(
+      c,
+      { at: at.toISOString(), statusCode: result.statusCode, error: result.error, durationMs: ms },
+      {
+        attempts,
+        status: ok ? 'SUCCEEDED' : final ? 'FAILED' : 'PENDING',
+        lastStatusCode: result.statusCode,
+        lastError: result.error,
+        deliveredAt: ok ? new Date() : null,
+        nextAttemptAt:
+          ok || final
+            ? null
+            : new Date(Date.now() + Math.min(backoffMs * 2 ** (attempts - 1), MAX_BACKOFF_MS)),
+      },
+    );
     if (final)
       console.warn(
         `troupe: webhook delivery ${encodeGlobalID('WebhookDelivery', c.id)} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${result.error}`,
@@ -261,26 +271,11 @@ export function startWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookD
    * receiver may have got it: `X-Troupe-Delivery` names the duplicate), instead of after its lease.
    */
   const release = (c: Claimed, at: Date, ms: number) =>
-    opts.database.withTenant(c.tenantId, async (tx) => {
-      const row = await tx.webhookDelivery.findUnique({ where: { id: c.id }, select: { attemptLog: true } });
-      if (!row) return;
-      const entry: AttemptLogEntry = {
-        at: at.toISOString(),
-        statusCode: null,
-        error: INTERRUPTED,
-        durationMs: ms,
-      };
-      await tx.webhookDelivery.updateMany({
-        where: { id: c.id, attempts: c.attempts, status: 'PENDING' },
-        data: {
-          nextAttemptAt: new Date(),
-          attemptLog: [
-            ...((row.attemptLog as unknown as AttemptLogEntry[]) ?? []),
-            entry,
-          ] as unknown as Prisma.InputJsonValue,
-        },
-      });
-    });
+    logAttempt(
+      c,
+      { at: at.toISOString(), statusCode: null, error: INTERRUPTED, durationMs: ms },
+      { nextAttemptAt: new Date() },
+    );
 
   /**
    * A disabled webhook's pending delivery waits, no attempt spent, with no nextAttemptAt until the
