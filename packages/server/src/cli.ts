@@ -262,7 +262,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     else if (command === 'worker') await worker(values);
     else if (command === 'migrate') {
       await migrate(values);
-      // Done: Prisma's schema engine leaves a 10 s timer behind, which kept the process for as long.
+      // Done, whatever a library may have left scheduled (Prisma's schema engine left ~10 s timers).
       await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
       process.exit(0);
     } else fail(`unknown command "${command}"\n\n${HELP}`, 64);

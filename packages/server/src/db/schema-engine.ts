@@ -57,6 +57,14 @@ interface WasmBindings {
 // when this file is loaded as several module instances (test runners, bundles).
 const CACHE = Symbol.for('troupe.schemaEngineWasm');
 
+/**
+ * The engine's timers (its async runtime's timeouts, ~10 s) outlive it: a process that migrated and
+ * has nothing else to do stayed up until they fired. They are kept here and cleared once no engine
+ * is left (the wasm instance, and with it these, is shared by every engine in the process).
+ */
+const engineTimers = new Set<ReturnType<typeof setTimeout>>();
+let liveEngines = 0;
+
 function loadBindings(): Promise<WasmBindings> {
   const g = globalThis as { [CACHE]?: Promise<WasmBindings> };
   g[CACHE] ??= (async () => {
@@ -74,8 +82,19 @@ function loadBindings(): Promise<WasmBindings> {
     };
     const bg = (await import('@prisma/schema-engine-wasm/schema_engine_bg')) as unknown as WasmBindings;
     const mod = new WebAssembly.Module(readFileSync(path.join(dir, 'schema_engine_bg.wasm')));
+    const imports: Record<string, unknown> = { ...bg };
+    for (const name of Object.keys(imports))
+      if (name.startsWith('__wbg_setTimeout_'))
+        imports[name] = (f: () => void, ms: number) => {
+          const timer = setTimeout(() => {
+            engineTimers.delete(timer);
+            f();
+          }, ms >>> 0);
+          engineTimers.add(timer);
+          return timer;
+        };
     const instance = new WebAssembly.Instance(mod, {
-      './schema_engine_bg.js': bg as unknown as WebAssembly.ModuleImports,
+      './schema_engine_bg.js': imports as WebAssembly.ModuleImports,
     });
     bg.__wbg_set_wasm(instance.exports);
     (instance.exports.__wbindgen_start as () => void)();
@@ -91,7 +110,7 @@ export async function createSchemaEngine(
   const bg = await loadBindings();
   const datamodels = schemaPath ? [[schemaPath, readFileSync(schemaPath, 'utf8')]] : undefined;
   const logs: string[] = [];
-  return bg.SchemaEngine.new(
+  const engine = await bg.SchemaEngine.new(
     { datamodels },
     (l) => {
       if (process.env.TROUPE_DEBUG_MIGRATIONS) console.error('[schema-engine]', l);
@@ -99,6 +118,18 @@ export async function createSchemaEngine(
     },
     bindMigrationAwareSqlAdapterFactory(adapterFactory),
   );
+  liveEngines++;
+  const free = engine.free.bind(engine);
+  let freed = false;
+  engine.free = () => {
+    if (freed) return;
+    freed = true;
+    free();
+    if (--liveEngines > 0) return;
+    for (const timer of engineTimers) clearTimeout(timer);
+    engineTimers.clear();
+  };
+  return engine;
 }
 
 export function loadMigrationsList(migrationsDir: string): MigrationsList {
