@@ -2,7 +2,7 @@
 // that start runs), against real HTTP receivers and senders on port 0.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -598,6 +598,55 @@ describe(`outbound webhooks (${BACKEND})`, () => {
       await deleteWebhook(created.webhook.id);
     } finally {
       for (const loop of loops) await loop.close();
+      await new Promise<void>((r) => {
+        receiver.close(() => r());
+        receiver.closeAllConnections();
+      });
+    }
+  });
+
+  test('a refusal whose body is still arriving when the loop stops is recorded as the attempt it was', async () => {
+    // The receiver holds the first request; the test answers it 503 once the loop is stopping, and
+    // sends only the start of the body.
+    let held: ServerResponse | undefined;
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        held = res;
+      });
+    });
+    const url = await new Promise<string>((r) =>
+      receiver.listen(0, '127.0.0.1', () =>
+        r(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`),
+      ),
+    );
+    const loop = startWebhookDispatcher({
+      database: tdb.database,
+      secret: SECRET,
+      pollMs: 20,
+      timeoutMs: 600_000,
+      allowPrivate: true,
+    });
+    try {
+      const crewId = (await gqlOk(server.url, CREATE_CREW, { input: { ...CREW, name: 'refusing' } }, key))
+        .createCrew.crew.id;
+      const created = (await gqlOk(server.url, CREATE_WEBHOOK, { input: { crewId, url } }, key))
+        .createWebhook;
+      await server.webhooks!.close();
+      await runToEnd('refusing', crewId);
+      const res = await until('the attempt to arrive', () => held);
+      const closing = loop.close();
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.write('busy, try later');
+      await closing;
+      const [d] = await deliveries(created.webhook.id);
+      // Counted, with the receiver's answer, and due again after its backoff: not released as
+      // interrupted and sent again at once.
+      expect(d).toMatchObject({ status: 'PENDING', attempts: 1 });
+      expect(d.attemptLog).toEqual([{ statusCode: 503, error: 'HTTP 503: busy, try later' }]);
+      await deleteWebhook(created.webhook.id);
+    } finally {
+      await loop.close();
       await new Promise<void>((r) => {
         receiver.close(() => r());
         receiver.closeAllConnections();

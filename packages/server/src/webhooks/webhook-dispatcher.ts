@@ -107,6 +107,8 @@ function post(
   signal: AbortSignal,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
+    // Until an answer's status has come, the time limit or a stop fails the attempt.
+    let onAbort = () => reject(signal.reason);
     const transport = url.protocol === 'https:' ? https : http;
     const req = transport.request(
       url,
@@ -135,6 +137,9 @@ function post(
           resolve({ status, text: Buffer.concat(chunks).toString('utf8') });
         };
         const excerptTimer = setTimeout(done, RESPONSE_READ_MS);
+        // The refusal is the attempt's outcome: a time limit or stop while its body is read only
+        // cuts the excerpt short (a stop had released the attempt uncounted, to be sent again).
+        onAbort = done;
         res.on('data', (chunk: Buffer) => {
           chunks.push(chunk);
           size += chunk.length;
@@ -146,7 +151,7 @@ function post(
     );
     req.on('error', reject);
     // However far the exchange got, the time limit ends it (the promise settles once).
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    signal.addEventListener('abort', () => onAbort(), { once: true });
     req.end(body);
   });
 }
