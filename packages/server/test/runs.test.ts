@@ -1,6 +1,9 @@
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startTestServer, type TestServer } from './support/backend.js';
+import { createId } from '../src/db/create-id.js';
+import { insertRunStatement } from '../src/runs/start-run-sql.js';
+import { BACKEND, pgAdmin, startTestServer, type TestServer } from './support/backend.js';
 import { CREATE_CREW, createTenant, gql, gqlOk, OPENAI_CREW } from './support/graphql-client.js';
 import { sseSubscribe } from './support/sse-client.js';
 
@@ -10,6 +13,7 @@ let key: string;
 let crewId: string;
 
 const CREW = OPENAI_CREW;
+const dbId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 const EVENTS = `subscription($runId: ID!, $afterSeq: Int) { runEvents(runId: $runId, afterSeq: $afterSeq) { seq type taskRunId delta data } }`;
 const RUN = `query($id: ID!) { run(id: $id) { status output error crewVersion lastSeq taskRuns { task { name } status output attempts usage { promptTokens completionTokens } } usage { promptTokens completionTokens costUsd } } }`;
 
@@ -100,13 +104,91 @@ test('inputs are checked against the task templates before anything runs', async
   expect(llm.chatRequests.length).toBe(before);
 });
 
-test('the same idempotency key returns the same run', async () => {
+test('the same idempotency key returns the same run; with other inputs it is refused', async () => {
   llm.setFallback(() => ({ text: 'ok' }));
   const a = await startRun({ topic: 'x' }, 'key-1');
   const b = await startRun({ topic: 'x' }, 'key-1');
   expect(b.id).toBe(a.id);
   await events(a.id);
+  const other = await gql(
+    server.url,
+    'mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }',
+    { input: { crewId, inputs: { topic: 'y' }, idempotencyKey: 'key-1' } },
+    key,
+  );
+  expect(other.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+  expect(other.errors?.[0]?.message).toMatch(/already used for a run with other inputs/);
 });
+
+test('retries of one request at the same moment all get the one run it started', async () => {
+  llm.setFallback(() => ({ text: 'ok' }));
+  // A client that timed out and retried while its first request was still in flight: the later
+  // inserts wait for the first one's commit, and answer with its run instead of an internal error.
+  for (const round of [1, 2]) {
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, () => startRun({ topic: 'same' }, `burst-${round}`)),
+    );
+    expect(new Set(runs.map((r) => r.id)).size).toBe(1);
+    await events(runs[0]!.id);
+  }
+});
+
+test.runIf(BACKEND === 'postgres')(
+  'two transactions inserting one idempotency key: the later waits, then inserts nothing (no unique violation)',
+  async () => {
+    // Requests in one server share transactions under load; these are two processes' (or two
+    // connections') at once, which the burst above cannot make happen at will.
+    const [crew] = await pgAdmin(
+      async (c) =>
+        (await c.query(`SELECT "id", "tenantId", "version" FROM "Crew" WHERE "id" = $1`, [dbId(crewId)]))
+          .rows,
+      server.databaseUrl,
+    );
+    const [version] = await pgAdmin(
+      async (c) =>
+        (
+          await c.query(`SELECT "id" FROM "CrewVersion" WHERE "crewId" = $1 AND "version" = $2`, [
+            crew.id,
+            crew.version,
+          ])
+        ).rows,
+      server.databaseUrl,
+    );
+    const insert = () =>
+      insertRunStatement(
+        {
+          tenantId: crew.tenantId,
+          crewId: crew.id,
+          crewVersionId: version.id,
+          crewVersion: null,
+          inputs: { topic: 'race' },
+          idempotencyKey: 'two-transactions',
+          taskNames: ['research', 'write'],
+        },
+        createId(),
+        new Date(),
+      ).text;
+    const a = new pg.Client({ connectionString: server.databaseUrl });
+    const b = new pg.Client({ connectionString: server.databaseUrl });
+    await Promise.all([a.connect(), b.connect()]);
+    try {
+      await a.query('BEGIN');
+      expect((await a.query(insert())).rows).toHaveLength(1);
+      await b.query('BEGIN');
+      const later = b.query(insert());
+      await new Promise((r) => setTimeout(r, 200));
+      await a.query('COMMIT');
+      expect((await later).rows).toEqual([]);
+      await b.query('COMMIT');
+    } finally {
+      await Promise.all([a.end(), b.end()]);
+      await pgAdmin(
+        (c) => c.query(`DELETE FROM "Run" WHERE "idempotencyKey" = 'two-transactions'`),
+        server.databaseUrl,
+      );
+    }
+  },
+);
 
 test('editing the crew changes later runs only: a run keeps the version it pinned', async () => {
   llm.setFallback(() => ({ text: 'fine', chunkDelayMs: 5 }));

@@ -391,6 +391,79 @@ describe('a chat with a crew', () => {
   });
 });
 
+describe('idempotency keys and retries', () => {
+  test('a key names one message: its retry gets it back; other content, or a startRun, is refused and shown nothing', async () => {
+    const thread = await createThread({ crewId: chatCrewId, concurrency: 'ENQUEUE' });
+    const sendKeyed = (content: string, idempotencyKey: string) =>
+      gql(server.url, SEND, { input: { threadId: thread.id, content, idempotencyKey } }, key);
+    llm.setFallback(() => ({ text: 'Noted.' }));
+    const first = await sendKeyed('Please reset my password', 'msg-1');
+    const again = await sendKeyed('Please reset my password', 'msg-1');
+    expect([again.data!.sendMessage.message.id, again.data!.sendMessage.run.id]).toEqual([
+      first.data!.sendMessage.message.id,
+      first.data!.sendMessage.run.id,
+    ]);
+    const other = await sendKeyed('Delete my account', 'msg-1');
+    expect(other.errors?.[0]).toMatchObject({
+      extensions: { code: 'CONFLICT' },
+      message: expect.stringMatching(/already used for a message with other content/),
+    });
+    // startRun with the key of someone's message: refused, not answered with that chat's run.
+    const started = await gql(
+      server.url,
+      'mutation($input: StartRunInput!) { startRun(input: $input) { run { id inputs output } } }',
+      { input: { crewId: chatCrewId, inputs: { message: 'x' }, idempotencyKey: 'msg-1' } },
+      key,
+    );
+    expect(started.data?.startRun ?? null).toBeNull();
+    expect(started.errors?.[0]).toMatchObject({
+      extensions: { code: 'CONFLICT' },
+      message: expect.stringMatching(/already used for a message/),
+    });
+    expect(JSON.stringify(started)).not.toContain('reset my password');
+    await watch(thread.id, runsEnded(1));
+    const d = await gqlOk(server.url, MESSAGES, { id: thread.id }, key);
+    expect(d.thread.messages.edges.map((e: any) => e.node.content)).toEqual([
+      'Please reset my password',
+      'Noted.',
+    ]);
+  });
+
+  test("a chat run follows its crew's retry policy", async () => {
+    const crew = await gqlOk(
+      server.url,
+      CREATE_CREW,
+      {
+        input: {
+          name: 'Retrying support crew',
+          process: 'SEQUENTIAL',
+          retry: { maxAttempts: 2, backoffMs: 50 },
+          agents: [
+            { name: 'helper', role: 'Support agent', goal: 'Help', backstory: '', model: openaiModel },
+          ],
+          tasks: [{ name: 'answer', description: 'Answer the customer: {{message}}', agent: 'helper' }],
+        },
+      },
+      key,
+    );
+    const thread = await createThread({ crewId: crew.createCrew.crew.id });
+    // The provider is overloaded once (a Retry-After the client will not wait for), then answers.
+    llm.enqueue(
+      { error: { status: 503, message: 'model server overloaded', headers: { 'retry-after': '3600' } } },
+      { text: 'Back now: here is your answer.' },
+    );
+    await send(thread.id, 'Are you there?');
+    const evs = await watch(thread.id, runsEnded(1));
+    expect(evs.map((e) => e.type)).toContain('RUN_RETRYING');
+    expect(evs.at(-1)!.type).toBe('RUN_SUCCEEDED');
+    const d = await gqlOk(server.url, MESSAGES, { id: thread.id }, key);
+    expect(d.thread.messages.edges.map((e: any) => e.node.content)).toEqual([
+      'Are you there?',
+      'Back now: here is your answer.',
+    ]);
+  });
+});
+
 describe('end users (session tokens)', () => {
   async function token(input: Record<string, unknown>) {
     const d = await gqlOk(
@@ -455,10 +528,30 @@ describe('end users (session tokens)', () => {
     expect(erinSees).not.toContain(chat);
     expect(updated).toContain(shared);
     expect(updated).not.toContain(chat);
+    // The chat run's task run (its id is no secret to whoever saw it once) carries the reply too.
+    const taskRunId = (
+      await gqlOk(
+        server.url,
+        'query($id: ID!) { run(id: $id) { taskRuns { id output } } }',
+        { id: chat },
+        dave,
+      )
+    ).run.taskRuns[0].id as string;
+    expect(
+      (
+        await gqlOk(
+          server.url,
+          'query($id: ID!) { node(id: $id) { ... on TaskRun { output } } }',
+          { id: taskRunId },
+          dave,
+        )
+      ).node.output,
+    ).toBe('a private answer');
     for (const [query, vars] of [
       ['query($id: ID!) { run(id: $id) { status } }', { id: chat }],
       ['query($id: ID!) { run(id: $id) { inputs thread { id } } }', { id: chat }],
       ['query($id: ID!) { node(id: $id) { id } }', { id: chat }],
+      ['query($id: ID!) { node(id: $id) { id ... on TaskRun { output } } }', { id: taskRunId }],
       ['mutation($id: ID!) { cancelRun(id: $id) { run { id } } }', { id: chat }],
     ] as const) {
       const r = await gql(server.url, query, vars, erin);

@@ -170,14 +170,14 @@ export type SearchDocumentsInput = {
 
 export type SendMessageInput = {
   content: string;
-  /** The same key returns the same message and run (at most 200 characters; keys starting "hook:" are kept for inbound hooks). */
+  /** The same key returns the same message and run; with other content or another thread it is refused (CONFLICT). At most 200 characters; keys starting "hook:" are kept for inbound hooks. */
   idempotencyKey?: string | null | undefined;
   threadId: string;
 };
 
 export type StartRunInput = {
   crewId: string;
-  /** The same key returns the same run instead of starting another (at most 200 characters; keys starting "hook:" are kept for inbound hooks). */
+  /** The same key returns the same run instead of starting another, also to requests made at the same moment; with another crew or other inputs it is refused (CONFLICT). At most 200 characters; keys starting "hook:" are kept for inbound hooks. */
   idempotencyKey?: string | null | undefined;
   /** Values for the {{placeholders}} of the crew’s task templates. */
   inputs?: unknown;

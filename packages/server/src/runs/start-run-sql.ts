@@ -16,9 +16,9 @@ export interface NewRun {
   taskNames: readonly string[];
 }
 
-/** The run with this idempotency key, if the tenant has one. */
+/** The run with this idempotency key, if the tenant has one (what it was started with, to compare). */
 export function runByIdempotencyKey(tenantId: string, key: string): SqlText {
-  return sql`SELECT "id", "crewId" FROM "Run" WHERE "tenantId" = ${tenantId} AND "idempotencyKey" = ${key}`;
+  return sql`SELECT "id", "crewId", "threadId", "inputs" FROM "Run" WHERE "tenantId" = ${tenantId} AND "idempotencyKey" = ${key}`;
 }
 
 /**
@@ -32,12 +32,16 @@ export function insertRunStatement(run: NewRun, id: string, now: Date): SqlText 
     run.idempotencyKey === null
       ? sql``
       : sql` WHERE NOT EXISTS (SELECT 1 FROM "Run" WHERE "tenantId" = ${run.tenantId} AND "idempotencyKey" = ${run.idempotencyKey})`;
+  // The same key in a request at once: the later insert waits for the earlier one's commit, then
+  // inserts nothing (and the caller reads that run), instead of failing on the unique index.
+  const conflict =
+    run.idempotencyKey === null ? sql`` : sql` ON CONFLICT ("tenantId", "idempotencyKey") DO NOTHING`;
   const tasks = run.taskNames.map((name, position) => sql`(${createId()}, ${name}, ${position})`);
   return sql`WITH c AS (SELECT "id", "maxAttempts", "backoffMs" FROM "Crew" WHERE "id" = ${run.crewId}${crewAt}),
 r AS (INSERT INTO "Run" ("id", "tenantId", "crewId", "crewVersionId", "inputs", "idempotencyKey", "maxAttempts",
   "backoffMs", "createdAt", "updatedAt")
 SELECT ${id}, ${run.tenantId}, c."id", ${run.crewVersionId}, ${jsonb(run.inputs)}, ${run.idempotencyKey},
-  c."maxAttempts", c."backoffMs", ${now}, ${now} FROM c${unused}
+  c."maxAttempts", c."backoffMs", ${now}, ${now} FROM c${unused}${conflict}
 RETURNING "id", "maxAttempts", "backoffMs")${
     tasks.length === 0
       ? sql``
@@ -79,4 +83,19 @@ export function insertedRun(run: NewRun, now: Date, rows: ScriptRows): Record<st
     finishedAt: null,
     updatedAt: now,
   };
+}
+
+/** Whether two JSON values are the same, whatever the order of their objects' keys (as jsonb keeps them). */
+export function sameJson(a: unknown, b: unknown): boolean {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }

@@ -20,6 +20,7 @@ import {
   insertRunStatement,
   type NewRun,
   runByIdempotencyKey,
+  sameJson,
 } from '../../runs/start-run-sql.js';
 import { assertNotThreadLimited, runScope, runScopeSql } from '../../threads/thread-access.js';
 import { releaseNextThreadRun } from '../../threads/thread-queue.js';
@@ -61,6 +62,8 @@ function errorMessage(error: unknown): string | null {
 builder.prismaNode('TaskRun', {
   id: { field: 'id' },
   nullable: true,
+  // A task run shows its run's output: only within the runs the caller may see.
+  findUnique: (id, ctx) => ({ id, run: runScope(ctx.principal) }),
   fields: (t) => ({
     task: t.field({
       type: PinnedTask,
@@ -179,7 +182,7 @@ const StartRunInput = builder.inputType('StartRunInput', {
     }),
     idempotencyKey: t.string({
       description:
-        'The same key returns the same run instead of starting another (at most 200 characters; keys starting "hook:" are kept for inbound hooks).',
+        'The same key returns the same run instead of starting another, also to requests made at the same moment; with another crew or other inputs it is refused (CONFLICT). At most 200 characters; keys starting "hook:" are kept for inbound hooks.',
     }),
   }),
 });
@@ -277,13 +280,22 @@ builder.mutationField('startRun', (t) =>
         else ctx.afterCommit(enqueue);
         return { id, row };
       };
+      // A key names one request: its retries get that request's run; another request with it
+      // (another crew, other inputs, a message's run) is refused, and is shown nothing of that run.
       const existingRun = (rows: ScriptRows | undefined) => {
         const existing = rows?.[0];
         if (!existing) return null;
+        if (existing.threadId != null)
+          throw new TroupeServerError('CONFLICT', 'input.idempotencyKey: already used for a message');
         if (existing.crewId !== crewId)
           throw new TroupeServerError(
             'CONFLICT',
             'input.idempotencyKey: already used for a run of another crew',
+          );
+        if (!sameJson(existing.inputs, input.inputs ?? {}))
+          throw new TroupeServerError(
+            'CONFLICT',
+            'input.idempotencyKey: already used for a run with other inputs',
           );
         return { id: existing.id as string };
       };
@@ -365,7 +377,12 @@ builder.mutationField('startRun', (t) =>
         },
         false,
       );
-      if (!row) throw notFound('Crew', String(input.crewId));
+      if (!row) {
+        // A request with the same key at once may have started it first.
+        const again = key ? existingRun((await ctx.script([runByIdempotencyKey(tenantId, key)]))[0]) : null;
+        if (again) return again;
+        throw notFound('Crew', String(input.crewId));
+      }
       return started(row.id as string, row, false);
     },
   }),

@@ -6,7 +6,7 @@ import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { publishCommitted, publishEvents, threadChannel } from '../../events/run-channels.js';
 import { appendRunEvents, readThreadLogPage, type StoredRunEvent } from '../../events/run-event-log.js';
 import { openRunEventStream } from '../../events/run-event-stream.js';
-import type { Prisma } from '../../generated/prisma/client.js';
+import { Prisma } from '../../generated/prisma/client.js';
 import { MessageRole, ThreadConcurrency } from '../../generated/prisma/enums.js';
 import { messageCreatedEvent } from '../../runs/execute-run.js';
 import { loadRuntime } from '../../runs/run-executor.js';
@@ -231,7 +231,7 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
     content: t.string({ required: true }),
     idempotencyKey: t.string({
       description:
-        'The same key returns the same message and run (at most 200 characters; keys starting "hook:" are kept for inbound hooks).',
+        'The same key returns the same message and run; with other content or another thread it is refused (CONFLICT). At most 200 characters; keys starting "hook:" are kept for inbound hooks.',
     }),
   }),
 });
@@ -274,15 +274,25 @@ builder.mutationField('sendMessage', (t) =>
       if (key) {
         const existing = await ctx.db.run.findUnique({
           where: { tenantId_idempotencyKey: { tenantId: p.tenantId, idempotencyKey: key } },
-          select: { id: true, threadId: true, messages: { where: { role: 'USER' }, select: { id: true } } },
+          select: {
+            id: true,
+            threadId: true,
+            messages: { where: { role: 'USER' }, select: { id: true, content: true } },
+          },
         });
         if (existing) {
-          if (existing.threadId !== threadId || !existing.messages[0])
+          const sent = existing.messages[0];
+          if (existing.threadId !== threadId || !sent)
             throw new TroupeServerError(
               'CONFLICT',
               'input.idempotencyKey: already used for another message or run',
             );
-          return { messageId: existing.messages[0].id, runId: existing.id };
+          if (sent.content !== content)
+            throw new TroupeServerError(
+              'CONFLICT',
+              'input.idempotencyKey: already used for a message with other content',
+            );
+          return { messageId: sent.id, runId: existing.id };
         }
       }
       const thread = await ctx.db.thread.findUniqueOrThrow({
@@ -307,28 +317,45 @@ builder.mutationField('sendMessage', (t) =>
       }
       const crewId = thread.crewId ?? thread.agent?.crewId;
       if (!crewId) throw notFound('Thread', String(input.threadId));
-      const crew = await ctx.db.crew.findUniqueOrThrow({ where: { id: crewId }, select: { version: true } });
+      const crew = await ctx.db.crew.findUniqueOrThrow({
+        where: { id: crewId },
+        select: { version: true, maxAttempts: true, backoffMs: true },
+      });
       const version = await ctx.db.crewVersion.findUniqueOrThrow({
         where: { crewId_version: { crewId, version: crew.version } },
       });
       const def = version.definition as unknown as CrewDefinition;
       if (thread.crewId) await assertChatCrew('input.threadId', def);
       const taskNames = thread.crewId ? def.tasks.map((task) => task.name) : [CHAT_TASK_NAME];
-      const run = await ctx.db.run.create({
-        data: {
-          tenantId: p.tenantId,
-          crewId,
-          crewVersionId: version.id,
-          threadId,
-          inputs: { [CHAT_MESSAGE_INPUT]: content } as Prisma.InputJsonValue,
-          idempotencyKey: key,
-          waitingForThread: Boolean(busy),
-          taskRuns: {
-            create: taskNames.map((taskName, position) => ({ tenantId: p.tenantId, taskName, position })),
+      const run = await ctx.db.run
+        .create({
+          data: {
+            tenantId: p.tenantId,
+            crewId,
+            crewVersionId: version.id,
+            threadId,
+            inputs: { [CHAT_MESSAGE_INPUT]: content } as Prisma.InputJsonValue,
+            idempotencyKey: key,
+            // The crew's retry policy, as startRun's runs have it.
+            maxAttempts: crew.maxAttempts,
+            backoffMs: crew.backoffMs,
+            waitingForThread: Boolean(busy),
+            taskRuns: {
+              create: taskNames.map((taskName, position) => ({ tenantId: p.tenantId, taskName, position })),
+            },
           },
-        },
-        select: { id: true },
-      });
+          select: { id: true },
+        })
+        .catch((err: unknown) => {
+          // The key taken at the same moment by a send to another thread (sends to one thread
+          // wait for each other, and find it above).
+          if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002')
+            throw new TroupeServerError(
+              'CONFLICT',
+              'input.idempotencyKey: already used for another message or run',
+            );
+          throw err;
+        });
       const message = await ctx.db.message.create({
         data: {
           tenantId: p.tenantId,
