@@ -25,6 +25,9 @@ let slowStoresMs = 0;
 let slowTransactionsMs = 0;
 let onSlowCommit: (() => void) | undefined;
 let llmFailedAt = 0;
+/** The next claim waits for this, then fails as if the database had gone away; claimHeld says it waits. */
+let holdClaim: Promise<void> | undefined;
+let claimHeld: (() => void) | undefined;
 
 /** The database with failures injected into the executor's scripts. */
 function faulty(real: Database): Database {
@@ -32,7 +35,14 @@ function faulty(real: Database): Database {
     get(target, prop) {
       if (prop === 'script')
         return (settings: Record<string, string>, statements: readonly SqlText[]) => {
-          if (failClaims > 0 && statements.some((s) => s.text.includes('"attempts" = "attempts" + 1'))) {
+          const claim = statements.some((s) => s.text.includes('"attempts" = "attempts" + 1'));
+          if (holdClaim && claim) {
+            const held = holdClaim;
+            holdClaim = undefined;
+            claimHeld?.();
+            return held.then(() => Promise.reject(new Error('Connection terminated unexpectedly')));
+          }
+          if (failClaims > 0 && claim) {
             failClaims--;
             failedClaims++;
             return Promise.reject(new Error('Connection terminated unexpectedly'));
@@ -114,6 +124,28 @@ test('an execution that fails on every attempt ends the run FAILED with the erro
   expect(r.status).toBe('FAILED');
   expect(r.error).toMatch(/Connection terminated unexpectedly/);
   failClaims = 0;
+});
+
+test('a cancel that comes while the executor takes the run up, before an execution that fails, is not lost', async () => {
+  // The cancel is acknowledged (the executor has the run, its crew not started yet); the execution
+  // then fails and is tried again: that attempt must find the run cancelled, not run it to the end.
+  let release!: () => void;
+  holdClaim = new Promise<void>((r) => {
+    release = r;
+  });
+  const held = new Promise<void>((r) => {
+    claimHeld = r;
+  });
+  const calls = llm.chatRequests.length;
+  const id = await start('cancelled while taken up');
+  await held;
+  await gqlOk(server.url, 'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }', { id }, key);
+  release();
+  const { types, run: r } = await ending(id);
+  expect(types).toEqual(['RUN_CANCELLED']);
+  expect(r.status).toBe('CANCELLED');
+  // Nothing was paid for.
+  expect(llm.chatRequests.length).toBe(calls);
 });
 
 let retryingCrew: string | undefined;

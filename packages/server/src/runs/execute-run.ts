@@ -19,6 +19,7 @@ import { loadConversation } from '../threads/conversation.js';
 import { releaseNextThreadRun } from '../threads/thread-queue.js';
 import { toRuntimeCrew } from './crew-runtime-definition.js';
 import { batchStatements, claimRunStatement, completedTasksOf, parseClaimedRun } from './run-batch-sql.js';
+import { recordCancellation } from './run-cancel.js';
 import { nextAttemptDelay, recordRunRetry } from './run-retry.js';
 import { publishRunUpdate, STATUS_EVENTS } from './run-updates.js';
 
@@ -537,6 +538,32 @@ async function queueNext(opts: Pick<ExecuteRunOptions, 'enqueue'>, job: RunJob):
   } catch (err) {
     console.error(`troupe: run ${job.runId} could not be queued after its thread's previous run:`, err);
   }
+}
+
+/**
+ * A cancel acknowledged while the executor had taken the run up but not started its crew, when
+ * the crew never started (the execution failed or was handed back): nobody else records it, so it
+ * is recorded here, and a later attempt finds the run CANCELLED.
+ */
+export async function recordUnstartedCancel(
+  opts: Pick<ExecuteRunOptions, 'database' | 'bus' | 'enqueue'>,
+  job: RunJob,
+  reason: string,
+): Promise<void> {
+  const stored = await opts.database.withTenant(job.tenantId, async (tx) => {
+    const run = await tx.run.findUnique({ where: { id: job.runId }, select: { threadId: true } });
+    return run
+      ? recordCancellation(tx, { tenantId: job.tenantId, runId: job.runId, threadId: run.threadId }, reason)
+      : null;
+  });
+  if (!stored) return;
+  await publishCommitted(() =>
+    Promise.all([
+      publishEvents(opts.bus, stored.events),
+      publishRunUpdate(opts.bus, job.tenantId, job.runId),
+    ]),
+  );
+  if (stored.next) await queueNext(opts, { tenantId: job.tenantId, runId: stored.next });
 }
 
 /**

@@ -2,7 +2,13 @@ import type { ProviderSettings } from '@troupe/agents';
 import type { Database } from '../db/database.js';
 import type { EmbedderSource } from '../documents/document-ingest.js';
 import type { EventBus } from '../events/event-bus.js';
-import { executeRun, type RunHandle, type RunJob, recordRunFailure } from './execute-run.js';
+import {
+  executeRun,
+  type RunHandle,
+  type RunJob,
+  recordRunFailure,
+  recordUnstartedCancel,
+} from './execute-run.js';
 import { FairRunQueue } from './run-fairness.js';
 import { DEFAULT_WORKER_CONCURRENCY, RUN_JOB_OPTIONS } from './run-queue.js';
 
@@ -157,6 +163,16 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
             job,
             (err as Error)?.message ?? String(err),
           ).catch((e) => console.error(`troupe: run ${job.runId}: recording its failure failed:`, e));
+        })
+        .then(() => {
+          // Cancelled before its crew started, which then never did: recorded here.
+          const reason = running.has(job.runId) ? undefined : pendingCancels.get(job.runId);
+          if (reason === undefined) return;
+          return recordUnstartedCancel(
+            { database: opts.database, bus: opts.bus, enqueue },
+            job,
+            reason,
+          ).catch((e) => console.error(`troupe: run ${job.runId}: recording its cancellation failed:`, e));
         })
         .finally(() => {
           busy--;

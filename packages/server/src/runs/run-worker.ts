@@ -3,7 +3,13 @@ import { DelayedError, Queue, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../events/event-bus.js';
-import { executeRun, type RunHandle, type RunJob, recordRunFailure } from './execute-run.js';
+import {
+  executeRun,
+  type RunHandle,
+  type RunJob,
+  recordRunFailure,
+  recordUnstartedCancel,
+} from './execute-run.js';
 import { decodeRunControl, type RespondAck, RUN_CONTROL_CHANNEL } from './run-control.js';
 import { createRunRanker } from './run-fairness.js';
 import {
@@ -153,7 +159,16 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
         if (held.get(runId) === mine) held.delete(runId);
         if (releases.get(runId) === release) {
           releases.delete(runId);
+          const reason = pendingCancels.get(runId);
           pendingCancels.delete(runId);
+          // Cancelled (and acknowledged) before its crew started, which then never did: recorded
+          // here, so that the job's next attempt finds the run CANCELLED.
+          if (reason !== undefined && !mine)
+            await recordUnstartedCancel(
+              { database: opts.database, bus: opts.bus, enqueue },
+              job.data,
+              reason,
+            ).catch((e) => console.error(`troupe: run ${runId}: recording its cancellation failed:`, e));
         }
       }
     },

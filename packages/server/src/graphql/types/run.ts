@@ -8,10 +8,11 @@ import type { ScriptRows } from '../../db/database.js';
 import { sql } from '../../db/sql-text.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
 import { publishCommitted, publishEvents, runChannel } from '../../events/run-channels.js';
-import { appendRunEvents, readRunLogPage, type StoredRunEvent } from '../../events/run-event-log.js';
+import { readRunLogPage, type StoredRunEvent } from '../../events/run-event-log.js';
 import { openRunEventStream } from '../../events/run-event-stream.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { RunEventType, RunStatus, TaskRunStatus } from '../../generated/prisma/enums.js';
+import { recordCancellation, UNFINISHED_RUN_STATUSES } from '../../runs/run-cancel.js';
 import { loadRuntime } from '../../runs/run-executor.js';
 import { runFromRow, selectRunRow } from '../../runs/run-row-sql.js';
 import { publishRunUpdate, type RunUpdate, tenantRunsChannel } from '../../runs/run-updates.js';
@@ -23,7 +24,6 @@ import {
   sameJson,
 } from '../../runs/start-run-sql.js';
 import { assertNotThreadLimited, runScope, runScopeSql } from '../../threads/thread-access.js';
-import { releaseNextThreadRun } from '../../threads/thread-queue.js';
 import type { JsonValue } from '../builder.js';
 import { builder } from '../builder.js';
 import { type Context, tenantOf } from '../context.js';
@@ -402,53 +402,43 @@ builder.mutationField('cancelRun', (t) =>
         select: { id: true, status: true, threadId: true },
       });
       if (!run) throw notFound('Run', String(args.id));
-      const unfinished = ['QUEUED', 'RUNNING', 'WAITING_FOR_APPROVAL'] as const;
-      if (!(unfinished as readonly string[]).includes(run.status)) return { id };
-      // The executor holding the run cancels it and records RUN_CANCELLED. A run nothing holds
-      // (queued, waiting out a retry's backoff, or left RUNNING by a worker that died or failed)
-      // is taken off the queue by the executor and recorded here.
-      const held = await ctx.runs.executor.cancel(id, 'Cancelled by request.', {
-        running: run.status !== 'QUEUED',
-      });
-      if (!held) {
-        const at = new Date();
-        // A chat run's thread is locked first, as the run ending before it locks it (appending to
-        // the thread's log) and then this run (releasing it): the other order deadlocks with that.
-        if (run.threadId)
-          await ctx.db.thread.updateMany({
-            where: { id: run.threadId },
-            data: { lastSeq: { increment: 0 } },
+      const unfinished: readonly string[] = UNFINISHED_RUN_STATUSES;
+      if (!unfinished.includes(run.status)) return { id };
+      const reason = 'Cancelled by request.';
+      let status = run.status;
+      for (let attempt = 1; ; attempt++) {
+        // The executor holding the run cancels it and records RUN_CANCELLED. A run nothing holds
+        // (queued, waiting out a retry's backoff, or left RUNNING by a worker that died or failed)
+        // is taken off the queue by the executor and recorded here.
+        const held = await ctx.runs.executor.cancel(id, reason, { running: status !== 'QUEUED' });
+        if (held) return { id };
+        // Only from the status the executor was asked about: a queued run that a worker took up
+        // meanwhile (its job was still being added, or its thread's turn came) is the worker's to
+        // cancel, asked again below, not marked CANCELLED here while it runs on.
+        const recorded = await recordCancellation(
+          ctx.db,
+          { tenantId, runId: id, threadId: run.threadId },
+          reason,
+          attempt === 1 && status === 'QUEUED' ? ['QUEUED'] : UNFINISHED_RUN_STATUSES,
+        );
+        if (recorded) {
+          ctx.afterCommit(async () => {
+            await publishCommitted(() =>
+              Promise.all([
+                publishEvents(ctx.runs.bus, recorded.events),
+                publishRunUpdate(ctx.runs.bus, tenantId, id),
+              ]),
+            );
+            if (recorded.next) await ctx.runs.executor.enqueue({ tenantId, runId: recorded.next });
           });
-        // Only while it is unfinished: a run that ended meanwhile keeps its outcome.
-        const { count } = await ctx.db.run.updateMany({
-          where: { id, status: { in: [...unfinished] } },
-          data: { status: 'CANCELLED', finishedAt: at },
-        });
-        if (count === 0) return { id };
-        // Finished tasks keep their checkpoints: a retried run does not pay for them again.
-        await ctx.db.taskRun.updateMany({
-          where: { runId: id, status: { in: ['PENDING', 'RUNNING', 'WAITING_FOR_APPROVAL'] } },
-          data: { status: 'CANCELLED', finishedAt: at },
-        });
-        const events = await appendRunEvents(ctx.db, tenantId, id, [
-          {
-            type: 'RUN_CANCELLED',
-            taskRunId: null,
-            delta: null,
-            data: { reason: 'Cancelled by request.' },
-            at,
-          },
-        ]);
-        // A chat run that was next in its thread hands the turn on.
-        const next = run.threadId ? await releaseNextThreadRun(ctx.db, run.threadId) : null;
-        ctx.afterCommit(async () => {
-          await publishCommitted(() =>
-            Promise.all([publishEvents(ctx.runs.bus, events), publishRunUpdate(ctx.runs.bus, tenantId, id)]),
-          );
-          if (next) await ctx.runs.executor.enqueue({ tenantId, runId: next });
-        });
+          return { id };
+        }
+        if (attempt > 1) return { id };
+        const now = await ctx.db.run.findUnique({ where: { id }, select: { status: true } });
+        // Ended meanwhile: it keeps its outcome.
+        if (!now || !unfinished.includes(now.status)) return { id };
+        status = now.status;
       }
-      return { id };
     },
   }),
 );
