@@ -278,6 +278,24 @@ test('retryRun resumes a failed run after its finished tasks, which are not paid
   expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
 });
 
+test('two retries of one failed run at once: one retries it, the other is refused', async () => {
+  llm.setFallback((req) =>
+    JSON.stringify(req.body).includes('Write about twice-retried')
+      ? { error: { status: 400, message: 'bad request from the model server' } }
+      : { text: 'notes' },
+  );
+  const run = await startRun({ topic: 'twice-retried' });
+  const first = await events(run.id);
+  expect(first.at(-1)!.type).toBe('RUN_FAILED');
+  llm.setFallback(() => ({ text: 'the article' }));
+  const RETRY = 'mutation($id: ID!) { retryRun(id: $id) { run { id } } }';
+  const answers = await Promise.all([1, 2].map(() => gql(server.url, RETRY, { id: run.id }, key)));
+  expect(answers.map((a) => a.errors?.[0]?.extensions?.code ?? 'ok').sort()).toEqual(['CONFLICT', 'ok']);
+  const second = await events(run.id, first.length);
+  expect(second.filter((e) => e.type === 'RUN_STARTED')).toHaveLength(1);
+  expect(second.at(-1)!.type).toBe('RUN_SUCCEEDED');
+});
+
 test('runUpdated streams a crew’s runs as their status changes', async () => {
   // Subscribers re-read the run on each change: slow enough that RUNNING is still what they read.
   llm.setFallback(() => ({ text: Array.from({ length: 10 }, (_, i) => `d${i} `), chunkDelayMs: 10 }));
@@ -327,7 +345,11 @@ test('a task that requires approval waits; a rejection with feedback gets a revi
     },
     key,
   );
-  llm.enqueue({ text: 'Otters are neat.' }, { text: 'Otters hold hands while they sleep!' });
+  // The revision takes a while: the double submit below lands while it is written.
+  llm.enqueue(
+    { text: 'Otters are neat.' },
+    { text: ['Otters hold hands ', 'while they sleep!'], chunkDelayMs: 300 },
+  );
   const run = (
     await gqlOk(
       server.url,
@@ -348,9 +370,15 @@ test('a task that requires approval waits; a rejection with feedback gets a revi
     approvals++;
     const waiting = await gqlOk(server.url, RUN, { id: run.id }, key);
     expect(waiting.run.status).toBe('WAITING_FOR_APPROVAL');
-    const decision =
-      approvals === 1 ? { approved: false, feedback: 'Mention that they hold hands.' } : { approved: true };
-    await gqlOk(server.url, RESPOND, { input: { runId: run.id, taskRunId, ...decision } }, key);
+    if (approvals === 1) {
+      // A double submit: one answer is taken; the other is refused as a conflict (the task is no
+      // longer waiting), not UNAVAILABLE "try again", which would answer the revision unseen.
+      const decision = { approved: false, feedback: 'Mention that they hold hands.' };
+      const answers = await Promise.all(
+        [1, 2].map(() => gql(server.url, RESPOND, { input: { runId: run.id, taskRunId, ...decision } }, key)),
+      );
+      expect(answers.map((a) => a.errors?.[0]?.extensions?.code ?? 'ok').sort()).toEqual(['CONFLICT', 'ok']);
+    } else await gqlOk(server.url, RESPOND, { input: { runId: run.id, taskRunId, approved: true } }, key);
   }
   expect(approvals).toBe(2);
   expect(seen.at(-1)!.type).toBe('RUN_SUCCEEDED');

@@ -117,11 +117,14 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
     // Not the first connection: Redis was away and may have come back empty.
     if (connections++ > 0) reconcile();
   });
-  /** Sends a control message to the worker holding its run: true once it acknowledges it. */
-  const ask = async (message: RunControlMessage, timeoutMs: number): Promise<boolean> => {
+  /**
+   * Sends a control message to the worker holding its run: its answer (true: done; false: it holds
+   * the run but could not), or null when no worker answered in time.
+   */
+  const ask = async (message: RunControlMessage, timeoutMs: number): Promise<boolean | null> => {
     const replyTo = `run-control-ack:${randomUUID()}`;
-    let resolveAck!: (ok: boolean) => void;
-    const acked = new Promise<boolean>((resolve) => {
+    let resolveAck!: (ok: boolean | null) => void;
+    const acked = new Promise<boolean | null>((resolve) => {
       resolveAck = resolve;
     });
     const unsubscribe = await opts.bus.subscribe(replyTo, (raw) => {
@@ -129,7 +132,7 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
         resolveAck((JSON.parse(raw) as RespondAck).ok === true);
       } catch {}
     });
-    const timer = setTimeout(() => resolveAck(false), timeoutMs);
+    const timer = setTimeout(() => resolveAck(null), timeoutMs);
     try {
       await opts.bus.publish(RUN_CONTROL_CHANNEL, encodeRunControl({ ...message, replyTo }));
       return await acked;
@@ -163,12 +166,15 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
         if (removed === 1) {
           ranker.removed(runId); // no longer waits (if it still did)
           return cancelOpts?.running
-            ? ask({ kind: 'cancel', runId, reason }, Math.min(opts.ackTimeoutMs ?? 3000, 1000))
+            ? (await ask({ kind: 'cancel', runId, reason }, Math.min(opts.ackTimeoutMs ?? 3000, 1000))) ===
+                true
             : false;
         }
         // Locked: the worker holding the job answers. A worker that died keeps its lock until the
         // lock lapses (the worker's lockMs, 4 s by default); then the job can be removed.
-        if (await ask({ kind: 'cancel', runId, reason }, Math.min(opts.ackTimeoutMs ?? 3000, 1000)))
+        if (
+          (await ask({ kind: 'cancel', runId, reason }, Math.min(opts.ackTimeoutMs ?? 3000, 1000))) === true
+        )
           return true;
         if (Date.now() >= deadline)
           throw new TroupeServerError(
@@ -179,7 +185,8 @@ export function createBullMqExecutor(opts: BullMqExecutorOptions): RunExecutor {
     },
     async respond(runId, decision) {
       // Only the worker holding the run answers; silence means no worker holds it right now.
-      return ask({ kind: 'respond', runId, decision }, opts.ackTimeoutMs ?? 3000);
+      const ok = await ask({ kind: 'respond', runId, decision }, opts.ackTimeoutMs ?? 3000);
+      return ok === null ? 'not-held' : ok ? 'answered' : 'not-waiting';
     },
     active: () => inFlight.size,
     async idle() {

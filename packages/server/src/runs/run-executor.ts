@@ -14,6 +14,8 @@ import { DEFAULT_WORKER_CONCURRENCY, RUN_JOB_OPTIONS } from './run-queue.js';
 
 export { loadRuntime, type RunJob } from './execute-run.js';
 
+export type RespondOutcome = 'answered' | 'not-waiting' | 'not-held';
+
 export interface RunExecutor {
   /**
    * Queues a committed run for execution. `fresh`: the run was inserted by this operation and never
@@ -27,11 +29,15 @@ export interface RunExecutor {
    * `running`: the database says the run is RUNNING or waiting for an approval.
    */
   cancel(runId: string, reason: string, opts?: { running?: boolean }): boolean | Promise<boolean>;
-  /** Answers a pending approval of a run this executor holds. */
+  /**
+   * Answers a pending approval of a run this executor holds. 'answered': the task took it;
+   * 'not-waiting': the run is held, but its task waits for no answer now (answered already, or
+   * being revised); 'not-held': no executor holds the run right now.
+   */
   respond(
     runId: string,
     decision: { taskName: string; approved: boolean; feedback?: string },
-  ): boolean | Promise<boolean>;
+  ): RespondOutcome | Promise<RespondOutcome>;
   /** Runs queued or in progress here. */
   active(): number;
   /** Resolves when nothing is queued or running (tests, graceful shutdown). */
@@ -222,7 +228,9 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
       return false;
     },
     respond(runId, decision) {
-      return running.get(runId)?.respond(decision) ?? false;
+      const handle = running.get(runId);
+      if (!handle) return 'not-held';
+      return handle.respond(decision) ? 'answered' : 'not-waiting';
     },
     active: () => busy + queue.size + delayed.size,
     idle() {

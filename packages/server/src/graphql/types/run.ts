@@ -474,12 +474,18 @@ builder.mutationField('respondToRun', (t) =>
         );
       }
       const feedback = optionalText('input.feedback', input.feedback, 20_000);
-      const ok = await ctx.runs.executor.respond(runId, {
+      const outcome = await ctx.runs.executor.respond(runId, {
         taskName: tr.taskName,
         approved: input.approved,
         ...(feedback ? { feedback } : {}),
       });
-      if (!ok)
+      // Not retryable as it is: the answer would go to whatever the task asks next, unseen.
+      if (outcome === 'not-waiting')
+        throw new TroupeServerError(
+          'CONFLICT',
+          `input.taskRunId: task "${tr.taskName}" is not waiting for an answer now (answered already, or being revised); read the run again`,
+        );
+      if (outcome !== 'answered')
         throw new TroupeServerError(
           'UNAVAILABLE',
           'No process is executing the run right now (it may be resuming after a restart); try again shortly.',
@@ -568,10 +574,17 @@ builder.mutationField('retryRun', (t) =>
           `id: the run is ${run.status}; only FAILED or CANCELLED runs can be retried`,
         );
       }
-      await ctx.db.run.update({
-        where: { id },
+      // Only from the status just read: of two retries at once, the later finds the run QUEUED (or
+      // running already) and must not reset it.
+      const { count } = await ctx.db.run.updateMany({
+        where: { id, status: run.status },
         data: { status: 'QUEUED', error: Prisma.DbNull, finishedAt: null, failedAttempts: 0 },
       });
+      if (count === 0)
+        throw new TroupeServerError(
+          'CONFLICT',
+          'id: the run is being retried already; only FAILED or CANCELLED runs can be retried',
+        );
       await ctx.db.taskRun.updateMany({
         where: { runId: id, status: { not: 'SUCCEEDED' } },
         data: { status: 'PENDING', error: Prisma.DbNull, finishedAt: null },
