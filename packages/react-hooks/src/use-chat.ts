@@ -99,7 +99,10 @@ function reopened(snapshot: Snapshot): Snapshot {
 function withMessages(messages: ChatMessage[], more: ChatMessage[]): ChatMessage[] {
   const known = new Set(messages.map((m) => m.id));
   const added = more.filter((m) => !known.has(m.id));
-  return added.length ? [...messages, ...added] : messages;
+  if (!added.length) return messages;
+  // In the order they were written: a message sent while the history was still loading goes after
+  // it, not above it (the sort is stable: messages of the same time keep their order).
+  return [...messages, ...added].sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
 }
 
 /**

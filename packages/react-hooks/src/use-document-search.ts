@@ -36,12 +36,13 @@ export function useDocumentSearch(
   query: string,
   options: UseDocumentSearchOptions = {},
 ): UseDocumentSearchResult {
-  const { limit, minScore, documentIds, debounceMs = 250, enabled = true } = options;
+  const { limit, minScore, documentIds, metadata, debounceMs = 250, enabled = true } = options;
   const client = useTroupeClient();
   const active = enabled && query.trim() !== '';
   const [state, setState] = useState<State>({ hits: noHits, loading: active, error: undefined });
-  // A new array of the same ids each render must not search again.
+  // A new array of the same ids (or object of the same metadata) each render must not search again.
   const ids = documentIds ? JSON.stringify(documentIds) : undefined;
+  const metadataKey = metadata ? JSON.stringify(metadata) : undefined;
 
   useEffect(() => {
     if (!active) {
@@ -58,7 +59,12 @@ export function useDocumentSearch(
     const controller = new AbortController();
     const { signal } = controller;
     const timer = setTimeout(() => {
-      const variables = { limit, minScore, documentIds: ids ? (JSON.parse(ids) as string[]) : undefined };
+      const variables = {
+        limit,
+        minScore,
+        documentIds: ids ? (JSON.parse(ids) as string[]) : undefined,
+        metadata: metadataKey ? (JSON.parse(metadataKey) as Record<string, unknown>) : undefined,
+      };
       client.documents.search(query, variables, { signal }).then(
         (hits) => {
           if (!signal.aborted) setState({ hits, loading: false, error: undefined });
@@ -73,7 +79,7 @@ export function useDocumentSearch(
       clearTimeout(timer);
       controller.abort();
     };
-  }, [client, active, query, limit, minScore, ids, debounceMs]);
+  }, [client, active, query, limit, minScore, ids, metadataKey, debounceMs]);
 
   return state;
 }

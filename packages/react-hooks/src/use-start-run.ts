@@ -49,6 +49,10 @@ export function useStartRun(): UseStartRunResult {
     },
     [client],
   );
-  const reset = useCallback(() => setState({ loading: false }), []);
+  const reset = useCallback(() => {
+    // A start() still on its way no longer shows its outcome.
+    ++lastCall.current;
+    setState({ loading: false });
+  }, []);
   return { start, run: state.run, loading: state.loading, error: state.error, reset };
 }

@@ -23,11 +23,16 @@ beforeAll(async () => {
       return fetch(input, init);
     },
   });
-  for (const [name, content] of [
-    ['otters.md', OTTERS],
-    ['volcanoes.md', VOLCANOES],
+  for (const [name, content, topic] of [
+    ['otters.md', OTTERS, 'animals'],
+    ['volcanoes.md', VOLCANOES, 'geology'],
   ] as const) {
-    const created = await counted.documents.create({ name, content, mimeType: 'text/markdown' });
+    const created = await counted.documents.create({
+      name,
+      content,
+      mimeType: 'text/markdown',
+      metadata: { topic },
+    });
     await counted.documents.waitUntilReady(created.id, { timeoutMs: 20_000 });
   }
 });
@@ -144,9 +149,14 @@ describe('useDocuments', () => {
   });
 });
 
-function Search({ debounceMs }: { debounceMs?: number }) {
+function Search({ debounceMs, topic }: { debounceMs?: number; topic?: string }) {
   const [query, setQuery] = useState('');
-  const { hits, loading, error } = useDocumentSearch(query, { limit: 3, debounceMs });
+  const { hits, loading, error } = useDocumentSearch(query, {
+    limit: 3,
+    debounceMs,
+    // A new object each render, as an inline option is.
+    ...(topic ? { metadata: { topic } } : {}),
+  });
   return (
     <div>
       <input aria-label="query" value={query} onChange={(e) => setQuery(e.currentTarget.value)} />
@@ -192,5 +202,21 @@ describe('useDocumentSearch', () => {
     await new Promise((r) => setTimeout(r, 600));
     expect(operations).toHaveLength(2);
     expect(screen.getByTestId('state').textContent).toBe('idle');
+  });
+
+  it('searches only the documents whose metadata matches, once per query', async () => {
+    render(
+      <TroupeProvider client={counted}>
+        <Search debounceMs={50} topic="geology" />
+      </TroupeProvider>,
+    );
+    operations.length = 0;
+    fireEvent.change(screen.getByLabelText('query'), { target: { value: 'otters hold hands' } });
+    await waitFor(() => expect(screen.getByTestId('state').textContent).toBe('idle'));
+    await waitFor(() => expect(operations).toEqual(['SearchDocuments']));
+    expect(items('hits')).not.toContain('otters.md');
+    expect(new Set(items('hits'))).toEqual(new Set(['volcanoes.md']));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(operations).toEqual(['SearchDocuments']);
   });
 });

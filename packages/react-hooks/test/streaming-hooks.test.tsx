@@ -161,7 +161,7 @@ describe('useStartRun with slow answers', () => {
   });
 
   function StartButton({ started }: { started: string[] }) {
-    const { start, run, loading } = useStartRun();
+    const { start, run, loading, reset } = useStartRun();
     return (
       <div>
         <button
@@ -175,6 +175,9 @@ describe('useStartRun with slow answers', () => {
           }}
         >
           start
+        </button>
+        <button type="button" onClick={reset}>
+          reset
         </button>
         <p data-testid="loading">{loading ? 'starting' : ''}</p>
         <p data-testid="run">{run?.id ?? 'none'}</p>
@@ -213,6 +216,26 @@ describe('useStartRun with slow answers', () => {
     await expect.poll(() => started[2]).toMatch(/.+/);
     await act(async () => {}); // what that answer did is rendered
     expect(text('run')).toBe(started[3]);
+    expect(text('loading')).toBe('');
+  });
+
+  it('reset() while a start is on its way: its answer is not shown when it comes', async () => {
+    const started: string[] = [];
+    render(
+      <TroupeProvider client={troupe}>
+        <StartButton started={started} />
+      </TroupeProvider>,
+    );
+    const before = slow.held();
+    await act(async () => fireEvent.click(screen.getByText('start')));
+    await expect.poll(() => slow.held()).toBe(before + 1);
+    expect(text('loading')).toBe('starting');
+    await act(async () => fireEvent.click(screen.getByText('reset')));
+    expect(text('loading')).toBe('');
+    await act(async () => slow.release(before));
+    await expect.poll(() => started[0]).toMatch(/.+/);
+    await act(async () => {}); // what that answer did is rendered
+    expect(text('run')).toBe('none');
     expect(text('loading')).toBe('');
   });
 });
@@ -274,6 +297,34 @@ describe('useChat', () => {
     expect(screen.getAllByRole('listitem')).toHaveLength(4);
     // StrictMode, and a thread that stays open: still one subscription.
     expect(await subscribers()).toBe(1);
+  });
+
+  it('a message sent while the history is still loading shows after the history, not above it', async () => {
+    const slowHistory = holdAnswers((r) => r.operationName === 'ThreadMessages');
+    const troupe = await sameTenantClient(client, { fetch: slowHistory.fetch });
+    const thread = await client.threads.create({ agentId, title: 'sent early' });
+    await client.threads.send({ threadId: thread.id, content: 'Earlier' });
+    for await (const e of client.threads.stream(thread.id)) if (e.type === 'RUN_SUCCEEDED') break;
+
+    render(
+      <TroupeProvider client={troupe}>
+        <Chat threadId={thread.id} />
+      </TroupeProvider>,
+    );
+    await expect.poll(() => slowHistory.held()).toBe(1);
+    fireEvent.change(screen.getByLabelText('message'), { target: { value: 'Right away' } });
+    await act(async () => fireEvent.click(screen.getByText('send')));
+    await waitFor(() => expect(text('sent')).toBe('Right away'));
+    await act(async () => slowHistory.release(0));
+    await waitFor(() => expect(screen.getAllByRole('listitem').map((li) => li.textContent)).toHaveLength(4), {
+      timeout: 10_000,
+    });
+    expect(screen.getAllByRole('listitem').map((li) => li.textContent)).toEqual([
+      'USER: Earlier',
+      `ASSISTANT: ${WRITE_TEXT}`,
+      'USER: Right away',
+      `ASSISTANT: ${WRITE_TEXT}`,
+    ]);
   });
 
   it('opened while a reply is written, shows it running from its first word, and stop() cancels it', async () => {

@@ -15,6 +15,13 @@ describe('operationInfo', () => {
     ],
     ['query Q($s: String = "mutation {") { crews { edges { cursor } } }', 'query', 'Q'],
     ['fragment F on Crew { id }', undefined, undefined],
+    // Unnamed operations with variables or directives: no name (graphql-js refuses an operationName
+    // the document does not define, so a wrong one failed every such request).
+    ['query ($id: ID!) { run(id: $id) { status } }', 'query', undefined],
+    ['mutation($input: StartRunInput!) { startRun(input: $input) { run { id } } }', 'mutation', undefined],
+    ['query @cached { viewer { kind } }', 'query', undefined],
+    ['subscription ($runId: ID!) { runEvents(runId: $runId) { seq } }', 'subscription', undefined],
+    ['query Named($id: ID!) @cached { run(id: $id) { status } }', 'query', 'Named'],
   ])('%s', (source, type, name) => {
     expect(operationInfo(source)).toEqual({ type, name });
   });

@@ -8,7 +8,10 @@ export interface OperationInfo {
 
 // Strings, block strings and comments can hold braces and keywords: blank them out first.
 const ignored = /"""[\s\S]*?"""|"(?:[^"\\\n\r]|\\.)*"|#[^\n\r]*/g;
-const tokens = /[{}]|[_A-Za-z][_0-9A-Za-z]*/g;
+// Punctuation that can follow the keyword of an unnamed operation is kept, so that it is not taken
+// for a name (`query ($id: ID!)` has no name, not "id").
+const tokens = /[{}()$@]|[_A-Za-z][_0-9A-Za-z]*/g;
+const isName = (word: string | undefined): word is string => word !== undefined && /^[_A-Za-z]/.test(word);
 
 /**
  * The type and name of the first operation in a GraphQL document, read from its text
@@ -30,7 +33,7 @@ export function operationInfo(source: string): OperationInfo {
       if (word === 'fragment') inFragment = true;
       else if (word === 'query' || word === 'mutation' || word === 'subscription') {
         const next = words[i + 1];
-        return { type: word, name: next !== undefined && next !== '{' && next !== '}' ? next : undefined };
+        return { type: word, name: isName(next) ? next : undefined };
       }
     }
   }
