@@ -151,8 +151,33 @@ describe('one WebSocket per client', () => {
     // Every stream was live on the socket that died: all 5 resubscribed on the second socket.
     expect(subscribersAtKill).toBe(5);
     expect(sockets).toHaveLength(2);
-    expect(tokens).toBe(2);
+    // Asked for each stream, on each socket.
+    expect(tokens).toBe(10);
     for (const [i, id] of runIds.entries()) await expectStoredLog(id, logs[i]!);
+    await server.waitForSubscribers(0);
+  });
+
+  it('a stream with other credentials than the open socket has (another user signed in) gets a socket of its own', async () => {
+    const { impl, sockets } = countedWebSocket();
+    // Another tenant's key: the first socket, opened with the first key, cannot see its runs.
+    const otherKey = await server.createTenant(`sdk-shared-websocket-other-${Math.random()}`);
+    const other = createTroupeClient({ url: server.url, apiKey: otherKey });
+    const otherCrew = (await other.crews.create(TWO_TASK_CREW)).id;
+    const otherRun = (await other.runs.start({ crewId: otherCrew, inputs: { topic: 'other' } })).id;
+    let token = apiKey;
+    const troupe = client({ apiKey: undefined, getToken: () => token, webSocketImpl: impl });
+    const [mine] = await startRuns(1);
+    const first = collect(troupe.runs.stream(mine!));
+    await server.waitForSubscribers(1);
+    // The user changes while the first stream is still open on its socket.
+    token = otherKey;
+    const second = collect(troupe.runs.stream(otherRun));
+    await server.waitForSubscribers(2);
+    expect(sockets).toHaveLength(2);
+    gate.open();
+    const [a, b] = await Promise.all([first, second]);
+    expect(a.at(-1)).toMatchObject({ type: 'RUN_SUCCEEDED' });
+    expect(b.at(-1)).toMatchObject({ type: 'RUN_SUCCEEDED', data: { output: WRITE_TEXT } });
     await server.waitForSubscribers(0);
   });
 

@@ -19,6 +19,8 @@ const closeCodes: Readonly<Record<number, TroupeErrorCode>> = {
 
 /** One graphql-ws connection and the subscriptions it carries, by message id. */
 interface Connection {
+  /** The credentials it was opened with (its `connection_init`): the server scopes it by them. */
+  readonly token: string | undefined;
   add(id: string, request: SubscriptionRequest, sink: SubscriptionSink): void;
   remove(id: string): void;
 }
@@ -26,8 +28,10 @@ interface Connection {
 /**
  * GraphQL over WebSocket (the graphql-ws protocol, `graphql-transport-ws`): every subscription of a
  * client shares one socket, multiplexed by message id. The socket opens on the first subscription
- * (credentials in `connection_init`, asked again for each socket) and closes `lingerMs` after the
- * last one ends. When the socket is lost, every subscription on it gets an `UNAVAILABLE` error and
+ * (credentials in `connection_init`) and closes `lingerMs` after the last one ends. Credentials
+ * are asked for each new subscription: one with other credentials than the socket's (another end
+ * user signed in, a token limited to another thread) opens a socket of its own, as the server
+ * decides what a socket may see by the credentials it was opened with. When the socket is lost, every subscription on it gets an `UNAVAILABLE` error and
  * resubscribes (after its own last event) on the next socket; a socket that fails before
  * `connection_ack`, on a client whose WebSocket never worked, sends the client's streams to SSE.
  */
@@ -40,7 +44,7 @@ export function websocketTransport(
   let nextId = 0;
   let worked = false;
 
-  const connect = (): Connection => {
+  const connect = (token: string | undefined): Connection => {
     const subscriptions = new Map<string, [SubscriptionRequest, SubscriptionSink]>();
     let socket: WebSocketLike | undefined;
     let acked = false;
@@ -95,10 +99,9 @@ export function websocketTransport(
       if (activity === checked) lost('The stream connection went silent');
       checked = activity;
     }, settings.idleTimeoutMs);
-
-    // getToken failed: the socket is not to blame.
-    const tokenFailed = (error: TroupeError) => end(error, false);
-    settings.authorization('stream').then((token) => {
+    // Opened once the connection holds its first subscription (the caller adds it next): a socket
+    // that cannot even be created fails that subscription.
+    const open = () => {
       if (ended) return;
       try {
         socket = new WebSocketImpl(url, 'graphql-transport-ws');
@@ -150,9 +153,11 @@ export function websocketTransport(
         );
       // An error event is always followed by a close event.
       socket.onerror = () => {};
-    }, tokenFailed);
+    };
+    void Promise.resolve().then(open);
 
     const connection: Connection = {
+      token,
       add(id, request, sink) {
         clearTimeout(linger);
         subscriptions.set(id, [request, sink]);
@@ -169,9 +174,25 @@ export function websocketTransport(
 
   return (request, sink) => {
     const id = String(++nextId);
-    current ??= connect();
-    const connection = current;
-    connection.add(id, request, sink);
-    return () => connection.remove(id);
+    let connection: Connection | undefined;
+    let removed = false;
+    settings.authorization('stream').then(
+      (token) => {
+        if (removed) return;
+        // Other credentials than the current socket's: a socket of their own (the old one closes
+        // once its streams are done).
+        if (!current || current.token !== token) current = connect(token);
+        connection = current;
+        connection.add(id, request, sink);
+      },
+      // getToken failed: the socket is not to blame (no move to SSE).
+      (error: TroupeError) => {
+        if (!removed) sink.error(error);
+      },
+    );
+    return () => {
+      removed = true;
+      connection?.remove(id);
+    };
   };
 }
