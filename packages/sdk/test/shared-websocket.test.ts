@@ -181,6 +181,27 @@ describe('one WebSocket per client', () => {
     await server.waitForSubscribers(0);
   });
 
+  it("streamTransport 'websocket' on a runtime without WebSocket fails the stream at once, saying what to do", async () => {
+    // As on Node 20 (Node 22 and later have a global WebSocket).
+    vi.stubGlobal('WebSocket', undefined);
+    try {
+      const troupe = createTroupeClient({ url: server.url, apiKey, streamTransport: 'websocket' });
+      const [runId] = await startRuns(1);
+      const t0 = Date.now();
+      const error = await collect(troupe.runs.stream(runId!)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TypeError);
+      expect(String(error)).toMatch(/no WebSocket.*webSocketImpl/);
+      // Not after the reconnects (10 of them, up to 5 s apart).
+      expect(Date.now() - t0).toBeLessThan(2000);
+    } finally {
+      vi.unstubAllGlobals();
+      gate.open();
+    }
+  });
+
   it('ends only the stream that is closed: the others keep streaming on the same socket', async () => {
     const { impl, sockets } = countedWebSocket();
     const troupe = client({ webSocketImpl: impl });

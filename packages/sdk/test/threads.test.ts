@@ -86,6 +86,16 @@ describe('threads resource', () => {
       ['ASSISTANT', REPLY],
     ]);
     expect((await troupe.threads.messages(thread.id, { first: 1 })).pageInfo.hasNextPage).toBe(true);
+    // "Load older messages": the newest one, then the page before it, by its startCursor.
+    const newest = await troupe.threads.messages(thread.id, { last: 1 });
+    expect(newest.nodes.map((m) => m.role)).toEqual(['ASSISTANT']);
+    expect(newest.pageInfo.hasPreviousPage).toBe(true);
+    const older = await troupe.threads.messages(thread.id, {
+      last: 1,
+      before: newest.pageInfo.startCursor ?? undefined,
+    });
+    expect(older.nodes.map((m) => m.content)).toEqual(['Hi']);
+    expect(older.pageInfo.hasPreviousPage).toBe(false);
 
     await expect(troupe.threads.delete(thread.id)).resolves.toBe(thread.id);
     await expect(troupe.threads.get(thread.id)).resolves.toBeNull();

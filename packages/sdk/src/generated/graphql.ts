@@ -253,7 +253,7 @@ export type CrewsQueryVariables = Exact<{
 }>;
 
 
-export type CrewsQuery = { crews: { edges: Array<{ node: { id: string, name: string, description: string, process: CrewProcess, version: number, createdAt: string, updatedAt: string, manager: { name: string } | null, agents: Array<{ id: string, name: string, role: string, goal: string, backstory: string, instructions: string, tools: Array<string>, allowDelegation: boolean, maxIterations: number, model: { provider: ModelProvider, name: string, temperature: number | null, maxTokens: number | null } }>, tasks: Array<{ id: string, name: string, description: string, expectedOutput: string, outputSchema: unknown, requiresApproval: boolean, agent: { name: string }, dependsOn: Array<{ name: string }> }> } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+export type CrewsQuery = { crews: { edges: Array<{ node: { id: string, name: string, description: string, process: CrewProcess, version: number, createdAt: string, updatedAt: string, manager: { name: string } | null, agents: Array<{ id: string, name: string, role: string, goal: string, backstory: string, instructions: string, tools: Array<string>, allowDelegation: boolean, maxIterations: number, model: { provider: ModelProvider, name: string, temperature: number | null, maxTokens: number | null } }>, tasks: Array<{ id: string, name: string, description: string, expectedOutput: string, outputSchema: unknown, requiresApproval: boolean, agent: { name: string }, dependsOn: Array<{ name: string }> }> } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean, startCursor: string | null, hasPreviousPage: boolean } } };
 
 export type CrewQueryVariables = Exact<{
   id: string;
@@ -306,7 +306,7 @@ export type DocumentsQueryVariables = Exact<{
 }>;
 
 
-export type DocumentsQuery = { documents: { edges: Array<{ node: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+export type DocumentsQuery = { documents: { edges: Array<{ node: { id: string, name: string, mimeType: string, sizeBytes: number, status: DocumentStatus, error: string | null, metadata: unknown, chunkCount: number, progress: number, embeddingModel: string | null, subject: string | null, createdAt: string, updatedAt: string } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean, startCursor: string | null, hasPreviousPage: boolean } } };
 
 export type DeleteDocumentMutationVariables = Exact<{
   id: string;
@@ -353,7 +353,7 @@ export type RunsQueryVariables = Exact<{
 }>;
 
 
-export type RunsQuery = { runs: { edges: Array<{ node: { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+export type RunsQuery = { runs: { edges: Array<{ node: { id: string, status: RunStatus, crewVersion: number, inputs: unknown, output: string | null, structuredOutput: unknown, error: string | null, errorDetails: unknown, idempotencyKey: string | null, attempts: number, lastSeq: number, createdAt: string, startedAt: string | null, finishedAt: string | null, crew: { id: string, name: string } | null, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number }, taskRuns: Array<{ id: string, status: TaskRunStatus, output: string | null, structuredOutput: unknown, error: string | null, approved: boolean | null, approvalFeedback: string | null, attempts: number, startedAt: string | null, finishedAt: string | null, task: { name: string, agentName: string }, usage: { promptTokens: number, completionTokens: number, totalTokens: number, costUsd: number } }> } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean, startCursor: string | null, hasPreviousPage: boolean } } };
 
 export type CancelRunMutationVariables = Exact<{
   id: string;
@@ -424,7 +424,7 @@ export type ThreadsQueryVariables = Exact<{
 }>;
 
 
-export type ThreadsQuery = { threads: { edges: Array<{ node: { id: string, title: string, concurrency: ThreadConcurrency, historyTokens: number, lastSeq: number, subject: string | null, createdAt: string, updatedAt: string, agent: { id: string, name: string } | null, crew: { id: string, name: string } | null } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } };
+export type ThreadsQuery = { threads: { edges: Array<{ node: { id: string, title: string, concurrency: ThreadConcurrency, historyTokens: number, lastSeq: number, subject: string | null, createdAt: string, updatedAt: string, agent: { id: string, name: string } | null, crew: { id: string, name: string } | null } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean, startCursor: string | null, hasPreviousPage: boolean } } };
 
 export type DeleteThreadMutationVariables = Exact<{
   id: string;
@@ -449,7 +449,7 @@ export type ThreadMessagesQueryVariables = Exact<{
 }>;
 
 
-export type ThreadMessagesQuery = { thread: { messages: { edges: Array<{ node: { id: string, role: MessageRole, content: string, createdAt: string, run: { id: string, status: RunStatus } | null } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean } } } | null };
+export type ThreadMessagesQuery = { thread: { messages: { edges: Array<{ node: { id: string, role: MessageRole, content: string, createdAt: string, run: { id: string, status: RunStatus } | null } }>, pageInfo: { endCursor: string | null, hasNextPage: boolean, startCursor: string | null, hasPreviousPage: boolean } } } | null };
 
 export type ThreadEventsSubscriptionVariables = Exact<{
   threadId: string;
@@ -698,6 +698,8 @@ export const CrewsDocument = new TypedDocumentString(`
     pageInfo {
       endCursor
       hasNextPage
+      startCursor
+      hasPreviousPage
     }
   }
 }
@@ -957,6 +959,8 @@ export const DocumentsDocument = new TypedDocumentString(`
     pageInfo {
       endCursor
       hasNextPage
+      startCursor
+      hasPreviousPage
     }
   }
 }
@@ -1152,6 +1156,8 @@ export const RunsDocument = new TypedDocumentString(`
     pageInfo {
       endCursor
       hasNextPage
+      startCursor
+      hasPreviousPage
     }
   }
 }
@@ -1472,6 +1478,8 @@ export const ThreadsDocument = new TypedDocumentString(`
     pageInfo {
       endCursor
       hasNextPage
+      startCursor
+      hasPreviousPage
     }
   }
 }
@@ -1534,6 +1542,8 @@ export const ThreadMessagesDocument = new TypedDocumentString(`
       pageInfo {
         endCursor
         hasNextPage
+        startCursor
+        hasPreviousPage
       }
     }
   }

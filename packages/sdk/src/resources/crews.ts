@@ -91,6 +91,8 @@ const CrewsDocument = graphql(`
       pageInfo {
         endCursor
         hasNextPage
+        startCursor
+        hasPreviousPage
       }
     }
   }

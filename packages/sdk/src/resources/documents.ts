@@ -157,6 +157,8 @@ const DocumentsDocument = graphql(`
       pageInfo {
         endCursor
         hasNextPage
+        startCursor
+        hasPreviousPage
       }
     }
   }

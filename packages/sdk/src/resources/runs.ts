@@ -136,6 +136,8 @@ const RunsDocument = graphql(`
       pageInfo {
         endCursor
         hasNextPage
+        startCursor
+        hasPreviousPage
       }
     }
   }

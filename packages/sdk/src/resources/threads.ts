@@ -138,6 +138,8 @@ const ThreadsDocument = graphql(`
       pageInfo {
         endCursor
         hasNextPage
+        startCursor
+        hasPreviousPage
       }
     }
   }
@@ -177,6 +179,8 @@ const ThreadMessagesDocument = graphql(`
         pageInfo {
           endCursor
           hasNextPage
+          startCursor
+          hasPreviousPage
         }
       }
     }
@@ -230,7 +234,10 @@ export function threadsResource(run: RunDocument, streams: StreamContext): Threa
       const { thread } = await run(ThreadMessagesDocument, { id: threadId, ...variables }, options);
       return thread
         ? toPage(thread.messages)
-        : { nodes: [], pageInfo: { endCursor: null, hasNextPage: false } };
+        : {
+            nodes: [],
+            pageInfo: { endCursor: null, hasNextPage: false, startCursor: null, hasPreviousPage: false },
+          };
     },
     stream(threadId, options) {
       return streams.open<ThreadEvent>(

@@ -217,6 +217,13 @@ export function resumableStream<TEvent extends { seq: number }>(
   };
 
   if (signal?.aborted) onAbort();
+  else if (settings.transport === 'websocket' && !WebSocketImpl)
+    // A setting no retry can fix: said at once, not after the reconnects' half minute.
+    fail(
+      new TypeError(
+        "streamTransport 'websocket': this runtime has no WebSocket (Node before 22 has none). Pass webSocketImpl (e.g. the ws package's WebSocket), or leave streamTransport at 'auto' to stream over SSE.",
+      ),
+    );
   else {
     signal?.addEventListener('abort', onAbort, { once: true });
     onlineEvents()?.addEventListener('online', onOnline);
