@@ -52,6 +52,11 @@ export interface UseRunResult {
   /** Approves or rejects the task waiting for approval. */
   respond(options: RespondOptions): Promise<Run | undefined>;
   /**
+   * Runs a FAILED or CANCELLED run again (`runs.retry`) and follows it: the stream opens again
+   * after the last event shown, and the retried attempt's events come in as it runs.
+   */
+  retry(): Promise<Run | undefined>;
+  /**
    * Opens the stream again after it failed (UNAVAILABLE once its reconnects ran out: the server was
    * down for a while), after the last event shown: nothing lost, nothing twice. It happens by itself
    * when the browser comes back online. Does nothing while the stream is open or after the run ended.
@@ -174,6 +179,29 @@ export function useRun(runId: string | null | undefined, options: UseRunOptions 
     [client, runId, fail],
   );
 
+  const retry = useCallback(async () => {
+    if (!runId) return undefined;
+    try {
+      const run = await client.runs.retry(runId);
+      setSnapshot((previous) =>
+        previous.runId !== runId
+          ? previous
+          : {
+              ...previous,
+              // What the retry answered, until its events come (its log continues after the end).
+              state: { ...previous.state, status: run.status, error: null, output: null },
+              streaming: true,
+              streamError: undefined,
+              error: undefined,
+              attempt: previous.attempt + 1,
+            },
+      );
+      return run;
+    } catch (error) {
+      return fail(error);
+    }
+  }, [client, runId, fail]);
+
   const { state } = current;
   return {
     status: state.status,
@@ -188,6 +216,7 @@ export function useRun(runId: string | null | undefined, options: UseRunOptions 
     state,
     cancel,
     respond,
+    retry,
     reconnect,
   };
 }

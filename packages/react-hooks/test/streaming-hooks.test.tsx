@@ -4,7 +4,7 @@ import { StrictMode, useState } from 'react';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTcpProxy } from '../../sdk/test/support/tcp-proxy';
 import { TroupeProvider, useChat, useRun, useStartRun } from '../src/index';
-import { REFUSED, SLOW } from './test-model';
+import { FAILS_ONCE, REFUSED, SLOW } from './test-model';
 import {
   CREW,
   holdAnswers,
@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 
 function RunView({ runId }: { runId: string }) {
-  const { status, textByTask, output, usage, events, error, cancel } = useRun(runId);
+  const { status, textByTask, output, usage, events, error, cancel, retry } = useRun(runId);
   return (
     <div>
       <p data-testid="status">{status}</p>
@@ -43,6 +43,9 @@ function RunView({ runId }: { runId: string }) {
       {error && <p role="alert">{error.code}</p>}
       <button type="button" onClick={() => void cancel()}>
         cancel
+      </button>
+      <button type="button" onClick={() => void retry()}>
+        retry
       </button>
     </div>
   );
@@ -105,6 +108,18 @@ describe('useRun', () => {
     const stored = await client.runs.get(run.id);
     expect(Number(text('events'))).toBe(stored?.lastSeq);
     expect(text('write')).toBe(WRITE_TEXT);
+  });
+
+  it('retry() runs a failed run again and follows it to its end', async () => {
+    const run = await client.runs.start({ crewId, inputs: { topic: `${FAILS_ONCE}${Date.now()}` } });
+    withClient(<RunView runId={run.id} />);
+    await waitFor(() => expect(text('status')).toBe('FAILED'), { timeout: 10_000 });
+    const failedEvents = Number(text('events'));
+    await act(async () => fireEvent.click(screen.getByText('retry')));
+    await waitFor(() => expect(text('status')).toBe('SUCCEEDED'), { timeout: 10_000 });
+    expect(text('output')).toBe(WRITE_TEXT);
+    expect(Number(text('events'))).toBeGreaterThan(failedEvents);
+    expect(screen.queryByRole('alert')).toBeNull();
   });
 
   it('reports a run this caller cannot see as NOT_FOUND', async () => {
