@@ -112,6 +112,22 @@ describe('approval', () => {
     expect(server.chatRequests).toHaveLength(1);
   });
 
+  it('cancelled from onEvent as the approval is requested: the wait ends, nothing waits for an answer', async () => {
+    server.enqueue({ text: 'Draft v1' });
+    const run = runCrew({
+      crew: crew(),
+      providers: { openai: { apiKey: 'k' } },
+      onEvent: (event) => {
+        if (event.type === 'APPROVAL_REQUESTED') run.cancel('the user left');
+      },
+    });
+    const result = await run.result();
+    expect(result.status).toBe('cancelled');
+    // The task is not left waiting: an answer now has nobody to go to.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(run.respond({ taskName: 'draft', approved: true })).toBe(false);
+  });
+
   it('cancelling while waiting for approval ends the run with RUN_CANCELLED', async () => {
     server.enqueue({ text: 'Draft v1' });
     const controller = new AbortController();

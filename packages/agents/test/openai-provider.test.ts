@@ -259,6 +259,48 @@ describe('OpenAI provider over real HTTP', () => {
     });
   });
 
+  it('a stream that stalls past the timeout mid-answer fails TIMEOUT, not a cut-short success', async () => {
+    // The openai client ends an aborted stream quietly: what came so far must not pass for the answer.
+    server.setFallback(() => ({ text: ['Hello ', 'wor', 'ld, and more.'], chunkDelayMs: 120 }));
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(),
+        inputs: { topic: 'x' },
+        providers: { openai: { apiKey: 'k' } },
+        retry: { ...FAST_RETRY, maxRetries: 1, timeoutMs: 300 },
+      }),
+    );
+    // Text was delivered: not tried again (that would repeat it).
+    expect(server.chatRequests).toHaveLength(1);
+    expect(events.map((e) => e.type)).not.toContain('TASK_COMPLETED');
+    expect(events.at(-1)).toMatchObject({ type: 'RUN_FAILED', error: { code: 'TIMEOUT' } });
+  });
+
+  it('does not retry a 429 that says the account is out of quota, and says so', async () => {
+    server.setFallback(() => ({
+      error: {
+        status: 429,
+        message: 'You exceeded your current quota',
+        type: 'insufficient_quota',
+        code: 'insufficient_quota',
+      },
+    }));
+    const events = await collectEvents(
+      runCrew({
+        crew: crewWith(),
+        inputs: { topic: 'x' },
+        providers: { openai: { apiKey: 'k' } },
+        retry: FAST_RETRY,
+      }),
+    );
+    expect(server.chatRequests).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({
+      type: 'RUN_FAILED',
+      error: { code: 'PROVIDER_ERROR', details: { retryable: false } },
+    });
+    expect(JSON.stringify(events.at(-1))).toMatch(/out of quota/);
+  });
+
   it('does not retry a 400', async () => {
     server.setFallback(() => ({ error: { status: 400, message: 'bad request: temperature too high' } }));
     const events = await collectEvents(

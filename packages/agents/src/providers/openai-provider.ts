@@ -240,6 +240,7 @@ export function mapOpenAIError(
       model,
       status: error.status,
       message: error.message,
+      code: error.code,
       retryAfterMs: parseRetryAfter(headers?.get('retry-after'), headers?.get('retry-after-ms')),
       cause: error,
       fix: advice,

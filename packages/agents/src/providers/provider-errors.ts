@@ -40,6 +40,8 @@ interface StatusErrorInput {
   retryAfterMs?: number;
   cause?: unknown;
   fix?: ProviderErrorAdvice;
+  /** The provider's error code, where it gives one (OpenAI's `insufficient_quota`, say). */
+  code?: string | null;
 }
 
 /** Maps an HTTP error status to an `AgentsError` with a message that says what to do. */
@@ -47,10 +49,21 @@ export function providerStatusError(input: StatusErrorInput): AgentsError {
   const { provider, url, model, status, message } = input;
   const label = LABEL[provider];
   const details = { provider, url, model, status };
-  if (status === 429) {
+  if (status === 429 && input.code === 'insufficient_quota') {
+    // Out of credit, not busy: no retry (of the call, or of the run) will get through.
     return new AgentsError(
       'PROVIDER_ERROR',
-      `${label} at ${url} rate-limited the request (HTTP 429): ${message}`,
+      `${label} at ${url} refused the request: the account is out of quota (HTTP 429 insufficient_quota): ${message}. Check the plan and billing of the API key's account.`,
+      { details: { ...details, retryable: false }, cause: input.cause },
+    );
+  }
+  if (status === 429 || status === 408 || status === 409) {
+    // 408 (request timeout) and 409 (a conflict, e.g. a lock on the provider's side) pass with another try.
+    return new AgentsError(
+      'PROVIDER_ERROR',
+      status === 429
+        ? `${label} at ${url} rate-limited the request (HTTP 429): ${message}`
+        : `${label} at ${url} failed with HTTP ${status}: ${message}`,
       {
         details: { ...details, retryable: true, retryAfterMs: input.retryAfterMs },
         cause: input.cause,

@@ -79,6 +79,9 @@ export async function withRetry<T>(
       const result = await attempt(attemptController.signal, abort);
       const passed = hooks.passThrough?.();
       if (passed) throw passed.error;
+      // Aborted (its timeout, or the run's signal) but ended without an error: the openai client's
+      // stream stops quietly when aborted, and what it gave is cut short, not an answer.
+      if (attemptController.signal.aborted) throw attemptController.signal.reason;
       return result;
     } catch (caught) {
       const passed = hooks.passThrough?.();

@@ -44,6 +44,9 @@ export class ApprovalGate {
       onAbort = () => reject(cancelledError(signal));
       signal.addEventListener('abort', onAbort, { once: true });
     });
+    // Cancelled while it was announced (an onEvent or onApproval that cancels the run at once):
+    // the listener came too late for that abort.
+    if (signal.aborted) onAbort?.();
     try {
       return await Promise.race([decided, aborted]);
     } finally {

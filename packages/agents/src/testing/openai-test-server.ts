@@ -17,12 +17,16 @@ import {
 /** A scripted error as OpenAI sends one: its status and headers, `{ error: { message, type } }`. */
 function sendErrorReply(
   response: ServerResponse,
-  error: { status: number; message?: string; type?: string; headers?: Record<string, string> },
+  error: { status: number; message?: string; type?: string; code?: string; headers?: Record<string, string> },
 ): void {
   response.writeHead(error.status, { 'content-type': 'application/json', ...(error.headers ?? {}) });
   response.end(
     JSON.stringify({
-      error: { message: error.message ?? `HTTP ${error.status}`, type: error.type ?? 'error' },
+      error: {
+        message: error.message ?? `HTTP ${error.status}`,
+        type: error.type ?? 'error',
+        ...(error.code ? { code: error.code } : {}),
+      },
     }),
   );
 }
@@ -42,7 +46,15 @@ export type OpenAITestReply =
       /** Imitate compatible servers that leave `index` out of tool-call deltas (the `id` is repeated instead). */
       omitToolCallIndex?: boolean;
     }
-  | { error: { status: number; message?: string; type?: string; headers?: Record<string, string> } }
+  | {
+      error: {
+        status: number;
+        message?: string;
+        type?: string;
+        code?: string;
+        headers?: Record<string, string>;
+      };
+    }
   /** Accept the request and never answer (until the client goes away). */
   | { hang: true };
 
