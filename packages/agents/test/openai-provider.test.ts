@@ -274,6 +274,10 @@ describe('OpenAI provider over real HTTP', () => {
     expect(server.chatRequests).toHaveLength(1);
     expect(events.map((e) => e.type)).not.toContain('TASK_COMPLETED');
     expect(events.at(-1)).toMatchObject({ type: 'RUN_FAILED', error: { code: 'TIMEOUT' } });
+    // What was generated before the stall was paid for: counted (estimated), not lost with the call.
+    expect(events.filter((e) => e.type === 'USAGE')).toHaveLength(1);
+    const failed = events.at(-1)!;
+    if (failed.type === 'RUN_FAILED') expect(failed.usage.completionTokens).toBeGreaterThan(0);
   });
 
   it('does not retry a 429 that says the account is out of quota, and says so', async () => {

@@ -107,59 +107,74 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
     let reported: { promptTokens: number; completionTokens: number } | undefined;
     const redact = ctx.redactStream;
     let held = '';
-    await callWithRetry(
-      provider,
-      request,
-      (chunk) => {
-        if (chunk.type === 'text') {
-          text += chunk.text;
-          if (!redact) {
-            ctx.emit({ type: 'TOKEN', taskName, agentName, delta: chunk.text });
-            return;
+    let answered = false;
+    /** Counts the call's usage (reported, or estimated from what came) and emits USAGE. */
+    const account = () => {
+      const estimated = reported === undefined;
+      const promptTokens =
+        reported?.promptTokens ?? Math.ceil(messages.reduce((sum, m) => sum + messageText(m).length, 0) / 4);
+      const completionTokens = reported?.completionTokens ?? Math.ceil(text.length / 4);
+      const costUsd = priceCall(ctx.prices, provider.name, agent.model.name, promptTokens, completionTokens);
+      addUsage(input.usage, { promptTokens, completionTokens, costUsd });
+      addUsage(ctx.usage, { promptTokens, completionTokens, costUsd });
+      ctx.emit({
+        type: 'USAGE',
+        taskName,
+        agentName,
+        provider: provider.name,
+        model: agent.model.name,
+        promptTokens,
+        completionTokens,
+        totalTokens: promptTokens + completionTokens,
+        costUsd,
+        estimated,
+      });
+    };
+    try {
+      await callWithRetry(
+        provider,
+        request,
+        (chunk) => {
+          answered = true;
+          if (chunk.type === 'text') {
+            text += chunk.text;
+            if (!redact) {
+              ctx.emit({ type: 'TOKEN', taskName, agentName, delta: chunk.text });
+              return;
+            }
+            // PII patterns do not span lines: hold text back until a newline, then release it redacted.
+            held += chunk.text;
+            const cut = held.lastIndexOf('\n');
+            if (cut >= 0 || held.length > MAX_HELD_CHARS) {
+              const release = cut >= 0 ? held.slice(0, cut + 1) : held;
+              held = held.slice(release.length);
+              ctx.emit({ type: 'TOKEN', taskName, agentName, delta: redact(release) });
+            }
+          } else if (chunk.type === 'tool_call') {
+            calls.push({
+              id: chunk.id,
+              name: chunk.name,
+              rawArguments: chunk.arguments,
+              args: parseArguments(chunk.arguments),
+            });
+          } else {
+            reported = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
           }
-          // PII patterns do not span lines: hold text back until a newline, then release it redacted.
-          held += chunk.text;
-          const cut = held.lastIndexOf('\n');
-          if (cut >= 0 || held.length > MAX_HELD_CHARS) {
-            const release = cut >= 0 ? held.slice(0, cut + 1) : held;
-            held = held.slice(release.length);
-            ctx.emit({ type: 'TOKEN', taskName, agentName, delta: redact(release) });
-          }
-        } else if (chunk.type === 'tool_call') {
-          calls.push({
-            id: chunk.id,
-            name: chunk.name,
-            rawArguments: chunk.arguments,
-            args: parseArguments(chunk.arguments),
-          });
-        } else {
-          reported = { promptTokens: chunk.promptTokens, completionTokens: chunk.completionTokens };
-        }
-      },
-      ctx.retry,
-    );
-    if (ctx.signal.aborted) throw cancelledError(ctx.signal);
+        },
+        ctx.retry,
+      );
+    } catch (error) {
+      // A call that answered and then failed (or was cancelled, or cut short by its timeout) was
+      // still paid for: counted, so that the failed or cancelled run's totals say what it cost.
+      if (answered) account();
+      throw error;
+    }
+    if (ctx.signal.aborted) {
+      account();
+      throw cancelledError(ctx.signal);
+    }
     if (redact && held) ctx.emit({ type: 'TOKEN', taskName, agentName, delta: redact(held) });
-
-    const estimated = reported === undefined;
-    const promptTokens =
-      reported?.promptTokens ?? Math.ceil(messages.reduce((sum, m) => sum + messageText(m).length, 0) / 4);
-    const completionTokens = reported?.completionTokens ?? Math.ceil(text.length / 4);
-    const costUsd = priceCall(ctx.prices, provider.name, agent.model.name, promptTokens, completionTokens);
-    addUsage(input.usage, { promptTokens, completionTokens, costUsd });
-    addUsage(ctx.usage, { promptTokens, completionTokens, costUsd });
-    ctx.emit({
-      type: 'USAGE',
-      taskName,
-      agentName,
-      provider: provider.name,
-      model: agent.model.name,
-      promptTokens,
-      completionTokens,
-      totalTokens: promptTokens + completionTokens,
-      costUsd,
-      estimated,
-    });
+    account();
 
     if (calls.length === 0 && toolNames.size > 0) {
       const fromText = parseTextToolCalls(text, toolNames);
