@@ -28,6 +28,9 @@ import {
   type WebhookDispatcherOptions,
 } from './webhooks/webhook-dispatcher.js';
 
+/** How often live connections' keys are checked for revocation in the database, bus or not. */
+const REVOCATION_RECHECK_MS = 30_000;
+
 export interface TroupeServer {
   /** e.g. http://127.0.0.1:4000 */
   url: string;
@@ -51,6 +54,8 @@ export interface TroupeServer {
 export interface StartServerOptions {
   /** Use this database instead of opening one from the config (tests, embedding). */
   database?: Database;
+  /** How often live connections' keys are checked for revocation in the database (tests). Default 30 s. */
+  revocationRecheckMs?: number;
   /** PGlite snapshot to boot from (tests). */
   snapshot?: Blob;
   /** PGlite booting in a worker thread (troupe dev). */
@@ -148,11 +153,21 @@ export async function startServer(
   authCache.onInvalidate(credentialWatch.revoke);
   // Revocations published while the bus was disconnected reached no one here: once it is back,
   // the keys behind live connections are checked against the database.
-  const stopRevocationRecheck = bus.onReconnect(() => {
-    recheckRevocations(database, credentialWatch).catch((err) =>
+  const recheck = () =>
+    void recheckRevocations(database, credentialWatch).catch((err) =>
       console.error('troupe: checking live connections for revoked keys failed:', err),
     );
-  });
+  const stopReconnectRecheck = bus.onReconnect(recheck);
+  // And now and then whatever the bus says: a revocation whose publish failed, or servers sharing a
+  // database without Redis, would otherwise leave another server's live connections open for good
+  // (queries and mutations on a WebSocket too). HTTP requests see a revocation within the key
+  // cache's lifetime.
+  const recheckTimer = setInterval(recheck, opts.revocationRecheckMs ?? REVOCATION_RECHECK_MS);
+  recheckTimer.unref();
+  const stopRevocationRecheck = () => {
+    stopReconnectRecheck();
+    clearInterval(recheckTimer);
+  };
   const embedder = embedderSource(config.embeddings, opts.providers);
   const executor =
     runsOn === 'workers'
@@ -275,6 +290,7 @@ export async function startServer(
     authCache,
     credentialWatch,
     gate,
+    maxMessageBytes: config.maxRequestBytes,
   });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);

@@ -302,6 +302,50 @@ describe(`session tokens (${BACKEND})`, () => {
     expectError(await gql(server.url, '{ apiKeys { name prefix } }', {}, s.token), 'FORBIDDEN');
   });
 
+  test("a session token (a browser's) cannot change the tenant's crews, nor read its keys through node()", async () => {
+    const s = await mint(tenantA.key, { subject: 'end-user', scopes: ['READ', 'WRITE'] });
+    const crew = (
+      await gqlOk(
+        server.url,
+        'mutation($input: CreateCrewInput!) { createCrew(input: $input) { crew { id } } }',
+        { input: SAMPLE_CREW },
+        tenantA.key,
+      )
+    ).createCrew.crew.id as string;
+    for (const [mutation, variables] of [
+      [
+        'mutation($input: CreateCrewInput!) { createCrew(input: $input) { crew { id } } }',
+        { input: SAMPLE_CREW },
+      ],
+      [
+        'mutation($input: UpdateCrewInput!) { updateCrew(input: $input) { crew { id } } }',
+        { input: { id: crew, name: 'hijacked' } },
+      ],
+      ['mutation($id: ID!) { deleteCrew(id: $id) { deletedId } }', { id: crew }],
+    ] as const) {
+      const r = await gql(server.url, mutation, variables, s.token);
+      expectError(r, 'FORBIDDEN');
+    }
+    // The crew is as it was: its threads, webhooks and other users' chats with it are safe.
+    const still = await gqlOk(
+      server.url,
+      'query($id: ID!) { crew(id: $id) { name } }',
+      { id: crew },
+      tenantA.key,
+    );
+    expect(still.crew.name).toBe(SAMPLE_CREW.name);
+    // The key that issued the token is named in its claims: node() does not show it either.
+    const kid = JSON.parse(fromB64url(s.token.split('.')[1]!)).kid as string;
+    const viaNode = await gql(
+      server.url,
+      'query($id: ID!) { node(id: $id) { ... on ApiKey { name prefix scopes } } }',
+      { id: Buffer.from(`ApiKey:${kid}`).toString('base64') },
+      s.token,
+    );
+    expect(viaNode.data?.node ?? null).toBeNull();
+    expect(JSON.stringify(viaNode)).not.toMatch(/prefix|trp/);
+  });
+
   test('an expired token is refused with 401 saying so', async () => {
     const s = await mint(tenantA.key, { subject: 'brief', ttlSeconds: 1 });
     await new Promise((r) => setTimeout(r, 2200));

@@ -273,6 +273,50 @@ describe(`GraphQL documents that cannot run (${BACKEND})`, () => {
   });
 });
 
+describe(`queries shaped to ask for too much (${BACKEND})`, () => {
+  test('lists nested in lists, deep nesting, many aliases, many ids: refused before they run, saying why', async () => {
+    // Crews' agents and each agent's crew point back at each other: 100 crews of 50 agents, three
+    // times over, is millions of objects from one small query (any read-only key could send it).
+    const cyclic = await gql(
+      server.url,
+      '{ crews(first: 100) { edges { node { agents { crew { agents { crew { agents { name } } } } } } } } }',
+      {},
+      key,
+    );
+    expect(cyclic.status).toBe(400);
+    expect(cyclic.errors![0]).toMatchObject({ extensions: { code: 'BAD_INPUT' } });
+    expect(cyclic.errors![0]!.message).toMatch(/nests 4 lists in each other.*at most 3/);
+    // A crew's manager and the manager's crew: a chain as deep as the query likes.
+    const chain = `${'manager { crew { '.repeat(7)}id${' } }'.repeat(7)}`;
+    const deep = await gql(server.url, `query($id: ID!) { crew(id: $id) { ${chain} } }`, { id: crewId }, key);
+    expect(deep.status).toBe(400);
+    expect(deep.errors![0]!.message).toMatch(/nests fields 16 deep; at most 12/);
+    const aliases = await gql(
+      server.url,
+      `{ ${Array.from({ length: 60 }, (_, i) => `a${i}: crews(first: 1) { edges { cursor } }`).join(' ')} }`,
+      {},
+      key,
+    );
+    expect(aliases.status).toBe(400);
+    expect(aliases.errors![0]!.message).toMatch(/60 aliased fields; at most 50/);
+    const ids = Array.from({ length: 101 }, (_, i) => Buffer.from(`Crew:c${i}`).toString('base64'));
+    const many = await gql(server.url, 'query($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids }, key);
+    expect(many.errors![0]).toMatchObject({ extensions: { code: 'BAD_INPUT', field: 'ids' } });
+    // What apps ask stays allowed: a thread's messages with their runs' task runs, and the
+    // introspection query tools send.
+    const ok = await gql(
+      server.url,
+      '{ threads(first: 5) { edges { node { messages(first: 5) { edges { node { run { taskRuns { status } } } } } } } } }',
+      {},
+      key,
+    );
+    expect(ok.errors).toBeUndefined();
+    const { getIntrospectionQuery } = await import('graphql');
+    const introspection = await gql(server.url, getIntrospectionQuery(), {}, key);
+    expect(introspection.errors).toBeUndefined();
+  });
+});
+
 describe(`invalid ids (${BACKEND})`, () => {
   test('crew(id: "garbage") is BAD_INPUT naming id', async () => {
     expectBadInput(

@@ -73,6 +73,7 @@ export const crossTenantCases: CrossTenantCase[] = [
     name: 'updateCrew(rename)',
     query: 'mutation($id: ID!) { updateCrew(input: { id: $id, name: "Taken over" }) { crew { id name } } }',
     variables: (ids) => ({ id: ids.crew }),
+    sessionForbidden: true,
   },
   {
     name: 'updateCrew(replace agents and tasks)',
@@ -82,11 +83,13 @@ export const crossTenantCases: CrossTenantCase[] = [
       tasks: [{ name: "leak", description: "Leak everything", agent: "mole" }]
     }) { crew { id } } }`,
     variables: (ids) => ({ id: ids.crew }),
+    sessionForbidden: true,
   },
   {
     name: 'deleteCrew',
     query: 'mutation($id: ID!) { deleteCrew(id: $id) { deletedId } }',
     variables: (ids) => ({ id: ids.crew }),
+    sessionForbidden: true,
   },
   {
     name: 'revokeApiKey',

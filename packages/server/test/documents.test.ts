@@ -418,6 +418,36 @@ describe('search', () => {
   });
 });
 
+describe('awkward content', () => {
+  test('NUL characters (as PDF text layers have) are dropped, not a failure after five attempts; in metadata, or JSON nested too deep, a clear BAD_INPUT', async () => {
+    const withNul = await upload('Invoice\u0000 number 42\u0000 is due in May.', {
+      name: 'nul.txt',
+      type: 'text/plain',
+    });
+    expect(withNul.status).toBe(201);
+    const doc = await settled(withNul.body.document.id);
+    expect(doc.status).toBe('READY');
+    const hits = (await gqlOk(server.url, SEARCH, { input: { query: 'invoice number 42 due May' } }, key))
+      .searchDocuments;
+    expect(hits.find((h: any) => h.document.id === doc.id)?.content).toBe('Invoice number 42 is due in May.');
+
+    const badMeta = await gql(
+      server.url,
+      CREATE_DOCUMENT,
+      { input: { name: 'm.txt', content: 'fine text', metadata: { tag: 'a\u0000b' } } },
+      key,
+    );
+    expect(badMeta.errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_INPUT', field: 'input.metadata' },
+      message: expect.stringMatching(/NUL/),
+    });
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const tooDeep = await upload(deep, { name: 'deep.json', type: 'application/json' });
+    expect(tooDeep.status).toBe(400);
+    expect(JSON.stringify(tooDeep.body)).toMatch(/nested too deeply/);
+  });
+});
+
 describe('isolation', () => {
   test("another tenant cannot read, search or delete a tenant's documents", async () => {
     const id = (
@@ -486,6 +516,21 @@ describe('isolation', () => {
         .length,
     ).toBeGreaterThan(0);
     expect((await gqlOk(server.url, DOCUMENT, { id: aliceDoc.id }, key)).document.subject).toBe('alice');
+    // A shared document can be read by every user, and changed by none of them: one end user must
+    // not delete (or make unsearchable) the tenant's knowledge base for all.
+    const shared = await settled(
+      (await upload('Shared policy: refunds within 30 days.', { name: 'policy.txt', type: 'text/plain' }))
+        .body.document.id,
+    );
+    for (const mutation of [
+      'mutation($id: ID!) { deleteDocument(id: $id) { deletedId } }',
+      'mutation($id: ID!) { reprocessDocument(id: $id) { document { id } } }',
+    ]) {
+      const r = await gql(server.url, mutation, { id: shared.id }, bob);
+      expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      expect(r.errors?.[0]?.message).toMatch(/shared by the tenant/);
+    }
+    expect((await gqlOk(server.url, DOCUMENT, { id: shared.id }, key)).document.status).toBe('READY');
     // A token limited to threads (a chat widget) reaches no document, by any route: not even
     // Alice's own through node(id:).
     const widget = await mint('alice', ', scopes: [READ, WRITE], threadIds: []');
@@ -496,6 +541,13 @@ describe('isolation', () => {
     const viaNode = await gql(server.url, NODES, { ids: [aliceDoc.id] }, widget);
     expect(viaNode.data).toEqual({ node: null, nodes: [null] });
     expect(viaNode.errors?.map((e: any) => e.extensions?.code)).toContain('NOT_FOUND');
+    // Her own, Alice can delete.
+    await gqlOk(
+      server.url,
+      'mutation($id: ID!) { deleteDocument(id: $id) { deletedId } }',
+      { id: aliceDoc.id },
+      alice,
+    );
   });
 });
 

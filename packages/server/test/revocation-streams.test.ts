@@ -373,6 +373,28 @@ describe(`two servers sharing a database and Redis (${BACKEND})`, () => {
     }
     await until('B to watch nothing', () => b.credentialWatch.size() === 0, 2000);
   });
+  test("servers that share no bus: a key revoked on A still ends its WebSocket on B, at B's next check", async () => {
+    // Each with a bus of its own (as servers sharing a database without Redis, or a publish that
+    // failed): B hears nothing of the revocation and finds it in the database.
+    const lone = await startInstance(tdb.database, dataDir, {
+      bus: createInProcessEventBus(),
+      providers: { openai: { baseUrl: llm.url, apiKey: 'test' } },
+      revocationRecheckMs: 300,
+    });
+    servers.push(lone);
+    const victim = await newKey(a.url, owner, 'victim on a lone server');
+    const v = wsClient(lone.url, victim.secret);
+    try {
+      await v.connected;
+      const revokedAt = await revoke(a.url, owner, victim.id);
+      const closed = await v.closed;
+      expect(closed.code).toBe(4403);
+      expect(closed.at - revokedAt).toBeLessThan(2000);
+    } finally {
+      await v.c.dispose();
+    }
+  });
+
   test('a revocation the bus never delivered (Redis dropped the connection) ends the sockets once the bus is back', async () => {
     const victim = await newKey(a.url, owner, 'victim, missed message');
     const bystander = await newKey(a.url, owner, 'bystander, missed message');

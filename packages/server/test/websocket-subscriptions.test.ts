@@ -97,6 +97,18 @@ describe('GraphQL over WebSocket (graphql-ws)', () => {
     await c.dispose();
   });
 
+  test('a message larger than the request limit is refused before it is read whole: closed with 1009', async () => {
+    // ws's own limit is 100 MiB, read and parsed before connection_init is authenticated.
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(2_000_000) } }));
+    expect(await closed).toBe(1009);
+  });
+
   test('a run streams over WebSocket in order, resumes from a sequence number, and completes', async () => {
     const runId = await startRun('ws');
     const { c } = client({ authorization: `Bearer ${key}` });

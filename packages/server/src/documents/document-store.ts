@@ -20,6 +20,25 @@ export function documentScope(p: Principal): Prisma.DocumentWhereInput {
   return { OR: [{ subject: null }, { subject: p.subject }] };
 }
 
+/**
+ * The documents a principal may change (delete, reprocess): API keys, every document of their
+ * tenant; a session token, only the ones its own subject uploaded. The shared ones it can read are
+ * the tenant's, for every user and agent: one end user must not delete them for all.
+ */
+export function documentWriteScope(p: Principal): Prisma.DocumentWhereInput {
+  if (p.kind !== 'session') return {};
+  if (p.threadIds) return { id: { in: [] } };
+  return { subject: p.subject };
+}
+
+/** A session token tried to change a document it can only read (one the tenant shares). */
+export function sharedDocumentForbidden(): TroupeServerError {
+  return new TroupeServerError(
+    'FORBIDDEN',
+    "Not allowed: this document is shared by the tenant; a session token can change only its own user's documents (use an API key).",
+  );
+}
+
 /** Session tokens limited to threads cannot use documents; read-only keys cannot add or delete them. */
 export function assertDocumentAccess(p: Principal, write: boolean): void {
   if (p.kind === 'admin') {
@@ -78,9 +97,13 @@ export function validateDocumentFields(
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
     throw badInput(fields.metadata, 'must be a JSON object');
   }
-  if (Buffer.byteLength(JSON.stringify(metadata)) > DOCUMENT_METADATA_MAX_BYTES) {
+  const json = JSON.stringify(metadata);
+  if (Buffer.byteLength(json) > DOCUMENT_METADATA_MAX_BYTES) {
     throw badInput(fields.metadata, `at most ${DOCUMENT_METADATA_MAX_BYTES} bytes of JSON`);
   }
+  // Postgres's jsonb cannot hold the NUL character (it answered an internal error).
+  if (json.includes('\\u0000'))
+    throw badInput(fields.metadata, 'must not contain the NUL character (\\u0000)');
   return { name, mimeType, metadata: metadata as Prisma.InputJsonObject };
 }
 

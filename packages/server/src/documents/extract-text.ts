@@ -278,6 +278,17 @@ export async function extractText(
   mimeType: string,
   opts: { signal?: AbortSignal; pdf?: PdfLimits } = {},
 ): Promise<string> {
+  const text = await extractRawText(bytes, mimeType, opts);
+  // Postgres text cannot hold NUL, which PDFs' text layers (and some text files) have: every
+  // attempt to store the chunks failed, and the document with them after five.
+  return text.includes('\0') ? text.replaceAll('\0', '') : text;
+}
+
+async function extractRawText(
+  bytes: Uint8Array,
+  mimeType: string,
+  opts: { signal?: AbortSignal; pdf?: PdfLimits },
+): Promise<string> {
   const kind = KINDS[mimeType];
   switch (kind) {
     case 'text':
@@ -295,9 +306,16 @@ export async function extractText(
       // Pretty-printed, so keys and values land in readable chunks; but indentation grows with the
       // depth of every line, and deeply nested files grew 30-fold and more (to chunks, and to
       // embeddings paid for). Such files keep the compact form.
-      return indentationBytes(value) <= Math.max(raw.length, 1_000_000)
-        ? JSON.stringify(value, null, 2)
-        : JSON.stringify(value);
+      try {
+        return indentationBytes(value) <= Math.max(raw.length, 1_000_000)
+          ? JSON.stringify(value, null, 2)
+          : JSON.stringify(value);
+      } catch (err) {
+        // Nested too deep for the stack (thousands of levels): the file's fault, not the server's.
+        if (err instanceof RangeError)
+          throw new ExtractionError('The JSON is nested too deeply to read (thousands of levels).');
+        throw err;
+      }
     }
     case 'pdf':
       return pdfToText(bytes, opts.signal, opts.pdf);

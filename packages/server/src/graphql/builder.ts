@@ -92,8 +92,18 @@ export const builder = new SchemaBuilder<{
         return node;
       },
     },
+    nodesQueryOptions: {
+      // Each id is a lookup of its own.
+      resolve: (_root, args, _ctx, _info, resolveNodes) => {
+        if (args.ids.length > MAX_NODES) throw badInput('ids', `at most ${MAX_NODES} ids`);
+        return resolveNodes(args.ids);
+      },
+    },
   },
 });
+
+/** Ids that one nodes(ids:) may look up. */
+const MAX_NODES = 100;
 
 builder.queryType({});
 builder.mutationType({});

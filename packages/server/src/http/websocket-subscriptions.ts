@@ -125,9 +125,19 @@ export interface WebSocketSubscriptions {
 export function attachWebSocketSubscriptions(
   http: Server,
   yoga: TroupeYoga,
-  deps: AuthDeps & { credentialWatch: CredentialWatch; gate: ShutdownGate },
+  deps: AuthDeps & {
+    credentialWatch: CredentialWatch;
+    gate: ShutdownGate;
+    /** The largest message a client may send (TROUPE_MAX_REQUEST_BYTES, as over HTTP); larger closes with 1009. */
+    maxMessageBytes?: number;
+  },
 ): WebSocketSubscriptions {
-  const wss = new WebSocketServer({ server: http, path: '/graphql' });
+  // ws's own limit is 100 MiB, read and parsed before connection_init is authenticated.
+  const wss = new WebSocketServer({
+    server: http,
+    path: '/graphql',
+    maxPayload: deps.maxMessageBytes ?? 1_000_000,
+  });
   // Every message sent on a connection in one turn leaves in one write: a run's events arrive in
   // batches (a trivial run's last four, and the subscription's `complete`, in one turn), and each
   // message was a system call of its own, ~9% of `troupe dev`'s main thread under load.

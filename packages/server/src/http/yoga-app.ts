@@ -13,6 +13,7 @@ import {
   type RunServices,
   type ServerSettings,
 } from '../graphql/context.js';
+import { queryLimitsRule } from '../graphql/query-limits.js';
 import { schema } from '../graphql/schema.js';
 import { useSharedEventExecution } from './shared-event-execution.js';
 import { useCredentialEnd } from './stream-credentials.js';
@@ -100,6 +101,11 @@ export function createYogaApp(opts: YogaAppOptions): TroupeYoga {
       };
     },
     plugins: [
+      {
+        onValidate({ addValidationRule }: { addValidationRule: (rule: typeof queryLimitsRule) => void }) {
+          addValidationRule(queryLimitsRule);
+        },
+      },
       ...(opts.plugins ?? []),
       useTenantTransaction(),
       useCredentialEnd(opts.credentialWatch),

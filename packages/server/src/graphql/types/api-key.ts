@@ -11,6 +11,8 @@ import { ScopeEnum } from './enums.js';
 export const ApiKey = builder.prismaNode('ApiKey', {
   id: { field: 'id' },
   nullable: true,
+  // As apiKeys: admin API keys only (a session token names its issuing key's id in its claims).
+  authScopes: { $all: { admin: true, apiKey: true } },
   description: 'A tenant API key. Its secret is never stored or shown again after creation.',
   fields: (t) => ({
     name: t.exposeString('name'),

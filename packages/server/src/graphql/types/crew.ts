@@ -216,7 +216,7 @@ builder.mutationField('createCrew', (t) =>
     type: CreateCrewPayload,
     description:
       'Creates a crew with its agents and tasks in one call. Nothing is written if any part is invalid.',
-    authScopes: { write: true },
+    authScopes: { $all: { write: true, apiKey: true } },
     args: { input: t.arg({ type: CreateCrewInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
       const { tenantId } = tenantOf(ctx);
@@ -234,7 +234,7 @@ builder.mutationField('updateCrew', (t) =>
   t.field({
     type: UpdateCrewPayload,
     description: 'Changes a crew and bumps its version. Runs already started keep the version they pinned.',
-    authScopes: { write: true },
+    authScopes: { $all: { write: true, apiKey: true } },
     args: { input: t.arg({ type: UpdateCrewInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
       const { tenantId } = tenantOf(ctx);
@@ -265,7 +265,7 @@ builder.mutationField('deleteCrew', (t) =>
   t.field({
     type: DeleteCrewPayload,
     description: 'Deletes a crew with its agents and tasks. Finished runs stay queryable.',
-    authScopes: { write: true },
+    authScopes: { $all: { write: true, apiKey: true } },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_r, args, ctx) => {
       const { tenantId } = tenantOf(ctx);

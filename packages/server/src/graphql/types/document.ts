@@ -3,7 +3,9 @@ import { searchChunks, visibilityOf } from '../../documents/document-search.js';
 import {
   assertDocumentAccess,
   documentScope,
+  documentWriteScope,
   insertDocument,
+  sharedDocumentForbidden,
   validateDocument,
 } from '../../documents/document-store.js';
 import { badInput, notFound, TroupeServerError } from '../../errors.js';
@@ -177,8 +179,14 @@ builder.mutationField('deleteDocument', (t) =>
       const p = tenantOf(ctx);
       assertDocumentAccess(p, true);
       const id = parseGlobalId('id', String(args.id), 'Document');
-      const { count } = await ctx.db.document.deleteMany({ where: { id, ...documentScope(p) } });
-      if (count === 0) throw notFound('Document', String(args.id));
+      const { count } = await ctx.db.document.deleteMany({ where: { id, ...documentWriteScope(p) } });
+      if (count === 0) {
+        const visible = await ctx.db.document.findFirst({
+          where: { id, ...documentScope(p) },
+          select: { id: true },
+        });
+        throw visible ? sharedDocumentForbidden() : notFound('Document', String(args.id));
+      }
       await audit(ctx, ctx.db, p.tenantId, 'document.delete', { type: 'Document', id });
       return { id };
     },
@@ -205,9 +213,8 @@ builder.mutationField('reprocessDocument', (t) =>
       const { count } = await ctx.db.document.updateMany({
         where: {
           id,
-          // documentScope may be an OR of its own (a session token's subject): both must hold.
           AND: [
-            documentScope(p),
+            documentWriteScope(p),
             { OR: [{ status: { not: 'PROCESSING' } }, { notBefore: null }, { notBefore: { lte: now } }] },
           ],
         },
@@ -224,9 +231,10 @@ builder.mutationField('reprocessDocument', (t) =>
       if (count === 0) {
         const held = await ctx.db.document.findFirst({
           where: { id, ...documentScope(p) },
-          select: { id: true },
+          select: { id: true, subject: true },
         });
         if (!held) throw notFound('Document', String(args.id));
+        if (p.kind === 'session' && held.subject !== p.subject) throw sharedDocumentForbidden();
         throw new TroupeServerError(
           'CONFLICT',
           'id: the document is being processed now; reprocess it once it is READY or FAILED (progress shows how far it is)',
