@@ -163,6 +163,7 @@ test.runIf(BACKEND === 'postgres')(
           crewVersion: null,
           inputs: { topic: 'race' },
           idempotencyKey: 'two-transactions',
+          subject: null,
           taskNames: ['research', 'write'],
         },
         createId(),

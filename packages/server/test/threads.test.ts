@@ -574,6 +574,63 @@ describe('end users (session tokens)', () => {
     ).toBe('SUCCEEDED');
   });
 
+  test("runs outside threads: a user's own are theirs alone; the tenant's are read by all, acted on by none", async () => {
+    const frank = await token({ subject: 'frank-runs' });
+    const gina = await token({ subject: 'gina-runs' });
+    const START = 'mutation($input: StartRunInput!) { startRun(input: $input) { run { id subject } } }';
+    const CANCEL = 'mutation($id: ID!) { cancelRun(id: $id) { run { id } } }';
+    const RUN = 'query($id: ID!) { run(id: $id) { status inputs } }';
+    // Slow answers: every run is still going when it is cancelled.
+    llm.setFallback(() => ({ text: Array.from({ length: 100 }, (_, i) => `x${i} `), chunkDelayMs: 30 }));
+    try {
+      const start = async (t: string, input: Record<string, unknown>) =>
+        (await gqlOk(server.url, START, { input: { crewId: chatCrewId, ...input } }, t)).startRun.run;
+      // Frank's own run: Gina sees nothing of it (its inputs are Frank's).
+      const franks = await start(frank, { inputs: { message: 'frank private' } });
+      expect(franks.subject).toBe('frank-runs');
+      expect((await gql(server.url, RUN, { id: franks.id }, gina)).errors?.[0]?.extensions?.code).toBe(
+        'NOT_FOUND',
+      );
+      expect((await gql(server.url, CANCEL, { id: franks.id }, gina)).errors?.[0]?.extensions?.code).toBe(
+        'NOT_FOUND',
+      );
+      // A session token starts runs for its own subject only.
+      const posing = await gql(
+        server.url,
+        START,
+        { input: { crewId: chatCrewId, inputs: { message: 'x' }, subject: 'gina-runs' } },
+        frank,
+      );
+      expect(posing.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      // The tenant's run (an API key's, for no one): read by both users, cancelled by neither.
+      const tenants = await start(key, { inputs: { message: 'for everyone' } });
+      expect((await gqlOk(server.url, RUN, { id: tenants.id }, gina)).run.inputs).toEqual({
+        message: 'for everyone',
+      });
+      const refused = await gql(server.url, CANCEL, { id: tenants.id }, gina);
+      expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      expect((await gqlOk(server.url, RUN, { id: tenants.id }, key)).run.status).not.toBe('CANCELLED');
+      // A run an API key starts for Gina: hers to cancel; Frank cannot see it.
+      const forGina = await start(key, { inputs: { message: 'for gina' }, subject: 'gina-runs' });
+      expect((await gql(server.url, RUN, { id: forGina.id }, frank)).errors?.[0]?.extensions?.code).toBe(
+        'NOT_FOUND',
+      );
+      await gqlOk(server.url, CANCEL, { id: forGina.id }, gina);
+      await gqlOk(server.url, CANCEL, { id: franks.id }, frank);
+      await gqlOk(server.url, CANCEL, { id: tenants.id }, key);
+      for (const id of [forGina.id, franks.id, tenants.id]) {
+        let status = '';
+        for (let i = 0; i < 100 && status !== 'CANCELLED'; i++) {
+          status = (await gqlOk(server.url, RUN, { id }, key)).run.status;
+          if (status !== 'CANCELLED') await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(status).toBe('CANCELLED');
+      }
+    } finally {
+      llm.setFallback(() => ({ text: 'ok' }));
+    }
+  });
+
   test('a user sees only their own threads; a token limited to a thread can touch only that one', async () => {
     const alice = await token({ subject: 'alice' });
     const bob = await token({ subject: 'bob' });

@@ -181,6 +181,8 @@ export type StartRunInput = {
   idempotencyKey?: string | null | undefined;
   /** Values for the {{placeholders}} of the crew’s task templates. */
   inputs?: unknown;
+  /** The end user the run is for (API keys): only that user’s session tokens (and API keys) see it, and may cancel, retry or answer it. A session token’s runs are always its own subject’s. Without one, the run is the tenant’s: every user’s session tokens can read it, none can act on it. */
+  subject?: string | null | undefined;
 };
 
 export type TaskInput = {

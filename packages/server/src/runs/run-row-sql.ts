@@ -5,7 +5,7 @@ import { type SqlText, sql } from '../db/sql-text.js';
 // row: for hot reads whose selection needs nothing else (polling a run's status, say).
 
 /** Dates are read as epoch milliseconds: a timestamp without time zone parsed by pg is local time. */
-const RUN_COLUMNS = sql`"id", "tenantId", "crewId", "crewVersionId", "threadId", "status", "inputs",
+const RUN_COLUMNS = sql`"id", "tenantId", "crewId", "crewVersionId", "threadId", "subject", "status", "inputs",
   "idempotencyKey", "output", "structuredOutput", "error", "attempts", "waitingForThread", "maxAttempts",
   "backoffMs", "failedAttempts", "lastSeq", "promptTokens", "completionTokens", "costUsd",
   (extract(epoch FROM "createdAt") * 1000)::float8 AS "createdAtMs",

@@ -13,12 +13,14 @@ export interface NewRun {
   crewVersion: number | null;
   inputs: Record<string, unknown>;
   idempotencyKey: string | null;
+  /** The end user the run is for (see Run.subject), or null. */
+  subject: string | null;
   taskNames: readonly string[];
 }
 
 /** The run with this idempotency key, if the tenant has one (what it was started with, to compare). */
 export function runByIdempotencyKey(tenantId: string, key: string): SqlText {
-  return sql`SELECT "id", "crewId", "threadId", "inputs" FROM "Run" WHERE "tenantId" = ${tenantId} AND "idempotencyKey" = ${key}`;
+  return sql`SELECT "id", "crewId", "threadId", "subject", "inputs" FROM "Run" WHERE "tenantId" = ${tenantId} AND "idempotencyKey" = ${key}`;
 }
 
 /**
@@ -38,9 +40,9 @@ export function insertRunStatement(run: NewRun, id: string, now: Date): SqlText 
     run.idempotencyKey === null ? sql`` : sql` ON CONFLICT ("tenantId", "idempotencyKey") DO NOTHING`;
   const tasks = run.taskNames.map((name, position) => sql`(${createId()}, ${name}, ${position})`);
   return sql`WITH c AS (SELECT "id", "maxAttempts", "backoffMs" FROM "Crew" WHERE "id" = ${run.crewId}${crewAt}),
-r AS (INSERT INTO "Run" ("id", "tenantId", "crewId", "crewVersionId", "inputs", "idempotencyKey", "maxAttempts",
-  "backoffMs", "createdAt", "updatedAt")
-SELECT ${id}, ${run.tenantId}, c."id", ${run.crewVersionId}, ${jsonb(run.inputs)}, ${run.idempotencyKey},
+r AS (INSERT INTO "Run" ("id", "tenantId", "crewId", "crewVersionId", "subject", "inputs", "idempotencyKey",
+  "maxAttempts", "backoffMs", "createdAt", "updatedAt")
+SELECT ${id}, ${run.tenantId}, c."id", ${run.crewVersionId}, ${run.subject}, ${jsonb(run.inputs)}, ${run.idempotencyKey},
   c."maxAttempts", c."backoffMs", ${now}, ${now} FROM c${unused}${conflict}
 RETURNING "id", "maxAttempts", "backoffMs")${
     tasks.length === 0
@@ -63,6 +65,7 @@ export function insertedRun(run: NewRun, now: Date, rows: ScriptRows): Record<st
     crewId: run.crewId,
     crewVersionId: run.crewVersionId,
     threadId: null,
+    subject: run.subject,
     status: 'QUEUED',
     inputs: run.inputs,
     idempotencyKey: run.idempotencyKey,

@@ -23,23 +23,44 @@ export function threadScopeSql(p: Principal): SqlText {
 }
 
 /**
- * The runs a caller may touch. A session token limited to threads: only those threads' runs. A
- * session token of a subject: runs outside threads, and the runs of its own threads (another
- * user's chat runs carry their messages).
+ * The runs a caller may see. A session token limited to threads: only those threads' runs. A
+ * session token of a subject: the runs of its own threads, its own runs outside threads (started
+ * by it, or for it), and the tenant's runs that are for no one in particular (an API key started
+ * them and named no subject). Another user's runs carry their inputs and outputs: never.
  */
 export function runScope(p: Principal): Prisma.RunWhereInput {
   if (p.kind !== 'session') return {};
   if (p.threadIds) return { AND: [{ threadId: { in: p.threadIds } }] };
-  return { AND: [{ OR: [{ threadId: null }, { thread: { subject: p.subject } }] }] };
+  return {
+    AND: [
+      {
+        OR: [
+          { threadId: null, OR: [{ subject: null }, { subject: p.subject }] },
+          { thread: { subject: p.subject } },
+        ],
+      },
+    ],
+  };
 }
 
 /** runScope as a SQL condition on "Run" (for Database.script). */
 export function runScopeSql(p: Principal): SqlText {
   if (p.kind !== 'session') return new SqlText('TRUE');
   if (!p.threadIds)
-    return sql`("threadId" IS NULL OR "threadId" IN (SELECT "id" FROM "Thread" WHERE "subject" = ${p.subject}))`;
+    return sql`(("threadId" IS NULL AND ("subject" IS NULL OR "subject" = ${p.subject})) OR "threadId" IN (SELECT "id" FROM "Thread" WHERE "subject" = ${p.subject}))`;
   if (p.threadIds.length === 0) return new SqlText('FALSE');
   return sql`"threadId" IN (${joinSql(p.threadIds.map((id) => sql`${id}`))})`;
+}
+
+/**
+ * The runs a caller may act on (cancel, retry, answer an approval): a session token, only its own
+ * user's (its threads' runs, and runs outside threads for its subject), not the tenant's shared
+ * ones it can read.
+ */
+export function runActScope(p: Principal): Prisma.RunWhereInput {
+  if (p.kind !== 'session') return {};
+  if (p.threadIds) return { AND: [{ threadId: { in: p.threadIds } }] };
+  return { AND: [{ OR: [{ threadId: null, subject: p.subject }, { thread: { subject: p.subject } }] }] };
 }
 
 /** Session tokens limited to threads can only act on those threads. */

@@ -23,7 +23,7 @@ import {
   runByIdempotencyKey,
   sameJson,
 } from '../../runs/start-run-sql.js';
-import { assertNotThreadLimited, runScope, runScopeSql } from '../../threads/thread-access.js';
+import { assertNotThreadLimited, runActScope, runScope, runScopeSql } from '../../threads/thread-access.js';
 import type { JsonValue } from '../builder.js';
 import { builder } from '../builder.js';
 import { type Context, tenantOf } from '../context.js';
@@ -113,6 +113,11 @@ builder.prismaNode('Run', {
     thread: t.relation('thread', { nullable: true, description: 'Set on chat runs.' }),
     lastSeq: t.exposeInt('lastSeq', { description: 'Sequence number of the newest event in the run’s log.' }),
     idempotencyKey: t.exposeString('idempotencyKey', { nullable: true }),
+    subject: t.exposeString('subject', {
+      nullable: true,
+      description:
+        'The end user a run outside threads is for (the session token that started it, or StartRunInput.subject); null: the tenant’s, readable by every user’s session tokens.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
     finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
@@ -184,6 +189,10 @@ const StartRunInput = builder.inputType('StartRunInput', {
       description:
         'The same key returns the same run instead of starting another, also to requests made at the same moment; with another crew or other inputs it is refused (CONFLICT). At most 200 characters; keys starting "hook:" are kept for inbound hooks.',
     }),
+    subject: t.string({
+      description:
+        'The end user the run is for (API keys): only that user’s session tokens (and API keys) see it, and may cancel, retry or answer it. A session token’s runs are always its own subject’s. Without one, the run is the tenant’s: every user’s session tokens can read it, none can act on it.',
+    }),
   }),
 });
 
@@ -201,6 +210,7 @@ const COLUMN_FIELDS = new Set([
   'attempts',
   'lastSeq',
   'idempotencyKey',
+  'subject',
   'createdAt',
   'startedAt',
   'finishedAt',
@@ -236,6 +246,35 @@ const RunPayload = (name: string) =>
       }),
     });
 
+/**
+ * Why a run the caller may not act on is refused: FORBIDDEN when it can read it (a session token
+ * and the tenant's shared run, say), NOT_FOUND when it cannot even see it.
+ */
+async function notActable(ctx: Context, id: string, given: string): Promise<TroupeServerError> {
+  const visible = await ctx.db.run.findFirst({
+    where: { id, ...runScope(ctx.principal) },
+    select: { id: true },
+  });
+  return visible
+    ? new TroupeServerError(
+        'FORBIDDEN',
+        'Not allowed: this run is not this user’s (the tenant’s, or started for another user); only an API key, or a session token of the user it is for, may cancel, retry or answer it.',
+      )
+    : notFound('Run', given);
+}
+
+/** The subject a new run is for: a session token's own; an API key's choice (or none). */
+function runSubject(p: Context['principal'], given: string | null | undefined): string | null {
+  const named = optionalText('input.subject', given, 200) || null;
+  if (p.kind !== 'session') return named;
+  if (named !== null && named !== p.subject)
+    throw new TroupeServerError(
+      'FORBIDDEN',
+      'input.subject: a session token starts runs for its own subject only (leave subject out)',
+    );
+  return p.subject;
+}
+
 async function validateInputs(
   def: CrewDefinition,
   inputs: JsonValue | null | undefined,
@@ -269,6 +308,7 @@ builder.mutationField('startRun', (t) =>
       assertNotThreadLimited(ctx.principal, 'start runs (send a message to a thread instead)');
       const crewId = parseGlobalId('input.crewId', String(input.crewId), 'Crew');
       const key = idempotencyKeyText('input.idempotencyKey', input.idempotencyKey);
+      const subject = runSubject(ctx.principal, input.subject);
       const versions = crewVersionCache(ctx.database);
       const started = async (id: string, row: Record<string, unknown>, committed: boolean) => {
         const enqueue = async () => {
@@ -287,6 +327,12 @@ builder.mutationField('startRun', (t) =>
         if (!existing) return null;
         if (existing.threadId != null)
           throw new TroupeServerError('CONFLICT', 'input.idempotencyKey: already used for a message');
+        // Another user's run (or the tenant's, for a user's token): refused, and shown nothing of.
+        if ((existing.subject ?? null) !== subject)
+          throw new TroupeServerError(
+            'CONFLICT',
+            'input.idempotencyKey: already used for another user’s run',
+          );
         if (existing.crewId !== crewId)
           throw new TroupeServerError(
             'CONFLICT',
@@ -329,6 +375,7 @@ builder.mutationField('startRun', (t) =>
               crewVersion: guess.version,
               inputs,
               idempotencyKey: key,
+              subject,
               taskNames: guess.entry.definition.tasks.map((t) => t.name),
             },
             true,
@@ -373,6 +420,7 @@ builder.mutationField('startRun', (t) =>
           crewVersion: null,
           inputs,
           idempotencyKey: key,
+          subject,
           taskNames: def.tasks.map((t) => t.name),
         },
         false,
@@ -398,10 +446,10 @@ builder.mutationField('cancelRun', (t) =>
       const { tenantId } = tenantOf(ctx);
       const id = parseGlobalId('id', String(args.id), 'Run');
       const run = await ctx.db.run.findFirst({
-        where: { id, ...runScope(ctx.principal) },
+        where: { id, ...runActScope(ctx.principal) },
         select: { id: true, status: true, threadId: true },
       });
-      if (!run) throw notFound('Run', String(args.id));
+      if (!run) throw await notActable(ctx, id, String(args.id));
       const unfinished: readonly string[] = UNFINISHED_RUN_STATUSES;
       if (!unfinished.includes(run.status)) return { id };
       const reason = 'Cancelled by request.';
@@ -463,10 +511,13 @@ builder.mutationField('respondToRun', (t) =>
       const runId = parseGlobalId('input.runId', String(input.runId), 'Run');
       const taskRunId = parseGlobalId('input.taskRunId', String(input.taskRunId), 'TaskRun');
       const tr = await ctx.db.taskRun.findFirst({
-        where: { id: taskRunId, runId, run: runScope(ctx.principal) },
+        where: { id: taskRunId, runId, run: runActScope(ctx.principal) },
         select: { status: true, taskName: true },
       });
-      if (!tr) throw notFound('TaskRun', String(input.taskRunId));
+      if (!tr) {
+        const err = await notActable(ctx, runId, String(input.runId));
+        throw err.code === 'FORBIDDEN' ? err : notFound('TaskRun', String(input.taskRunId));
+      }
       if (tr.status !== 'WAITING_FOR_APPROVAL') {
         throw new TroupeServerError(
           'CONFLICT',
@@ -558,10 +609,10 @@ builder.mutationField('retryRun', (t) =>
       const { tenantId } = tenantOf(ctx);
       const id = parseGlobalId('id', String(args.id), 'Run');
       const run = await ctx.db.run.findFirst({
-        where: { id, ...runScope(ctx.principal) },
+        where: { id, ...runActScope(ctx.principal) },
         select: { status: true, threadId: true },
       });
-      if (!run) throw notFound('Run', String(args.id));
+      if (!run) throw await notActable(ctx, id, String(args.id));
       if (run.threadId) {
         throw new TroupeServerError(
           'CONFLICT',
