@@ -102,6 +102,68 @@ describe('LangChain tools', () => {
     expect(sentTools[0]!.function.parameters).toMatchObject({ properties: { a: { type: 'number' } } });
   });
 
+  it('a tool that never answers is stopped at toolTimeoutMs, and the model is told; a huge result is cut', async () => {
+    let stoppedBy: unknown;
+    const hang = defineTool({
+      name: 'hang',
+      description: 'never answers',
+      input: { type: 'object' },
+      handler: (_args, { signal }) =>
+        new Promise((_, reject) => {
+          signal.addEventListener('abort', () => {
+            stoppedBy = signal.reason;
+            reject(signal.reason);
+          });
+        }),
+    });
+    const flood = defineTool({
+      name: 'flood',
+      description: 'answers a lot',
+      input: { type: 'object' },
+      handler: () => 'x'.repeat(50_000),
+    });
+    server.enqueue(
+      {
+        toolCalls: [
+          { name: 'hang', arguments: '{}' },
+          { name: 'flood', arguments: '{}' },
+        ],
+      },
+      { text: 'done without it' },
+    );
+    const events = await collectEvents(
+      runCrew({
+        crew: {
+          name: 'c',
+          agents: [
+            testAgent(
+              'a',
+              { provider: 'openai', name: 'm', baseUrl: server.url },
+              { tools: ['hang', 'flood'] },
+            ),
+          ],
+          tasks: [{ name: 't', description: 'd', agent: 'a' }],
+        },
+        tools: createToolRegistry([hang, flood]),
+        providers: { openai: { apiKey: 'k' } },
+        toolTimeoutMs: 200,
+        maxToolResultChars: 1000,
+      }),
+    );
+    expect(events.at(-1)).toMatchObject({ type: 'RUN_SUCCEEDED', output: 'done without it' });
+    expect(stoppedBy).toBeDefined();
+    const results = Object.fromEntries(eventsOfType(events, 'TOOL_RESULT').map((e) => [e.toolName, e]));
+    expect(results.hang).toMatchObject({
+      isError: true,
+      result: expect.stringMatching(/took longer than 200 ms/),
+    });
+    expect(results.flood!.result).toMatch(/^x{1000}\n\[… cut: the result had 50000 characters/);
+    // What the model got in its next call is the cut result.
+    const sent = JSON.stringify(server.chatRequests[1]!.body);
+    expect(sent).not.toContain('x'.repeat(1001));
+    expect(sent).toContain('took longer than 200 ms');
+  });
+
   it('stops a tool loop at maxIterations with MAX_ITERATIONS', async () => {
     const ping = defineTool({
       name: 'ping',

@@ -8,6 +8,7 @@ import type { ChatRequest, ToolSpec } from '../providers/chat-provider.js';
 import { messageText } from '../providers/langchain-messages.js';
 import { callWithRetry } from '../providers/retry-policy.js';
 import type { AgentTool } from '../tools/define-tool.js';
+import { DELEGATION_TOOL_NAME } from '../tools/delegation-tool.js';
 import type { JsonSchema } from '../tools/json-schema.js';
 import { priceCall } from '../usage/price-table.js';
 import { addUsage } from '../usage/usage-totals.js';
@@ -56,6 +57,14 @@ function toolResultText(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/** A tool result the model gets: at most `max` characters, with a note when cut. */
+function cutToolResult(text: string, max: number): string {
+  if (!(max > 0) || text.length <= max) return text;
+  // Not between the two halves of a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(text[max - 1] ?? '') ? max - 1 : max;
+  return `${text.slice(0, end)}\n[… cut: the result had ${text.length} characters; the first ${end} are shown.]`;
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -232,15 +241,42 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
               `The arguments are not a valid JSON object: ${call.rawArguments}`,
             );
           }
-          const value = await raceAbort(
-            tool.invoke(call.args, { signal: ctx.signal, taskName, agentName }),
-            ctx.signal,
-          );
-          result = toolResultText(value);
+          // The call's own signal: the run's, and the tool's time limit (delegation has none: its
+          // coworker's calls have theirs).
+          const limit = call.name === DELEGATION_TOOL_NAME ? 0 : ctx.toolTimeoutMs;
+          const callController = new AbortController();
+          const onRunAbort = (): void => callController.abort(ctx.signal.reason);
+          ctx.signal.addEventListener('abort', onRunAbort, { once: true });
+          const timer =
+            limit > 0
+              ? setTimeout(
+                  () =>
+                    callController.abort(
+                      new AgentsError(
+                        'TOOL_ERROR',
+                        `The tool "${call.name}" took longer than ${limit} ms and was stopped.`,
+                      ),
+                    ),
+                  limit,
+                )
+              : undefined;
+          try {
+            const value = await raceAbort(
+              tool.invoke(call.args, { signal: callController.signal, taskName, agentName }),
+              callController.signal,
+            );
+            result = cutToolResult(toolResultText(value), ctx.maxToolResultChars);
+          } finally {
+            clearTimeout(timer);
+            ctx.signal.removeEventListener('abort', onRunAbort);
+          }
         } catch (error) {
           if (ctx.signal.aborted) throw cancelledError(ctx.signal);
           isError = true;
-          result = `Error: ${error instanceof Error ? error.message : String(error)}`;
+          result = cutToolResult(
+            `Error: ${error instanceof Error ? error.message : String(error)}`,
+            ctx.maxToolResultChars,
+          );
         }
         ctx.emit({
           type: 'TOOL_RESULT',

@@ -12,6 +12,10 @@ export interface RunContext {
   signal: AbortSignal;
   emit(event: RunEventInput): void;
   retry: RetryOptions;
+  /** How long one tool call may take (0: no limit); delegation is not limited. */
+  toolTimeoutMs: number;
+  /** The most characters of a tool result the model gets. */
+  maxToolResultChars: number;
   prices: PriceTable;
   /** Run-wide totals; executors add each LLM call exactly once. */
   usage: UsageTotals;

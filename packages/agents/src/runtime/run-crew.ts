@@ -36,6 +36,9 @@ export interface TaskCheckpoint {
   usage: UsageTotals;
 }
 
+const DEFAULT_TOOL_TIMEOUT_MS = 120_000;
+const DEFAULT_MAX_TOOL_RESULT_CHARS = 20_000;
+
 export interface RunCrewOptions {
   crew: CrewDefinition;
   /** Values for `{{placeholders}}`; non-strings are JSON-encoded. */
@@ -58,6 +61,17 @@ export interface RunCrewOptions {
   /** Sees every event synchronously as it is emitted (also when nobody iterates the run). */
   onEvent?: (event: RunEvent) => void;
   retry?: RetryOptions;
+  /**
+   * How long one tool call may take (ms) before it is stopped (its signal aborted) and the model is
+   * told so, as a tool error. Default 120000; 0: no limit. `delegate_work` is not limited: its
+   * coworker's LLM calls have their own timeouts (`retry.timeoutMs`).
+   */
+  toolTimeoutMs?: number;
+  /**
+   * The most characters of a tool's result the model gets (default 20000, about 5,000 tokens); a
+   * longer result is cut, with a note saying so. Every later call of the loop carries it again.
+   */
+  maxToolResultChars?: number;
   /** Merged over `DEFAULT_PRICES`. */
   prices?: PriceTable;
   /** Default: a random UUID. */
@@ -233,6 +247,8 @@ export function runCrew(options: RunCrewOptions): CrewRun {
       signal: controller.signal,
       emit,
       retry: options.retry ?? {},
+      toolTimeoutMs: options.toolTimeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
+      maxToolResultChars: options.maxToolResultChars ?? DEFAULT_MAX_TOOL_RESULT_CHARS,
       prices: { ...DEFAULT_PRICES, ...(options.prices ?? {}) },
       usage,
       providerFor,
