@@ -153,10 +153,17 @@ export async function startServer(
   authCache.onInvalidate(credentialWatch.revoke);
   // Revocations published while the bus was disconnected reached no one here: once it is back,
   // the keys behind live connections are checked against the database.
-  const recheck = () =>
-    void recheckRevocations(database, credentialWatch).catch((err) =>
-      console.error('troupe: checking live connections for revoked keys failed:', err),
-    );
+  let rechecking = false;
+  const recheck = () => {
+    // One at a time: with many tenants a check can outlast the interval.
+    if (rechecking) return;
+    rechecking = true;
+    void recheckRevocations(database, credentialWatch)
+      .catch((err) => console.error('troupe: checking live connections for revoked keys failed:', err))
+      .finally(() => {
+        rechecking = false;
+      });
+  };
   const stopReconnectRecheck = bus.onReconnect(recheck);
   // And now and then whatever the bus says: a revocation whose publish failed, or servers sharing a
   // database without Redis, would otherwise leave another server's live connections open for good

@@ -311,6 +311,20 @@ describe(`queries shaped to ask for too much (${BACKEND})`, () => {
       key,
     );
     expect(ok.errors).toBeUndefined();
+    // Fragments spread two by two, 40 deep: measured once each (walked each time, that was 2^40
+    // visits, and a request without credentials could hold the server for hours).
+    const n = 40;
+    const fragments = Array.from(
+      { length: n },
+      (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`,
+    );
+    const doubled = await gql(
+      server.url,
+      `query { ...F0 }\n${fragments.join('\n')}\nfragment F${n} on Query { viewer { kind } }`,
+      {},
+      key,
+    );
+    expect(doubled.errors).toBeUndefined();
     const { getIntrospectionQuery } = await import('graphql');
     const introspection = await gql(server.url, getIntrospectionQuery(), {}, key);
     expect(introspection.errors).toBeUndefined();

@@ -441,6 +441,13 @@ describe('awkward content', () => {
       extensions: { code: 'BAD_INPUT', field: 'input.metadata' },
       message: expect.stringMatching(/NUL/),
     });
+    // The six characters \u0000 as text are no NUL.
+    await gqlOk(
+      server.url,
+      CREATE_DOCUMENT,
+      { input: { name: 'escape.txt', content: 'fine text', metadata: { pattern: '\\u0000' } } },
+      key,
+    );
     const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
     const tooDeep = await upload(deep, { name: 'deep.json', type: 'application/json' });
     expect(tooDeep.status).toBe(400);

@@ -391,6 +391,15 @@ test('a task that requires approval waits; a rejection with feedback gets a revi
   // Nothing is waiting any more: answering again is a conflict, not a silent success.
   const again = await gql(server.url, RESPOND, { input: { runId: run.id, taskRunId, approved: true } }, key);
   expect(again.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+  // A task run that is not the run's: not found (not "not allowed", to the key that may act on it).
+  const stale = Buffer.from('TaskRun:not-a-task-run').toString('base64');
+  const wrong = await gql(
+    server.url,
+    RESPOND,
+    { input: { runId: run.id, taskRunId: stale, approved: true } },
+    key,
+  );
+  expect(wrong.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 });
 
 test('run(id) asking only for the run’s own fields answers what the full read answers, in every state', async () => {

@@ -62,8 +62,12 @@ const CACHE = Symbol.for('troupe.schemaEngineWasm');
  * has nothing else to do stayed up until they fired. They are kept here and cleared once no engine
  * is left (the wasm instance, and with it these, is shared by every engine in the process).
  */
-const engineTimers = new Set<ReturnType<typeof setTimeout>>();
-let liveEngines = 0;
+const TIMERS = Symbol.for('troupe.schemaEngineTimers');
+/** Shared by every copy of this module, as the wasm instance whose timers they are. */
+const shared = ((globalThis as { [TIMERS]?: { timers: Set<ReturnType<typeof setTimeout>>; live: number } })[
+  TIMERS
+] ??= { timers: new Set(), live: 0 });
+const engineTimers = shared.timers;
 
 function loadBindings(): Promise<WasmBindings> {
   const g = globalThis as { [CACHE]?: Promise<WasmBindings> };
@@ -118,14 +122,14 @@ export async function createSchemaEngine(
     },
     bindMigrationAwareSqlAdapterFactory(adapterFactory),
   );
-  liveEngines++;
+  shared.live++;
   const free = engine.free.bind(engine);
   let freed = false;
   engine.free = () => {
     if (freed) return;
     freed = true;
     free();
-    if (--liveEngines > 0) return;
+    if (--shared.live > 0) return;
     for (const timer of engineTimers) clearTimeout(timer);
     engineTimers.clear();
   };

@@ -102,9 +102,17 @@ export function validateDocumentFields(
     throw badInput(fields.metadata, `at most ${DOCUMENT_METADATA_MAX_BYTES} bytes of JSON`);
   }
   // Postgres's jsonb cannot hold the NUL character (it answered an internal error).
-  if (json.includes('\\u0000'))
-    throw badInput(fields.metadata, 'must not contain the NUL character (\\u0000)');
+  if (hasNul(metadata)) throw badInput(fields.metadata, 'must not contain the NUL character (\\u0000)');
   return { name, mimeType, metadata: metadata as Prisma.InputJsonObject };
+}
+
+/** Whether a JSON value has the NUL character in a string or a key. */
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value).some(([k, v]) => k.includes('\0') || hasNul(v));
+  return false;
 }
 
 /** Checks a new document's content: its size, and for text types that it is readable text. */

@@ -174,6 +174,12 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
           // Cancelled before its crew started, which then never did: recorded here.
           const reason = running.has(job.runId) ? undefined : pendingCancels.get(job.runId);
           if (reason === undefined) return;
+          // No retry of the failed execution either: it would find the run CANCELLED.
+          const waiting = delayed.get(job.runId);
+          if (waiting) {
+            clearTimeout(waiting);
+            delayed.delete(job.runId);
+          }
           return recordUnstartedCancel(
             { database: opts.database, bus: opts.bus, enqueue },
             job,

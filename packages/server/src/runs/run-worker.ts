@@ -147,6 +147,15 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
           await job.moveToDelayed(Date.now() + outcome.retryInMs, token);
           throw new DelayedError();
         }
+        if (outcome === 'released' && token && pendingCancels.has(runId) && !mine) {
+          // Cancelled before its crew started: recorded now, while this worker still holds the job,
+          // and the job ends here, instead of going back to the queue for another worker to run
+          // while this one writes CANCELLED.
+          const reason = pendingCancels.get(runId)!;
+          pendingCancels.delete(runId);
+          await recordUnstartedCancel({ database: opts.database, bus: opts.bus, enqueue }, job.data, reason);
+          return;
+        }
         if (outcome === 'released' && token) {
           await keepPlace();
           // Back to the queue without spending an attempt; the next worker resumes the run.

@@ -515,6 +515,12 @@ builder.mutationField('respondToRun', (t) =>
         select: { status: true, taskName: true },
       });
       if (!tr) {
+        // A run the caller may act on, and a task run not of it: the task run is not found.
+        const actable = await ctx.db.run.findFirst({
+          where: { id: runId, ...runActScope(ctx.principal) },
+          select: { id: true },
+        });
+        if (actable) throw notFound('TaskRun', String(input.taskRunId));
         const err = await notActable(ctx, runId, String(input.runId));
         throw err.code === 'FORBIDDEN' ? err : notFound('TaskRun', String(input.taskRunId));
       }
