@@ -64,9 +64,11 @@ const CACHE = Symbol.for('troupe.schemaEngineWasm');
  */
 const TIMERS = Symbol.for('troupe.schemaEngineTimers');
 /** Shared by every copy of this module, as the wasm instance whose timers they are. */
-const shared = ((globalThis as { [TIMERS]?: { timers: Set<ReturnType<typeof setTimeout>>; live: number } })[
-  TIMERS
-] ??= { timers: new Set(), live: 0 });
+const timersHolder = globalThis as {
+  [TIMERS]?: { timers: Set<ReturnType<typeof setTimeout>>; live: number };
+};
+timersHolder[TIMERS] ??= { timers: new Set(), live: 0 };
+const shared = timersHolder[TIMERS];
 const engineTimers = shared.timers;
 
 function loadBindings(): Promise<WasmBindings> {
