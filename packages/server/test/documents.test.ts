@@ -6,6 +6,7 @@ import { makePdf } from './support/pdf.js';
 
 const MAX_BYTES = 200_000;
 let server: TestServer;
+let tenantA: string;
 let key: string;
 let readOnlyKey: string;
 let otherKey: string;
@@ -70,7 +71,9 @@ beforeAll(async () => {
     env: { TROUPE_DOCUMENT_MAX_BYTES: String(MAX_BYTES) },
     documents: { pollMs: 60_000, batchSize: 4 },
   });
-  ({ key } = await createTenant(server.url, server.admin, 'docs-a'));
+  const a = await createTenant(server.url, server.admin, 'docs-a');
+  key = a.key;
+  tenantA = parseGlobalId('id', a.tenant.id, 'Tenant');
   ({ key: otherKey } = await createTenant(server.url, server.admin, 'docs-b'));
   const ro = await gqlOk(
     server.url,
@@ -430,6 +433,24 @@ describe('awkward content', () => {
     const hits = (await gqlOk(server.url, SEARCH, { input: { query: 'invoice number 42 due May' } }, key))
       .searchDocuments;
     expect(hits.find((h: any) => h.document.id === doc.id)?.content).toBe('Invoice number 42 is due in May.');
+
+    // A chunk of the same model name but another vector length (another server serving a model of
+    // that name): skipped by searches, which pgvector had failed, every one of the tenant's.
+    await server.database.withTenant(tenantA, (tx) =>
+      tx.$executeRawUnsafe(
+        `INSERT INTO "DocumentChunk" ("id", "tenantId", "documentId", "index", "content", "tokenCount", "embedding", "embeddingModel")
+         SELECT 'odd-length-chunk', "tenantId", "documentId", 1000, 'odd', 1, ARRAY[1, 0, 0]::real[], "embeddingModel"
+           FROM "DocumentChunk" WHERE "documentId" = $1 LIMIT 1`,
+        parseGlobalId('id', doc.id, 'Document'),
+      ),
+    );
+    const again = (
+      await gqlOk(server.url, SEARCH, { input: { query: 'invoice number 42 due May', minScore: 0 } }, key)
+    ).searchDocuments;
+    expect(again.find((h: any) => h.document.id === doc.id)?.content).toBe(
+      'Invoice number 42 is due in May.',
+    );
+    expect(again.map((h: any) => h.content)).not.toContain('odd');
 
     const badMeta = await gql(
       server.url,

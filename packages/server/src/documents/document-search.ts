@@ -75,8 +75,10 @@ export async function searchChunks(
   const { vectors } = await embedder.embed([opts.query]);
   const q = vectors[0] ?? [];
   if (!q.some((x) => x !== 0)) return [];
-  const params: unknown[] = [embedder.model, realArray(q)];
-  const where = [`c."embeddingModel" = $1`, `d.status = 'READY'`];
+  // Chunks of the same model name but another vector length (another server serving a model of
+  // that name, say) are skipped: pgvector refused to compare them, and failed every search.
+  const params: unknown[] = [embedder.model, realArray(q), q.length];
+  const where = [`c."embeddingModel" = $1`, `d.status = 'READY'`, `cardinality(c.embedding) = $3::int`];
   if (opts.documentIds) {
     params.push(textArray(opts.documentIds));
     where.push(`d.id = ANY($${params.length}::text[])`);
@@ -93,9 +95,10 @@ export async function searchChunks(
       where.push('d.subject IS NULL');
     }
   }
+  // In a CASE: conditions of a WHERE may be evaluated in any order, the length's after the score's.
   const score = (await pgvectorAvailable(database, tx))
-    ? `(-(c.embedding::vector <#> $2::real[]::vector))`
-    : `(SELECT coalesce(sum(a * b), 0) FROM unnest(c.embedding, $2::real[]) AS t(a, b))`;
+    ? `(CASE WHEN cardinality(c.embedding) = $3::int THEN -(c.embedding::vector <#> $2::real[]::vector) END)`
+    : `(CASE WHEN cardinality(c.embedding) = $3::int THEN (SELECT coalesce(sum(a * b), 0) FROM unnest(c.embedding, $2::real[]) AS t(a, b)) END)`;
   if (opts.minScore !== undefined) {
     params.push(opts.minScore);
     where.push(`${score} >= $${params.length}::float8`);
