@@ -128,6 +128,21 @@ describe('approval', () => {
     expect(run.respond({ taskName: 'draft', approved: true })).toBe(false);
   });
 
+  it('cancelled from onEvent mid-stream: events come in sequence order, the terminal one last', async () => {
+    server.enqueue({ text: ['a ', 'b ', 'c '], chunkDelayMs: 5 });
+    const run = runCrew({
+      crew: crew(),
+      providers: { openai: { apiKey: 'k' } },
+      onEvent: (event) => {
+        if (event.type === 'TOKEN') run.cancel('over budget');
+      },
+    });
+    const events = [];
+    for await (const event of run) events.push(event);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_e, i) => i + 1));
+    expect(events.at(-1)!.type).toBe('RUN_CANCELLED');
+  });
+
   it('cancelling while waiting for approval ends the run with RUN_CANCELLED', async () => {
     server.enqueue({ text: 'Draft v1' });
     const controller = new AbortController();

@@ -47,6 +47,15 @@ export class EventChannel {
     event.seq = this.seq++;
     event.runId = this.runId;
     event.timestamp = this.timestamp();
+    // Queued before the listener sees it: a listener that emits (cancelling the run from onEvent
+    // emits RUN_CANCELLED) queues its events after this one, in sequence order.
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      waiting({ value: event, done: false });
+    } else if (this.buffering) {
+      this.buffer.push(event);
+    }
     if (this.listener) {
       try {
         this.listener(event);
@@ -55,13 +64,6 @@ export class EventChannel {
         const report = this.onListenerError;
         if (report) queueMicrotask(() => report(error));
       }
-    }
-    const waiting = this.waiting;
-    if (waiting) {
-      this.waiting = undefined;
-      waiting({ value: event, done: false });
-    } else if (this.buffering) {
-      this.buffer.push(event);
     }
     return event;
   }
