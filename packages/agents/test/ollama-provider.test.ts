@@ -179,6 +179,22 @@ describe('Ollama provider over real HTTP', () => {
     ).rejects.toMatchObject({ code: 'PROVIDER_ERROR', details: { status: 500 } });
   });
 
+  it('a caller that stops reading the stream ends the request: the model does not generate on', async () => {
+    server.enqueue({ text: Array.from({ length: 10 }, (_, i) => `w${i} `), chunkDelayMs: 40 });
+    const provider = createOllamaProvider({ host: server.url });
+    for await (const chunk of provider.stream({
+      model: 'llama3.1:8b',
+      messages: [new HumanMessage('hi')],
+      signal: new AbortController().signal,
+    })) {
+      expect(chunk).toEqual({ type: 'text', text: 'w0 ' });
+      break;
+    }
+    // Had the request gone on, the server would have sent its last line (and its usage) by now.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(server.reportedUsage).toEqual([]);
+  });
+
   it('retries a 429 from Ollama after its Retry-After delay, like OpenAI', async () => {
     server.enqueue(
       { error: { status: 429, message: 'busy', headers: { 'retry-after': '0.3' } } },

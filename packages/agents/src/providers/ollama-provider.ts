@@ -109,7 +109,13 @@ async function* pullFromPush(
   let wake: (() => void) | undefined;
   let finished = false;
   let failure: { error: unknown } | undefined;
-  streamTo(request, (chunk) => {
+  // A caller that stops reading (break, return) ends the request too: the model would otherwise
+  // generate to the end, every chunk kept here.
+  const stop = new AbortController();
+  const forward = (): void => stop.abort(request.signal?.reason);
+  if (request.signal?.aborted) forward();
+  else request.signal?.addEventListener('abort', forward, { once: true });
+  streamTo({ ...request, signal: stop.signal }, (chunk) => {
     queue.push(chunk);
     wake?.();
   }).then(
@@ -122,18 +128,23 @@ async function* pullFromPush(
       wake?.();
     },
   );
-  while (true) {
-    const next = queue.shift();
-    if (next) {
-      yield next;
-      continue;
+  try {
+    while (true) {
+      const next = queue.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (failure) throw failure.error;
+      if (finished) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
     }
-    if (failure) throw failure.error;
-    if (finished) return;
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-    wake = undefined;
+  } finally {
+    request.signal?.removeEventListener('abort', forward);
+    if (!finished && !failure) stop.abort(new Error('the caller stopped reading the stream'));
   }
 }
 
