@@ -103,6 +103,12 @@ describe('Ollama provider over real HTTP', () => {
     );
     expect(eventsOfType(events, 'TOOL_RESULT')[0]!.result).toBe('order B-2: shipped');
     expect(events.at(-1)).toMatchObject({ type: 'RUN_SUCCEEDED', output: 'B-2 has shipped.' });
+    // The call written as text is not streamed as if it were the answer: the stream is the answer.
+    expect(
+      eventsOfType(events, 'TOKEN')
+        .map((e) => e.delta)
+        .join(''),
+    ).toBe('B-2 has shipped.');
   });
 
   it('understands several <tool_call> blocks written as text, and leaves prose alone', async () => {
@@ -129,6 +135,32 @@ describe('Ollama provider over real HTTP', () => {
       type: 'RUN_SUCCEEDED',
       output: 'I would call {"name": "lookup_order"} but will not.',
     });
+    expect(
+      eventsOfType(events, 'TOKEN')
+        .map((e) => e.delta)
+        .join(''),
+    ).toBe('I would call {"name": "lookup_order"} but will not.');
+  });
+
+  it('an answer that starts like a tool call but is not one still streams, whole', async () => {
+    server.enqueue({ text: ['[Docs](https://example.com) ', 'say it ', 'shipped.'] });
+    const events = await collectEvents(
+      runCrew({
+        crew: crew('llama3.1:8b', ['lookup_order']),
+        inputs: { id: 'D-1' },
+        tools: [lookup],
+        providers: { ollama: { host: server.url } },
+      }),
+    );
+    expect(events.at(-1)).toMatchObject({
+      type: 'RUN_SUCCEEDED',
+      output: '[Docs](https://example.com) say it shipped.',
+    });
+    expect(
+      eventsOfType(events, 'TOKEN')
+        .map((e) => e.delta)
+        .join(''),
+    ).toBe('[Docs](https://example.com) say it shipped.');
   });
 
   it('asks Ollama for schema-constrained output with `format` for structured tasks', async () => {

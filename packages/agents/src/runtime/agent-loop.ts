@@ -59,6 +59,19 @@ function toolResultText(value: unknown): string {
   }
 }
 
+/** Whether text (trimmed at its start) may still turn out to be a tool call written as text. */
+function couldStartTextToolCall(head: string): boolean {
+  if (head.startsWith('{') || head.startsWith('[')) return true;
+  if (head.startsWith('<tool_call>') || '<tool_call>'.startsWith(head)) return true;
+  if ('```'.startsWith(head)) return true;
+  if (!head.startsWith('```')) return false;
+  // A fenced block is one only when it holds JSON: other code streams as it comes.
+  const rest = head.slice(3);
+  if (/^(j|js|jso|json)?\s*$/.test(rest)) return true;
+  const body = rest.replace(/^json/, '').trimStart();
+  return body.startsWith('{') || body.startsWith('[');
+}
+
 /** A tool result the model gets: at most `max` characters, with a note when cut. */
 function cutToolResult(text: string, max: number): string {
   if (!(max > 0) || text.length <= max) return text;
@@ -117,6 +130,24 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
     const redact = ctx.redactStream;
     let held = '';
     let answered = false;
+    // Small models write tool calls as text (`{"name": …}`, `<tool_call>`): such text is not the
+    // answer, and must not stream as if it were.
+    let mayBeToolCall = toolNames.size > 0;
+    let pending = '';
+    const streamText = (delta: string): void => {
+      if (!redact) {
+        ctx.emit({ type: 'TOKEN', taskName, agentName, delta });
+        return;
+      }
+      // PII patterns do not span lines: hold text back until a newline, then release it redacted.
+      held += delta;
+      const cut = held.lastIndexOf('\n');
+      if (cut >= 0 || held.length > MAX_HELD_CHARS) {
+        const release = cut >= 0 ? held.slice(0, cut + 1) : held;
+        held = held.slice(release.length);
+        ctx.emit({ type: 'TOKEN', taskName, agentName, delta: redact(release) });
+      }
+    };
     /** Counts the call's usage (reported, or estimated from what came) and emits USAGE. */
     const account = () => {
       const estimated = reported === undefined;
@@ -147,18 +178,18 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
           answered = true;
           if (chunk.type === 'text') {
             text += chunk.text;
-            if (!redact) {
-              ctx.emit({ type: 'TOKEN', taskName, agentName, delta: chunk.text });
+            if (mayBeToolCall) {
+              // Held while it may still be a tool call written as text (which is not streamed).
+              pending += chunk.text;
+              const head = pending.trimStart();
+              if (head === '' || couldStartTextToolCall(head)) return;
+              mayBeToolCall = false;
+              const release = pending;
+              pending = '';
+              streamText(release);
               return;
             }
-            // PII patterns do not span lines: hold text back until a newline, then release it redacted.
-            held += chunk.text;
-            const cut = held.lastIndexOf('\n');
-            if (cut >= 0 || held.length > MAX_HELD_CHARS) {
-              const release = cut >= 0 ? held.slice(0, cut + 1) : held;
-              held = held.slice(release.length);
-              ctx.emit({ type: 'TOKEN', taskName, agentName, delta: redact(release) });
-            }
+            streamText(chunk.text);
           } else if (chunk.type === 'tool_call') {
             calls.push({
               id: chunk.id,
@@ -182,11 +213,16 @@ export async function runAgentLoop(ctx: RunContext, input: AgentLoopInput): Prom
       account();
       throw cancelledError(ctx.signal);
     }
+    const textCalls =
+      calls.length === 0 && toolNames.size > 0 ? parseTextToolCalls(text, toolNames) : undefined;
+    // Held text that was not a tool call after all (an answer starting with "[", say) streams now.
+    if (pending && !textCalls) streamText(pending);
+    pending = '';
     if (redact && held) ctx.emit({ type: 'TOKEN', taskName, agentName, delta: redact(held) });
     account();
 
     if (calls.length === 0 && toolNames.size > 0) {
-      const fromText = parseTextToolCalls(text, toolNames);
+      const fromText = textCalls;
       if (fromText) {
         for (const [index, call] of fromText.entries()) {
           calls.push({
