@@ -44,6 +44,35 @@ describe('JSON to text', () => {
     expect(JSON.stringify(value, null, 2).length).toBeGreaterThan(20 * compact.length);
     expect(await json(value)).toBe(compact);
   });
+
+  test('a large file (read in a thread of its own) reads the same; broken or too deep, a clear ExtractionError', async () => {
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({ note: `row ${i} ${'text '.repeat(24)}` }));
+    const bytes = new TextEncoder().encode(JSON.stringify({ rows }));
+    expect(bytes.length).toBeGreaterThan(1_000_000);
+    expect(await extractText(bytes, 'application/json')).toBe(JSON.stringify({ rows }, null, 2));
+    const broken = new TextEncoder().encode(`${JSON.stringify({ rows }).slice(0, -2)}`);
+    await expect(extractText(broken, 'application/json')).rejects.toThrow(ExtractionError);
+    await expect(extractText(broken, 'application/json')).rejects.toThrow(/not valid JSON/);
+    const deep = new TextEncoder().encode(`${'['.repeat(600_000)}${']'.repeat(600_000)}`);
+    await expect(extractText(deep, 'application/json')).rejects.toThrow(/nested too deeply/);
+    const latin1 = new Uint8Array([
+      ...new TextEncoder().encode(`{"a":"${'x'.repeat(1_100_000)}`),
+      0xe9,
+      0x22,
+      0x7d,
+    ]);
+    await expect(extractText(latin1, 'application/json')).rejects.toThrow(/not valid UTF-8/);
+  });
+
+  test('a file that needs more memory than allowed is refused with the reason; this process goes on', async () => {
+    // Many small objects: parsed, a few megabytes of JSON take tens of megabytes of heap.
+    const bytes = new TextEncoder().encode(
+      JSON.stringify(Array.from({ length: 300_000 }, (_, i) => ({ i }))),
+    );
+    await expect(extractText(bytes, 'application/json', { json: { memoryMb: 16 } })).rejects.toThrow(
+      /needed more than 16 MB of memory; split it/,
+    );
+  });
 });
 
 describe('PDF to text', () => {

@@ -30,14 +30,15 @@ export class ExtractionError extends Error {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+const NOT_UTF8 =
+  'The file is not valid UTF-8 text: upload text files in UTF-8 (or as application/pdf if it is a PDF).';
+
 function decodeUtf8(bytes: Uint8Array): string {
   try {
     // A leading BOM is not text.
     return utf8.decode(bytes).replace(/^\uFEFF/, '');
   } catch {
-    throw new ExtractionError(
-      'The file is not valid UTF-8 text: upload text files in UTF-8 (or as application/pdf if it is a PDF).',
-    );
+    throw new ExtractionError(NOT_UTF8);
   }
 }
 
@@ -254,19 +255,129 @@ function pdfToText(bytes: Uint8Array, signal?: AbortSignal, limits: PdfLimits = 
   });
 }
 
-/** What indenting `value` by 2 per level would add to its compact JSON: a line break and the indent per member. */
-function indentationBytes(value: unknown): number {
-  let bytes = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    const members = Array.isArray(v) ? v : Object.values(v);
-    // Each member on its own line, indented one level deeper; the closing bracket on its own line.
-    bytes += members.length * (1 + 2 * (depth + 1)) + (members.length > 0 ? 1 + 2 * depth : 0);
-    for (const m of members) stack.push([m, depth + 1]);
+/** JSON files larger than this are read in a thread of their own. */
+const JSON_IN_THREAD_BYTES = 1_000_000;
+const JSON_MEMORY_MB = 1024;
+const JSON_TIME_LIMIT_MS = 120_000;
+
+/**
+ * A JSON file's text, or why it cannot be read. Pretty-printed, so keys and values land in readable
+ * chunks; but indentation grows with the depth of every line, and deeply nested files grew 30-fold
+ * and more (to chunks, and to embeddings paid for): such files keep the compact form. Self-contained
+ * (it runs in the reader thread too, from its source).
+ */
+function readJson(raw: string): { text: string } | { error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    return { error: `The file is not valid JSON: ${(err as Error).message}` };
   }
-  return bytes;
+  try {
+    // What indenting by 2 per level would add to the compact JSON: a line break and the indent per member.
+    let indentation = 0;
+    const stack: [unknown, number][] = [[value, 0]];
+    while (stack.length > 0) {
+      const [v, depth] = stack.pop()!;
+      if (typeof v !== 'object' || v === null) continue;
+      const members = Array.isArray(v) ? v : Object.values(v);
+      indentation += members.length * (1 + 2 * (depth + 1)) + (members.length > 0 ? 1 + 2 * depth : 0);
+      for (const m of members) stack.push([m, depth + 1]);
+    }
+    return {
+      text:
+        indentation <= Math.max(raw.length, 1_000_000)
+          ? JSON.stringify(value, null, 2)
+          : JSON.stringify(value),
+    };
+  } catch (err) {
+    // Nested too deep for the stack (thousands of levels): the file's fault, not the server's.
+    if (err instanceof RangeError)
+      return { error: 'The JSON is nested too deeply to read (thousands of levels).' };
+    throw err;
+  }
+}
+
+const JSON_READER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const readJson = ${readJson.toString()};
+try {
+  let raw;
+  try {
+    raw = new TextDecoder('utf-8', { fatal: true }).decode(workerData.bytes).replace(/^\uFEFF/, '');
+  } catch {
+    parentPort.postMessage({ notUtf8: true });
+    raw = undefined;
+  }
+  if (raw !== undefined) parentPort.postMessage(readJson(raw));
+} catch (err) {
+  parentPort.postMessage({ failed: String((err && err.message) || err) });
+}
+`;
+
+/** readJson in a thread with a heap of its own (see JSON_IN_THREAD_BYTES). */
+function jsonToTextInThread(
+  bytes: Uint8Array,
+  signal: AbortSignal | undefined,
+  memoryMb: number,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const copy = new Uint8Array(bytes);
+    const worker = new Worker(JSON_READER, {
+      eval: true,
+      workerData: { bytes: copy },
+      transferList: [copy.buffer],
+      resourceLimits: { maxOldGenerationSizeMb: memoryMb },
+    });
+    let settled = false;
+    const finish = (settle: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      void worker.terminate();
+      settle();
+    };
+    const timer = setTimeout(
+      () =>
+        finish(() =>
+          reject(
+            new ExtractionError(
+              `Reading the JSON took longer than ${JSON_TIME_LIMIT_MS / 1000} s; split it into smaller files.`,
+            ),
+          ),
+        ),
+      JSON_TIME_LIMIT_MS,
+    );
+    const onAbort = () => finish(() => reject(signal!.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.once('message', (m: { text?: string; error?: string; notUtf8?: boolean; failed?: string }) =>
+      finish(() => {
+        if (m.text !== undefined) resolve(m.text);
+        else if (m.error !== undefined) reject(new ExtractionError(m.error));
+        else if (m.notUtf8) reject(new ExtractionError(NOT_UTF8));
+        else reject(new Error(`the JSON reader failed: ${m.failed}`));
+      }),
+    );
+    worker.on('error', (err: Error & { code?: string }) =>
+      finish(() =>
+        reject(
+          err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+            ? new ExtractionError(
+                `Reading the JSON needed more than ${memoryMb} MB of memory; split it into smaller files.`,
+              )
+            : err,
+        ),
+      ),
+    );
+    worker.once('exit', (code) =>
+      finish(() => reject(new Error(`the JSON reader stopped (exit code ${code})`))),
+    );
+  });
 }
 
 /**
@@ -276,7 +387,7 @@ function indentationBytes(value: unknown): number {
 export async function extractText(
   bytes: Uint8Array,
   mimeType: string,
-  opts: { signal?: AbortSignal; pdf?: PdfLimits } = {},
+  opts: { signal?: AbortSignal; pdf?: PdfLimits; json?: { memoryMb?: number } } = {},
 ): Promise<string> {
   const text = await extractRawText(bytes, mimeType, opts);
   // Postgres text cannot hold NUL, which PDFs' text layers (and some text files) have: every
@@ -287,7 +398,7 @@ export async function extractText(
 async function extractRawText(
   bytes: Uint8Array,
   mimeType: string,
-  opts: { signal?: AbortSignal; pdf?: PdfLimits },
+  opts: { signal?: AbortSignal; pdf?: PdfLimits; json?: { memoryMb?: number } },
 ): Promise<string> {
   const kind = KINDS[mimeType];
   switch (kind) {
@@ -296,26 +407,13 @@ async function extractRawText(
     case 'html':
       return htmlToText(decodeUtf8(bytes));
     case 'json': {
-      const raw = decodeUtf8(bytes);
-      let value: unknown;
-      try {
-        value = JSON.parse(raw);
-      } catch (err) {
-        throw new ExtractionError(`The file is not valid JSON: ${(err as Error).message}`);
-      }
-      // Pretty-printed, so keys and values land in readable chunks; but indentation grows with the
-      // depth of every line, and deeply nested files grew 30-fold and more (to chunks, and to
-      // embeddings paid for). Such files keep the compact form.
-      try {
-        return indentationBytes(value) <= Math.max(raw.length, 1_000_000)
-          ? JSON.stringify(value, null, 2)
-          : JSON.stringify(value);
-      } catch (err) {
-        // Nested too deep for the stack (thousands of levels): the file's fault, not the server's.
-        if (err instanceof RangeError)
-          throw new ExtractionError('The JSON is nested too deeply to read (thousands of levels).');
-        throw err;
-      }
+      // A parsed JSON file takes up to ~20 times its size in memory (many small objects): large
+      // ones are read in a thread with a heap of its own, as PDFs are, not on the one that serves.
+      if (bytes.length > JSON_IN_THREAD_BYTES)
+        return jsonToTextInThread(bytes, opts.signal, opts.json?.memoryMb ?? JSON_MEMORY_MB);
+      const result = readJson(decodeUtf8(bytes));
+      if ('text' in result) return result.text;
+      throw new ExtractionError(result.error);
     }
     case 'pdf':
       return pdfToText(bytes, opts.signal, opts.pdf);
