@@ -9,6 +9,7 @@ const withWorkers = !only || only === 'postgres';
 // Tests that touch no database run once, in the pglite project (when both run).
 const BACKEND_FREE = [
   'test/claim-loop.test.ts',
+  'test/config.test.ts',
   'test/data-dir-lock.test.ts',
   'test/extract-text.test.ts',
   'test/pglite-worker-host.test.ts',

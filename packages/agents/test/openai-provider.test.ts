@@ -305,6 +305,26 @@ describe('OpenAI provider over real HTTP', () => {
     expect(JSON.stringify(events.at(-1))).toMatch(/out of quota/);
   });
 
+  it('empty OPENAI_BASE_URL and OPENAI_API_KEY (a compose file passes them as "") count as unset', async () => {
+    const { createOpenAIProvider } = await import('../src/index.js');
+    const before = { url: process.env.OPENAI_BASE_URL, key: process.env.OPENAI_API_KEY };
+    process.env.OPENAI_BASE_URL = '';
+    process.env.OPENAI_API_KEY = '';
+    try {
+      // OpenAI itself, with no key: said at once, as PROVIDER_AUTH, naming its URL.
+      expect(() => createOpenAIProvider({})).toThrow(
+        /No API key for the OpenAI provider at https:\/\/api\.openai\.com\/v1/,
+      );
+    } finally {
+      for (const [name, value] of [
+        ['OPENAI_BASE_URL', before.url],
+        ['OPENAI_API_KEY', before.key],
+      ] as const)
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+    }
+  });
+
   it('does not retry a 400', async () => {
     server.setFallback(() => ({ error: { status: 400, message: 'bad request: temperature too high' } }));
     const events = await collectEvents(

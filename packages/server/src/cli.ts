@@ -20,7 +20,7 @@ Usage:
   troupe serve   [--port 4000] [--host 0.0.0.0] [--no-migrate] [--graphiql]
                  Production server: Postgres from DATABASE_URL (PGlite in --data-dir otherwise).
                  Needs TROUPE_SECRET; TROUPE_ADMIN_KEY enables createTenant.
-                 With REDIS_URL, runs are queued for \`troupe worker\` processes.
+                 With REDIS_URL (and DATABASE_URL), runs are queued for \`troupe worker\` processes.
   troupe worker  [--concurrency 32]
                  Executes queued runs. Needs DATABASE_URL, REDIS_URL and TROUPE_SECRET; SIGTERM lets
                  runs in progress finish (10 s), then hands the rest to another worker.
@@ -84,7 +84,7 @@ async function serve(
   stopSignals.started(() => server.close());
 
   const db = config.databaseUrl
-    ? `Postgres (${new URL(config.databaseUrl).host})`
+    ? `Postgres (${hostOf(config.databaseUrl)})`
     : `PGlite in ${config.dataDir} (WebAssembly: ${wasm ? `${wasm} compiler` : "node's flags"})`;
   const banner = [
     `Troupe ${version()} ${mode} server ready in ${ms} ms`,
@@ -171,9 +171,19 @@ async function worker(values: Record<string, string | boolean | undefined>): Pro
   });
   process.stdout.write(
     `Troupe ${version()} worker ready: ${workers} run(s) at once\n` +
-      `  Database  Postgres (${new URL(config.databaseUrl).host})\n` +
-      `  Queue     ${config.queuePrefix}:runs on ${new URL(config.redisUrl).host}\n`,
+      `  Database  Postgres (${hostOf(config.databaseUrl)})\n` +
+      `  Queue     ${config.queuePrefix}:runs on ${hostOf(config.redisUrl)}\n`,
   );
+}
+
+/** A connection URL's host for a banner; never the URL itself (it may hold a password). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host || 'local socket';
+  } catch {
+    // ioredis takes forms URL does not (a socket path, a bare port).
+    return 'as configured';
+  }
 }
 
 async function migrate(values: Record<string, string | boolean | undefined>): Promise<void> {

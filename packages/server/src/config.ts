@@ -119,10 +119,29 @@ export interface LoadedConfig {
   generatedAdminKey?: string;
 }
 
+/**
+ * A connection URL that Node cannot parse fails every connection with a bare "Invalid URL" (the
+ * usual cause: a password with "/", "?", "#" or "@" that is not percent-encoded). Said here, without
+ * printing the URL (it holds the password).
+ */
+function checkUrl(name: string, url: string): void {
+  try {
+    new URL(url);
+  } catch {
+    throw new ConfigError(
+      `${name} is not a valid URL. A password (or user name) with characters such as / ? # @ : must be percent-encoded (encodeURIComponent), or generate one with hex characters only (openssl rand -hex 32).`,
+    );
+  }
+}
+
 /** Builds the configuration for a mode from the environment and command-line overrides. */
 export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = process.env): LoadedConfig {
-  const dataDir = path.resolve(overrides.dataDir ?? env.TROUPE_DATA_DIR ?? '.troupe');
+  // Empty variables count as unset (a compose file's `${X:-}`): an empty TROUPE_HOST had bound
+  // every interface, an empty TROUPE_DATA_DIR the current folder.
+  const dataDir = path.resolve(overrides.dataDir ?? (env.TROUPE_DATA_DIR || '.troupe'));
   const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && /^postgres(ql)?:\/\//.test(databaseUrl)) checkUrl('DATABASE_URL', databaseUrl);
+  if (env.REDIS_URL && /^rediss?:\/\//.test(env.REDIS_URL)) checkUrl('REDIS_URL', env.REDIS_URL);
   const local = mode === 'dev' || mode === 'embedded';
   let generatedAdminKey: string | undefined;
 
@@ -134,6 +153,11 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
   }
   if (adminKey && adminKey.length < 24)
     throw new ConfigError('TROUPE_ADMIN_KEY must be at least 24 characters');
+  // The server tells the admin key from API keys by its prefix: any other key could never log in.
+  if (adminKey && !adminKey.startsWith('trpa_'))
+    throw new ConfigError(
+      'TROUPE_ADMIN_KEY must start with "trpa_" (e.g. trpa_ followed by: openssl rand -hex 24)',
+    );
 
   let secret = env.TROUPE_SECRET || undefined;
   if (!secret) {
@@ -160,7 +184,7 @@ export function loadConfig(mode: Mode, overrides: ConfigOverrides = {}, env = pr
     config: {
       mode,
       port: overrides.port ?? int(env, 'PORT', 4000),
-      host: overrides.host ?? env.TROUPE_HOST ?? (local ? '127.0.0.1' : '0.0.0.0'),
+      host: overrides.host ?? (env.TROUPE_HOST || (local ? '127.0.0.1' : '0.0.0.0')),
       databaseUrl,
       redisUrl: env.REDIS_URL || undefined,
       queuePrefix: env.TROUPE_QUEUE_PREFIX || 'troupe',

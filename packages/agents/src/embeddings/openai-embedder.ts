@@ -17,8 +17,8 @@ export interface OpenAIEmbedderSpec {
  */
 export function createOpenAIEmbedder(spec: OpenAIEmbedderSpec, options: EmbedderOptions = {}): Embedder {
   const env = typeof process === 'undefined' ? {} : process.env;
-  const url = (spec.baseUrl ?? env.OPENAI_BASE_URL ?? DEFAULT_OPENAI_URL).replace(/\/+$/, '');
-  const apiKey = spec.apiKey ?? env.OPENAI_API_KEY;
+  const url = (spec.baseUrl || env.OPENAI_BASE_URL || DEFAULT_OPENAI_URL).replace(/\/+$/, '');
+  const apiKey = spec.apiKey || env.OPENAI_API_KEY || undefined;
   if (!apiKey && url.startsWith(DEFAULT_OPENAI_URL)) {
     throw new AgentsError(
       'PROVIDER_AUTH',

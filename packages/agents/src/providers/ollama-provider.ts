@@ -30,7 +30,7 @@ export function normaliseHost(host: string): string {
 /** Ollama through the official `ollama` client (`/api/chat`, NDJSON streaming). */
 export function createOllamaProvider(options: OllamaProviderOptions = {}): ChatProvider {
   const env = typeof process === 'undefined' ? {} : process.env;
-  const url = normaliseHost(options.host ?? env.OLLAMA_HOST ?? DEFAULT_OLLAMA_HOST);
+  const url = normaliseHost(options.host || env.OLLAMA_HOST || DEFAULT_OLLAMA_HOST);
   const fetchImpl = options.fetch ?? providerFetch();
 
   async function streamTo(request: ChatRequest, onChunk: (chunk: ChatChunk) => void): Promise<void> {

@@ -41,9 +41,9 @@ export const DEFAULT_OPENAI_URL = 'https://api.openai.com/v1';
 /** OpenAI (or any OpenAI-compatible server) through the official `openai` client, with its own retries off. */
 export function createOpenAIProvider(options: OpenAIProviderOptions = {}): ChatProvider {
   const env = typeof process === 'undefined' ? {} : process.env;
-  const url = (options.baseUrl ?? env.OPENAI_BASE_URL ?? DEFAULT_OPENAI_URL).replace(/\/+$/, '');
+  const url = (options.baseUrl || env.OPENAI_BASE_URL || DEFAULT_OPENAI_URL).replace(/\/+$/, '');
   const isOfficial = url.startsWith(DEFAULT_OPENAI_URL);
-  const apiKey = options.apiKey ?? env.OPENAI_API_KEY;
+  const apiKey = options.apiKey || env.OPENAI_API_KEY || undefined;
   if (!apiKey && isOfficial) {
     throw new AgentsError(
       'PROVIDER_AUTH',

@@ -74,8 +74,8 @@ export function createProviderResolver(
         'openai',
         options,
         fetchKey(options.fetch),
-        env.OPENAI_API_KEY ?? null,
-        env.OPENAI_BASE_URL ?? null,
+        env.OPENAI_API_KEY || null,
+        env.OPENAI_BASE_URL || null,
       ]);
       provider = shared(sharedKey, () => createOpenAIProvider(options));
     } else if (name === 'ollama') {
