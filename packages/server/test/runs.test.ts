@@ -11,6 +11,7 @@ let llm: OpenAICompatibleTestServer;
 let server: TestServer;
 let key: string;
 let crewId: string;
+let tenantId: string;
 
 const CREW = OPENAI_CREW;
 const dbId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
@@ -20,7 +21,9 @@ const RUN = `query($id: ID!) { run(id: $id) { status output error crewVersion la
 beforeAll(async () => {
   llm = await createOpenAICompatibleTestServer();
   server = await startTestServer({ providers: { openai: { baseUrl: llm.url, apiKey: 'test' } } });
-  ({ key } = await createTenant(server.url, server.admin, 'runs'));
+  const tenant = await createTenant(server.url, server.admin, 'runs');
+  key = tenant.key;
+  tenantId = Buffer.from(tenant.tenant.id, 'base64').toString().split(':')[1]!;
   crewId = (await gqlOk(server.url, CREATE_CREW, { input: CREW }, key)).createCrew.crew.id;
 });
 afterAll(async () => {
@@ -190,6 +193,40 @@ test.runIf(BACKEND === 'postgres')(
     }
   },
 );
+
+test('a run whose end another writer recorded meanwhile keeps that end: the executor writes nothing more', async () => {
+  // As a server that found no worker answering a cancel records it (a lost message, a stalled
+  // worker): the worker that did hold the run must not end it a second time.
+  llm.setFallback(() => ({ text: Array.from({ length: 60 }, (_, i) => `w${i} `), chunkDelayMs: 20 }));
+  const run = await startRun({ topic: 'ended elsewhere' });
+  for await (const r of sseSubscribe(server.url, EVENTS, { runId: run.id, afterSeq: 0 }, key))
+    if (r.data.runEvents.type === 'TOKEN') break;
+  const id = dbId(run.id);
+  await server.database.withTenant(tenantId, async (tx) => {
+    await tx.run.update({ where: { id }, data: { status: 'CANCELLED', finishedAt: new Date() } });
+  });
+  // Long enough for the answer to have finished, had the executor gone on.
+  await new Promise((r) => setTimeout(r, 2000));
+  const after = await gqlOk(server.url, RUN, { id: run.id }, key);
+  expect(after.run.status).toBe('CANCELLED');
+  const types = (await events(run.id)).map((e) => e.type);
+  expect(types).not.toContain('RUN_SUCCEEDED');
+  expect(types).not.toContain('TASK_COMPLETED');
+});
+
+test('a model answer with NUL characters is stored and streamed without them, not failed', async () => {
+  llm.enqueue({ text: ['Notes\u0000 one', ' two'] }, { text: 'Art\u0000icle.' });
+  const run = await startRun({ topic: 'nul' });
+  const evs = await events(run.id);
+  expect(evs.at(-1)!.type).toBe('RUN_SUCCEEDED');
+  expect(
+    evs
+      .filter((e) => e.type === 'TOKEN')
+      .map((e) => e.delta)
+      .join(''),
+  ).toBe('Notes one twoArticle.');
+  expect((await gqlOk(server.url, RUN, { id: run.id }, key)).run.output).toBe('Article.');
+});
 
 test('editing the crew changes later runs only: a run keeps the version it pinned', async () => {
   llm.setFallback(() => ({ text: 'fine', chunkDelayMs: 5 }));

@@ -18,7 +18,13 @@ import { agentChatCrew, CHAT_MESSAGE_INPUT, estimateTokens } from '../threads/ch
 import { loadConversation } from '../threads/conversation.js';
 import { releaseNextThreadRun } from '../threads/thread-queue.js';
 import { toRuntimeCrew } from './crew-runtime-definition.js';
-import { batchStatements, claimRunStatement, completedTasksOf, parseClaimedRun } from './run-batch-sql.js';
+import {
+  batchStatements,
+  claimRunStatement,
+  completedTasksOf,
+  parseClaimedRun,
+  RunEndedElsewhere,
+} from './run-batch-sql.js';
 import { recordCancellation } from './run-cancel.js';
 import { nextAttemptDelay, recordRunRetry } from './run-retry.js';
 import { publishRunUpdate, STATUS_EVENTS } from './run-updates.js';
@@ -395,6 +401,10 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
   // releases the thread's next run.
   const storeChatBatch = (batch: RunEvent[]): Promise<StoredBatch> =>
     database.withTenant(job.tenantId, async (tx) => {
+      // Only while the run is unfinished (see batchStatements): locked, as appending would.
+      const live = await tx.$queryRaw<unknown[]>`SELECT 1 FROM "Run" WHERE "id" = ${job.runId}
+        AND "status" NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED') FOR UPDATE`;
+      if (live.length === 0) throw new RunEndedElsewhere(job.runId);
       const log: NewRunEvent[] = [];
       for (const e of batch) {
         if (e.type === 'RUN_SUCCEEDED' && thread) {
@@ -426,6 +436,7 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     });
 
   let retryInMs: number | null = null;
+  let endedElsewhere = false;
   let pending: RunEvent[] = [];
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<void> = Promise.resolve();
@@ -511,6 +522,7 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
           break;
         }
       }
+      withoutNul(e);
       pending.push(e);
       if (e.type === 'TOKEN') {
         if (timer === undefined && performance.now() - tokensFlushedAt >= flushMs) flushTokens();
@@ -521,6 +533,11 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     }
     if (soon) clearImmediate(soon);
     await flush();
+  } catch (err) {
+    if (!(err instanceof RunEndedElsewhere)) throw err;
+    // Its end is recorded already (a cancel that found nobody holding it): stop, quietly.
+    endedElsewhere = true;
+    crewRun.cancel('The run ended elsewhere.');
   } finally {
     if (timer) clearTimeout(timer);
     if (soon) clearImmediate(soon);
@@ -528,8 +545,36 @@ export async function executeRun(opts: ExecuteRunOptions, job: RunJob): Promise<
     await published;
     publishFailures.delete(job.runId);
   }
+  if (endedElsewhere) return 'skipped';
   if (released) return 'released';
   return retryInMs !== null ? { retryInMs } : 'finished';
+}
+
+/**
+ * Drops NUL characters from an event's text (in place): Postgres text and jsonb cannot hold them,
+ * and a model or tool that produced one failed every attempt to store the run's events.
+ */
+function withoutNul(e: RunEvent): void {
+  if (e.type === 'TOKEN') {
+    if (e.delta.includes('\0')) e.delta = e.delta.replaceAll('\0', '');
+    return;
+  }
+  const seen = new WeakSet<object>();
+  const clean = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.includes('\0') ? v.replaceAll('\0', '') : v;
+    if (v === null || typeof v !== 'object' || seen.has(v)) return v;
+    seen.add(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = clean(v[i]);
+      return v;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      const y = clean(x);
+      if (y !== x) (v as Record<string, unknown>)[k] = y;
+    }
+    return v;
+  };
+  clean(e);
 }
 
 async function queueNext(opts: Pick<ExecuteRunOptions, 'enqueue'>, job: RunJob): Promise<void> {

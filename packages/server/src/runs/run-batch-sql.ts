@@ -9,6 +9,17 @@ import { webhookEventOf, webhookPayload } from '../webhooks/webhook-outbox.js';
 // executor picks it up, and storing a batch of its events with the state they imply. Chat runs
 // (messages, the thread's log and queue) keep the Prisma path in execute-run.
 
+/**
+ * The run ended (or was deleted) while this executor ran it: another writer recorded its end. The
+ * executor stops, writing nothing more.
+ */
+export class RunEndedElsewhere extends Error {
+  constructor(runId: string) {
+    super(`run ${runId} ended elsewhere while it was executing here`);
+    this.name = 'RunEndedElsewhere';
+  }
+}
+
 /** Marks the run RUNNING unless it is over, and returns it with its task checkpoints. */
 export function claimRunStatement(runId: string, now: Date): SqlText {
   return sql`UPDATE "Run" SET "status" = 'RUNNING', "startedAt" = COALESCE("startedAt", ${now}),
@@ -229,7 +240,10 @@ export function batchStatements(opts: {
   const { run, tasks, closeOpenTasks } = batchState(runId, opts.batch, opts.taskRunIds, now);
   run.set('lastSeq', sql`"lastSeq" + ${n}`);
   const parts: SqlText[] = [
-    sql`u AS (UPDATE "Run" SET ${run.sql()} WHERE "id" = ${runId}
+    // Only while the run is unfinished: a run that ended elsewhere meanwhile (cancelled by a server
+    // that found nobody holding it, say) keeps its end, and this batch writes nothing (no events,
+    // no task state, no webhook deliveries) but its usage, which was spent.
+    sql`u AS (UPDATE "Run" SET ${run.sql()} WHERE "id" = ${runId} AND "status" NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
   RETURNING "lastSeq", "promptTokens", "completionTokens", "costUsd")`,
   ];
   const rows = log.map(
@@ -241,7 +255,10 @@ export function batchStatements(opts: {
   const taskUpdates = [...tasks].map(([id, a]) => sql`UPDATE "TaskRun" SET ${a.sql()} WHERE "id" = ${id}`);
   // Task runs are updated by the main statement unless the second one updates them too.
   if (!closeOpenTasks)
-    for (const [i, t] of taskUpdates.entries()) parts.push(sql`t${new SqlText(String(i))} AS (${t})`);
+    for (const [i, [id, a]] of [...tasks].entries())
+      parts.push(
+        sql`t${new SqlText(String(i))} AS (UPDATE "TaskRun" SET ${a.sql()} WHERE "id" = ${id} AND EXISTS (SELECT 1 FROM u))`,
+      );
   const usage = opts.batch.filter((e) => e.type === 'USAGE');
   if (usage.length) {
     const values = usage.map((e) => {
@@ -278,7 +295,8 @@ WHERE w."crewId" = ${opts.crewId} AND w."enabled" AND ${terminal.type}::"Webhook
   return {
     statements,
     storedEvents(first) {
-      const last = Number(first[0]?.lastSeq);
+      if (!first[0]) throw new RunEndedElsewhere(runId);
+      const last = Number(first[0].lastSeq);
       if (!Number.isInteger(last)) throw new Error(`run ${runId} not found while logging its events`);
       return log.map((e, i) => ({
         runId,

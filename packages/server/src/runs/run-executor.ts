@@ -212,6 +212,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
         // Waiting for its next attempt (the run is QUEUED): the caller records the cancellation.
         clearTimeout(waiting);
         delayed.delete(runId);
+        failures.delete(runId);
         settle();
         return false;
       }
