@@ -140,7 +140,8 @@ export async function startServer(
   // Workers need the database too: on the embedded one (one process's data folder) runs execute
   // here, Redis or not (they had been queued for workers that could never start).
   const runsOn =
-    opts.runsOn ?? (config.mode === 'serve' && config.redisUrl && config.databaseUrl ? 'workers' : 'this-process');
+    opts.runsOn ??
+    (config.mode === 'serve' && config.redisUrl && config.databaseUrl ? 'workers' : 'this-process');
   if (runsOn === 'workers' && !config.redisUrl)
     throw new ConfigError('Runs on workers need REDIS_URL (the queue between servers and workers).');
   const bus =

@@ -10,7 +10,7 @@ const dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-config-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 const SECRET = 'x'.repeat(40);
 
-test('empty variables count as unset (a compose file passes `${X:-}` as "")', () => {
+test('empty variables count as unset (a compose file passes `X:-` defaults as "")', () => {
   const { config } = loadConfig(
     'serve',
     { dataDir },
