@@ -23,7 +23,9 @@ process.env.OPENAI_API_KEY ??= 'not-needed-locally';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'troupe-quickstart-'));
 // Embedded mode: PGlite in dataDir, no configuration; the admin key is generated on first start.
-const { config, generatedAdminKey } = loadConfig('embedded', { port: 0, dataDir });
+// An empty environment: a DATABASE_URL or REDIS_URL left in the shell (a production one, say) must
+// not make this example run in, and recover the unfinished runs of, that database.
+const { config, generatedAdminKey } = loadConfig('embedded', { port: 0, dataDir }, {});
 const server = await startTroupeServer(config);
 try {
   console.log(`Troupe is running at ${server.url}/graphql`);

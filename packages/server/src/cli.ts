@@ -94,6 +94,13 @@ async function serve(
   ];
   if (server.database.migrations.applied.length)
     banner.push(`  Migrated  ${server.database.migrations.applied.join(', ')}`);
+  if (mode === 'dev' && config.databaseUrl)
+    banner.push(
+      '',
+      '  Note: `troupe dev` executes runs in this process, and on start resumes the unfinished runs it',
+      '  finds in this database. Never point it at a database that `troupe worker` processes serve',
+      '  (an unset DATABASE_URL gives it a database of its own in the data folder).',
+    );
   if (generatedAdminKey) {
     banner.push(
       '',
