@@ -92,6 +92,29 @@ describe.each(buses)(`run event log and stream (%s bus, ${BACKEND})`, (_name, ma
   });
   afterAll(() => bus?.close());
 
+  test('a log read as its end commits (status read before, events after) still ends when the end comes live', async () => {
+    const runId = await newRun();
+    const stored = await write(bus, runId, [...range(1, 3).map(token), done], false);
+    // The page says the run is still going though it holds the terminal event (the race), once.
+    let reads = 0;
+    const racing: RunEventSource = {
+      ...source(bus, runId),
+      page: async (after) => {
+        const page = await readRunLogPage(db, tenantId, runId, after, 50);
+        return reads++ === 0 ? { ...page, closed: false } : page;
+      },
+    };
+    const stream = collect(streamRunEvents(racing, { afterSeq: 0, pollMs: 60_000 }));
+    await new Promise((r) => setTimeout(r, 100));
+    // The writer publishes after its commit: the terminal event, live, a duplicate of the last seen.
+    for (const e of stored) await bus.publish(`run:${runId}`, encodeLiveEvent(e));
+    const ended = await Promise.race([
+      stream.then((s) => s.seqs),
+      new Promise<'still open'>((r) => setTimeout(() => r('still open'), 3000)),
+    ]);
+    expect(ended).toEqual(range(1, 4));
+  });
+
   test('sequence numbers start at 1 and have no holes, even with concurrent writers', async () => {
     const runId = await newRun();
     await Promise.all(

@@ -306,7 +306,13 @@ async function* runEventGenerator(
       while (live.length > 0) {
         const e = live.shift()!;
         const seq = seqOf(e);
-        if (seq <= last) continue; // already seen (replayed from the log)
+        if (seq <= last) {
+          // Already seen (replayed from the log). The last one seen, terminal, coming live: the log
+          // was read as it committed (its status before, its events after), so the page did not
+          // say closed; the live copy says the run has ended.
+          if (seq === last && isLast(e)) return;
+          continue;
+        }
         if (seq > last + 1) {
           // Missed something: the log has it.
           live.unshift(e);
