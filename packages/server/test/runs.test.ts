@@ -1,6 +1,8 @@
 import { createOpenAICompatibleTestServer, type OpenAICompatibleTestServer } from '@troupe/agents/testing';
+import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import WebSocket from 'ws';
 import { createId } from '../src/db/create-id.js';
 import { insertRunStatement } from '../src/runs/start-run-sql.js';
 import { BACKEND, pgAdmin, startTestServer, type TestServer } from './support/backend.js';
@@ -226,6 +228,46 @@ test('a model answer with NUL characters is stored and streamed without them, no
       .join(''),
   ).toBe('Notes one twoArticle.');
   expect((await gqlOk(server.url, RUN, { id: run.id }, key)).run.output).toBe('Article.');
+});
+
+test('a runUpdated subscriber that goes away on a quiet tenant is let go at once', async () => {
+  const before = server.bus.subscriberCount();
+  for (const transport of ['sse', 'ws'] as const) {
+    const controller = new AbortController();
+    const q = 'subscription { runUpdated { id } }';
+    let watching: Promise<unknown>;
+    if (transport === 'sse') {
+      watching = (async () => {
+        try {
+          for await (const _ of sseSubscribe(server.url, q, {}, key, controller.signal)) {
+          }
+        } catch {}
+      })();
+    } else {
+      const client = createClient({
+        url: `${server.url.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${key}` },
+        lazy: true,
+        retryAttempts: 0,
+      });
+      const dispose = client.subscribe({ query: q }, { next: () => {}, error: () => {}, complete: () => {} });
+      controller.signal.addEventListener('abort', () => {
+        dispose();
+        void client.dispose();
+      });
+      watching = Promise.resolve();
+    }
+    for (let i = 0; i < 100 && server.bus.subscriberCount() === before; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(server.bus.subscriberCount()).toBe(before + 1);
+    controller.abort();
+    await watching;
+    // Nothing happens on the tenant: the subscription must still end.
+    for (let i = 0; i < 100 && server.bus.subscriberCount() !== before; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(server.bus.subscriberCount(), transport).toBe(before);
+  }
 });
 
 test('editing the crew changes later runs only: a run keeps the version it pinned', async () => {

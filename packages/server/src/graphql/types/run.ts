@@ -656,40 +656,78 @@ builder.mutationField('retryRun', (t) =>
 );
 
 /** The tenant's run updates as run ids, optionally only those of one crew. */
-async function* runUpdates(
+/**
+ * The tenant's run updates, for one subscriber. Its return() (the client went away) ends it at
+ * once: a generator waiting for the next update had kept its bus subscription, and for a quiet
+ * tenant kept it for good. Updates of one run not yet sent are sent once.
+ */
+function runUpdates(
   ctx: Context,
   tenantId: string,
   crewId: string | undefined,
 ): AsyncGenerator<{ id: string }> {
-  const queue: string[] = [];
+  const queue = new Set<string>();
   let wake: (() => void) | undefined;
-  const unsubscribe = await ctx.runs.bus.subscribe(tenantRunsChannel(tenantId), (m) => {
+  let stopped = false;
+  const subscribed = ctx.runs.bus.subscribe(tenantRunsChannel(tenantId), (m) => {
     try {
-      queue.push((JSON.parse(m) as RunUpdate).runId);
+      queue.add((JSON.parse(m) as RunUpdate).runId);
       wake?.();
     } catch {}
   });
-  try {
-    for (;;) {
-      while (queue.length > 0) {
-        const runId = queue.shift()!;
-        if (crewId || ctx.principal.kind === 'session') {
-          // Only runs the caller may see: a session token's user does not watch other users' chats.
-          const r = await ctx.database.withTenant(tenantId, (tx) =>
-            tx.run.findFirst({ where: { id: runId, ...runScope(ctx.principal) }, select: { crewId: true } }),
-          );
-          if (!r || (crewId && r.crewId !== crewId)) continue;
+  let unsubscribed: Promise<void> | undefined;
+  const stop = () => {
+    stopped = true;
+    wake?.();
+    unsubscribed ??= subscribed.then((unsubscribe) => unsubscribe());
+    return unsubscribed;
+  };
+  async function* updates(): AsyncGenerator<{ id: string }> {
+    await subscribed;
+    try {
+      while (!stopped) {
+        for (const runId of queue) {
+          queue.delete(runId);
+          if (crewId || ctx.principal.kind === 'session') {
+            // Only runs the caller may see: a session token's user does not watch other users' chats.
+            const r = await ctx.database.withTenant(tenantId, (tx) =>
+              tx.run.findFirst({
+                where: { id: runId, ...runScope(ctx.principal) },
+                select: { crewId: true },
+              }),
+            );
+            if (!r || (crewId && r.crewId !== crewId)) continue;
+          }
+          if (stopped) return;
+          yield { id: runId };
         }
-        yield { id: runId };
+        if (stopped) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (stopped || queue.size > 0) resolve();
+        });
+        wake = undefined;
       }
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      wake = undefined;
+    } finally {
+      await stop();
     }
-  } finally {
-    await unsubscribe();
   }
+  const generator = updates();
+  const stream: AsyncGenerator<{ id: string }> = {
+    next: (...args) => generator.next(...args),
+    async return(value) {
+      await stop();
+      return generator.return(value);
+    },
+    async throw(error) {
+      await stop();
+      return generator.throw(error);
+    },
+    [Symbol.asyncIterator]() {
+      return stream;
+    },
+  };
+  return stream;
 }
 
 builder.subscriptionField('runUpdated', (t) =>
