@@ -186,19 +186,55 @@ let unpdfPath: string | undefined;
  * `signal` stops the reading (the thread is terminated) and rejects with its reason.
  */
 function pdfToText(bytes: Uint8Array, signal?: AbortSignal, limits: PdfLimits = {}): Promise<string> {
-  const memoryMb = limits.memoryMb ?? PDF_MEMORY_MB;
-  const timeLimitMs = limits.timeLimitMs ?? PDF_TIME_LIMIT_MS;
   unpdfPath ??= createRequire(import.meta.url).resolve('unpdf');
+  return readInThread<{ text?: string; unreadable?: string; pages?: number; failed?: string }>({
+    kind: 'PDF',
+    script: PDF_READER,
+    bytes,
+    workerData: { unpdf: unpdfPath, maxPages: PDF_MAX_PAGES },
+    memoryMb: limits.memoryMb ?? PDF_MEMORY_MB,
+    timeLimitMs: limits.timeLimitMs ?? PDF_TIME_LIMIT_MS,
+    signal,
+    answer: (m) => {
+      if (m.text !== undefined) return m.text;
+      if (m.unreadable !== undefined)
+        throw new ExtractionError(`The file is not a readable PDF: ${m.unreadable}`);
+      if (m.pages !== undefined)
+        throw new ExtractionError(
+          `The PDF has ${m.pages} pages; at most ${PDF_MAX_PAGES} are read. Split it into smaller files.`,
+        );
+      throw new ExtractionError(`The PDF could not be read: ${m.failed}`);
+    },
+  });
+}
+
+/**
+ * Runs a reader script in a worker thread with a heap of its own, on a copy of `bytes` (pdf.js
+ * takes ownership of the buffer it is given): a file that needs too much memory or time fails as
+ * that document's error instead of ending the process (and every run and request in it), and is
+ * not read on the thread that serves. `signal` stops the reading (the thread is terminated) and
+ * rejects with its reason. `answer` turns the thread's one message into the text, or throws.
+ */
+function readInThread<M>(opts: {
+  kind: 'PDF' | 'JSON';
+  script: string;
+  bytes: Uint8Array;
+  workerData: Record<string, unknown>;
+  memoryMb: number;
+  timeLimitMs: number;
+  signal: AbortSignal | undefined;
+  answer: (message: M) => string;
+}): Promise<string> {
+  const { kind, memoryMb, timeLimitMs, signal } = opts;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
       return;
     }
-    // pdf.js takes ownership of the buffer it is given: the thread gets a copy of its own.
-    const copy = new Uint8Array(bytes);
-    const worker = new Worker(PDF_READER, {
+    const copy = new Uint8Array(opts.bytes);
+    const worker = new Worker(opts.script, {
       eval: true,
-      workerData: { bytes: copy, unpdf: unpdfPath, maxPages: PDF_MAX_PAGES },
+      workerData: { ...opts.workerData, bytes: copy },
       transferList: [copy.buffer],
       resourceLimits: { maxOldGenerationSizeMb: memoryMb },
     });
@@ -216,7 +252,7 @@ function pdfToText(bytes: Uint8Array, signal?: AbortSignal, limits: PdfLimits = 
         finish(() =>
           reject(
             new ExtractionError(
-              `Reading the PDF took longer than ${timeLimitMs >= 1000 ? `${Math.round(timeLimitMs / 1000)} s` : `${timeLimitMs} ms`}; split it into smaller files.`,
+              `Reading the ${kind} took longer than ${timeLimitMs >= 1000 ? `${Math.round(timeLimitMs / 1000)} s` : `${timeLimitMs} ms`}; split it into smaller files.`,
             ),
           ),
         ),
@@ -224,18 +260,13 @@ function pdfToText(bytes: Uint8Array, signal?: AbortSignal, limits: PdfLimits = 
     );
     const onAbort = () => finish(() => reject(signal!.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
-    worker.once('message', (m: { text?: string; unreadable?: string; pages?: number; failed?: string }) =>
+    worker.once('message', (m: M) =>
       finish(() => {
-        if (m.text !== undefined) resolve(m.text);
-        else if (m.unreadable !== undefined)
-          reject(new ExtractionError(`The file is not a readable PDF: ${m.unreadable}`));
-        else if (m.pages !== undefined)
-          reject(
-            new ExtractionError(
-              `The PDF has ${m.pages} pages; at most ${PDF_MAX_PAGES} are read. Split it into smaller files.`,
-            ),
-          );
-        else reject(new ExtractionError(`The PDF could not be read: ${m.failed}`));
+        try {
+          resolve(opts.answer(m));
+        } catch (err) {
+          reject(err);
+        }
       }),
     );
     worker.on('error', (err: Error & { code?: string }) =>
@@ -243,14 +274,14 @@ function pdfToText(bytes: Uint8Array, signal?: AbortSignal, limits: PdfLimits = 
         reject(
           err.code === 'ERR_WORKER_OUT_OF_MEMORY'
             ? new ExtractionError(
-                `Reading the PDF needed more than ${memoryMb} MB of memory; split it into smaller files.`,
+                `Reading the ${kind} needed more than ${memoryMb} MB of memory; split it into smaller files.`,
               )
             : err,
         ),
       ),
     );
     worker.once('exit', (code) =>
-      finish(() => reject(new Error(`the PDF reader stopped (exit code ${code})`))),
+      finish(() => reject(new Error(`the ${kind} reader stopped (exit code ${code})`))),
     );
   });
 }
@@ -321,62 +352,20 @@ function jsonToTextInThread(
   signal: AbortSignal | undefined,
   memoryMb: number,
 ): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const copy = new Uint8Array(bytes);
-    const worker = new Worker(JSON_READER, {
-      eval: true,
-      workerData: { bytes: copy },
-      transferList: [copy.buffer],
-      resourceLimits: { maxOldGenerationSizeMb: memoryMb },
-    });
-    let settled = false;
-    const finish = (settle: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      void worker.terminate();
-      settle();
-    };
-    const timer = setTimeout(
-      () =>
-        finish(() =>
-          reject(
-            new ExtractionError(
-              `Reading the JSON took longer than ${JSON_TIME_LIMIT_MS / 1000} s; split it into smaller files.`,
-            ),
-          ),
-        ),
-      JSON_TIME_LIMIT_MS,
-    );
-    const onAbort = () => finish(() => reject(signal!.reason));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    worker.once('message', (m: { text?: string; error?: string; notUtf8?: boolean; failed?: string }) =>
-      finish(() => {
-        if (m.text !== undefined) resolve(m.text);
-        else if (m.error !== undefined) reject(new ExtractionError(m.error));
-        else if (m.notUtf8) reject(new ExtractionError(NOT_UTF8));
-        else reject(new Error(`the JSON reader failed: ${m.failed}`));
-      }),
-    );
-    worker.on('error', (err: Error & { code?: string }) =>
-      finish(() =>
-        reject(
-          err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-            ? new ExtractionError(
-                `Reading the JSON needed more than ${memoryMb} MB of memory; split it into smaller files.`,
-              )
-            : err,
-        ),
-      ),
-    );
-    worker.once('exit', (code) =>
-      finish(() => reject(new Error(`the JSON reader stopped (exit code ${code})`))),
-    );
+  return readInThread<{ text?: string; error?: string; notUtf8?: boolean; failed?: string }>({
+    kind: 'JSON',
+    script: JSON_READER,
+    bytes,
+    workerData: {},
+    memoryMb,
+    timeLimitMs: JSON_TIME_LIMIT_MS,
+    signal,
+    answer: (m) => {
+      if (m.text !== undefined) return m.text;
+      if (m.error !== undefined) throw new ExtractionError(m.error);
+      if (m.notUtf8) throw new ExtractionError(NOT_UTF8);
+      throw new Error(`the JSON reader failed: ${m.failed}`);
+    },
   });
 }
 
