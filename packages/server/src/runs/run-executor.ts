@@ -175,6 +175,7 @@ export function createInProcessExecutor(opts: ExecutorOptions): RunExecutor {
           const reason = running.has(job.runId) ? undefined : pendingCancels.get(job.runId);
           if (reason === undefined) return;
           // No retry of the failed execution either: it would find the run CANCELLED.
+          failures.delete(job.runId);
           const waiting = delayed.get(job.runId);
           if (waiting) {
             clearTimeout(waiting);
